@@ -1,0 +1,41 @@
+# The two commands (see README): `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app wsgi
+
+.PHONY: run test setup translations chromium serve bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d crm/translations
+
+setup: $(VENV)/.installed translations
+
+## make run: set up, migrate, seed, load demo data and serve on http://127.0.0.1:5000 (SQLite)
+run: setup
+	$(FLASK) db upgrade
+	$(FLASK) seed
+	$(FLASK) demo
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+## make test: set up (incl. Debian's chromium for the browser test) and run the whole suite
+test: setup chromium
+	$(BIN)/python -m pytest
+
+# The browser test drives Debian's chromium; install it when missing (root on Debian/CI).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "chromium missing: install it with 'sudo apt-get install chromium' (browser tests will be skipped)"; fi; }
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

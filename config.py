@@ -1,0 +1,109 @@
+"""Configuration classes, selected by name in ``crm.create_app``.
+
+Every setting that differs between machines comes from the environment; the classes only hold
+safe defaults. ``DATABASE_URL`` selects the database in every configuration.
+"""
+import os
+from datetime import date
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(default_file: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the driver "postgres://"; SQLAlchemy wants psycopg 3 spelled out.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    return f"sqlite:///{INSTANCE_DIR / default_file}"
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    SQLALCHEMY_DATABASE_URI = _database_url("crm.sqlite")
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
+    MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
+    # Slightly above the largest upload so Werkzeug's 413 does not pre-empt our clear form error.
+    MAX_CONTENT_LENGTH = MAX_UPLOAD_BYTES + 1024 * 1024
+
+    BABEL_DEFAULT_LOCALE = "da"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Copenhagen"
+    LANGUAGES = {"da": "Dansk", "en": "English"}
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "crm" / "translations")
+    BOOTSTRAP_SERVE_LOCAL = True
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    # Programme targets: settings, never constants in templates.
+    COVERAGE_TARGET_FRACTION = float(os.environ.get("COVERAGE_TARGET_FRACTION", str(2 / 3)))
+    PROGRAMME_END = date.fromisoformat(os.environ.get("PROGRAMME_END", "2027-12-31"))
+    OUTCOME_TARGET_CURRENT_PCT = float(os.environ.get("OUTCOME_TARGET_CURRENT_PCT", "42"))
+    OUTCOME_TARGET_CUMULATIVE_PCT = float(os.environ.get("OUTCOME_TARGET_CUMULATIVE_PCT", "59.5"))
+
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", True)
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "ips-crm@localhost")
+
+    PASSWORD_HASH_METHOD = "scrypt"
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+
+class DevelopmentConfig(Config):
+    """Local development: the SQLite file under instance/ unless DATABASE_URL says otherwise."""
+
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    """The test suite: fast password hashing, an in-memory database unless told otherwise."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+
+
+class ProductionConfig(Config):
+    """Production: PostgreSQL in DATABASE_URL, a real secret, secure cookies."""
+
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    @classmethod
+    def validate(cls) -> None:
+        """Fail fast: production must never run with the development secret."""
+        secret = os.environ.get("SECRET_KEY", "")
+        if not secret or secret == Config.SECRET_KEY or len(secret) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production"
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

@@ -1,0 +1,109 @@
+"""The IPS Ambassador CRM: application factory."""
+import logging
+from importlib import import_module
+from pathlib import Path
+from typing import Union
+
+from flask import Flask, request, session
+from flask_login import current_user
+
+from config import CONFIGS, BASE_DIR
+from crm.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+
+# One blueprint per area; each module exposes ``bp``.
+BLUEPRINT_MODULES = (
+    "crm.views.errors",
+    "crm.views.auth",
+    "crm.views.main",
+    "crm.views.municipalities",
+    "crm.views.plans",
+    "crm.views.contacts",
+    "crm.views.activities",
+    "crm.views.imports",
+    "crm.views.reports",
+    "crm.views.dashboard",
+    "crm.views.fidelity",
+    "crm.views.outcomes",
+    "crm.views.calendar",
+    "crm.views.admin",
+)
+
+
+def create_app(config: Union[str, type, None] = None) -> Flask:
+    """Build the app. ``config`` is a name from ``config.CONFIGS``, a config class, or None."""
+    app = Flask(
+        __name__,
+        template_folder=str(BASE_DIR / "templates"),
+        static_folder=str(BASE_DIR / "static"),
+        instance_path=str(BASE_DIR / "instance"),
+    )
+    config_class = CONFIGS[config or "development"] if isinstance(config, (str, type(None))) else config
+    if hasattr(config_class, "validate"):
+        config_class.validate()
+    app.config.from_object(config_class)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    register_template_helpers(app)
+    configure_logging(app)
+    return app
+
+
+def _select_locale() -> str:
+    """The signed-in user's language, else the one chosen this session, else Danish."""
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user.locale or "da"
+    return session.get("locale") or "da"
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Europe/Copenhagen")
+    bootstrap.init_app(app)
+
+    from crm import audit, database, security  # noqa: F401  (imports register their hooks)
+    from crm.models import User
+
+    database.init_app(app)
+    audit.init_app(app)
+    security.init_app(app)
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message_category = "warning"
+    from flask_babel import lazy_gettext as _l
+
+    login_manager.login_message = _l("Log ind for at se siden.")
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        try:
+            return db.session.get(User, int(user_id))
+        except (TypeError, ValueError):
+            return None
+
+
+def register_blueprints(app: Flask) -> None:
+    for module_name in BLUEPRINT_MODULES:
+        app.register_blueprint(import_module(module_name).bp)
+
+
+def register_commands(app: Flask) -> None:
+    from crm import commands
+
+    commands.init_app(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from crm import templating
+
+    templating.init_app(app)
+
+
+def configure_logging(app: Flask) -> None:
+    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    app.logger.setLevel(level)

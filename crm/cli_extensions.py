@@ -1,0 +1,1 @@
+"""Imports the modules that attach subcommands to the ``import`` and ``report`` groups."""

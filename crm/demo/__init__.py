@@ -1,0 +1,82 @@
+"""Demo data: users for every role and a small believable history, grown area by area.
+
+``load_demo`` is idempotent: when the demo users exist, the history is not loaded again.
+Each area module exposes ``load(ctx)``; they run in the order below because later areas build on
+earlier ones (activities refer to municipalities in dialogue, reviews to signed plans…).
+"""
+import random
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import import_module
+
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import Region, User
+from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.services.reference import seed_reference_data
+
+DEMO_PASSWORD = "ips-demo-2026"
+AREA_MODULES = (
+    "crm.demo.pipeline",
+    "crm.demo.activities",
+    "crm.demo.fidelity",
+    "crm.demo.outcomes",
+)
+AMBASSADOR_EMAILS = {
+    1084: "hovedstaden@demo.ips.dk",
+    1085: "sjaelland@demo.ips.dk",
+    1083: "syddanmark@demo.ips.dk",
+    1082: "midtjylland@demo.ips.dk",
+    1081: "nordjylland@demo.ips.dk",
+}
+
+
+@dataclass
+class DemoContext:
+    """What area loaders share: a seeded random generator, today, the demo users, the scale."""
+
+    rng: random.Random
+    today: date
+    scale: int
+    ambassadors: dict[int, User] = field(default_factory=dict)
+    admin: User | None = None
+    working_group: User | None = None
+
+
+def _make_user(email: str, name: str, role: str, region_code: int | None = None) -> User:
+    user = User(email=email, name=name, role=role, region_code=region_code)
+    user.set_password(DEMO_PASSWORD)
+    db.session.add(user)
+    return user
+
+
+def _create_users(ctx: DemoContext) -> None:
+    ctx.admin = _make_user("admin@demo.ips.dk", "Demo Administrator", ROLE_ADMIN)
+    ctx.working_group = _make_user("arbejdsgruppe@demo.ips.dk", "Demo Arbejdsgruppe", ROLE_WORKING_GROUP)
+    for region in db.session.scalars(select(Region).order_by(Region.code)):
+        ctx.ambassadors[region.code] = _make_user(
+            AMBASSADOR_EMAILS[region.code], f"Ambassadør {region.short_name}", ROLE_AMBASSADOR, region.code
+        )
+    db.session.flush()
+
+
+def load_demo(scale: int = 0, today: date | None = None, seed: int = 2026) -> list[str]:
+    """Load demo users and history; returns lines to print (the credentials)."""
+    seed_reference_data()
+    lines = []
+    if db.session.scalar(select(User).where(User.email == "admin@demo.ips.dk")) is None:
+        ctx = DemoContext(rng=random.Random(seed), today=today or date.today(), scale=scale)
+        _create_users(ctx)
+        for module_name in AREA_MODULES:
+            import_module(module_name).load(ctx)
+        db.session.commit()
+        lines.append("Demo data loaded.")
+    else:
+        lines.append("Demo data already present; nothing loaded.")
+    lines.append(f"Demo users (password: {DEMO_PASSWORD}):")
+    lines.append("  admin@demo.ips.dk          administrator")
+    lines.append("  arbejdsgruppe@demo.ips.dk  national working group (read-only)")
+    for code, email in sorted(AMBASSADOR_EMAILS.items()):
+        lines.append(f"  {email:<26} ambassador, region {code}")
+    return lines

@@ -1,0 +1,42 @@
+"""Form pieces shared by several areas."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField
+from wtforms.validators import InputRequired, NumberRange
+
+DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
+
+
+class DanishDateField(DateField):
+    """A date typed as 23-11-2026 (or ISO 2026-11-23); shown as 23-11-2026."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("format", DATE_FORMATS)
+        render_kw = kwargs.setdefault("render_kw", {})
+        render_kw.setdefault("placeholder", "dd-mm-åååå")
+        render_kw.setdefault("inputmode", "numeric")
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(str(_l("Ugyldig dato. Skriv den som dd-mm-åååå, fx 23-11-2026.")))
+
+
+def non_negative(message=None):
+    """Counts cannot be negative."""
+    return NumberRange(min=0, max=10_000_000, message=message or _l("Skal være et tal fra 0 og op."))
+
+
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token, for POST-only buttons (delete, reset…)."""
+
+
+class VersionedForm(FlaskForm):
+    """Base for forms editing a record with optimistic locking: carries the version shown."""
+
+    version = HiddenField()
+
+
+__all__ = ["DanishDateField", "EmptyForm", "VersionedForm", "non_negative", "IntegerField", "InputRequired"]

@@ -1,0 +1,30 @@
+"""All models, one module per concept, re-exported here so Alembic and callers see them all."""
+from crm.models.activity import (  # noqa: F401
+    ACTIVITY_TYPE_CODES,
+    ACTIVITY_TYPES,
+    TRACKS,
+    Activity,
+    activity_centre,
+    activity_municipality,
+    types_in_track,
+)
+from crm.models.audit import AuditEntry  # noqa: F401
+from crm.models.contact import Contact  # noqa: F401
+from crm.models.note import Note  # noqa: F401
+from crm.models.plan import (  # noqa: F401
+    CooperationPlan,
+    TargetGroup,
+    plan_centre,
+    plan_municipality,
+    plan_target_group,
+)
+from crm.models.psychiatry import PsychiatricCentre  # noqa: F401
+from crm.models.region import Municipality, Region  # noqa: F401
+from crm.models.stage import (  # noqa: F401
+    COVERED_STAGES,
+    DEFAULT_STAGE,
+    STAGE_CODES,
+    STAGES,
+    StageChange,
+)
+from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP, ROLES, User  # noqa: F401

@@ -1,0 +1,106 @@
+"""Activities the ambassadors log, in the programme's four tracks."""
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Optional
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Column, ForeignKey, Index, Numeric, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.extensions import db
+from crm.models.mixins import VersionedMixin, utcnow
+from crm.models.psychiatry import PsychiatricCentre
+from crm.models.region import Municipality, Region
+from crm.models.user import User
+
+TRACKS: dict[int, str] = {
+    1: _l("Samarbejde"),
+    2: _l("Kompetenceudvikling"),
+    3: _l("Kommunikation"),
+    4: _l("Evaluering"),
+}
+
+# code -> (Danish label, track number; None for "any track")
+ACTIVITY_TYPES: dict[str, tuple[str, Optional[int]]] = {
+    "dialogue_meeting": (_l("Dialogmøde"), 1),
+    "workshop": (_l("Workshop om arbejdsgange/organisering"), 1),
+    "course": (_l("Undervisningsforløb"), 2),
+    "supervision": (_l("Supervision"), 2),
+    "professional_network": (_l("Fagligt netværk"), 2),
+    "management_network": (_l("Ledelsesnetværk"), 2),
+    "conference": (_l("Konference"), 3),
+    "webinar": (_l("Webinar"), 3),
+    "material": (_l("Materiale/vejledning"), 3),
+    "other": (_l("Andet"), None),
+}
+ACTIVITY_TYPE_CODES = tuple(ACTIVITY_TYPES)
+
+
+def types_in_track(track: int) -> list[str]:
+    """Activity type codes belonging to a track."""
+    return [code for code, (_label, t) in ACTIVITY_TYPES.items() if t == track]
+
+
+activity_municipality = Table(
+    "activity_municipality",
+    db.metadata,
+    Column("activity_id", ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True),
+    Column("municipality_code", ForeignKey("municipality.code"), primary_key=True, index=True),
+)
+activity_centre = Table(
+    "activity_centre",
+    db.metadata,
+    Column("activity_id", ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True),
+    Column("centre_id", ForeignKey("psychiatric_centre.id"), primary_key=True),
+)
+
+
+class Activity(VersionedMixin, db.Model):
+    """One logged activity. ``region_code`` empty means a national, corps-wide activity."""
+
+    __table_args__ = (
+        Index("ix_activity_type_start", "type", "start_date"),
+        Index("ix_activity_region_start", "region_code", "start_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type: Mapped[str] = mapped_column(String(30))
+    title: Mapped[str] = mapped_column(String(300))
+    start_date: Mapped[date] = mapped_column(index=True)
+    end_date: Mapped[Optional[date]]
+    start_time: Mapped[Optional[time]]
+    end_time: Mapped[Optional[time]]
+    location: Mapped[Optional[str]] = mapped_column(String(300))
+    hours: Mapped[Optional[Decimal]] = mapped_column(Numeric(8, 2))
+    region_code: Mapped[Optional[int]] = mapped_column(ForeignKey("region.code"))
+
+    participants: Mapped[Optional[int]]
+    participants_municipality: Mapped[Optional[int]]
+    participants_psychiatry: Mapped[Optional[int]]
+    participants_other: Mapped[Optional[int]]
+    participants_staff: Mapped[Optional[int]]
+    participants_managers: Mapped[Optional[int]]
+
+    sessions: Mapped[Optional[int]]  # a course's number of sessions
+    link: Mapped[Optional[str]] = mapped_column(String(500))  # a material's link
+    note: Mapped[Optional[str]] = mapped_column(Text)
+
+    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Duplicate detection for imports: a hash of the row's identifying fields, or the iCalendar UID.
+    import_key: Mapped[Optional[str]] = mapped_column(String(300), unique=True)
+
+    region: Mapped[Optional[Region]] = relationship()
+    created_by: Mapped[Optional[User]] = relationship(foreign_keys=[created_by_id])
+    municipalities: Mapped[list[Municipality]] = relationship(
+        secondary=activity_municipality, order_by=Municipality.name
+    )
+    centres: Mapped[list[PsychiatricCentre]] = relationship(secondary=activity_centre)
+
+    @property
+    def type_label(self) -> str:
+        return str(ACTIVITY_TYPES.get(self.type, (self.type, None))[0])
+
+    @property
+    def track(self) -> Optional[int]:
+        return ACTIVITY_TYPES.get(self.type, ("", None))[1]

@@ -1,0 +1,1 @@
+"""Domain rules as plain functions, callable from views, CLI and tests alike."""

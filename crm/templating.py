@@ -1,0 +1,65 @@
+"""Jinja filters and globals shared by all templates (Danish date format, labels)."""
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_babel import format_decimal, get_locale
+
+from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
+from crm.permissions import can_write_region
+
+LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
+
+
+def format_date(value: Optional[date]) -> str:
+    """Dates as 23-11-2026, the way Danish users write them."""
+    if value is None:
+        return ""
+    return value.strftime("%d-%m-%Y")
+
+
+def format_datetime(value: Optional[datetime]) -> str:
+    """A stored (naive UTC) timestamp in Danish local time: 23-11-2026 14:05."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=ZoneInfo("UTC"))
+    return value.astimezone(LOCAL_TZ).strftime("%d-%m-%Y %H:%M")
+
+
+def format_number(value: Any, decimals: int = 0) -> str:
+    """Numbers in the user's locale (decimal comma in Danish)."""
+    if value is None:
+        return ""
+    if isinstance(value, (float, Decimal)) or decimals:
+        return format_decimal(value, format="#,##0." + "0" * decimals if decimals else "#,##0.##")
+    return format_decimal(value, format="#,##0")
+
+
+def stage_label(code: Optional[str]) -> str:
+    return str(STAGES.get(code or "", code or ""))
+
+
+def activity_type_label(code: Optional[str]) -> str:
+    return str(ACTIVITY_TYPES.get(code or "", (code or "", None))[0])
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(format_date, "dkdate")
+    app.add_template_filter(format_datetime, "dkdatetime")
+    app.add_template_filter(format_number, "number")
+    app.add_template_filter(stage_label, "stage_label")
+    app.add_template_filter(activity_type_label, "activity_type_label")
+    app.add_template_global(get_locale, "get_locale")
+    app.add_template_global(can_write_region, "can_write_region")
+    app.add_template_global(STAGES, "STAGES")
+    app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
+    app.add_template_global(TRACKS, "TRACKS")
+
+    app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")
+
+    @app.context_processor
+    def _languages():
+        return {"LANGUAGES": current_app.config["LANGUAGES"]}

@@ -1,0 +1,12 @@
+"""Kontakter: placeholder until its issue lands."""
+from flask import Blueprint, render_template
+
+from crm.permissions import read_required
+
+bp = Blueprint("contacts", __name__, url_prefix="/kontakter")
+
+
+@bp.route("/")
+@read_required
+def index():
+    return render_template("placeholder.html", title="Kontakter")

@@ -1,0 +1,12 @@
+"""Nationalt overblik: placeholder until its issue lands."""
+from flask import Blueprint, render_template
+
+from crm.permissions import read_required
+
+bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
+
+
+@bp.route("/")
+@read_required
+def index():
+    return render_template("placeholder.html", title="Nationalt overblik")

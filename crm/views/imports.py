@@ -1,0 +1,12 @@
+"""Import: placeholder until its issue lands."""
+from flask import Blueprint, render_template
+
+from crm.permissions import read_required
+
+bp = Blueprint("imports", __name__, url_prefix="/import")
+
+
+@bp.route("/")
+@read_required
+def index():
+    return render_template("placeholder.html", title="Import")

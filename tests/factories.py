@@ -1,0 +1,93 @@
+"""factory_boy factories for test data. Each commits, so the app sees the rows at once."""
+from datetime import date
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from crm.extensions import db
+from crm.models import Activity, Contact, CooperationPlan, Note, PsychiatricCentre, StageChange, User
+
+PASSWORD = "correct horse battery"
+
+
+class BaseFactory(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "commit"
+
+
+class UserFactory(BaseFactory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@test.dk")
+    name = factory.Sequence(lambda n: f"Bruger {n}")
+    role = "ambassador"
+    region_code = 1084
+    active = True
+    password_hash = ""
+
+    @factory.post_generation
+    def password(obj, create, extracted, **kwargs):
+        obj.set_password(extracted or PASSWORD)
+        if create:
+            db.session.commit()
+
+
+class CentreFactory(BaseFactory):
+    class Meta:
+        model = PsychiatricCentre
+
+    name = factory.Sequence(lambda n: f"Psykiatrisk Center {n}")
+    region_code = 1084
+
+
+class StageChangeFactory(BaseFactory):
+    class Meta:
+        model = StageChange
+
+    municipality_code = 101
+    stage = "dialogue"
+    effective_date = date(2025, 1, 15)
+    note = None
+
+
+class ActivityFactory(BaseFactory):
+    class Meta:
+        model = Activity
+
+    type = "dialogue_meeting"
+    title = factory.Sequence(lambda n: f"Aktivitet {n}")
+    start_date = date(2025, 3, 1)
+    region_code = 1084
+    participants = None
+    hours = None
+
+
+class PlanFactory(BaseFactory):
+    class Meta:
+        model = CooperationPlan
+
+    title = factory.Sequence(lambda n: f"Samarbejdsplan {n}")
+    region_code = 1084
+    signed_date = None
+
+
+class ContactFactory(BaseFactory):
+    class Meta:
+        model = Contact
+
+    name = factory.Sequence(lambda n: f"Kontakt {n}")
+    organisation = "Jobcenter"
+    role = "Leder"
+    region_code = 1084
+
+
+class NoteFactory(BaseFactory):
+    class Meta:
+        model = Note
+
+    municipality_code = 101
+    note_date = date(2025, 1, 1)
+    text = "Et notat"
