@@ -12,7 +12,7 @@ from typing import Any, Iterator, Optional
 from flask import Flask, has_request_context
 from flask_login import current_user
 from sqlalchemy import event, inspect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 
 from crm.models.audit import AuditEntry
 from crm.models.mixins import utcnow
@@ -96,7 +96,8 @@ def _diff(obj: Any) -> dict[str, list[Any]]:
 
 def _entry(obj: Any, action: str, changes: dict) -> dict[str, Any]:
     user_id, actor = current_actor()
-    identity = inspect(obj).identity or ()
+    # For new rows the identity key is not assigned until after the flush, so read the primary key.
+    identity = inspect(obj).mapper.primary_key_from_instance(obj)
     return {
         "at": utcnow(),
         "user_id": user_id,
@@ -106,6 +107,18 @@ def _entry(obj: Any, action: str, changes: dict) -> dict[str, Any]:
         "action": action,
         "changes": changes,
     }
+
+
+def _keep_old_value(target, value, oldvalue, initiator):
+    return value
+
+
+@event.listens_for(Mapper, "mapper_configured")
+def _load_old_values_on_set(mapper: Mapper, class_) -> None:
+    """Make every column load its old value before it is overwritten (even after a commit
+    expired it), so the log can always show old → new."""
+    for prop in mapper.column_attrs:
+        event.listen(getattr(class_, prop.key), "set", _keep_old_value, active_history=True, retval=True)
 
 
 @event.listens_for(Session, "after_flush")

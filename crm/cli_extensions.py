@@ -1,1 +1,2 @@
-"""Imports the modules that attach subcommands to the ``import`` and ``report`` groups."""
+"""Imports the modules that attach subcommands to the CLI groups in ``crm.commands``."""
+from crm.cli import backup, imports, outcomes, report, scheduler  # noqa: F401

@@ -24,6 +24,7 @@ def roles_required(*roles: str) -> Callable:
                 abort(403)
             return view(*args, **kwargs)
 
+        wrapped.required_roles = roles  # lets tests check every write route is guarded
         return wrapped
 
     return decorator

@@ -114,10 +114,21 @@ def _has_sqlite_sequence() -> bool:
     return bool(db.session.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
 
 
+def _forget_per_request_state() -> None:
+    """The test keeps one app context pushed (for factories and queries), and Flask reuses it for
+    requests; so clear what extensions cache in ``g`` per request (signed-in user, locale), as a
+    real server's fresh context would."""
+    from flask import g
+
+    for name in ("_login_user", "babel_locale", "babel_tzinfo"):
+        g.pop(name, None)
+
+
 @pytest.fixture
 def app(database_url, tmp_path):
     """A fresh app on the current database, with reference data loaded and an upload folder."""
     app = create_app(_config_for(database_url, UPLOAD_FOLDER=str(tmp_path / "uploads")))
+    app.before_request(_forget_per_request_state)
     with app.app_context():
         _reset_data()
         yield app

@@ -66,3 +66,42 @@ def stage_on(municipality, on: date) -> StageOnDate:
         .limit(1)
     ).first()
     return StageOnDate(row.stage, row.effective_date) if row else StageOnDate(DEFAULT_STAGE, None)
+
+
+class StageError(ValueError):
+    """A stage change that breaks a rule; the message is for the user."""
+
+
+def record_stage_change(
+    municipality_code: int, stage: str, effective_date: date, note: Optional[str] = None, user=None
+) -> StageChange:
+    """Add a dated stage change (may be backdated). Refuses an unknown stage or a second entry
+    for the same municipality and date. The caller commits."""
+    from flask_babel import gettext as _
+
+    from crm.models import STAGE_CODES
+
+    if stage not in STAGE_CODES:
+        raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
+    if db.session.get(Municipality, municipality_code) is None:
+        raise StageError(_("Ukendt kommunekode: %(code)s", code=municipality_code))
+    clash = db.session.scalar(
+        select(StageChange).where(
+            StageChange.municipality_code == municipality_code, StageChange.effective_date == effective_date
+        )
+    )
+    if clash is not None:
+        raise StageError(
+            _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
+              date=effective_date.strftime("%d-%m-%Y"))
+        )
+    change = StageChange(
+        municipality_code=municipality_code,
+        stage=stage,
+        effective_date=effective_date,
+        note=note or None,
+        recorded_by_id=getattr(user, "id", None),
+    )
+    db.session.add(change)
+    db.session.flush()
+    return change

@@ -1,0 +1,1 @@
+"""Command-line subcommands, one module per area; see crm.commands for the groups."""
