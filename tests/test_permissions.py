@@ -1,0 +1,96 @@
+"""Every write route refuses the working group, and the other region's ambassador on a region's
+records, with 403. The routes are walked from ``app.url_map`` so a new one cannot be forgotten."""
+from datetime import date
+
+import pytest
+
+from crm.extensions import db
+from crm.models import FidelityReview, Note
+from tests import factories
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# Routes where users act on their own account or session; every signed-in user may use them.
+OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account"}
+# Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
+OWN_ACCOUNT_EXTRA: set[str] = set()
+
+REGION_B = 1085
+REGION_B_MUNICIPALITY = 253  # Greve, Region Sjælland
+
+
+def _write_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.startswith("bootstrap."):
+            continue
+        if rule.methods & WRITE_METHODS and rule.endpoint not in OWN_ACCOUNT_ENDPOINTS | OWN_ACCOUNT_EXTRA:
+            yield rule
+
+
+def _region_b_records(owner) -> dict[str, object]:
+    """One record of every kind in region B, keyed by the URL argument names routes use."""
+    centre = factories.CentreFactory(region_code=REGION_B)
+    plan = factories.PlanFactory(region_code=REGION_B)
+    contact = factories.ContactFactory(region_code=REGION_B, municipality_code=REGION_B_MUNICIPALITY)
+    activity = factories.ActivityFactory(region_code=REGION_B, created_by_id=owner.id)
+    change = factories.StageChangeFactory(municipality_code=REGION_B_MUNICIPALITY, effective_date=date(2025, 2, 3))
+    note = factories.NoteFactory(municipality_code=REGION_B_MUNICIPALITY)
+    review = FidelityReview(municipality_code=REGION_B_MUNICIPALITY, review_date=date(2025, 5, 1))
+    db.session.add(review)
+    db.session.commit()
+    values = {
+        "code": REGION_B_MUNICIPALITY,
+        "municipality_code": REGION_B_MUNICIPALITY,
+        "centre_id": centre.id,
+        "plan_id": plan.id,
+        "contact_id": contact.id,
+        "activity_id": activity.id,
+        "change_id": change.id,
+        "stage_change_id": change.id,
+        "note_id": note.id,
+        "review_id": review.id,
+        "user_id": owner.id,
+    }
+    return values
+
+
+def _url_for_rule(rule, values: dict[str, object]) -> str:
+    missing = [arg for arg in rule.arguments if arg not in values]
+    assert not missing, f"{rule.endpoint}: add a region-B record for URL argument(s) {missing} in this test"
+    url = rule.rule
+    for arg in rule.arguments:
+        url = url.replace(f"<{arg}>", str(values[arg]))
+        for converter in ("int", "string", "path"):
+            url = url.replace(f"<{converter}:{arg}>", str(values[arg]))
+    return url
+
+
+def test_every_write_route_carries_a_role_decorator(app):
+    """A visible decorator from crm.permissions on every write route (so the check is server-side)."""
+    unguarded = [
+        rule.endpoint for rule in _write_rules(app) if not hasattr(app.view_functions[rule.endpoint], "required_roles")
+    ]
+    assert unguarded == []
+
+
+def test_working_group_gets_403_on_every_write_route(app, users, login_as):
+    values = _region_b_records(users["ambassador_b"])
+    client = login_as(users["working_group"])
+    for rule in _write_rules(app):
+        url = _url_for_rule(rule, values)
+        response = client.post(url, data={})
+        assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
+
+
+def test_other_regions_ambassador_gets_403_on_region_b_records(app, users, login_as):
+    values = _region_b_records(users["ambassador_b"])
+    client = login_as(users["ambassador"])  # region 1084
+    checked = 0
+    for rule in _write_rules(app):
+        roles = getattr(app.view_functions[rule.endpoint], "required_roles", ())
+        targets_a_record = bool(rule.arguments)
+        if roles == ("admin",) or targets_a_record:
+            url = _url_for_rule(rule, values)
+            response = client.post(url, data={})
+            assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
+            checked += 1
+    assert checked > 0
