@@ -1,12 +1,200 @@
-"""Import: placeholder until its issue lands."""
-from flask import Blueprint, render_template
+"""Import of activities and stage changes from spreadsheets: upload → full check report → confirm.
 
-from crm.permissions import read_required
+The uploaded file waits between the two steps in a temporary file under the upload folder
+(``instance/uploads/imports``), named by a random token that only its uploader can use; the
+session cookie carries nothing. The confirm step checks the file again (data may have changed
+meanwhile) and writes all rows, or with the user's consent only the good ones.
+"""
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from wtforms import SubmitField
+
+from crm.forms import EmptyForm
+from crm.permissions import write_required
+from crm.services.export import csv_bytes, download
+from crm.services.activities import ActivityImporter
+from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, Importer, ImportRefused, check_file
+from crm.services.stage_import import StageImporter
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
 
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")
+PENDING_MAX_AGE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class ImportKind:
+    """One kind of import offered in the UI."""
+
+    title: str
+    importer: type[Importer]
+    example: tuple[str, ...]
+    done_endpoint: str
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.importer.columns
+
+
+KINDS = {
+    "activities": ImportKind(_l("Aktiviteter"), ActivityImporter,
+                             ("05-03-2025", "dialogue_meeting", "Dialogmøde med Jobcenter Aarhus og Psykiatrien",
+                              "1082", "751", "12", "2,5", ""), "activities.index"),
+    "stages": ImportKind(_l("Faseændringer"), StageImporter,
+                         ("751", "dialogue", "05-03-2025", "Første møde holdt"), "municipalities.index"),
+}
+
+
+class UploadForm(FlaskForm):
+    """The file to check."""
+
+    file = FileField(_l("Fil (CSV eller XLSX)"), validators=[
+        FileRequired(_l("Vælg en fil.")),
+        FileAllowed(["csv", "txt", "xlsx", "xlsm"], _l("Kun CSV- eller XLSX-filer (.csv, .xlsx).")),
+    ])
+    submit = SubmitField(_l("Kontrollér filen"))
+
+
+def _kind_or_404(kind: str) -> ImportKind:
+    """The import kind named in the URL, or 404."""
+    if kind not in KINDS:
+        abort(404)
+    return KINDS[kind]
+
+
+def _pending_dir() -> Path:
+    """Where uploaded files wait for confirmation."""
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _remove_stale(folder: Path) -> None:
+    """Forget uploads nobody confirmed within a day."""
+    limit = time.time() - PENDING_MAX_AGE_SECONDS
+    for path in folder.iterdir():
+        if path.stat().st_mtime < limit:
+            path.unlink(missing_ok=True)
+
+
+def _store_pending(kind: str, filename: str, data: bytes) -> str:
+    """Save the upload for the confirm step; returns its token."""
+    folder = _pending_dir()
+    _remove_stale(folder)
+    token = secrets.token_urlsafe(24)
+    (folder / f"{token}.data").write_bytes(data)
+    meta = {"kind": kind, "filename": filename, "user_id": current_user.id}
+    (folder / f"{token}.json").write_text(json.dumps(meta), encoding="utf-8")
+    return token
+
+
+def _load_pending(kind: str, token: str) -> tuple[str, bytes]:
+    """(filename, bytes) of this user's pending upload; 404 if unknown, expired or someone else's."""
+    if not TOKEN_PATTERN.match(token):
+        abort(404)
+    folder = _pending_dir()
+    try:
+        meta = json.loads((folder / f"{token}.json").read_text(encoding="utf-8"))
+        data = (folder / f"{token}.data").read_bytes()
+    except (OSError, ValueError):
+        abort(404)
+    if meta.get("user_id") != current_user.id or meta.get("kind") != kind:
+        abort(404)
+    return meta.get("filename", ""), data
+
+
+def _drop_pending(token: str) -> None:
+    """Delete a pending upload once it is imported."""
+    folder = _pending_dir()
+    for suffix in (".data", ".json"):
+        (folder / f"{token}{suffix}").unlink(missing_ok=True)
+
+
+def _index_page(forms: Optional[dict] = None, status: int = 200):
+    """The page with one upload form per kind."""
+    forms = forms or {}
+    for kind in KINDS:
+        forms.setdefault(kind, UploadForm(prefix=kind, formdata=None))
+    return render_template("imports/index.html", kinds=KINDS, forms=forms), status
+
 
 @bp.route("/")
-@read_required
+@write_required
 def index():
-    return render_template("placeholder.html", title="Import")
+    """Choose what to import and upload the file."""
+    return _index_page()
+
+
+@bp.route("/<kind>/skabelon.csv")
+@write_required
+def template(kind: str):
+    """A CSV with the exact header and one example row, to fill in."""
+    import_kind = _kind_or_404(kind)
+    data = csv_bytes(import_kind.columns, [import_kind.example])
+    return download(data, f"import-{kind}-skabelon.csv", "csv")
+
+
+def _posted_kind() -> tuple[str, ImportKind]:
+    """The import kind named in the posted form (a hidden field), or 404."""
+    kind = request.form.get("kind", "")
+    return kind, _kind_or_404(kind)
+
+
+@bp.route("/", methods=["POST"])
+@write_required
+def upload():
+    """Step 1: check the whole file and show every problem; nothing is written."""
+    kind, import_kind = _posted_kind()
+    form = UploadForm(prefix=kind)
+    if not form.validate_on_submit():
+        return _index_page({kind: form}, 400)
+    data = form.file.data.read(current_app.config["MAX_UPLOAD_BYTES"] + 1)
+    if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
+        form.file.errors = [_("Filen er for stor (højst %(mb)s MB).",
+                              mb=current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024))]
+        return _index_page({kind: form}, 400)
+    filename = form.file.data.filename or ""
+    result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
+    token = _store_pending(kind, filename, data) if not result.fatal and result.good_rows else None
+    return _report_page(kind, import_kind, result, filename, token)
+
+
+def _report_page(kind: str, import_kind: ImportKind, result, filename: str, token: Optional[str], status: int = 200):
+    """The check report with the choices left to the user."""
+    return render_template("imports/report.html", kind=kind, import_kind=import_kind, result=result,
+                           filename=filename, token=token, form=EmptyForm()), status
+
+
+@bp.route("/bekraeft", methods=["POST"])
+@write_required
+def confirm():
+    """Step 2: check again and write all rows, or (if the user chose so) only the good ones."""
+    kind, import_kind = _posted_kind()
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    token = request.form.get("token", "")
+    filename, data = _load_pending(kind, token)
+    mode = GOOD_ROWS_ONLY if request.form.get("mode") == GOOD_ROWS_ONLY else ALL_OR_NOTHING
+    result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
+    try:
+        outcome = result.apply(mode)
+    except ImportRefused as exc:
+        flash(str(exc), "danger")
+        return _report_page(kind, import_kind, result, filename, token if result.good_rows else None, 409)
+    _drop_pending(token)
+    flash(_("%(created)s rækker er importeret. %(present)s fandtes allerede og blev sprunget over. "
+            "%(bad)s rækker med fejl blev ikke importeret.",
+            created=outcome.created, present=outcome.skipped_present, bad=outcome.skipped_errors), "success")
+    return redirect(url_for(import_kind.done_endpoint))

@@ -1,0 +1,380 @@
+"""Activities: the rules for logging them, the filtered list, export rows, and the spreadsheet import.
+
+Views parse input and call these functions; nothing here needs an HTTP request.
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Hashable, Mapping, Optional, Sequence
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from crm.extensions import db
+from crm.models import (
+    ACTIVITY_TYPE_CODES,
+    ACTIVITY_TYPES,
+    TRACKS,
+    Activity,
+    Municipality,
+    PsychiatricCentre,
+    Region,
+    activity_municipality,
+    types_in_track,
+)
+from crm.services.importing import (
+    FieldParser,
+    Importer,
+    MunicipalityLookup,
+    RowError,
+    chunked,
+    stable_hash,
+)
+from crm.services.locking import commit_or_conflict, mark_updated
+
+NATIONAL = "national"  # filter value for activities without a region
+SPLIT_ORGANISATION = ("participants_municipality", "participants_psychiatry", "participants_other")
+SPLIT_LEVEL = ("participants_staff", "participants_managers")
+COUNT_FIELDS = ("participants",) + SPLIT_ORGANISATION + SPLIT_LEVEL + ("sessions",)
+# Types whose extra field matters: a course's sessions, a material's link.
+SESSION_TYPES = frozenset({"course"})
+LINK_REQUIRED_TYPES = frozenset({"material"})
+
+
+# --------------------------------------------------------------------------------------------
+# Validation rules (used by the form; the import has its own narrower columns)
+
+
+def validation_errors(data: Mapping[str, Any]) -> dict[str, str]:
+    """Field name → Danish message for the rules that span several fields.
+
+    ``data`` holds the activity's values by model field name (None when empty).
+    """
+    errors: dict[str, str] = {}
+    start, end = data.get("start_date"), data.get("end_date")
+    if start and end and end < start:
+        errors["end_date"] = _("Slutdatoen må ikke ligge før startdatoen.")
+    start_time, end_time = data.get("start_time"), data.get("end_time")
+    if start_time and end_time and (not end or end == start) and end_time <= start_time:
+        errors["end_time"] = _("Sluttidspunktet skal ligge efter starttidspunktet.")
+    for name in COUNT_FIELDS:
+        value = data.get(name)
+        if value is not None and value < 0:
+            errors[name] = _("Skal være et tal fra 0 og op.")
+    hours = data.get("hours")
+    if hours is not None and hours < 0:
+        errors["hours"] = _("Skal være et tal fra 0 og op.")
+    errors.update(_split_errors(data))
+    errors.update(_type_errors(data))
+    return errors
+
+
+def _split_errors(data: Mapping[str, Any]) -> dict[str, str]:
+    """Neither the organisation split nor the level split may exceed the total."""
+    errors: dict[str, str] = {}
+    total = data.get("participants")
+    for fields_, label in ((SPLIT_ORGANISATION, _l("organisation")), (SPLIT_LEVEL, _l("niveau"))):
+        parts = [data.get(name) or 0 for name in fields_]
+        if not any(data.get(name) is not None for name in fields_):
+            continue
+        first_given = next(name for name in fields_ if data.get(name) is not None)
+        if total is None:
+            errors[first_given] = _("Angiv også det samlede antal deltagere.")
+        elif sum(parts) > total:
+            errors[first_given] = _(
+                "Fordelingen på %(what)s (%(sum)s) er større end det samlede antal deltagere (%(total)s).",
+                what=label, sum=sum(parts), total=total,
+            )
+    return errors
+
+
+def _type_errors(data: Mapping[str, Any]) -> dict[str, str]:
+    """Fields that belong to one type: a course's sessions, a material's link."""
+    errors: dict[str, str] = {}
+    kind = data.get("type")
+    if data.get("sessions") is not None and kind not in SESSION_TYPES:
+        errors["sessions"] = _("Antal gange bruges kun ved undervisningsforløb.")
+    if kind in SESSION_TYPES and data.get("sessions") == 0:
+        errors["sessions"] = _("Et forløb har mindst én gang.")
+    if kind in LINK_REQUIRED_TYPES and not data.get("link"):
+        errors["link"] = _("Angiv et link til materialet.")
+    return errors
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def save_activity(activity: Optional[Activity], values: Mapping[str, Any], municipality_codes: Sequence[int],
+                  centre_ids: Sequence[int], user) -> tuple[Activity, Optional[str]]:
+    """Create (``activity`` None) or update an activity from validated values; commits.
+
+    Returns the activity and, if someone else saved it meanwhile, the conflict message (then
+    nothing was saved).
+    """
+    if activity is None:
+        activity = Activity(created_by_id=getattr(user, "id", None))
+        db.session.add(activity)
+    for name, value in values.items():
+        setattr(activity, name, value)
+    if values.get("type") not in SESSION_TYPES:
+        activity.sessions = None
+    activity.municipalities = _load(Municipality, Municipality.code, municipality_codes)
+    activity.centres = _load(PsychiatricCentre, PsychiatricCentre.id, centre_ids)
+    mark_updated(activity, user)
+    return activity, commit_or_conflict(activity)
+
+
+def _load(model, key_column, keys: Sequence) -> list:
+    """Rows of ``model`` whose key is in ``keys`` (one query)."""
+    if not keys:
+        return []
+    return list(db.session.scalars(select(model).where(key_column.in_(list(keys)))))
+
+
+def delete_activity(activity: Activity) -> None:
+    """Delete an activity (its municipality/centre links go with it); commits."""
+    db.session.delete(activity)
+    db.session.commit()
+
+
+COPIED_FIELDS = (
+    "type", "title", "location", "hours", "region_code", "start_time", "end_time", "participants",
+    *SPLIT_ORGANISATION, *SPLIT_LEVEL, "sessions", "link", "note",
+)
+
+
+def copy_values(activity: Activity) -> dict[str, Any]:
+    """What "log a similar activity" pre-fills: everything but the dates (the user sets those)."""
+    values = {name: getattr(activity, name) for name in COPIED_FIELDS}
+    values["municipality_codes"] = [m.code for m in activity.municipalities]
+    values["centre_ids"] = [c.id for c in activity.centres]
+    return values
+
+
+# --------------------------------------------------------------------------------------------
+# The filtered list
+
+
+@dataclass
+class ActivityFilters:
+    """The list filters, already parsed; bad query values are ignored (left None)."""
+
+    type: Optional[str] = None
+    track: Optional[int] = None
+    region: Optional[str] = None  # a region code as text, or NATIONAL
+    municipality: Optional[int] = None
+    date_from: Optional[date] = None
+    date_to: Optional[date] = None
+    ignored: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str], region_codes: Optional[set[int]] = None) -> "ActivityFilters":
+        """Parse query arguments; unknown values are dropped (and named in ``ignored``).
+
+        ``region_codes``: the known regions, if the caller has them loaded already (saves a query).
+        """
+        from crm.services.importing import parse_date_text
+
+        filters = cls()
+        kind = (args.get("type") or "").strip()
+        if kind:
+            filters.type = kind if kind in ACTIVITY_TYPE_CODES else filters._ignore("type")
+        filters.track = filters._int_in(args, "track", set(TRACKS))
+        region = (args.get("region") or "").strip()
+        if region:
+            known = region_codes if region_codes is not None else _region_codes()
+            valid = region == NATIONAL or (region.isdigit() and int(region) in known)
+            filters.region = region if valid else filters._ignore("region")
+        filters.municipality = filters._int_in(args, "municipality", None)
+        for name in ("date_from", "date_to"):
+            text = (args.get(name) or "").strip()
+            if text:
+                setattr(filters, name, parse_date_text(text) or filters._ignore(name))
+        return filters
+
+    def _ignore(self, name: str) -> None:
+        self.ignored.append(name)
+        return None
+
+    def _int_in(self, args: Mapping[str, str], name: str, allowed: Optional[set]) -> Optional[int]:
+        text = (args.get(name) or "").strip()
+        if not text:
+            return None
+        if text.isdigit() and (allowed is None or int(text) in allowed):
+            return int(text)
+        return self._ignore(name)
+
+    def as_args(self) -> dict[str, str]:
+        """The active filters as query arguments (for pagination and export links)."""
+        values = {
+            "type": self.type, "track": self.track, "region": self.region, "municipality": self.municipality,
+            "date_from": self.date_from.strftime("%d-%m-%Y") if self.date_from else None,
+            "date_to": self.date_to.strftime("%d-%m-%Y") if self.date_to else None,
+        }
+        return {k: str(v) for k, v in values.items() if v is not None}
+
+
+def _region_codes() -> set[int]:
+    return set(db.session.scalars(select(Region.code)))
+
+
+def filtered_query(filters: ActivityFilters) -> Select:
+    """Activities matching the filters, newest first, with what the list shows eager-loaded."""
+    query = (
+        select(Activity)
+        .options(
+            selectinload(Activity.municipalities),
+            selectinload(Activity.centres),
+            joinedload(Activity.region),
+            joinedload(Activity.created_by),
+        )
+        .order_by(Activity.start_date.desc(), Activity.id.desc())
+    )
+    if filters.type:
+        query = query.where(Activity.type == filters.type)
+    if filters.track:
+        codes = types_in_track(filters.track)
+        # "Andet" (no fixed track) is included in no track filter; it has its own type filter.
+        query = query.where(Activity.type.in_(codes))
+    if filters.region == NATIONAL:
+        query = query.where(Activity.region_code.is_(None))
+    elif filters.region:
+        query = query.where(Activity.region_code == int(filters.region))
+    if filters.municipality:
+        involved = select(activity_municipality.c.activity_id).where(
+            activity_municipality.c.municipality_code == filters.municipality
+        )
+        query = query.where(Activity.id.in_(involved))
+    if filters.date_from:
+        # An activity spanning weeks counts while it runs: it ends on or after the start of the range.
+        query = query.where(or_(Activity.start_date >= filters.date_from, Activity.end_date >= filters.date_from))
+    if filters.date_to:
+        query = query.where(Activity.start_date <= filters.date_to)
+    return query
+
+
+def activities_for_municipality(code: int, limit: int = 50) -> list[Activity]:
+    """The latest activities involving a municipality, for its timeline (one query + eager loads)."""
+    query = filtered_query(ActivityFilters(municipality=code)).limit(limit)
+    return list(db.session.scalars(query))
+
+
+EXPORT_HEADER = (
+    "Startdato", "Slutdato", "Type", "Spor", "Titel", "Region", "Kommuner", "Psykiatriske centre", "Sted",
+    "Timer", "Deltagere", "Heraf kommune", "Heraf psykiatri", "Heraf andre", "Heraf medarbejdere",
+    "Heraf ledere", "Antal gange", "Link", "Note", "Registreret af",
+)
+
+
+def export_header() -> list[str]:
+    """Column titles of the export (translated)."""
+    return [_(title) for title in EXPORT_HEADER]
+
+
+def export_rows(activities: Sequence[Activity]) -> list[list[Any]]:
+    """One row per activity, in the order of ``export_header``."""
+    rows = []
+    for a in activities:
+        rows.append([
+            a.start_date, a.end_date, a.type_label, str(TRACKS[a.track]) if a.track else "", a.title,
+            a.region.name if a.region else _("Landsdækkende"),
+            ", ".join(m.name for m in a.municipalities), ", ".join(c.name for c in a.centres), a.location,
+            a.hours, a.participants, a.participants_municipality, a.participants_psychiatry,
+            a.participants_other, a.participants_staff, a.participants_managers, a.sessions, a.link, a.note,
+            (a.created_by.name or a.created_by.email) if a.created_by else "",
+        ])
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# Import
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """One parsed row of an activity file."""
+
+    start_date: date
+    type: str
+    title: str
+    region_code: Optional[int]
+    municipality_codes: tuple[int, ...]
+    participants: Optional[int]
+    hours: Optional[Decimal]
+    note: Optional[str]
+
+
+def _type_lookup() -> dict[str, str]:
+    """Type codes and Danish labels (lower-cased) → code, so either may be written."""
+    lookup = {code: code for code in ACTIVITY_TYPE_CODES}
+    lookup.update({str(label).lower(): code for code, (label, _track) in ACTIVITY_TYPES.items()})
+    return lookup
+
+
+def import_key(row: ActivityRow) -> str:
+    """A stable hash of the fields that identify an activity (date, type, title, region, municipalities)."""
+    title = re.sub(r"\s+", " ", row.title).strip().casefold()
+    codes = "|".join(str(c) for c in row.municipality_codes)
+    return "import:" + stable_hash(row.start_date.isoformat(), row.type, title, row.region_code or "", codes)
+
+
+class ActivityImporter(Importer):
+    """``date,type,title,region,municipalities,participants,hours,note``; region rule per row."""
+
+    label = _l("aktiviteter")
+    columns = ("date", "type", "title", "region", "municipalities", "participants", "hours", "note")
+
+    def __init__(self, user=None):
+        super().__init__(user)
+        self.municipalities = MunicipalityLookup()
+        self.region_codes = _region_codes()
+        self.types = _type_lookup()
+        self._municipality_objects: Optional[dict[int, Municipality]] = None
+
+    def parse_row(self, values: dict[str, str], line_no: int) -> tuple[Optional[ActivityRow], list[RowError]]:
+        """Check one row's cells and the user's right to write its region."""
+        errors: list[RowError] = []
+        p = FieldParser(line_no, errors)
+        start = p.date(values, "date", required=True)
+        type_text = p.text(values, "type", required=True, max_length=60)
+        kind = self.types.get(type_text.lower()) if type_text else None
+        if type_text and kind is None:
+            p.error("type", _("Ukendt aktivitetstype »%(value)s«. Brug en af: %(codes)s.",
+                              value=type_text, codes=", ".join(ACTIVITY_TYPE_CODES)))
+        title = p.text(values, "title", required=True, max_length=300)
+        region = p.region(values, "region", self.region_codes)
+        if region is not None or not values.get("region"):  # a bad code is already reported
+            self.check_region(p, "region", region)
+        codes = p.municipalities(values, "municipalities", self.municipalities)
+        participants = p.whole(values, "participants")
+        hours = p.decimal(values, "hours")
+        note = p.text(values, "note", max_length=5000)
+        if errors:
+            return None, errors
+        return ActivityRow(start, kind, title, region, tuple(codes), participants, hours, note), errors
+
+    def row_key(self, parsed: ActivityRow) -> Hashable:
+        return import_key(parsed)
+
+    def existing_slots(self, slot_keys: Sequence[Hashable]) -> dict[Hashable, Hashable]:
+        """Import keys already stored (chunked IN queries)."""
+        found: dict[Hashable, Hashable] = {}
+        for chunk in chunked(list(slot_keys)):
+            for key in db.session.scalars(select(Activity.import_key).where(Activity.import_key.in_(chunk))):
+                found[key] = key
+        return found
+
+    def create(self, parsed: ActivityRow) -> None:
+        """Add the activity; the framework commits once for the whole file."""
+        if self._municipality_objects is None:
+            self._municipality_objects = {m.code: m for m in db.session.scalars(select(Municipality))}
+        db.session.add(Activity(
+            type=parsed.type, title=parsed.title, start_date=parsed.start_date, region_code=parsed.region_code,
+            participants=parsed.participants, hours=parsed.hours, note=parsed.note,
+            created_by_id=getattr(self.user, "id", None), import_key=import_key(parsed),
+            municipalities=[self._municipality_objects[c] for c in parsed.municipality_codes],
+        ))
