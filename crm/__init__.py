@@ -4,7 +4,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Union
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, session
 from flask_login import current_user
 
 from config import CONFIGS, BASE_DIR
@@ -53,6 +53,8 @@ def create_app(config: Union[str, type, None] = None) -> Flask:
 
 def _select_locale() -> str:
     """The signed-in user's language, else the one chosen this session, else Danish."""
+    if not has_request_context():  # CLI, scheduler jobs: Danish
+        return "da"
     if current_user and getattr(current_user, "is_authenticated", False):
         return current_user.locale or "da"
     return session.get("locale") or "da"

@@ -96,9 +96,17 @@ def _reset_data() -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     else:
-        for table in tables:
-            db.session.execute(text(f'DELETE FROM "{table}"'))
-        db.session.execute(text("DELETE FROM sqlite_sequence")) if _has_sqlite_sequence() else None
+        db.session.commit()
+        # Cycles through use_alter keys (updated_by_id → user) make any delete order fail; switch
+        # foreign keys off for the reset (PRAGMA works only outside a transaction).
+        with db.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            for table in tables:
+                conn.exec_driver_sql(f'DELETE FROM "{table}"')
+            if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'").first():
+                conn.exec_driver_sql("DELETE FROM sqlite_sequence")
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
     db.session.execute(insert(Region), [{"code": int(r["code"]), "name": r["name"]} for r in read_csv("regions.csv")])
     db.session.execute(
         insert(Municipality),
@@ -108,10 +116,6 @@ def _reset_data() -> None:
         ],
     )
     db.session.commit()
-
-
-def _has_sqlite_sequence() -> bool:
-    return bool(db.session.execute(text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")).first())
 
 
 def _forget_per_request_state() -> None:
