@@ -105,3 +105,322 @@ def record_stage_change(
     db.session.add(change)
     db.session.flush()
     return change
+
+
+# --- Corrections, the signed-plan rule, next steps, notes, timeline and list rows -------------
+
+
+def _check_stage_and_date(municipality_code: int, stage: str, effective_date: date, ignore_id=None) -> None:
+    """Raise StageError for an unknown stage or a second entry on the same municipality and date."""
+    from flask_babel import gettext as _
+
+    from crm.models import STAGE_CODES
+
+    if stage not in STAGE_CODES:
+        raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
+    query = select(StageChange.id).where(
+        StageChange.municipality_code == municipality_code, StageChange.effective_date == effective_date
+    )
+    if ignore_id is not None:
+        query = query.where(StageChange.id != ignore_id)
+    if db.session.scalar(query) is not None:
+        raise StageError(
+            _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
+              date=effective_date.strftime("%d-%m-%Y"))
+        )
+
+
+def correct_stage_change(
+    change: StageChange, stage: str, effective_date: date, note: Optional[str] = None, user=None
+) -> StageChange:
+    """Correct a wrongly recorded entry (stage, date or note). The audit log keeps the old values;
+    the same rules as for a new entry apply. The caller commits."""
+    _check_stage_and_date(change.municipality_code, stage, effective_date, ignore_id=change.id)
+    change.stage = stage
+    change.effective_date = effective_date
+    change.note = note or None
+    if user is not None:
+        change.recorded_by_id = user.id
+    db.session.flush()
+    return change
+
+
+def delete_stage_change(change: StageChange) -> None:
+    """Delete a wrong entry (through the ORM, so the audit log keeps a copy). The caller commits."""
+    db.session.delete(change)
+    db.session.flush()
+
+
+def stage_history(municipality_code: int) -> list[StageChange]:
+    """A municipality's stage changes, newest first, with who recorded them (one query)."""
+    from sqlalchemy.orm import joinedload
+
+    return list(
+        db.session.scalars(
+            select(StageChange)
+            .where(StageChange.municipality_code == municipality_code)
+            .options(joinedload(StageChange.recorded_by))
+            .order_by(StageChange.effective_date.desc())
+        )
+    )
+
+
+@dataclass(frozen=True)
+class PlanStageOutcome:
+    """What saving a signed plan did to one municipality's stage (``message`` is for the user)."""
+
+    municipality_code: int
+    municipality_name: str
+    moved: bool
+    message: str
+
+
+def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
+    """Move each municipality of a signed plan to ``plan_signed`` on the signed date.
+
+    A municipality is left alone (and the outcome says why) when on the signed date it already
+    stands at ``plan_signed`` or ``in_operation``, or when a stage change is already recorded
+    after the signed date: that later history was entered deliberately and must not be rewritten
+    by the plan. A different entry on the very same date is never overwritten either. Returns one
+    outcome per municipality; the caller commits.
+    """
+    from flask_babel import gettext as _
+
+    if plan.signed_date is None:
+        return []
+    signed = plan.signed_date
+    codes = [m.code for m in plan.municipalities]
+    on_date = {code: stage_on(code, signed) for code in codes}
+    later = _first_change_after(codes, signed)
+    outcomes = []
+    for municipality in plan.municipalities:
+        code, name = municipality.code, municipality.name
+        current = on_date[code]
+        if current.stage in COVERED_STAGES:
+            outcomes.append(PlanStageOutcome(code, name, False, _(
+                "%(name)s stod allerede som »%(stage)s« den %(date)s; fasen er uændret.",
+                name=name, stage=_stage_label(current.stage), date=_dk(signed))))
+        elif code in later:
+            change = later[code]
+            outcomes.append(PlanStageOutcome(code, name, False, _(
+                "%(name)s er ikke flyttet: der er allerede registreret en senere fase "
+                "(»%(stage)s« fra %(date)s). Ret historikken på kommunens side, hvis det er forkert.",
+                name=name, stage=_stage_label(change.stage), date=_dk(change.effective_date))))
+        elif current.since == signed:
+            outcomes.append(PlanStageOutcome(code, name, False, _(
+                "%(name)s er ikke flyttet: den %(date)s er der allerede registreret »%(stage)s«. "
+                "Ret posten på kommunens side, hvis planen skal gælde fra den dag.",
+                name=name, stage=_stage_label(current.stage), date=_dk(signed))))
+        else:
+            record_stage_change(code, "plan_signed", signed,
+                                _("Samarbejdsplan underskrevet: %(title)s", title=plan.title), user)
+            outcomes.append(PlanStageOutcome(code, name, True, _(
+                "%(name)s er flyttet til »%(stage)s« pr. %(date)s.",
+                name=name, stage=_stage_label("plan_signed"), date=_dk(signed))))
+    return outcomes
+
+
+def _first_change_after(codes: list[int], after: date) -> dict[int, StageChange]:
+    """For each municipality in ``codes``, its first stage change dated after ``after`` (one query)."""
+    if not codes:
+        return {}
+    first: dict[int, StageChange] = {}
+    rows = db.session.scalars(
+        select(StageChange)
+        .where(StageChange.municipality_code.in_(codes), StageChange.effective_date > after)
+        .order_by(StageChange.effective_date)
+    )
+    for change in rows:
+        first.setdefault(change.municipality_code, change)
+    return first
+
+
+def _stage_label(code: str) -> str:
+    from crm.models import STAGES
+
+    return str(STAGES.get(code, code))
+
+
+def _dk(value: date) -> str:
+    return value.strftime("%d-%m-%Y")
+
+
+def set_next_step(municipality: Municipality, text: Optional[str], owner_id: Optional[int],
+                  due: Optional[date], user=None) -> None:
+    """Set (or clear) a municipality's next step, stamping who saved it. The caller commits
+    (after ``crm.services.locking.check_version``)."""
+    from crm.services.locking import mark_updated
+
+    municipality.next_step = (text or "").strip() or None
+    municipality.next_step_owner_id = owner_id or None
+    municipality.next_step_due = due
+    mark_updated(municipality, user)
+
+
+def add_note(municipality_code: int, note_date: date, text: str, user=None):
+    """Add a dated note to a municipality's timeline. The caller commits."""
+    from crm.models import Note
+
+    note = Note(municipality_code=municipality_code, note_date=note_date, text=text.strip(),
+                created_by_id=getattr(user, "id", None))
+    db.session.add(note)
+    db.session.flush()
+    return note
+
+
+def is_overdue(municipality: Municipality, today: Optional[date] = None) -> bool:
+    """A next step whose due date has passed (and which still has a text or a date)."""
+    today = today or date.today()
+    return municipality.next_step_due is not None and municipality.next_step_due < today
+
+
+@dataclass(frozen=True)
+class MunicipalityRow:
+    """A municipality with its stage on a date, as the list and the board show it."""
+
+    municipality: Municipality
+    stage: StageOnDate
+    overdue: bool
+
+
+LIST_SORTS = ("code", "name", "region", "stage", "since", "due")
+
+
+def municipality_rows(
+    on: Optional[date] = None,
+    region_code: Optional[int] = None,
+    stage: Optional[str] = None,
+    overdue_only: bool = False,
+    search: str = "",
+    sort: str = "region",
+) -> list[MunicipalityRow]:
+    """Municipalities with their stage on ``on`` (default today), filtered and sorted.
+
+    Always three queries (municipalities with region and next-step owner joined, and the stages),
+    however many municipalities or stage changes there are.
+    """
+    from sqlalchemy import String, cast, or_
+    from sqlalchemy.orm import joinedload
+
+    on = on or date.today()
+    query = select(Municipality).options(
+        joinedload(Municipality.region), joinedload(Municipality.next_step_owner)
+    )
+    if region_code is not None:
+        query = query.where(Municipality.region_code == region_code)
+    if search:
+        query = query.where(
+            or_(Municipality.name.ilike(f"%{search}%"), cast(Municipality.code, String).like(f"{search}%"))
+        )
+    if overdue_only:
+        query = query.where(Municipality.next_step_due < on)
+    stages = stages_on(on, region_code)
+    rows = [
+        MunicipalityRow(m, stages.get(m.code, StageOnDate(DEFAULT_STAGE, None)), is_overdue(m, on))
+        for m in db.session.scalars(query).unique()
+    ]
+    if stage:
+        rows = [row for row in rows if row.stage.stage == stage]
+    return sorted(rows, key=_sort_key(sort))
+
+
+def _sort_key(sort: str):
+    """Key function for ``municipality_rows``; unknown sorts fall back to region then code."""
+    from crm.models import STAGE_CODES
+
+    far_future = date.max
+    keys = {
+        "code": lambda r: (r.municipality.code,),
+        "name": lambda r: (r.municipality.name.lower(),),
+        "stage": lambda r: (STAGE_CODES.index(r.stage.stage), r.municipality.name.lower()),
+        "since": lambda r: (r.stage.since or date.min, r.municipality.name.lower()),
+        "due": lambda r: (r.municipality.next_step_due or far_future, r.municipality.name.lower()),
+    }
+    return keys.get(sort, lambda r: (r.municipality.region_code, r.municipality.code))
+
+
+def board_columns(region_code: int, on: Optional[date] = None) -> dict[str, list[MunicipalityRow]]:
+    """One region's municipalities grouped by their stage on ``on``, in pipeline order."""
+    from crm.models import STAGE_CODES
+
+    columns: dict[str, list[MunicipalityRow]] = {code: [] for code in STAGE_CODES}
+    for row in municipality_rows(on, region_code=region_code, sort="name"):
+        columns[row.stage.stage].append(row)
+    return columns
+
+
+def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = None,
+                  note: Optional[str] = None, user=None) -> Optional[StageChange]:
+    """Move a municipality to ``stage`` as of ``on`` (default today): the board's action.
+
+    Returns None when it already stands there. A change already recorded for that very date is
+    corrected rather than duplicated (moving a card twice on one day keeps the last move). The
+    caller commits.
+    """
+    from flask_babel import gettext as _
+
+    from crm.models import STAGE_CODES
+
+    if stage not in STAGE_CODES:
+        raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
+    on = on or date.today()
+    if stage_on(municipality.code, on).stage == stage:
+        return None
+    same_day = db.session.scalar(
+        select(StageChange).where(
+            StageChange.municipality_code == municipality.code, StageChange.effective_date == on
+        )
+    )
+    if same_day is not None:
+        return correct_stage_change(same_day, stage, on, note or same_day.note, user)
+    return record_stage_change(municipality.code, stage, on, note, user)
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    """One dated event on a municipality's page: kind is stage, note, plan, activity or review."""
+
+    on: Optional[date]
+    kind: str
+    obj: object
+
+
+_KIND_ORDER = {"stage": 0, "plan": 1, "review": 2, "activity": 3, "note": 4}
+
+
+def timeline(municipality_code: int) -> list[TimelineItem]:
+    """Everything dated about a municipality, newest first, in five queries whatever its size."""
+    from sqlalchemy.orm import joinedload
+
+    from crm.models import (Activity, CooperationPlan, FidelityReview, Note, activity_municipality,
+                            plan_municipality)
+
+    items = [TimelineItem(c.effective_date, "stage", c) for c in stage_history(municipality_code)]
+    notes = db.session.scalars(
+        select(Note).where(Note.municipality_code == municipality_code).options(joinedload(Note.created_by))
+    )
+    items += [TimelineItem(n.note_date, "note", n) for n in notes]
+    plans = db.session.scalars(
+        select(CooperationPlan)
+        .join(plan_municipality, plan_municipality.c.plan_id == CooperationPlan.id)
+        .where(plan_municipality.c.municipality_code == municipality_code)
+    )
+    items += [TimelineItem(p.signed_date or p.valid_from or _date_of(p.updated_at), "plan", p) for p in plans]
+    activities = db.session.scalars(
+        select(Activity)
+        .join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
+        .where(activity_municipality.c.municipality_code == municipality_code)
+    )
+    items += [TimelineItem(a.start_date, "activity", a) for a in activities]
+    reviews = db.session.scalars(select(FidelityReview).where(FidelityReview.municipality_code == municipality_code))
+    items += [TimelineItem(r.review_date, "review", r) for r in reviews]
+    # Newest first; undated items (a plan still being drafted) at the top; stable order per day.
+    return sorted(items, key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
+
+
+def _date_of(value) -> Optional[date]:
+    return value.date() if value is not None else None
+
+
+def _obj_id(obj) -> int:
+    return getattr(obj, "id", 0) or 0

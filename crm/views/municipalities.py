@@ -1,54 +1,265 @@
-"""Municipalities: the list (search, region filter)."""
+"""Municipalities: the list (filters, sort, export), the board per region, and each municipality's
+page with its timeline, stage history, notes and next step."""
 from datetime import date
 
-from flask import Blueprint, render_template, request
-from sqlalchemy import String, cast, or_, select
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import Municipality, Region
-from crm.permissions import read_required
-from crm.services.pipeline import stages_on
+from crm.forms import EmptyForm
+from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
+from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
+from crm.services import pipeline
+from crm.services.export import table_response
+from crm.services.locking import check_version, commit_or_conflict
+from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageChangeForm, int_arg, safe_url,
+                                      wants_json)
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 
 
-def _int_arg(name: str):
-    """A query argument as int, or None when absent or not a number (never a 500)."""
-    try:
-        return int(request.args.get(name, ""))
-    except ValueError:
-        return None
+def _list_filters() -> dict:
+    """The list's filters from the query string; anything unknown is ignored (never a 500)."""
+    stage = request.args.get("stage", "")
+    sort = request.args.get("sort", "region")
+    return {
+        "region_code": int_arg("region"),
+        "stage": stage if stage in STAGE_CODES else None,
+        "overdue_only": request.args.get("overdue") == "1",
+        "search": (request.args.get("q") or "").strip()[:100],
+        "sort": sort if sort in pipeline.LIST_SORTS else "region",
+    }
 
 
 @bp.route("/")
 @read_required
 def index():
-    """All municipalities, searchable by name or code and filterable by region."""
-    q = (request.args.get("q") or "").strip()[:100]
-    region_code = _int_arg("region")
-    query = select(Municipality).order_by(Municipality.region_code, Municipality.code)
-    if q:
-        query = query.where(
-            or_(Municipality.name.ilike(f"%{q}%"), cast(Municipality.code, String).like(f"{q}%"))
-        )
-    if region_code:
-        query = query.where(Municipality.region_code == region_code)
-    municipalities = db.session.scalars(query).all()
+    """All municipalities with stage and next step; filter, sort, search, export what is shown."""
+    filters = _list_filters()
+    today = date.today()
+    rows = pipeline.municipality_rows(today, **filters)
+    fmt = request.args.get("format")
+    if fmt in ("csv", "xlsx"):
+        return _export(fmt, rows)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
-    stages = stages_on(date.today())
-    return render_template(
-        "municipalities/index.html",
-        municipalities=municipalities,
-        regions=regions,
-        stages=stages,
-        q=q,
-        region_code=region_code,
-    )
+    return render_template("municipalities/index.html", rows=rows, regions=regions, filters=filters,
+                           today=today, sorts=pipeline.LIST_SORTS)
+
+
+def _export(fmt: str, rows):
+    """The rows shown, as CSV or XLSX."""
+    header = [_("Kode"), _("Kommune"), _("Region"), _("Fase"), _("Siden"), _("Næste skridt"),
+              _("Ansvarlig"), _("Frist"), _("Overskredet")]
+    data = [
+        (r.municipality.code_str, r.municipality.name, r.municipality.region.name, str(STAGES[r.stage.stage]),
+         r.stage.since, r.municipality.next_step or "",
+         r.municipality.next_step_owner.display_name if r.municipality.next_step_owner else "",
+         r.municipality.next_step_due, _("Ja") if r.overdue else _("Nej"))
+        for r in rows
+    ]
+    return table_response(fmt, f"kommuner-{date.today().isoformat()}", header, data)
+
+
+def _board_region() -> Region:
+    """The region chosen with ``?region=``; else the user's own; else the first. Bad values fall back."""
+    regions = {r.code: r for r in db.session.scalars(select(Region).order_by(Region.code))}
+    for code in (int_arg("region"), current_user.region_code):
+        if code in regions:
+            return regions[code]
+    return next(iter(regions.values()))
+
+
+@bp.route("/tavle")
+@read_required
+def board():
+    """One region's municipalities in one column per stage; cards move by form or drag and drop."""
+    region = _board_region()
+    columns = pipeline.board_columns(region.code)
+    regions = db.session.scalars(select(Region).order_by(Region.code)).all()
+    return render_template("municipalities/board.html", region=region, regions=regions, columns=columns,
+                           can_write=can_write_region(region.code), today=date.today())
+
+
+@bp.route("/<int:code>/flyt", methods=["POST"])
+@write_required
+def move(code: int):
+    """Move a card to another stage as of today (the board's form and its drag and drop)."""
+    municipality = db.get_or_404(Municipality, code)
+    ensure_can_write(municipality.region_code)
+    form = MoveForm()
+    if not form.validate_on_submit():
+        return _move_answer(municipality, False, _("Vælg en gyldig fase."), 400)
+    try:
+        change = pipeline.move_on_board(municipality, form.stage.data, user=current_user)
+    except pipeline.StageError as error:
+        db.session.rollback()
+        return _move_answer(municipality, False, str(error), 400)
+    db.session.commit()
+    label = STAGES[form.stage.data]
+    message = (_("%(name)s er flyttet til »%(stage)s«.", name=municipality.name, stage=label) if change
+               else _("%(name)s står allerede i »%(stage)s«.", name=municipality.name, stage=label))
+    return _move_answer(municipality, True, message)
+
+
+def _move_answer(municipality: Municipality, ok: bool, message: str, status: int = 200):
+    """JSON for the drag-and-drop script, else a flash message and back to the board."""
+    if wants_json():
+        stage = pipeline.stage_on(municipality.code, date.today()).stage
+        return jsonify(ok=ok, message=message, stage=stage, code=municipality.code), status
+    flash(message, "success" if ok else "danger")
+    return redirect(url_for(".board", region=municipality.region_code))
 
 
 @bp.route("/<int:code>")
 @read_required
 def detail(code: int):
-    """One municipality (its page grows with the pipeline)."""
+    """One municipality: stage, next step, timeline newest first, and the forms to change them."""
     municipality = db.get_or_404(Municipality, code)
-    return render_template("municipalities/detail.html", municipality=municipality)
+    return _render_detail(municipality)
+
+
+def _render_detail(municipality: Municipality, status: int = 200, **forms):
+    """The municipality page; ``forms`` replaces a default form (to show errors and keep input)."""
+    stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage")
+    note_form = forms.get("note_form") or NoteForm(formdata=None, prefix="note")
+    next_form = forms.get("next_form") or NextStepForm(formdata=None, obj=municipality, prefix="next")
+    if "next_form" not in forms:
+        next_form.owner.data = str(municipality.next_step_owner_id or "")
+        next_form.due.data = municipality.next_step_due
+        next_form.version.data = municipality.version
+    items = pipeline.timeline(municipality.code)
+    contacts = db.session.scalars(
+        select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
+    ).all()
+    links = {("activity", i.obj.id): safe_url(("activities.detail", "activities.edit"), activity_id=i.obj.id)
+             for i in items if i.kind == "activity"}
+    links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
+                  for i in items if i.kind == "review"})
+    today = date.today()
+    return render_template(
+        "municipalities/detail.html",
+        municipality=municipality,
+        current=pipeline.stage_on(municipality.code, today),
+        items=items,
+        links=links,
+        contacts=contacts,
+        stage_form=stage_form,
+        note_form=note_form,
+        next_form=next_form,
+        post_form=EmptyForm(),
+        can_write=can_write_region(municipality.region_code),
+        overdue=pipeline.is_overdue(municipality, today),
+        today=today,
+    ), status
+
+
+@bp.route("/<int:code>/faser", methods=["POST"])
+@write_required
+def add_stage(code: int):
+    """Record a stage change (backdating allowed); a second entry on the same date is refused."""
+    municipality = db.get_or_404(Municipality, code)
+    ensure_can_write(municipality.region_code)
+    form = StageChangeForm(prefix="stage")
+    if form.validate_on_submit():
+        try:
+            pipeline.record_stage_change(code, form.stage.data, form.effective_date.data, form.note.data,
+                                         current_user)
+        except pipeline.StageError as error:
+            db.session.rollback()
+            form.effective_date.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("Faseændringen er gemt."), "success")
+            return redirect(url_for(".detail", code=code) + "#historik")
+    return _render_detail(municipality, 400, stage_form=form)
+
+
+@bp.route("/faser/<int:change_id>", methods=["GET", "POST"])
+@write_required
+def edit_stage(change_id: int):
+    """Correct a wrongly recorded stage change (stage, date or note)."""
+    change = db.get_or_404(StageChange, change_id)
+    municipality = change.municipality
+    ensure_can_write(municipality.region_code)
+    form = StageChangeForm(obj=change)
+    if form.validate_on_submit():
+        try:
+            pipeline.correct_stage_change(change, form.stage.data, form.effective_date.data, form.note.data,
+                                          current_user)
+        except pipeline.StageError as error:
+            db.session.rollback()
+            form.effective_date.errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("Faseændringen er rettet."), "success")
+            return redirect(url_for(".detail", code=municipality.code) + "#historik")
+    return render_template("municipalities/stage_form.html", form=form, change=change, municipality=municipality)
+
+
+@bp.route("/faser/<int:change_id>/slet", methods=["POST"])
+@write_required
+def delete_stage(change_id: int):
+    """Delete a wrong stage change (the audit log keeps a copy)."""
+    change = db.get_or_404(StageChange, change_id)
+    code = change.municipality_code
+    ensure_can_write(change.municipality.region_code)
+    if EmptyForm().validate_on_submit():
+        pipeline.delete_stage_change(change)
+        db.session.commit()
+        flash(_("Faseændringen er slettet."), "success")
+    return redirect(url_for(".detail", code=code) + "#historik")
+
+
+@bp.route("/<int:code>/notater", methods=["POST"])
+@write_required
+def add_note(code: int):
+    """Add a dated note to the timeline."""
+    municipality = db.get_or_404(Municipality, code)
+    ensure_can_write(municipality.region_code)
+    form = NoteForm(prefix="note")
+    if not form.validate_on_submit():
+        return _render_detail(municipality, 400, note_form=form)
+    pipeline.add_note(code, form.note_date.data, form.text.data, current_user)
+    db.session.commit()
+    flash(_("Notatet er gemt."), "success")
+    return redirect(url_for(".detail", code=code) + "#tidslinje")
+
+
+@bp.route("/notater/<int:note_id>/slet", methods=["POST"])
+@write_required
+def delete_note(note_id: int):
+    """Delete a note (the audit log keeps a copy)."""
+    note = db.get_or_404(Note, note_id)
+    code = note.municipality_code
+    ensure_can_write(note.municipality.region_code)
+    if EmptyForm().validate_on_submit():
+        db.session.delete(note)
+        db.session.commit()
+        flash(_("Notatet er slettet."), "success")
+    return redirect(url_for(".detail", code=code) + "#tidslinje")
+
+
+@bp.route("/<int:code>/naeste-skridt", methods=["POST"])
+@write_required
+def next_step(code: int):
+    """Save the next step unless someone else saved it since the form was loaded."""
+    municipality = db.get_or_404(Municipality, code)
+    ensure_can_write(municipality.region_code)
+    form = NextStepForm(prefix="next")
+    if not form.validate_on_submit():
+        return _render_detail(municipality, 400, next_form=form)
+    conflict = check_version(municipality, form.version.data)
+    if conflict is None:
+        owner_id = int(form.owner.data) if form.owner.data else None
+        pipeline.set_next_step(municipality, form.next_step.data, owner_id, form.due.data, current_user)
+        conflict = commit_or_conflict(municipality)
+    if conflict:
+        flash(conflict, "warning")
+        # Keep the user's input; the hidden version becomes the current one so a deliberate
+        # second save (after reading the new values) goes through.
+        form.version.data = municipality.version
+        return _render_detail(municipality, 409, next_form=form)
+    flash(_("Næste skridt er gemt."), "success")
+    return redirect(url_for(".detail", code=code))

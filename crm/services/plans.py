@@ -1,0 +1,184 @@
+"""Cooperation plans: saving (with the region rule and the signed-plan stage rule), documents,
+and each region's list of target groups."""
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Iterable, Optional
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import FileStorage
+
+from crm.extensions import db
+from crm.models import CooperationPlan, Municipality, PsychiatricCentre, TargetGroup, plan_target_group
+from crm.permissions import can_write_region
+from crm.services.locking import conflict_message, mark_updated
+from crm.services.pipeline import PlanStageOutcome, apply_signed_plan
+from crm.services.uploads import remove_stored, store_pdf
+
+
+class PlanError(ValueError):
+    """A plan that breaks a rule; ``field`` names the form field the message belongs to."""
+
+    def __init__(self, message: str, field: Optional[str] = None):
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class PlanData:
+    """What a plan form submits, already parsed."""
+
+    title: str
+    region_code: int
+    municipality_codes: list[int]
+    centre_ids: list[int] = field(default_factory=list)
+    target_group_ids: list[int] = field(default_factory=list)
+    signed_date: Optional[date] = None
+    valid_from: Optional[date] = None
+    valid_to: Optional[date] = None
+    health_cluster: str = ""
+    health_agreement: str = ""
+    note: str = ""
+
+
+def plan_query():
+    """Plans with everything the list and the page show, loaded eagerly (constant queries)."""
+    return select(CooperationPlan).options(
+        selectinload(CooperationPlan.municipalities),
+        selectinload(CooperationPlan.centres),
+        selectinload(CooperationPlan.target_groups),
+        selectinload(CooperationPlan.region),
+    )
+
+
+def _by_ids(model, ids: Iterable[int]) -> list:
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    return list(db.session.scalars(select(model).where(model.id.in_(ids))))
+
+
+def validate(data: PlanData, user) -> list[Municipality]:
+    """Check the region rule and the dates; return the plan's municipalities or raise PlanError."""
+    if not can_write_region(data.region_code, user=user):
+        raise PlanError(_("Du kan kun oprette planer i din egen region."), "region")
+    if not data.municipality_codes:
+        raise PlanError(_("Vælg mindst én kommune."), "municipalities")
+    municipalities = list(
+        db.session.scalars(select(Municipality).where(Municipality.code.in_(set(data.municipality_codes))))
+    )
+    if len(municipalities) != len(set(data.municipality_codes)):
+        raise PlanError(_("Ukendt kommune valgt."), "municipalities")
+    foreign = [m.name for m in municipalities if not can_write_region(m.region_code, user=user)]
+    if foreign:
+        raise PlanError(
+            _("Du kan ikke registrere planer for kommuner uden for din region: %(names)s.", names=", ".join(foreign)),
+            "municipalities",
+        )
+    if data.valid_from and data.valid_to and data.valid_to < data.valid_from:
+        raise PlanError(_("»Gyldig til« skal ligge efter »Gyldig fra«."), "valid_to")
+    if data.signed_date and data.signed_date > date.today():
+        raise PlanError(_("Underskriftsdatoen kan ikke ligge i fremtiden."), "signed_date")
+    return municipalities
+
+
+def save_plan(plan: Optional[CooperationPlan], data: PlanData, user,
+              document: Optional[FileStorage] = None) -> tuple[CooperationPlan, list[PlanStageOutcome]]:
+    """Create or update a plan, store its document, and move signed municipalities to
+    ``plan_signed``. Raises PlanError or UploadError before anything is changed. Commits."""
+    municipalities = validate(data, user)
+    stored = store_pdf(document) if document is not None and document.filename else None
+    if plan is None:
+        plan = CooperationPlan(title=data.title, region_code=data.region_code)
+        db.session.add(plan)
+    old_file = plan.document_file if stored else None
+    # One flush for the whole change (one audit entry, one version step), not one per lazy load.
+    with db.session.no_autoflush:
+        plan.title = data.title.strip()
+        plan.region_code = data.region_code
+        plan.municipalities = sorted(municipalities, key=lambda m: m.name)
+        plan.centres = _by_ids(PsychiatricCentre, data.centre_ids)
+        plan.target_groups = _by_ids(TargetGroup, data.target_group_ids)
+        plan.signed_date = data.signed_date
+        plan.valid_from = data.valid_from
+        plan.valid_to = data.valid_to
+        plan.health_cluster = data.health_cluster.strip() or None
+        plan.health_agreement = data.health_agreement.strip() or None
+        plan.note = data.note.strip() or None
+        if stored:
+            plan.document_file, plan.document_name = stored.stored_name, stored.original_name
+    mark_updated(plan, user)
+    try:
+        db.session.flush()  # the UPDATE, where the database checks the version
+        outcomes = apply_signed_plan(plan, user)
+        db.session.commit()
+    except StaleDataError:  # someone saved the plan between our version check and now
+        db.session.rollback()
+        remove_stored(stored.stored_name if stored else None)
+        raise PlanError(conflict_message(plan), "version")
+    remove_stored(old_file)  # only once the new one is safely recorded
+    return plan, outcomes
+
+
+def delete_plan(plan: CooperationPlan) -> None:
+    """Delete a plan and its stored document; stage history stays (it is the record of what
+    happened). Commits."""
+    stored = plan.document_file
+    db.session.delete(plan)
+    db.session.commit()
+    remove_stored(stored)
+
+
+def remove_document(plan: CooperationPlan, user) -> None:
+    """Detach and delete a plan's document. Commits."""
+    stored = plan.document_file
+    plan.document_file = None
+    plan.document_name = None
+    mark_updated(plan, user)
+    db.session.commit()
+    remove_stored(stored)
+
+
+def target_groups_by_region() -> dict[int, list[TargetGroup]]:
+    """Every region's target groups by name, with how many plans use each (two queries)."""
+    groups: dict[int, list[TargetGroup]] = {}
+    for group in db.session.scalars(select(TargetGroup).order_by(TargetGroup.region_code, TargetGroup.name)):
+        groups.setdefault(group.region_code, []).append(group)
+    return groups
+
+
+def target_group_usage() -> dict[int, int]:
+    """How many plans use each target group, counted by the database."""
+    rows = db.session.execute(
+        select(plan_target_group.c.target_group_id, func.count()).group_by(plan_target_group.c.target_group_id)
+    )
+    return {group_id: count for group_id, count in rows}
+
+
+def add_target_group(region_code: int, name: str) -> TargetGroup:
+    """Add a target group to a region's list; refuses an empty name or a duplicate. Commits."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise PlanError(_("Skriv målgruppens navn."), "name")
+    clash = db.session.scalar(
+        select(TargetGroup).where(TargetGroup.region_code == region_code, func.lower(TargetGroup.name) == name.lower())
+    )
+    if clash is not None:
+        raise PlanError(_("Målgruppen »%(name)s« findes allerede i regionen.", name=name), "name")
+    group = TargetGroup(region_code=region_code, name=name[:160])
+    db.session.add(group)
+    db.session.commit()
+    return group
+
+
+def delete_target_group(group: TargetGroup) -> None:
+    """Remove a target group that no plan uses (a used one would silently change those plans)."""
+    used = target_group_usage().get(group.id, 0)
+    if used:
+        raise PlanError(
+            _("Målgruppen »%(name)s« bruges af %(n)s plan(er) og kan ikke slettes.", name=group.name, n=used)
+        )
+    db.session.delete(group)
+    db.session.commit()

@@ -1,0 +1,226 @@
+"""Forms and small request helpers shared by the pipeline views (municipalities, plans, contacts)."""
+from datetime import date
+from typing import Optional
+
+from flask import request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from werkzeug.routing import BuildError
+from wtforms import EmailField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.validators import Email, InputRequired, Length, Optional as OptionalValue, ValidationError
+from wtforms.widgets import TextInput
+
+from crm.extensions import db
+from crm.forms import DanishDateField, VersionedForm
+from crm.models import STAGES, Municipality, PsychiatricCentre, Region, TargetGroup, User
+
+
+# --- request helpers ------------------------------------------------------------------------
+
+
+def int_arg(name: str, source=None) -> Optional[int]:
+    """A query (or form) argument as int, or None when absent or not a number (never a 500)."""
+    try:
+        return int((source or request.args).get(name, ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def wants_json() -> bool:
+    """True for the board's fetch() calls, which ask for JSON instead of a redirect."""
+    return request.accept_mimetypes.best == "application/json"
+
+
+def safe_url(endpoints, **values) -> Optional[str]:
+    """A URL for another area's page, trying each endpoint name in turn; None if none exists yet
+    (areas land independently, so a missing page must not break this one)."""
+    for endpoint in (endpoints,) if isinstance(endpoints, str) else endpoints:
+        try:
+            return url_for(endpoint, **values)
+        except BuildError:
+            continue
+    return None
+
+
+def region_choices(codes=None, blank: Optional[str] = None) -> list[tuple[str, str]]:
+    """Regions as select choices, optionally only ``codes``."""
+    query = select(Region).order_by(Region.code)
+    if codes is not None:
+        query = query.where(Region.code.in_(codes))
+    choices = [(str(r.code), r.name) for r in db.session.scalars(query)]
+    return ([("", blank)] if blank is not None else []) + choices
+
+
+def municipality_choices(region_codes=None) -> list[tuple[str, str]]:
+    """Municipalities as choices, by region then name, optionally only some regions."""
+    query = select(Municipality).order_by(Municipality.region_code, Municipality.name)
+    if region_codes is not None:
+        query = query.where(Municipality.region_code.in_(region_codes))
+    return [(str(m.code), m.name) for m in db.session.scalars(query)]
+
+
+def _regional_choices(model, region_codes=None) -> list[tuple[str, str]]:
+    """Choices for a per-region list (centres, target groups), by region then name; the region is
+    named when several regions are listed, since names repeat across regions (one query)."""
+    query = (
+        select(model.id, model.name, Region.name)
+        .join(Region, Region.code == model.region_code)
+        .order_by(model.region_code, model.name)
+    )
+    if region_codes is not None:
+        query = query.where(model.region_code.in_(region_codes))
+    rows = db.session.execute(query).all()
+    several = len({region for _id, _name, region in rows}) > 1
+    return [
+        (str(id_), f"{name} ({region.removeprefix('Region ')})" if several else name)
+        for id_, name, region in rows
+    ]
+
+
+def centre_choices(region_codes=None) -> list[tuple[str, str]]:
+    """Psychiatric centres as choices, by region then name."""
+    return _regional_choices(PsychiatricCentre, region_codes)
+
+
+def target_group_choices(region_codes=None) -> list[tuple[str, str]]:
+    """Target groups as choices, by region then name."""
+    return _regional_choices(TargetGroup, region_codes)
+
+
+def user_choices() -> list[tuple[str, str]]:
+    """Active users who can own a next step (ambassadors and admins)."""
+    users = db.session.scalars(
+        select(User).where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name)
+    )
+    return [("", str(_l("— ingen —")))] + [(str(u.id), u.display_name) for u in users]
+
+
+def ints(values) -> list[int]:
+    """Selected ids from a multiple select, ignoring anything that is not a number."""
+    result = []
+    for value in values or []:
+        try:
+            result.append(int(value))
+        except (TypeError, ValueError):
+            continue
+    return result
+
+
+def _date_field(label, validators=None, **kwargs) -> DanishDateField:
+    """A Danish date typed as text: a browser's type="date" input cannot show 23-11-2026, so a
+    re-shown form (after an error or a conflict) would look empty and lose the user's date."""
+    return DanishDateField(label, validators, widget=TextInput(), **kwargs)
+
+
+STAGE_CHOICES = [(code, label) for code, label in STAGES.items()]
+
+
+# --- municipality page forms ----------------------------------------------------------------
+
+
+class StageChangeForm(FlaskForm):
+    """A (possibly backdated) stage change, or the correction of one."""
+
+    stage = SelectField(_l("Fase"), choices=STAGE_CHOICES)
+    effective_date = _date_field(_l("Gælder fra"), validators=[InputRequired()], default=date.today)
+    note = TextAreaField(_l("Bemærkning"), validators=[OptionalValue(), Length(max=2000)],
+                         render_kw={"rows": 2})
+    submit = SubmitField(_l("Gem faseændring"))
+
+    def validate_effective_date(self, field):
+        """A stage can be backdated but not set in the future: the history records what happened."""
+        if field.data and field.data > date.today():
+            raise ValidationError(_l("Datoen kan ikke ligge i fremtiden."))
+
+
+class MoveForm(FlaskForm):
+    """The board card's "move to stage" form (the same route the drag-and-drop script posts to)."""
+
+    stage = SelectField(_l("Flyt til fase"), choices=STAGE_CHOICES)
+    submit = SubmitField(_l("Flyt"))
+
+
+class NoteForm(FlaskForm):
+    """A dated note on the municipality's timeline."""
+
+    note_date = _date_field(_l("Dato"), validators=[InputRequired()], default=date.today)
+    text = TextAreaField(_l("Notat"), validators=[InputRequired(), Length(max=5000)], render_kw={"rows": 3})
+    submit = SubmitField(_l("Tilføj notat"))
+
+
+class NextStepForm(VersionedForm):
+    """The municipality's next step: what, who and by when (optimistic locking via ``version``)."""
+
+    next_step = TextAreaField(_l("Næste skridt"), validators=[OptionalValue(), Length(max=2000)],
+                              render_kw={"rows": 2})
+    owner = SelectField(_l("Ansvarlig"), validators=[OptionalValue()])
+    due = _date_field(_l("Frist"), validators=[OptionalValue()])
+    submit = SubmitField(_l("Gem næste skridt"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner.choices = user_choices()
+
+
+# --- plans -----------------------------------------------------------------------------------
+
+
+class PlanForm(VersionedForm):
+    """A cooperation plan; choices are limited to what the user may write."""
+
+    title = StringField(_l("Titel"), validators=[InputRequired(), Length(max=200)])
+    region = SelectField(_l("Ejerregion"))
+    municipalities = SelectMultipleField(_l("Kommuner"), render_kw={"size": 8})
+    centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5})
+    signed_date = _date_field(_l("Underskrevet den"), validators=[OptionalValue()])
+    valid_from = _date_field(_l("Gyldig fra"), validators=[OptionalValue()])
+    valid_to = _date_field(_l("Gyldig til"), validators=[OptionalValue()])
+    target_groups = SelectMultipleField(_l("Målgrupper"), render_kw={"size": 5})
+    health_cluster = StringField(_l("Sundhedsklynge"), validators=[OptionalValue(), Length(max=200)])
+    health_agreement = StringField(_l("Sundhedsaftale (link eller henvisning)"),
+                                   validators=[OptionalValue(), Length(max=500)])
+    note = TextAreaField(_l("Bemærkning"), validators=[OptionalValue(), Length(max=5000)], render_kw={"rows": 3})
+    document = FileField(_l("Dokument (PDF)"), render_kw={"accept": "application/pdf,.pdf"})
+    submit = SubmitField(_l("Gem plan"))
+
+    def __init__(self, *args, writable=None, **kwargs):
+        """``writable``: region codes the user may write (None: all)."""
+        super().__init__(*args, **kwargs)
+        self.region.choices = region_choices(writable)
+        self.municipalities.choices = municipality_choices(writable)
+        self.centres.choices = centre_choices(writable)
+        self.target_groups.choices = target_group_choices(writable)
+
+
+class TargetGroupForm(FlaskForm):
+    """Add a target group to a region's list."""
+
+    region = SelectField(_l("Region"))
+    name = StringField(_l("Ny målgruppe"), validators=[InputRequired(), Length(max=160)])
+    submit = SubmitField(_l("Tilføj målgruppe"))
+
+
+# --- contacts --------------------------------------------------------------------------------
+
+
+class ContactForm(FlaskForm):
+    """A work contact; only work contact data."""
+
+    name = StringField(_l("Navn"), validators=[InputRequired(), Length(max=160)])
+    organisation = StringField(_l("Organisation"), validators=[OptionalValue(), Length(max=200)])
+    role = StringField(_l("Rolle/titel"), validators=[OptionalValue(), Length(max=160)])
+    email = EmailField(_l("Arbejds-e-mail"), validators=[OptionalValue(), Email(), Length(max=254)])
+    phone = StringField(_l("Arbejdstelefon"), validators=[OptionalValue(), Length(max=40)])
+    region = SelectField(_l("Region"))
+    municipality = SelectField(_l("Kommune"), validators=[OptionalValue()])
+    centre = SelectField(_l("Psykiatrisk center/enhed"), validators=[OptionalValue()])
+    submit = SubmitField(_l("Gem kontakt"))
+
+    def __init__(self, *args, writable=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        none = str(_l("— ingen —"))
+        self.region.choices = region_choices(writable)
+        self.municipality.choices = [("", none)] + municipality_choices(writable)
+        self.centre.choices = [("", none)] + centre_choices(writable)

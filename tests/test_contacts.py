@@ -1,0 +1,100 @@
+"""Contacts: create/edit within the own region, hard delete (row gone, personal data out of the
+audit copies), filters and export, region rule."""
+import re
+
+import pytest
+from sqlalchemy import select
+
+from crm.extensions import db
+from crm.models import AuditEntry, Contact
+from tests import factories
+
+KBH, GREVE = 101, 253
+
+
+def _form(**overrides) -> dict:
+    data = {"name": "Mette Hansen", "organisation": "Jobcenter København", "role": "Jobcenterchef",
+            "email": "Mette.Hansen@kk.dk", "phone": "+45 33 66 33 66", "region": "1084",
+            "municipality": str(KBH), "centre": ""}
+    data.update(overrides)
+    return data
+
+
+def test_create_edit_and_list_contact(login_as, users):
+    client = login_as(users["ambassador"])
+    assert client.get(f"/kontakter/ny?municipality={KBH}").status_code == 200
+    response = client.post("/kontakter/ny", data=_form())
+    assert response.status_code == 302 and response.location.endswith(f"/kommuner/{KBH}")
+    contact = db.session.scalar(select(Contact))
+    assert (contact.name, contact.email, contact.municipality_code, contact.region_code) == (
+        "Mette Hansen", "mette.hansen@kk.dk", KBH, 1084)
+    assert client.post(f"/kontakter/{contact.id}", data=_form(role="Afdelingsleder")).status_code == 302
+    db.session.refresh(contact)
+    assert contact.role == "Afdelingsleder"
+    assert "Mette Hansen" in client.get(f"/kommuner/{KBH}").text
+    listing = client.get("/kontakter/?q=mette").text
+    assert "Mette Hansen" in listing and "mailto:mette.hansen@kk.dk" in listing
+    assert "Mette Hansen" not in client.get("/kontakter/?region=1085").text
+    csv = client.get("/kontakter/?format=csv").data.decode("utf-8-sig").splitlines()
+    assert csv[1].startswith("Mette Hansen,Jobcenter København,Afdelingsleder,mette.hansen@kk.dk")
+
+
+def test_invalid_contact_shows_errors_and_keeps_input(login_as, users):
+    client = login_as(users["ambassador"])
+    response = client.post("/kontakter/ny", data=_form(name="", email="ikke-en-mail"))
+    assert response.status_code == 400
+    assert 'value="ikke-en-mail"' in response.text and 'value="Jobcenter København"' in response.text
+    assert client.post("/kontakter/ny", data=_form(municipality=str(GREVE))).status_code == 403
+    admin = login_as(users["admin"])
+    greve = admin.post("/kontakter/ny", data=_form(municipality=str(GREVE)))
+    assert greve.status_code == 400 and "Kommunen ligger ikke i den valgte region" in greve.text
+    assert db.session.scalar(select(Contact)) is None
+
+
+def test_delete_removes_the_row_and_personal_data_from_the_log(login_as, users):
+    client = login_as(users["ambassador"])
+    client.post("/kontakter/ny", data=_form())
+    contact = db.session.scalar(select(Contact))
+    contact_id = contact.id
+    assert client.post(f"/kontakter/{contact_id}/slet").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Contact, contact_id) is None
+    assert db.session.scalars(select(Contact)).all() == []
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.entity == "contact", AuditEntry.entity_id == str(contact_id))
+        .order_by(AuditEntry.id)).all()
+    assert [(e.action, e.user_id) for e in entries] == [("create", users["ambassador"].id),
+                                                        ("delete", users["ambassador"].id)]
+    for entry in entries:
+        text = str(entry.changes)
+        assert "Mette" not in text and "kk.dk" not in text and "33 66" not in text
+    assert entries[1].changes["organisation"] == "Jobcenter København"
+
+
+@pytest.mark.parametrize("url", ["/kontakter/?region=abc&municipality=x", "/kontakter/ny?municipality=abc",
+                                 "/kontakter/?format=xlsx"])
+def test_bad_arguments_never_fail(login_as, users, url):
+    assert login_as(users["ambassador"]).get(url).status_code == 200
+
+
+def test_unknown_contact_is_404(login_as, users):
+    client = login_as(users["ambassador"])
+    assert client.get("/kontakter/999999").status_code == 404
+    assert client.post("/kontakter/999999/slet").status_code == 404
+
+
+@pytest.mark.parametrize("who", ["ambassador", "working_group"])
+def test_every_write_route_refuses_other_region_and_working_group(app, login_as, users, who):
+    contact = factories.ContactFactory(region_code=1085, municipality_code=GREVE)
+    client = login_as(users[who])
+    posts = {
+        "/kontakter/ny": _form(region="1085", municipality=str(GREVE)),
+        f"/kontakter/{contact.id}": _form(region="1085", municipality=str(GREVE)),
+        f"/kontakter/{contact.id}/slet": {},
+    }
+    routes = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("contacts.") and "POST" in r.methods}
+    assert {re.sub(r"/\d+", "/<int:contact_id>", url) for url in posts} == routes
+    for url, data in posts.items():
+        assert client.post(url, data=data).status_code == 403, url
+    assert db.session.scalars(select(Contact)).all() == [contact]
+    assert db.session.get(Contact, contact.id).name == contact.name

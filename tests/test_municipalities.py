@@ -1,0 +1,373 @@
+"""Municipality list, board and page: filters, export, constant query counts, stage history
+through HTTP, notes, next step with optimistic locking, the region rule and the audit log."""
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import insert, select
+
+from crm.extensions import db
+from crm.models import AuditEntry, Municipality, Note, StageChange
+from crm.services.pipeline import stage_on
+from tests import factories
+
+KBH, FRB, GREVE = 101, 147, 253  # København, Frederiksberg (1084); Greve (1085)
+TODAY = date.today()
+
+
+def _hidden(html: str, name: str) -> str:
+    """The value of the hidden input called ``name``."""
+    tag = re.search(r'<input[^>]*name="%s"[^>]*>' % re.escape(name), html).group(0)
+    return re.search(r'value="([^"]*)"', tag).group(1)
+
+
+def _history(codes, per_municipality: int = 15) -> None:
+    """Long stage histories (a change a month) for the given municipalities, plus next steps."""
+    owner = factories.UserFactory(role="ambassador", region_code=1084)
+    rows = [
+        {"municipality_code": code, "stage": ("dialogue", "plan_in_progress", "paused")[n % 3],
+         "effective_date": TODAY - timedelta(days=30 * (n + 1))}
+        for code in codes for n in range(per_municipality)
+    ]
+    db.session.execute(insert(StageChange), rows)
+    for code in codes:
+        municipality = db.session.get(Municipality, code)
+        municipality.next_step, municipality.next_step_owner_id = "Møde", owner.id
+        municipality.next_step_due = TODAY - timedelta(days=code % 3)
+        db.session.add(Note(municipality_code=code, note_date=TODAY, text="n"))
+    db.session.commit()
+
+
+# --- list --------------------------------------------------------------------------------------
+
+
+def test_list_filters_by_region_stage_overdue_and_search(login_as, users):
+    factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2025, 1, 1))
+    factories.StageChangeFactory(municipality_code=GREVE, stage="dialogue", effective_date=date(2025, 1, 1))
+    kbh = db.session.get(Municipality, KBH)
+    kbh.next_step, kbh.next_step_due = "Ring til jobcentret", TODAY - timedelta(days=1)
+    frb = db.session.get(Municipality, FRB)
+    frb.next_step, frb.next_step_due = "Send materiale", TODAY + timedelta(days=5)
+    db.session.commit()
+    client = login_as(users["working_group"])
+
+    def names(query: str) -> list[str]:
+        html = client.get("/kommuner/" + query).text
+        return re.findall(r'<th scope="row"><a href="/kommuner/\d+">([^<]+)</a>', html)
+
+    assert len(names("")) == 98
+    assert names("?stage=dialogue&sort=name") == ["Greve", "København"]
+    assert names("?stage=dialogue&region=1084") == ["København"]
+    assert names("?overdue=1") == ["København"]
+    assert names("?q=frederiks&sort=name") == ["Frederiksberg", "Frederikshavn", "Frederikssund"]
+    assert names("?q=101") == ["København"]
+    assert len(names("?region=1084")) == 29
+    html = client.get("/kommuner/?overdue=1").text
+    assert "Overskredet" in html and 'class="overdue"' in html
+
+
+@pytest.mark.parametrize("query", ["?region=abc", "?stage=nonsense", "?sort=evil", "?overdue=maybe&q=%27%22",
+                                   "?region=99999", "?format=pdf", "?region=&stage=&sort="])
+def test_list_ignores_bad_arguments(login_as, users, query):
+    response = login_as(users["ambassador"]).get("/kommuner/" + query)
+    assert response.status_code == 200
+
+
+def test_export_is_what_is_shown(login_as, users):
+    factories.StageChangeFactory(municipality_code=KBH, stage="plan_signed", effective_date=date(2025, 2, 3))
+    client = login_as(users["ambassador"])
+    csv = client.get("/kommuner/?region=1084&stage=plan_signed&format=csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    lines = csv.data.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("Kode,Kommune,Region,Fase")
+    assert lines[1:] == ["101,København,Region Hovedstaden,Samarbejdsplan underskrevet,2025-02-03,,,,Nej"]
+    xlsx = client.get("/kommuner/?region=1085&format=xlsx")
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    assert sheet.max_row == 1 + 17  # Region Sjælland has 17 municipalities
+    assert {row[2] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"Region Sjælland"}
+
+
+# --- constant number of queries ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/kommuner/", "/kommuner/?sort=stage&overdue=1", "/kommuner/tavle?region=1084",
+                                 "/kommuner/?format=csv"])
+def test_pages_issue_the_same_number_of_queries_for_10_and_98_municipalities(
+        login_as, users, count_queries, url):
+    client = login_as(users["ambassador"])
+    all_codes = list(db.session.scalars(select(Municipality.code).order_by(Municipality.code)))
+    region_codes = list(db.session.scalars(select(Municipality.code).where(Municipality.region_code == 1084)))
+    _history(region_codes[:10])
+    client.get(url)  # warm up (first-request work is not per-row)
+    db.session.expire_all()  # the test shares the app's session: start both runs from the same state
+    with count_queries() as small:
+        assert client.get(url).status_code == 200
+    _history([c for c in all_codes if c not in region_codes[:10]])
+    db.session.expire_all()
+    with count_queries() as large:
+        response = client.get(url)
+    assert response.status_code == 200
+    assert db.session.scalar(select(StageChange.id).order_by(StageChange.id.desc()).limit(1)) >= 98 * 15
+    assert large.count == small.count, (small.statements, large.statements)
+
+
+def test_municipality_page_queries_do_not_grow_with_its_history(login_as, users, count_queries):
+    client = login_as(users["ambassador"])
+    _history([KBH], per_municipality=2)
+    client.get(f"/kommuner/{KBH}")
+    db.session.expire_all()
+    with count_queries() as small:
+        client.get(f"/kommuner/{KBH}")
+    db.session.execute(insert(StageChange), [
+        {"municipality_code": KBH, "stage": "dialogue", "effective_date": date(2020, 1, 1) + timedelta(days=n)}
+        for n in range(40)])
+    db.session.execute(insert(Note), [{"municipality_code": KBH, "note_date": TODAY, "text": str(n)} for n in range(40)])
+    db.session.commit()
+    db.session.expire_all()
+    with count_queries() as large:
+        client.get(f"/kommuner/{KBH}")
+    assert large.count == small.count
+
+
+# --- board -------------------------------------------------------------------------------------
+
+
+def test_board_has_one_column_per_stage_and_region_choice(login_as, users):
+    factories.StageChangeFactory(municipality_code=GREVE, stage="plan_in_progress", effective_date=date(2025, 1, 1))
+    html = login_as(users["working_group"]).get("/kommuner/tavle?region=1085").text
+    assert html.count('class="border rounded h-100 p-2 board-column"') == 6
+    column = html.split('data-stage="plan_in_progress"')[1].split('data-stage="plan_signed"')[0]
+    assert "Greve" in column and "København" not in html
+    assert "board-move" not in html  # the working group gets no move forms
+    assert "js/board.js" in html
+
+
+@pytest.mark.parametrize("query", ["", "?region=abc", "?region=99999", "?region=1081"])
+def test_board_region_argument_never_fails(login_as, users, query):
+    assert login_as(users["ambassador"]).get("/kommuner/tavle" + query).status_code == 200
+
+
+def test_board_card_form_moves_the_municipality_today(login_as, users):
+    client = login_as(users["ambassador"])
+    response = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "dialogue"})
+    assert response.status_code == 302 and "/kommuner/tavle?region=1084" in response.location
+    assert (stage_on(KBH, TODAY).stage, stage_on(KBH, TODAY).since) == ("dialogue", TODAY)
+    assert stage_on(KBH, TODAY - timedelta(days=1)).stage == "not_contacted"
+    assert "er flyttet til" in client.get("/kommuner/tavle").text
+
+
+def test_board_drag_and_drop_request_with_csrf_token(app, login_as, users):
+    """What board.js sends: the card form's fields (CSRF token included), asking for JSON."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    client = login_as(users["ambassador"])
+    html = client.get("/kommuner/tavle").text
+    token = _hidden(html, "csrf_token")
+    response = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "plan_in_progress", "csrf_token": token},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.json == {"ok": True, "stage": "plan_in_progress", "code": KBH,
+                             "message": "København er flyttet til »Samarbejdsplan undervejs«."}
+    missing = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "dialogue"}, headers={"Accept": "application/json"})
+    assert missing.status_code == 400
+    bad = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "nonsense", "csrf_token": token},
+                      headers={"Accept": "application/json"})
+    assert bad.status_code == 400 and bad.json["ok"] is False
+    other = client.post(f"/kommuner/{GREVE}/flyt", data={"stage": "dialogue", "csrf_token": token},
+                        headers={"Accept": "application/json"})
+    assert other.status_code == 403
+    assert stage_on(KBH, TODAY).stage == "plan_in_progress" and stage_on(GREVE, TODAY).stage == "not_contacted"
+
+
+# --- municipality page: stage history, notes, timeline -------------------------------------------
+
+
+def test_add_backdated_stage_change_and_refuse_duplicate_date(login_as, users):
+    client = login_as(users["ambassador"])
+    data = {"stage-stage": "dialogue", "stage-effective_date": "15-01-2025", "stage-note": "Første møde"}
+    assert client.post(f"/kommuner/{KBH}/faser", data=data).status_code == 302
+    assert stage_on(KBH, date(2025, 1, 15)).stage == "dialogue"
+    assert stage_on(KBH, date(2025, 1, 14)).stage == "not_contacted"
+    again = client.post(f"/kommuner/{KBH}/faser", data={**data, "stage-stage": "plan_in_progress"})
+    assert again.status_code == 400
+    assert "Der er allerede registreret en faseændring for denne kommune den 15-01-2025." in again.text
+    assert '<option selected value="plan_in_progress">' in again.text  # the input is kept
+    assert 'value="15-01-2025"' in again.text
+    future = client.post(f"/kommuner/{KBH}/faser", data={**data, "stage-effective_date": "01-01-2099"})
+    assert future.status_code == 400 and "fremtiden" in future.text
+    garbled = client.post(f"/kommuner/{KBH}/faser", data={**data, "stage-effective_date": "32-13-2025"})
+    assert garbled.status_code == 400 and "Ugyldig dato" in garbled.text
+    assert len(db.session.scalars(select(StageChange)).all()) == 1
+
+
+def test_correct_and_delete_a_wrong_entry(login_as, users):
+    wrong = factories.StageChangeFactory(municipality_code=KBH, stage="in_operation", effective_date=date(2025, 3, 1))
+    other = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2025, 1, 1))
+    client = login_as(users["ambassador"])
+    assert client.get(f"/kommuner/faser/{wrong.id}").status_code == 200
+    clash = client.post(f"/kommuner/faser/{wrong.id}", data={"stage": "plan_signed", "effective_date": "01-01-2025"})
+    assert clash.status_code == 200 and "allerede registreret" in clash.text
+    ok = client.post(f"/kommuner/faser/{wrong.id}", data={"stage": "plan_signed", "effective_date": "2025-02-20"})
+    assert ok.status_code == 302
+    assert stage_on(KBH, date(2025, 2, 20)).stage == "plan_signed"
+    assert stage_on(KBH, date(2025, 2, 19)).stage == "dialogue"
+    assert client.post(f"/kommuner/faser/{other.id}/slet").status_code == 302
+    assert stage_on(KBH, date(2025, 2, 19)).stage == "not_contacted"
+    assert client.post("/kommuner/faser/999999/slet").status_code == 404
+    assert client.get("/kommuner/faser/999999").status_code == 404
+
+
+def test_timeline_newest_first_with_notes_plans_and_stage_changes(login_as, users):
+    factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2024, 5, 1))
+    factories.NoteFactory(municipality_code=KBH, note_date=date(2024, 9, 9), text="Notat om møde")
+    plan = factories.PlanFactory(title="Plan for København", signed_date=date(2025, 2, 2))
+    plan.municipalities = [db.session.get(Municipality, KBH)]
+    db.session.commit()
+    client = login_as(users["working_group"])
+    html = client.get(f"/kommuner/{KBH}").text
+    positions = [html.index(s) for s in ("Plan for København", "Notat om møde", 'datetime="2024-05-01"')]
+    assert positions == sorted(positions)
+    assert "stage-form" not in html and "next-step-form" not in html  # read-only for the working group
+
+
+def test_add_and_delete_note(login_as, users):
+    client = login_as(users["ambassador"])
+    assert client.post(f"/kommuner/{KBH}/notater", data={"note-note_date": "02-03-2025", "note-text": "Godt møde"}
+                       ).status_code == 302
+    note = db.session.scalar(select(Note))
+    assert (note.note_date, note.text, note.created_by_id) == (date(2025, 3, 2), "Godt møde", users["ambassador"].id)
+    empty = client.post(f"/kommuner/{KBH}/notater", data={"note-note_date": "02-03-2025", "note-text": ""})
+    assert empty.status_code == 400
+    assert client.post(f"/kommuner/notater/{note.id}/slet").status_code == 302
+    assert db.session.scalar(select(Note)) is None
+
+
+@pytest.mark.parametrize("url", ["/kommuner/99999", "/kommuner/abc", "/kommuner/-1"])
+def test_unknown_municipality_is_404(login_as, users, url):
+    assert login_as(users["ambassador"]).get(url).status_code == 404
+
+
+# --- next step and the lost update -------------------------------------------------------------
+
+
+def test_next_step_lost_update_is_refused_and_input_kept(login_as, users):
+    anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen", email="anne@test.dk")
+    first, second = login_as(anne), login_as(users["ambassador"])
+    version_1 = _hidden(first.get(f"/kommuner/{KBH}").text, "next-version")
+    version_2 = _hidden(second.get(f"/kommuner/{KBH}").text, "next-version")
+    assert version_1 == version_2
+
+    saved = first.post(f"/kommuner/{KBH}/naeste-skridt", data={
+        "next-next_step": "Møde med jobcenterchefen", "next-owner": str(anne.id), "next-due": "01-12-2026",
+        "next-version": version_1})
+    assert saved.status_code == 302
+    refused = second.post(f"/kommuner/{KBH}/naeste-skridt", data={
+        "next-next_step": "Sende materiale om IPS", "next-owner": "", "next-due": "15-12-2026",
+        "next-version": version_2})
+    assert refused.status_code == 409
+    assert "Ændret af Anne Andersen i mellemtiden" in refused.text
+    assert "Sende materiale om IPS</textarea>" in refused.text and 'value="15-12-2026"' in refused.text
+
+    municipality = db.session.get(Municipality, KBH)
+    db.session.refresh(municipality)
+    assert (municipality.next_step, municipality.next_step_owner_id, municipality.next_step_due) == (
+        "Møde med jobcenterchefen", anne.id, date(2026, 12, 1))
+    assert municipality.updated_by_id == anne.id
+
+    # Having seen the new values, the second user can save deliberately (the form now carries them).
+    retry = second.post(f"/kommuner/{KBH}/naeste-skridt", data={
+        "next-next_step": "Sende materiale om IPS", "next-owner": "", "next-due": "15-12-2026",
+        "next-version": _hidden(refused.text, "next-version")})
+    assert retry.status_code == 302
+    db.session.refresh(municipality)
+    assert municipality.next_step == "Sende materiale om IPS"
+
+
+def test_next_step_without_version_is_refused(login_as, users):
+    response = login_as(users["ambassador"]).post(f"/kommuner/{KBH}/naeste-skridt", data={
+        "next-next_step": "x", "next-owner": "", "next-due": ""})
+    assert response.status_code == 409 and "i mellemtiden" in response.text
+
+
+def test_overdue_next_step_highlighted_on_page(login_as, users):
+    municipality = db.session.get(Municipality, KBH)
+    municipality.next_step, municipality.next_step_due = "Ring", TODAY - timedelta(days=3)
+    db.session.commit()
+    html = login_as(users["working_group"]).get(f"/kommuner/{KBH}").text
+    assert "Overskredet" in html
+
+
+# --- region rule and audit ---------------------------------------------------------------------
+
+
+def _municipality_write_urls(app, values: dict) -> list[str]:
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("municipalities.") and "POST" in rule.methods:
+            url = rule.rule
+            for arg in rule.arguments:
+                url = re.sub(r"<(?:int:)?%s>" % arg, str(values[arg]), url)
+            urls.append(url)
+    return urls
+
+
+@pytest.mark.parametrize("who", ["ambassador", "working_group"])
+def test_every_write_route_refuses_other_region_and_working_group(app, login_as, users, who):
+    change = factories.StageChangeFactory(municipality_code=GREVE, effective_date=date(2025, 2, 3))
+    note = factories.NoteFactory(municipality_code=GREVE)
+    values = {"code": GREVE, "change_id": change.id, "note_id": note.id}
+    urls = _municipality_write_urls(app, values)
+    assert len(urls) == 7
+    client = login_as(users[who])
+    valid = {"stage": "dialogue", "effective_date": "01-01-2025", "stage-stage": "dialogue",
+             "stage-effective_date": "01-01-2025", "note-note_date": "01-01-2025", "note-text": "x",
+             "next-next_step": "x", "next-version": "1"}
+    for url in urls:
+        assert client.post(url, data=valid).status_code == 403, url
+    assert client.get(f"/kommuner/faser/{change.id}").status_code == 403
+    assert db.session.get(StageChange, change.id).stage == "dialogue"
+    assert db.session.get(Note, note.id) is not None
+    # The owning region's ambassador may.
+    assert login_as(users["ambassador_b"]).post(f"/kommuner/{GREVE}/flyt", data={"stage": "dialogue"}).status_code == 302
+
+
+def test_every_change_is_audited_with_the_user(login_as, users):
+    amb = users["ambassador"]
+    client = login_as(amb)
+    client.post(f"/kommuner/{KBH}/faser", data={"stage-stage": "dialogue", "stage-effective_date": "01-02-2025"})
+    change = db.session.scalar(select(StageChange))
+    client.post(f"/kommuner/faser/{change.id}", data={"stage": "plan_in_progress", "effective_date": "01-02-2025"})
+    client.post(f"/kommuner/{KBH}/flyt", data={"stage": "plan_signed"})
+    client.post(f"/kommuner/faser/{change.id}/slet")
+    client.post(f"/kommuner/{KBH}/notater", data={"note-note_date": "02-03-2025", "note-text": "Notat"})
+    client.post(f"/kommuner/{KBH}/naeste-skridt", data={"next-next_step": "Ring", "next-owner": "",
+                                                          "next-due": "", "next-version": "1"})
+    entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    mine = [(e.entity, e.action) for e in entries if e.user_id == amb.id]
+    assert mine == [("stage_change", "create"), ("stage_change", "update"), ("stage_change", "create"),
+                    ("stage_change", "delete"), ("note", "create"), ("municipality", "update")]
+    assert all(e.actor == amb.email for e in entries if e.user_id == amb.id)
+    update = next(e for e in entries if e.entity == "stage_change" and e.action == "update")
+    assert update.changes["stage"] == ["dialogue", "plan_in_progress"]
+
+
+def test_database_version_check_catches_a_save_between_check_and_commit(app, users):
+    """check_version passed, then another worker saved before our commit: the version column
+    makes the UPDATE match nothing, and the user gets the same message instead of overwriting."""
+    from sqlalchemy import update
+
+    from crm.services.locking import check_version, commit_or_conflict
+    from crm.services.pipeline import set_next_step
+
+    anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen")
+    with app.test_request_context():
+        municipality = db.session.get(Municipality, KBH)
+        assert check_version(municipality, str(municipality.version)) is None
+        with db.engine.begin() as other_worker:
+            other_worker.execute(update(Municipality.__table__).where(Municipality.code == KBH).values(
+                version=municipality.version + 1, next_step="Annes skridt", updated_by_id=anne.id))
+        set_next_step(municipality, "Mit skridt", None, None, users["ambassador"])
+        message = commit_or_conflict(municipality)
+    assert message and message.startswith("Ændret af Anne Andersen i mellemtiden")
+    assert municipality.next_step == "Annes skridt"
