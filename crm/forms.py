@@ -3,12 +3,19 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
+from wtforms.widgets import TextInput
 
 DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
 
 
 class DanishDateField(DateField):
-    """A date typed as 23-11-2026 (or ISO 2026-11-23); shown as 23-11-2026."""
+    """A date typed as 23-11-2026 (or ISO 2026-11-23); shown as 23-11-2026.
+
+    A text input, not ``type=date``: browsers show a date input's value only in ISO form, so a
+    re-shown form would lose the Danish-formatted date the user typed.
+    """
+
+    widget = TextInput()
 
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("format", DATE_FORMATS)

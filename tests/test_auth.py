@@ -133,3 +133,18 @@ def test_production_refuses_to_start_without_a_real_secret(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "short")
     with pytest.raises(RuntimeError):
         create_app(ProductionConfig)
+
+
+def test_admin_user_form_errors_are_shown_beside_fields(login_as, users):
+    client = login_as(users["admin"])
+    response = client.post("/admin/users/new", data={"email": "amb.hov@test.dk", "role": "ambassador", "region": ""})
+    assert response.status_code == 200
+    assert "Der findes allerede en bruger med denne e-mail." in response.text
+    assert "En ambassadør skal have en region." in response.text
+    assert "Angiv en adgangskode for en ny bruger." in response.text
+    created = client.post(
+        "/admin/users/new",
+        data={"email": "ny@test.dk", "role": "ambassador", "region": "1081", "password": "a-long-password", "active": "y"},
+    )
+    assert created.status_code == 302
+    assert login_as(users["ambassador"]).get("/admin/users/new").status_code == 403

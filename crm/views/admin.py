@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
-from wtforms.validators import Email, InputRequired, Length, Optional
+from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from crm.extensions import db
 from crm.forms import EmptyForm
@@ -46,15 +46,15 @@ class UserForm(FlaskForm):
     def validate_email(self, field):
         existing = db.session.scalar(select(User).where(func.lower(User.email) == field.data.strip().lower()))
         if existing is not None and existing is not self._user:
-            raise ValueError(_("Der findes allerede en bruger med denne e-mail."))
+            raise ValidationError(_("Der findes allerede en bruger med denne e-mail."))
 
     def validate_region(self, field):
         if self.role.data == ROLE_AMBASSADOR and not field.data:
-            raise ValueError(_("En ambassadør skal have en region."))
+            raise ValidationError(_("En ambassadør skal have en region."))
 
     def validate_password(self, field):
         if self._user is None and not field.data:
-            raise ValueError(_("Angiv en adgangskode for en ny bruger."))
+            raise ValidationError(_("Angiv en adgangskode for en ny bruger."))
 
 
 class CentreForm(FlaskForm):
