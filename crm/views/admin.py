@@ -33,7 +33,7 @@ class UserForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[InputRequired(), Email(), Length(max=254)])
     name = StringField(_l("Navn"), validators=[Optional(), Length(max=120)])
     role = SelectField(_l("Rolle"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
-    region = SelectField(_l("Region"), validators=[Optional()])
+    region = SelectField(_l("Region"))
     password = PasswordField(_l("Adgangskode (tom: uændret)"), validators=[Optional(), Length(min=10, max=200)])
     active = BooleanField(_l("Aktiv"), default=True)
     submit = SubmitField(_l("Gem"))
