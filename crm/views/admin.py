@@ -34,7 +34,7 @@ class UserForm(FlaskForm):
     name = StringField(_l("Navn"), validators=[Optional(), Length(max=120)])
     role = SelectField(_l("Rolle"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
     region = SelectField(_l("Region"))
-    password = PasswordField(_l("Adgangskode (tom: uændret)"), validators=[Optional(), Length(min=10, max=200)])
+    password = PasswordField(_l("Adgangskode (tom: uændret)"))
     active = BooleanField(_l("Aktiv"), default=True)
     submit = SubmitField(_l("Gem"))
 
@@ -53,8 +53,11 @@ class UserForm(FlaskForm):
             raise ValidationError(_("En ambassadør skal have en region."))
 
     def validate_password(self, field):
-        if self._user is None and not field.data:
-            raise ValidationError(_("Angiv en adgangskode for en ny bruger."))
+        if not field.data:
+            if self._user is None:
+                raise ValidationError(_("Angiv en adgangskode for en ny bruger."))
+        elif not 10 <= len(field.data) <= 200:
+            raise ValidationError(_("Mindst 10 og højst 200 tegn."))
 
 
 class CentreForm(FlaskForm):
