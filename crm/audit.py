@@ -49,6 +49,8 @@ def _plain(value: Any) -> Any:
     """A JSON-safe rendering of a column value or related object."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if isinstance(value, (bytes, bytearray, memoryview)):  # stored files: note the size only
+        return f"<{len(value)} bytes>"
     if isinstance(value, (date, datetime, time)):
         return value.isoformat()
     if isinstance(value, Decimal):
