@@ -1,1 +1,62 @@
-"""CLI commands for this area (filled in when the area lands)."""
+"""``flask --app wsgi report status``: the STAR status report as CSV or XLSX from the command line.
+
+Examples::
+
+    flask --app wsgi report status --year 2025 --half 1 --format csv --out status-2025-h1.csv
+    flask --app wsgi report status --from 2025-01-01 --to 2025-03-31 --format xlsx --out q1.xlsx
+"""
+from datetime import date
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from crm.commands import as_cli_admin, report_cli
+
+DATE = click.DateTime(formats=["%Y-%m-%d", "%d-%m-%Y"])
+
+
+def resolve_period(year: Optional[int], half: Optional[int], start, end) -> tuple[date, date]:
+    """The period from either --year/--half or --from/--to; a UsageError (exit 2) otherwise."""
+    from crm.services.report import half_year_period
+
+    if (start or end) and (year is not None or half is not None):
+        raise click.UsageError("Use either --year/--half or --from/--to, not both.")
+    if start or end:
+        if not (start and end):
+            raise click.UsageError("Give both --from and --to (YYYY-MM-DD).")
+        if start.date() > end.date():
+            raise click.UsageError(f"--from ({start.date()}) is after --to ({end.date()}).")
+        return start.date(), end.date()
+    if year is None:
+        raise click.UsageError("Give --year and --half, or --from and --to.")
+    if half is None:
+        raise click.UsageError("Give --half 1 (January–June) or --half 2 (July–December).")
+    return half_year_period(year, half)
+
+
+@report_cli.command("status")
+@click.option("--year", type=click.IntRange(2000, 2100), help="Year of a half-year period.")
+@click.option("--half", type=click.IntRange(1, 2), help="1 = 1 January–30 June, 2 = 1 July–31 December.")
+@click.option("--from", "start", type=DATE, help="First day of a custom period (YYYY-MM-DD).")
+@click.option("--to", "end", type=DATE, help="Last day of a custom period (YYYY-MM-DD).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", "out", required=True, help="File to write; '-' writes CSV to standard output.")
+@as_cli_admin
+def status(year, half, start, end, fmt, out):
+    """The half-yearly status report to STAR (same figures as the report page)."""
+    from crm.services.report import report_to_csv, report_to_xlsx, status_report
+
+    period = resolve_period(year, half, start, end)
+    if out == "-" and fmt != "csv":
+        raise click.UsageError("Only CSV can be written to standard output; give a file with --out.")
+    report = status_report(*period)
+    data = report_to_csv(report) if fmt == "csv" else report_to_xlsx(report)
+    if out == "-":
+        click.echo(data.decode("utf-8-sig"), nl=False)
+        return
+    try:
+        Path(out).write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"Wrote the status report for {period[0]}–{period[1]} ({fmt.upper()}) to {out}.", err=True)

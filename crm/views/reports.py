@@ -1,12 +1,219 @@
-"""Statusrapport: placeholder until its issue lands."""
-from flask import Blueprint, render_template
+"""Statusrapport til STAR: the half-yearly figures per region, drill-down to the records behind
+each number, CSV/XLSX/print, and frozen submissions compared with today's count.
 
-from crm.permissions import read_required
+All counting is in ``crm.services.report``; these views parse the period, call it and render.
+Submitting is for administrators only: the report is national (it freezes every region's figures),
+so it is the coordinator's act, not one region's ambassador's; the working group only reads.
+"""
+from datetime import date, datetime
+from typing import Optional
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import Form, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms.validators import Length, NumberRange, Optional as OptionalValue
+
+from crm.extensions import db
+from crm.forms import DATE_FORMATS, DanishDateField
+from crm.models import ReportSubmission
+from crm.permissions import admin_required, read_required
+from crm.services import report as service
+from crm.services.export import download
 
 bp = Blueprint("reports", __name__, url_prefix="/rapporter")
+
+HALF_CHOICES = [("1", _l("1. halvår (januar–juni)")), ("2", _l("2. halvår (juli–december)"))]
+
+
+class HalfYearForm(Form):
+    """Choose a half year (GET; no CSRF needed for reading)."""
+
+    year = IntegerField(_l("År"), validators=[OptionalValue(), NumberRange(2000, 2100)])
+    half = SelectField(_l("Halvår"), choices=HALF_CHOICES, validators=[OptionalValue()])
+
+
+class RangeForm(Form):
+    """Choose any date range (GET)."""
+
+    start = DanishDateField(_l("Fra og med"), validators=[OptionalValue()])
+    end = DanishDateField(_l("Til og med"), validators=[OptionalValue()])
+
+
+class SubmitForm(FlaskForm):
+    """Mark the shown period as submitted to STAR (POST with CSRF)."""
+
+    start = HiddenField()
+    end = HiddenField()
+    note = TextAreaField(_l("Bemærkning (fx journalnummer hos STAR)"),
+                         validators=[OptionalValue(), Length(max=2000)])
+
+
+def parse_date(text: Optional[str]) -> Optional[date]:
+    """23-11-2026 or 2026-11-23 as a date; None when empty or not a date."""
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime((text or "").strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _chosen_period(half_form: HalfYearForm, range_form: RangeForm) -> tuple[date, date]:
+    """The period the user asked for; with bad input, errors go on the fields and the last
+    completed half year is shown instead (never a 500)."""
+    if request.args.get("start") or request.args.get("end"):
+        if range_form.validate():
+            start, end = range_form.start.data, range_form.end.data
+            if start is None or end is None:
+                (range_form.start if start is None else range_form.end).errors.append(
+                    _("Angiv både fra- og til-dato."))
+            elif start > end:
+                range_form.end.errors.append(_("Til-datoen skal ligge på eller efter fra-datoen."))
+            else:
+                return start, end
+    elif request.args.get("year") or request.args.get("half"):
+        if half_form.validate():
+            if half_form.year.data is None:
+                half_form.year.errors.append(_("Angiv et år."))
+            elif not half_form.half.data:
+                half_form.half.errors.append(_("Vælg 1. eller 2. halvår."))
+            else:
+                return service.half_year_period(half_form.year.data, int(half_form.half.data))
+    year, half = service.last_completed_half()
+    return service.half_year_period(year, half)
+
+
+def _period_from_args() -> tuple[date, date]:
+    """``start``/``end`` from the query string for pages linked from the report; 400 if bad."""
+    start, end = parse_date(request.args.get("start")), parse_date(request.args.get("end"))
+    if start is None or end is None or start > end:
+        abort(400)
+    return start, end
+
+
+def _column_arg(value: Optional[str]):
+    """'total' or a region code from the query string; 404 for anything else."""
+    if value == service.TOTAL:
+        return value
+    try:
+        column = int(value or "")
+    except ValueError:
+        abort(404)
+    if column not in service.REGION_CODES:
+        abort(404)
+    return column
 
 
 @bp.route("/")
 @read_required
 def index():
-    return render_template("placeholder.html", title="Statusrapport")
+    """The report for the chosen period, with the latest submission of that period compared."""
+    half_form, range_form = HalfYearForm(request.args), RangeForm(request.args)
+    start, end = _chosen_period(half_form, range_form)
+    if not request.args.get("year"):
+        half_form.year.data = half_form.year.data or start.year
+        half_form.half.data = half_form.half.data or ("1" if start.month <= 6 else "2")
+    report = service.status_report(start, end)
+    all_submissions = service.submissions()
+    submission = service.latest_submission_for(start, end, among=all_submissions)
+    differences = service.submitted_report(submission).differences(report) if submission else []
+    submit_form = SubmitForm(start=start.isoformat(), end=end.isoformat())
+    return render_template(
+        "reports/index.html", report=report, half_form=half_form, range_form=range_form,
+        submit_form=submit_form, submission=submission, differences=differences,
+        changed={(d.metric.key, d.column): d.submitted for d in differences},
+        submissions=all_submissions, **_table_context(),
+    )
+
+
+def _table_context() -> dict:
+    """What every figures table needs: columns in screen order and their headings."""
+    return {"columns": service.DISPLAY_COLUMNS, "column_names": service.REGION_SHORT_NAMES,
+            "total": service.TOTAL}
+
+
+@bp.route("/detaljer")
+@read_required
+def drilldown():
+    """The records behind one number: ``metric``, ``region`` (code or 'total'), ``start``, ``end``."""
+    start, end = _period_from_args()
+    column = _column_arg(request.args.get("region"))
+    if request.args.get("metric") not in service.METRICS_BY_KEY:
+        abort(404)
+    page = request.args.get("page", 1, type=int) or 1
+    detail = service.drilldown(request.args["metric"], column, start, end, page)
+    return render_template("reports/drilldown.html", detail=detail, start=start, end=end,
+                           period=service.period_label(start, end), **_table_context())
+
+
+@bp.route("/eksport.<fmt>")
+@read_required
+def export(fmt: str):
+    """The report for ``start``–``end`` as CSV or XLSX."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    start, end = _period_from_args()
+    report = service.status_report(start, end)
+    data = service.report_to_csv(report) if fmt == "csv" else service.report_to_xlsx(report)
+    return download(data, service.report_filename(report, fmt), fmt)
+
+
+@bp.route("/udskrift")
+@read_required
+def print_view():
+    """A clean A4 page of the report and its definitions (the browser prints or saves as PDF)."""
+    start, end = _period_from_args()
+    submission_id = request.args.get("indsendelse", type=int)
+    if submission_id:
+        submission = db.get_or_404(ReportSubmission, submission_id)
+        report, frozen = service.submitted_report(submission), submission
+    else:
+        report, frozen = service.status_report(start, end), None
+    return render_template("reports/print.html", report=report, submission=frozen,
+                           printed_at=datetime.now(), **_table_context())
+
+
+@bp.route("/indsend", methods=["POST"])
+@admin_required
+def submit():
+    """Freeze the period's figures and files as sent to STAR, with who and when."""
+    form = SubmitForm()
+    start, end = parse_date(form.start.data), parse_date(form.end.data)
+    if not form.validate_on_submit() or start is None or end is None or start > end:
+        messages = [e for errors in form.errors.values() for e in errors]
+        flash(" ".join(messages) or _("Perioden kunne ikke læses; prøv igen fra rapportsiden."), "error")
+        return redirect(url_for("reports.index"))
+    submission = service.submit_report(start, end, current_user, form.note.data)
+    db.session.commit()
+    flash(_("Statusrapporten for %(period)s er markeret som indsendt. Tallene og filerne er gemt, "
+            "som de er nu.", period=service.period_label(start, end)), "success")
+    return redirect(url_for("reports.submission_detail", submission_id=submission.id))
+
+
+@bp.route("/indsendelser/<int:submission_id>")
+@read_required
+def submission_detail(submission_id: int):
+    """A submitted report exactly as sent, with where today's count differs."""
+    submission = db.get_or_404(ReportSubmission, submission_id)
+    frozen = service.submitted_report(submission)
+    now = service.status_report(submission.period_start, submission.period_end)
+    differences = frozen.differences(now)
+    return render_template("reports/submission.html", submission=submission, report=frozen,
+                           differences=differences,
+                           changed={(d.metric.key, d.column): d.now for d in differences},
+                           **_table_context())
+
+
+@bp.route("/indsendelser/<int:submission_id>.<fmt>")
+@read_required
+def submission_file(submission_id: int, fmt: str):
+    """The CSV or XLSX file exactly as generated when the report was submitted."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    submission = db.get_or_404(ReportSubmission, submission_id)
+    data = submission.csv_data if fmt == "csv" else submission.xlsx_data
+    name = f"statusrapport-{submission.period_start}-{submission.period_end}-indsendt-{submission.id}.{fmt}"
+    return download(data, name, fmt)

@@ -1,0 +1,744 @@
+"""The half-yearly status report to STAR: every figure counted by the database.
+
+One module, used alike by the page, the exports, the CLI and the frozen submissions, so they can
+never disagree. ``status_report`` runs one query per metric family (stages at period end, plans
+signed in the period, activities, fidelity reviews); the drill-down and the XLSX record sheets
+reuse the same filters, so the records listed are exactly the records counted.
+"""
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Iterable, Optional, Union
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+import xlsxwriter
+from sqlalchemy import and_, distinct, func, or_, select
+
+from crm.extensions import db
+from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
+                        FidelityReview, Municipality, ReportSubmission, StageChange)
+from crm.services.export import csv_bytes
+
+TOTAL = "total"
+# CSV and stored-figure column order (official region codes ascending, then the nation).
+REGION_CODES: tuple[int, ...] = (1081, 1082, 1083, 1084, 1085)
+COLUMNS: tuple[Union[int, str], ...] = REGION_CODES + (TOTAL,)
+# The order the corps reads the regions on screen and on paper (east to west).
+DISPLAY_REGION_ORDER: tuple[int, ...] = (1084, 1085, 1083, 1082, 1081)
+DISPLAY_COLUMNS: tuple[Union[int, str], ...] = DISPLAY_REGION_ORDER + (TOTAL,)
+REGION_SHORT_NAMES = {
+    1081: _l("Nordjylland"),
+    1082: _l("Midtjylland"),
+    1083: _l("Syddanmark"),
+    1084: _l("Hovedstaden"),
+    1085: _l("Sjælland"),
+    TOTAL: _l("Hele landet"),
+}
+Column = Union[int, str]
+Number = Union[int, float]
+
+
+# --- Metric definitions ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of the report: a stable key, its Danish label and explanation, how it is counted.
+
+    ``family`` names the query that counts it; ``types`` are the activity types it covers and
+    ``measure`` what is summed over them (count, participants or hours); ``stage`` the stage code
+    of a ``stage_<code>_at_end`` row.
+    """
+
+    key: str
+    label: Any
+    explanation: Any
+    family: str
+    decimals: int = 0
+    types: tuple[str, ...] = ()
+    measure: str = "count"
+    stage: Optional[str] = None
+
+
+def _activity_metric(key, label, explanation, types, measure="count", decimals=0) -> Metric:
+    """A metric counted (or summed) over activities of ``types``."""
+    return Metric(key, label, explanation, "activities", decimals, tuple(types), measure)
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("municipalities_total", _l("Kommuner i alt"),
+           _l("Antal kommuner i regionen (98 i hele landet)."), "stages"),
+    Metric("plans_signed_in_period", _l("Nye samarbejdsplaner i perioden"),
+           _l("Kommuner der i perioden gik fra en fase, der ikke tæller med i målet (eller ingen fase), "
+              "til »Samarbejdsplan underskrevet« eller »IPS i drift«. Hver kommune tælles højst én gang."),
+           "plans"),
+    Metric("municipalities_covered_at_end", _l("Kommuner med samarbejdsplan ved periodens slutning"),
+           _l("Kommuner i fasen »Samarbejdsplan underskrevet« eller »IPS i drift« på periodens sidste dag."),
+           "stages"),
+    Metric("coverage_pct_at_end", _l("Dækning ved periodens slutning (%)"),
+           _l("Kommuner med samarbejdsplan ved periodens slutning i procent af kommunerne i alt, "
+              "med én decimal."), "stages", decimals=1),
+    *(
+        Metric(f"stage_{code}_at_end", _l("Fase ved periodens slutning: %(stage)s", stage=label),
+               _l("Kommuner i denne fase på periodens sidste dag ifølge fasehistorikken."), "stages",
+               stage=code)
+        for code, label in STAGES.items()
+    ),
+    _activity_metric("dialogue_meetings", _l("Dialogmøder"),
+                     _l("Aktiviteter af typen dialogmøde med startdato i perioden."), ["dialogue_meeting"]),
+    _activity_metric("workshops", _l("Workshops"),
+                     _l("Workshops om arbejdsgange/organisering med startdato i perioden."), ["workshop"]),
+    _activity_metric("courses", _l("Undervisningsforløb"),
+                     _l("Undervisningsforløb med startdato i perioden."), ["course"]),
+    _activity_metric("course_participants", _l("Deltagere i undervisningsforløb"),
+                     _l("Summen af deltagere i disse undervisningsforløb."), ["course"], "participants"),
+    _activity_metric("supervision_sessions", _l("Supervisioner"),
+                     _l("Supervisioner med startdato i perioden."), ["supervision"]),
+    _activity_metric("supervision_hours", _l("Supervisionstimer"),
+                     _l("Summen af timer for disse supervisioner, med én decimal."), ["supervision"],
+                     "hours", decimals=1),
+    _activity_metric("professional_network_meetings", _l("Møder i faglige netværk"),
+                     _l("Møder i faglige netværk med startdato i perioden."), ["professional_network"]),
+    _activity_metric("management_network_meetings", _l("Møder i ledelsesnetværk"),
+                     _l("Møder i ledelsesnetværk med startdato i perioden."), ["management_network"]),
+    _activity_metric("conferences", _l("Konferencer"),
+                     _l("Konferencer med startdato i perioden."), ["conference"]),
+    _activity_metric("webinars", _l("Webinarer"), _l("Webinarer med startdato i perioden."), ["webinar"]),
+    _activity_metric("event_participants", _l("Deltagere i konferencer og webinarer"),
+                     _l("Summen af deltagere i disse konferencer og webinarer."), ["conference", "webinar"],
+                     "participants"),
+    _activity_metric("materials", _l("Materialer og vejledninger"),
+                     _l("Materialer/vejledninger med startdato i perioden."), ["material"]),
+    Metric("fidelity_reviews", _l("Fidelitetsmålinger"),
+           _l("Færdige fidelitetsmålinger (alle punkter scoret) dateret i perioden, "
+              "talt i kommunens region."), "fidelity"),
+)
+METRIC_KEYS: list[str] = [m.key for m in METRICS]
+METRICS_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
+REPORTED_ACTIVITY_TYPES: tuple[str, ...] = tuple(
+    dict.fromkeys(t for m in METRICS if m.family == "activities" for t in m.types)
+)
+
+
+# --- Periods ---------------------------------------------------------------------------------
+
+
+def half_year_period(year: int, half: int) -> tuple[date, date]:
+    """H1 = 1 January–30 June, H2 = 1 July–31 December (inclusive). ValueError otherwise."""
+    if half not in (1, 2):
+        raise ValueError("half must be 1 or 2")
+    if not 1 <= int(year) <= 9999:
+        raise ValueError("year out of range")
+    return (date(year, 1, 1), date(year, 6, 30)) if half == 1 else (date(year, 7, 1), date(year, 12, 31))
+
+
+def last_completed_half(today: Optional[date] = None) -> tuple[int, int]:
+    """(year, half) of the most recent half year that has ended: the one due for STAR."""
+    today = today or date.today()
+    return (today.year, 1) if today.month > 6 else (today.year - 1, 2)
+
+
+def period_label(start: date, end: date) -> str:
+    """'1. halvår 2025' for a half year, else '01-01-2025–15-03-2025'."""
+    for half in (1, 2):
+        if (start, end) == half_year_period(start.year, half):
+            return _("%(half)s. halvår %(year)s", half=half, year=start.year)
+    return f"{start:%d-%m-%Y}–{end:%d-%m-%Y}"
+
+
+# --- The report object -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A figure that differs between a submitted report and today's count."""
+
+    metric: Metric
+    column: Column
+    submitted: Number
+    now: Number
+
+
+@dataclass
+class StatusReport:
+    """Every metric's value per region code and ``'total'``, for one period."""
+
+    start: date
+    end: date
+    values: dict[str, dict[Column, Number]] = field(default_factory=dict)
+
+    metrics = METRICS
+
+    def value(self, key: str, column: Column) -> Number:
+        """One figure; ``column`` is a region code or ``'total'``."""
+        return self.values[key][column]
+
+    def rows(self, columns: Iterable[Column] = COLUMNS) -> list[tuple[Metric, list[Number]]]:
+        """(metric, values in ``columns`` order) in the fixed metric order."""
+        columns = tuple(columns)
+        return [(m, [self.values[m.key][c] for c in columns]) for m in METRICS]
+
+    @property
+    def label(self) -> str:
+        """'1. halvår 2025' or the date range."""
+        return period_label(self.start, self.end)
+
+    def to_figures(self) -> dict[str, dict[str, Number]]:
+        """JSON-safe figures, as a submission stores them."""
+        return {key: {str(c): self.values[key][c] for c in COLUMNS} for key in METRIC_KEYS}
+
+    @classmethod
+    def from_figures(cls, start: date, end: date, figures: dict) -> "StatusReport":
+        """Rebuild a report from stored figures (a metric missing in old figures shows as 0)."""
+        values = {
+            key: {c: figures.get(key, {}).get(str(c), 0) for c in COLUMNS} for key in METRIC_KEYS
+        }
+        return cls(start, end, values)
+
+    def differences(self, other: "StatusReport") -> list[Difference]:
+        """Figures where ``other`` (today's count) differs from this (submitted) report."""
+        return [
+            Difference(m, c, self.values[m.key][c], other.values[m.key][c])
+            for m in METRICS
+            for c in COLUMNS
+            if _rounded(self.values[m.key][c], m) != _rounded(other.values[m.key][c], m)
+        ]
+
+
+def _rounded(value: Number, metric: Metric) -> Number:
+    """A value as shown (one decimal or whole), so float noise never shows as a difference."""
+    return round(float(value), metric.decimals) if metric.decimals else int(value)
+
+
+def _one_decimal(value) -> float:
+    """Round half up to one decimal (as people do), returned as a float for JSON."""
+    return float(Decimal(str(value or 0)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def format_value(metric: Metric, value: Number) -> str:
+    """Machine format for CSV: integers plain, one-decimal metrics with a decimal point."""
+    return f"{float(value):.{metric.decimals}f}" if metric.decimals else str(int(value))
+
+
+# --- Counting: one query per metric family ---------------------------------------------------
+
+
+def status_report(start: date, end: date) -> StatusReport:
+    """Count every metric for the period ``start``–``end`` (inclusive), in four queries."""
+    if start > end:
+        raise ValueError("start after end")
+    values: dict[str, dict[Column, Number]] = {key: {c: 0 for c in COLUMNS} for key in METRIC_KEYS}
+    _count_stages(values, end)
+    _count_plans_signed(values, start, end)
+    _count_activities(values, start, end)
+    _count_fidelity(values, start, end)
+    return StatusReport(start, end, values)
+
+
+def _latest_change_on(end: date):
+    """Subquery: each municipality's last stage-change date on or before ``end``."""
+    return (
+        select(StageChange.municipality_code.label("code"),
+               func.max(StageChange.effective_date).label("effective_date"))
+        .where(StageChange.effective_date <= end)
+        .group_by(StageChange.municipality_code)
+        .subquery()
+    )
+
+
+def _stage_at_end_select(end: date, *columns):
+    """SELECT ``columns`` FROM municipality joined to its stage change in force on ``end``."""
+    latest = _latest_change_on(end)
+    return (
+        select(*columns)
+        .select_from(Municipality)
+        .outerjoin(latest, latest.c.code == Municipality.code)
+        .outerjoin(StageChange, and_(StageChange.municipality_code == latest.c.code,
+                                     StageChange.effective_date == latest.c.effective_date))
+    )
+
+
+def _count_stages(values: dict, end: date) -> None:
+    """Municipalities in total, per stage, covered and coverage at ``end``: one grouped query."""
+    query = _stage_at_end_select(
+        end, Municipality.region_code, StageChange.stage, func.count(Municipality.code)
+    ).group_by(Municipality.region_code, StageChange.stage)
+    for region_code, stage, count in db.session.execute(query):
+        stage = stage or DEFAULT_STAGE
+        for column in (region_code, TOTAL):
+            if column not in values["municipalities_total"]:
+                continue  # a region outside the five official ones cannot occur; never crash on it
+            values["municipalities_total"][column] += count
+            if stage in STAGE_CODES:
+                values[f"stage_{stage}_at_end"][column] += count
+            if stage in COVERED_STAGES:
+                values["municipalities_covered_at_end"][column] += count
+    for column in COLUMNS:
+        total = values["municipalities_total"][column]
+        covered = values["municipalities_covered_at_end"][column]
+        values["coverage_pct_at_end"][column] = _one_decimal(Decimal(covered * 100) / total) if total else 0.0
+
+
+def _signed_changes(start: date, end: date):
+    """Subquery of the stage changes dated in the period that made a municipality covered.
+
+    The previous stage comes from LAG over each municipality's whole history up to ``end`` (so a
+    change early in the period still sees the stage before the period); a change counts when it
+    enters a covered stage from an uncovered one or from no stage at all.
+    """
+    history = (
+        select(
+            StageChange.id,
+            StageChange.municipality_code,
+            StageChange.effective_date,
+            StageChange.stage,
+            func.lag(StageChange.stage)
+            .over(partition_by=StageChange.municipality_code, order_by=StageChange.effective_date)
+            .label("previous_stage"),
+        )
+        .where(StageChange.effective_date <= end)
+        .subquery()
+    )
+    return (
+        select(history)
+        .where(
+            history.c.effective_date >= start,
+            history.c.stage.in_(COVERED_STAGES),
+            or_(history.c.previous_stage.is_(None), history.c.previous_stage.not_in(COVERED_STAGES)),
+        )
+        .subquery()
+    )
+
+
+def _count_plans_signed(values: dict, start: date, end: date) -> None:
+    """Municipalities that became covered in the period, each at most once: one grouped query."""
+    signed = _signed_changes(start, end)
+    query = (
+        select(Municipality.region_code, func.count(distinct(signed.c.municipality_code)))
+        .join(Municipality, Municipality.code == signed.c.municipality_code)
+        .group_by(Municipality.region_code)
+    )
+    row = values["plans_signed_in_period"]
+    for region_code, count in db.session.execute(query):
+        if region_code in row:
+            row[region_code] += count
+        row[TOTAL] += count  # a municipality lies in exactly one region: no double count
+
+
+def _activity_conditions(start: date, end: date, types: Iterable[str]) -> list:
+    """WHERE clauses for activities of ``types`` starting within the period."""
+    return [Activity.start_date >= start, Activity.start_date <= end, Activity.type.in_(tuple(types))]
+
+
+def _count_activities(values: dict, start: date, end: date) -> None:
+    """Counts and sums per type and region in one GROUP BY. A national activity (no region)
+    counts only in the total; the total sums the groups, so each activity counts once."""
+    query = (
+        select(Activity.type, Activity.region_code, func.count(Activity.id),
+               func.sum(Activity.participants), func.sum(Activity.hours))
+        .where(*_activity_conditions(start, end, REPORTED_ACTIVITY_TYPES))
+        .group_by(Activity.type, Activity.region_code)
+    )
+    groups = db.session.execute(query).all()
+    for metric in METRICS:
+        if metric.family != "activities":
+            continue
+        row = values[metric.key]
+        for kind, region_code, count, participants, hours in groups:
+            if kind not in metric.types:
+                continue
+            amount = {"count": count, "participants": participants, "hours": hours}[metric.measure] or 0
+            for column in ((region_code, TOTAL) if region_code in row else (TOTAL,)):
+                row[column] += Decimal(str(amount)) if metric.decimals else int(amount)
+        if metric.decimals:
+            for column in COLUMNS:
+                row[column] = _one_decimal(row[column])
+
+
+def _fidelity_conditions(start: date, end: date) -> list:
+    """Complete reviews (a total is computed only when every item is rated) dated in the period."""
+    return [FidelityReview.total.is_not(None), FidelityReview.review_date >= start,
+            FidelityReview.review_date <= end]
+
+
+def _count_fidelity(values: dict, start: date, end: date) -> None:
+    """Complete fidelity reviews in the period per municipality's region: one grouped query."""
+    query = (
+        select(Municipality.region_code, func.count(FidelityReview.id))
+        .join(Municipality, Municipality.code == FidelityReview.municipality_code)
+        .where(*_fidelity_conditions(start, end))
+        .group_by(Municipality.region_code)
+    )
+    row = values["fidelity_reviews"]
+    for region_code, count in db.session.execute(query):
+        if region_code in row:
+            row[region_code] += count
+        row[TOTAL] += count
+
+
+# --- The records behind each figure (drill-down, XLSX record sheets) -------------------------
+
+
+@dataclass(frozen=True)
+class MunicipalityRecord:
+    """A municipality with its stage at period end (and since when)."""
+
+    code: int
+    name: str
+    region_code: int
+    stage: str
+    since: Optional[date]
+
+
+@dataclass(frozen=True)
+class SignedRecord:
+    """The stage change that made a municipality covered in the period (the first, if several)."""
+
+    code: int
+    name: str
+    region_code: int
+    effective_date: date
+    previous_stage: Optional[str]
+    stage: str
+    more: int  # further qualifying changes of the same municipality in the period
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    """An activity counted, with the fields the report sums."""
+
+    id: int
+    start_date: date
+    type: str
+    title: str
+    region_code: Optional[int]
+    participants: Optional[int]
+    hours: Optional[Decimal]
+
+
+@dataclass(frozen=True)
+class ReviewRecord:
+    """A complete fidelity review counted."""
+
+    id: int
+    review_date: date
+    code: int
+    name: str
+    region_code: int
+    team: Optional[str]
+    total: int
+
+
+def municipality_records(end: date, region_code: Optional[int] = None,
+                         stages: Optional[Iterable[str]] = None) -> list[MunicipalityRecord]:
+    """Municipalities (optionally one region, optionally in ``stages``) with their stage at ``end``;
+    the same join the stage counts use, in one query."""
+    query = _stage_at_end_select(
+        end, Municipality.code, Municipality.name, Municipality.region_code, StageChange.stage,
+        StageChange.effective_date,
+    ).order_by(Municipality.region_code, Municipality.name)
+    if region_code is not None:
+        query = query.where(Municipality.region_code == region_code)
+    wanted = set(stages) if stages is not None else None
+    records = [MunicipalityRecord(code, name, region, stage or DEFAULT_STAGE, since)
+               for code, name, region, stage, since in db.session.execute(query)]
+    return [r for r in records if wanted is None or r.stage in wanted]
+
+
+def signed_records(start: date, end: date, region_code: Optional[int] = None) -> list[SignedRecord]:
+    """The municipalities counted in ``plans_signed_in_period``, one row each, in one query."""
+    signed = _signed_changes(start, end)
+    query = (
+        select(signed.c.municipality_code, Municipality.name, Municipality.region_code,
+               signed.c.effective_date, signed.c.previous_stage, signed.c.stage)
+        .join(Municipality, Municipality.code == signed.c.municipality_code)
+        .order_by(signed.c.effective_date, Municipality.name)
+    )
+    if region_code is not None:
+        query = query.where(Municipality.region_code == region_code)
+    first: dict[int, list] = {}
+    for code, name, region, on, previous, stage in db.session.execute(query):
+        if code in first:
+            first[code][-1] += 1
+        else:
+            first[code] = [code, name, region, on, previous, stage, 0]
+    return [SignedRecord(*values) for values in first.values()]
+
+
+def _activity_record_select(start: date, end: date, types: Iterable[str], column: Optional[Column]):
+    """The activities a figure counts: ``column`` a region code, 'total' or None (all)."""
+    query = select(Activity.id, Activity.start_date, Activity.type, Activity.title, Activity.region_code,
+                   Activity.participants, Activity.hours).where(*_activity_conditions(start, end, types))
+    if column not in (None, TOTAL):
+        query = query.where(Activity.region_code == column)
+    return query.order_by(Activity.start_date, Activity.id)
+
+
+def activity_records(start: date, end: date, types: Iterable[str] = REPORTED_ACTIVITY_TYPES,
+                     column: Optional[Column] = None, limit: Optional[int] = None,
+                     offset: int = 0) -> list[ActivityRecord]:
+    """Activities counted (optionally one page of them), in one query."""
+    query = _activity_record_select(start, end, types, column).offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
+    return [ActivityRecord(*row) for row in db.session.execute(query)]
+
+
+def review_records(start: date, end: date, region_code: Optional[int] = None) -> list[ReviewRecord]:
+    """Complete fidelity reviews counted, in one query."""
+    query = (
+        select(FidelityReview.id, FidelityReview.review_date, Municipality.code, Municipality.name,
+               Municipality.region_code, FidelityReview.team, FidelityReview.total)
+        .join(Municipality, Municipality.code == FidelityReview.municipality_code)
+        .where(*_fidelity_conditions(start, end))
+        .order_by(FidelityReview.review_date, FidelityReview.id)
+    )
+    if region_code is not None:
+        query = query.where(Municipality.region_code == region_code)
+    return [ReviewRecord(*row) for row in db.session.execute(query)]
+
+
+@dataclass
+class Drilldown:
+    """The records behind one figure. ``kind``: municipalities, signed, activities or reviews.
+    Activities come one page at a time (``page``/``pages``); the others are short lists."""
+
+    metric: Metric
+    column: Column
+    kind: str
+    records: list
+    page: int = 1
+    pages: int = 1
+    total_records: int = 0
+    amount: Number = 0  # activities: the figure itself (count, participants or hours summed)
+
+
+DRILLDOWN_PAGE_SIZE = 100
+
+
+def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -> Drilldown:
+    """The records behind ``key`` in ``column`` (a region code or 'total') for the period.
+
+    Raises KeyError for an unknown metric or column. At most two queries.
+    """
+    metric = METRICS_BY_KEY[key]
+    if column not in COLUMNS:
+        raise KeyError(column)
+    region = None if column == TOTAL else column
+    if metric.family == "stages":
+        stages = None
+        if metric.stage:
+            stages = [metric.stage]
+        elif metric.key != "municipalities_total":
+            stages = COVERED_STAGES
+        records = municipality_records(end, region, stages)
+        return Drilldown(metric, column, "municipalities", records, total_records=len(records))
+    if metric.family == "plans":
+        records = signed_records(start, end, region)
+        return Drilldown(metric, column, "signed", records, total_records=len(records))
+    if metric.family == "fidelity":
+        records = review_records(start, end, region)
+        return Drilldown(metric, column, "reviews", records, total_records=len(records))
+    counted = _activity_record_select(start, end, metric.types, column).order_by(None).subquery()
+    total, participants, hours = db.session.execute(
+        select(func.count(), func.sum(counted.c.participants), func.sum(counted.c.hours))
+    ).one()
+    total = total or 0
+    amount = {"count": total, "participants": int(participants or 0),
+              "hours": _one_decimal(hours)}[metric.measure]
+    pages = max(1, -(-total // DRILLDOWN_PAGE_SIZE))
+    page = min(max(1, page), pages)
+    records = activity_records(start, end, metric.types, column, DRILLDOWN_PAGE_SIZE,
+                               (page - 1) * DRILLDOWN_PAGE_SIZE)
+    return Drilldown(metric, column, "activities", records, page, pages, total, amount)
+
+
+# --- Exports ---------------------------------------------------------------------------------
+
+CSV_HEADER = ["metric"] + [str(c) for c in COLUMNS]
+
+
+def report_to_csv(report: StatusReport) -> bytes:
+    """``metric,1081,1082,1083,1084,1085,total``, one row per metric key, UTF-8."""
+    rows = [[m.key] + [format_value(m, v) for v in values] for m, values in report.rows(COLUMNS)]
+    return csv_bytes(CSV_HEADER, rows)
+
+
+def _xlsx_formats(workbook) -> dict:
+    """The few cell formats the workbook uses."""
+    return {
+        "title": workbook.add_format({"bold": True, "font_size": 14}),
+        "header": workbook.add_format({"bold": True, "bg_color": "#DCE6F0", "bottom": 1, "text_wrap": True,
+                                       "valign": "top"}),
+        "int": workbook.add_format({"num_format": "0"}),
+        "dec": workbook.add_format({"num_format": "0.0"}),
+        "date": workbook.add_format({"num_format": "dd-mm-yyyy"}),
+        "wrap": workbook.add_format({"text_wrap": True, "valign": "top"}),
+    }
+
+
+def _header(sheet, row: int, names: Iterable[Any], fmt, widths: Iterable[int]) -> None:
+    """A bold, shaded header row, frozen, with column widths."""
+    for col, (name, width) in enumerate(zip(names, widths)):
+        sheet.write_string(row, col, str(name), fmt)
+        sheet.set_column(col, col, width)
+    sheet.freeze_panes(row + 1, 0)
+
+
+def _figures_sheet(workbook, formats: dict, report: StatusReport) -> None:
+    """The report table: key, Danish label, the five regions (screen order), the nation."""
+    sheet = workbook.add_worksheet(str(_("Statusrapport")))
+    sheet.write_string(0, 0, _("Statusrapport til STAR: %(period)s", period=report.label), formats["title"])
+    sheet.write_string(1, 0, str(_("Periode")))
+    sheet.write_string(1, 1, f"{report.start:%d-%m-%Y} – {report.end:%d-%m-%Y}")
+    names = [_("Nøgle"), _("Nøgletal")] + [REGION_SHORT_NAMES[c] for c in DISPLAY_COLUMNS]
+    _header(sheet, 3, names, formats["header"], [32, 52] + [14] * len(DISPLAY_COLUMNS))
+    sheet.freeze_panes(4, 2)
+    for row, (metric, values) in enumerate(report.rows(DISPLAY_COLUMNS), start=4):
+        sheet.write_string(row, 0, metric.key)
+        sheet.write_string(row, 1, str(metric.label))
+        for col, value in enumerate(values, start=2):
+            sheet.write_number(row, col, value, formats["dec" if metric.decimals else "int"])
+
+
+def _definitions_sheet(workbook, formats: dict) -> None:
+    """Every metric's key, label and definition, so the file explains itself."""
+    sheet = workbook.add_worksheet(str(_("Definitioner")))
+    _header(sheet, 0, [_("Nøgle"), _("Nøgletal"), _("Definition")], formats["header"], [32, 52, 100])
+    for row, metric in enumerate(METRICS, start=1):
+        sheet.write_string(row, 0, metric.key)
+        sheet.write_string(row, 1, str(metric.label))
+        sheet.write_string(row, 2, str(metric.explanation), formats["wrap"])
+
+
+RECORD_HEADER = (_l("Nøgletal"), _l("Dato"), _l("Kommune/titel"), _l("Kode/id"), _l("Fase/type"),
+                 _l("Forrige fase"), _l("Deltagere/score"), _l("Timer"))
+
+
+def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
+    """Every record counted, grouped by region (None: national activities), in four queries.
+
+    Each row: metric key, date, name or title, code or id, stage or type, previous stage,
+    participants (or fidelity score), hours.
+    """
+    rows: dict[Optional[int], list[tuple]] = {code: [] for code in REGION_CODES}
+    rows[None] = []
+    stage_label = {code: str(label) for code, label in STAGES.items()}
+    no_stage = _("(ingen fase)")
+    for r in signed_records(report.start, report.end):
+        rows[r.region_code].append((
+            "plans_signed_in_period", r.effective_date, r.name, r.code, stage_label.get(r.stage, r.stage),
+            stage_label.get(r.previous_stage, r.previous_stage) if r.previous_stage else no_stage, None, None))
+    for r in municipality_records(report.end):
+        rows[r.region_code].append((f"stage_{r.stage}_at_end", r.since, r.name, r.code,
+                                    stage_label.get(r.stage, r.stage), None, None, None))
+    metric_for_type = {t: m.key for m in METRICS if m.family == "activities" and m.measure == "count"
+                       for t in m.types}
+    type_label = {code: str(label) for code, (label, _track) in ACTIVITY_TYPES.items()}
+    for a in activity_records(report.start, report.end):
+        rows.get(a.region_code, rows[None]).append((
+            metric_for_type[a.type], a.start_date, a.title, a.id, type_label.get(a.type, a.type), None,
+            a.participants, a.hours))
+    for r in review_records(report.start, report.end):
+        rows[r.region_code].append(("fidelity_reviews", r.review_date, r.name, r.code, r.team, None,
+                                    r.total, None))
+    return rows
+
+
+def _records_sheets(workbook, formats: dict, report: StatusReport) -> None:
+    """One sheet per region (screen order) and one for national activities, listing the records."""
+    grouped = _record_rows(report)
+    names = {code: str(REGION_SHORT_NAMES[code]) for code in REGION_CODES}
+    names[None] = str(_("Landsdækkende"))
+    date_format = formats["date"]
+    for code in DISPLAY_REGION_ORDER + (None,):
+        sheet = workbook.add_worksheet(names[code][:31])
+        _header(sheet, 0, RECORD_HEADER, formats["header"], [30, 12, 48, 9, 30, 24, 11, 8])
+        # The typed write_* calls (not write()) skip XlsxWriter's type dispatch: thousands of rows.
+        write_string, write_number = sheet.write_string, sheet.write_number
+        for row, (key, on, name, ident, kind, previous, amount, hours) in enumerate(grouped[code], start=1):
+            write_string(row, 0, key)
+            if on is not None:
+                sheet.write_datetime(row, 1, on, date_format)
+            write_string(row, 2, name)
+            write_number(row, 3, ident)
+            if kind:
+                write_string(row, 4, kind)
+            if previous:
+                write_string(row, 5, previous)
+            if amount is not None:
+                write_number(row, 6, amount)
+            if hours is not None:
+                write_number(row, 7, float(hours))
+
+
+def report_to_xlsx(report: StatusReport) -> bytes:
+    """The report as a formatted workbook: figures, definitions, and the records per region.
+
+    Written with XlsxWriter in constant-memory mode: several times faster than openpyxl for the
+    record sheets, which can hold thousands of rows.
+    """
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+    formats = _xlsx_formats(workbook)
+    _figures_sheet(workbook, formats, report)
+    _definitions_sheet(workbook, formats)
+    _records_sheets(workbook, formats, report)
+    workbook.close()
+    return buffer.getvalue()
+
+
+def report_filename(report: StatusReport, fmt: str) -> str:
+    """statusrapport-2025-01-01-2025-06-30.csv"""
+    return f"statusrapport-{report.start.isoformat()}-{report.end.isoformat()}.{fmt}"
+
+
+# --- Frozen submissions ----------------------------------------------------------------------
+
+
+def submit_report(start: date, end: date, user=None, note: Optional[str] = None) -> ReportSubmission:
+    """Freeze today's figures and files for the period as sent to STAR. The caller commits."""
+    report = status_report(start, end)
+    submission = ReportSubmission(
+        period_start=start,
+        period_end=end,
+        figures=report.to_figures(),
+        csv_data=report_to_csv(report),
+        xlsx_data=report_to_xlsx(report),
+        note=(note or "").strip() or None,
+        submitted_by_id=getattr(user, "id", None),
+    )
+    db.session.add(submission)
+    db.session.flush()
+    return submission
+
+
+def submitted_report(submission: ReportSubmission) -> StatusReport:
+    """The report exactly as it was submitted."""
+    return StatusReport.from_figures(submission.period_start, submission.period_end, submission.figures)
+
+
+def submissions() -> list[ReportSubmission]:
+    """All submissions, newest first, with who submitted (one query; files not loaded)."""
+    from sqlalchemy.orm import joinedload
+
+    return list(db.session.scalars(
+        select(ReportSubmission).options(joinedload(ReportSubmission.submitted_by))
+        .order_by(ReportSubmission.submitted_at.desc(), ReportSubmission.id.desc())
+    ))
+
+
+def latest_submission_for(start: date, end: date,
+                          among: Optional[list[ReportSubmission]] = None) -> Optional[ReportSubmission]:
+    """The newest submission of exactly this period (from ``among`` if given: no extra query)."""
+    if among is not None:
+        return next((s for s in among if (s.period_start, s.period_end) == (start, end)), None)
+    return db.session.scalar(
+        select(ReportSubmission)
+        .where(ReportSubmission.period_start == start, ReportSubmission.period_end == end)
+        .order_by(ReportSubmission.submitted_at.desc(), ReportSubmission.id.desc()).limit(1)
+    )
+
