@@ -1,12 +1,173 @@
-"""Nationalt overblik: placeholder until its issue lands."""
-from flask import Blueprint, render_template
+"""Nationalt overblik: coverage toward the target on a map of Denmark, the trend, the stage funnel
+and the activity overview, for any as-of date. Read-only for everyone; no write routes.
 
+All figures come from ``crm.services.dashboard``; this module parses the date, builds the links
+to the records behind each figure and renders. The map is also offered as a standalone SVG.
+"""
+from datetime import date
+from typing import Optional
+
+from flask import Blueprint, current_app, render_template, request, url_for
+from flask_babel import format_date as babel_format_date
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from wtforms import Form
+from wtforms.validators import Optional as OptionalValue
+
+from crm.forms import DanishDateField
+from crm.models import COVERED_STAGES, TRACKS
 from crm.permissions import read_required
+from crm.services import dashboard as service
+from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
+from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, map_geometry, wrap_text
+from crm.views.pipeline_forms import safe_url
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
+
+EARLIEST_DATE = date(2000, 1, 1)
+
+
+class AsOfForm(Form):
+    """The as-of date (GET, so no CSRF): 23-11-2026 or 2026-11-23; empty means today."""
+
+    on = DanishDateField(_l("Vis status pr."), validators=[OptionalValue()])
+
+
+def _as_of(today: date) -> tuple[AsOfForm, date]:
+    """The date asked for with ``?on=``; a bad, future or too early date shows an error on the
+    field and falls back to today (never a 500)."""
+    form = AsOfForm(request.args)
+    if not form.validate() or form.on.data is None:
+        return form, today
+    if form.on.data > today:
+        form.on.errors.append(_("Datoen kan ikke ligge efter i dag."))
+        return form, today
+    if form.on.data < EARLIEST_DATE:
+        form.on.errors.append(_("Vælg en dato fra 01-01-2000 og frem."))
+        return form, today
+    return form, form.on.data
+
+
+def _month_label(day: date) -> str:
+    """'jan. 2026' on the x axis, in the user's language."""
+    return babel_format_date(day, "MMM yyyy")
+
+
+def _year_label(day: date) -> str:
+    """'2026' on the small charts' x axis (their ticks fall on 1 January)."""
+    return str(day.year) if day.month == 1 else babel_format_date(day, "MMM")
+
+
+def _dashboard(on: date) -> service.Dashboard:
+    """Everything on the page for ``on``, with the settings from the configuration."""
+    return service.build_dashboard(
+        on, current_app.config["COVERAGE_TARGET_FRACTION"], current_app.config["PROGRAMME_END"],
+        national_name=_("Hele landet"),
+    )
+
+
+class Links:
+    """URLs to the records behind each figure. Pages of other areas may be missing (None)."""
+
+    def __init__(self, on: date, today: date):
+        """Links for a page showing ``on``; today's stage counts link to the live list."""
+        self.on = on
+        self.today = today
+
+    def covered(self, region_code=None, on: Optional[date] = None) -> Optional[str]:
+        """The covered municipalities on a date: the status report's list of exactly those."""
+        return self._report("municipalities_covered_at_end", region_code, on or self.on)
+
+    def stage(self, stage: str, region_code=None, on: Optional[date] = None) -> Optional[str]:
+        """Municipalities in ``stage``: today the municipality list, earlier the report's list."""
+        on = on or self.on
+        if on == self.today:
+            return safe_url("municipalities.index", stage=stage, region=region_code)
+        return self._report(f"stage_{stage}_at_end", region_code, on)
+
+    def region(self, region_code=None) -> Optional[str]:
+        """All municipalities (of a region)."""
+        return safe_url("municipalities.index", region=region_code)
+
+    def activities(self, region_code, track: Optional[int], start: date, end: date) -> Optional[str]:
+        """The activities counted in one cell of the overview."""
+        args: dict = {"date_from": start.isoformat(), "date_to": end.isoformat()}
+        if region_code != service.ALL_REGIONS:
+            args["region"] = NATIONAL_ACTIVITIES if region_code is None else region_code
+        if track == service.OTHER_TRACK:
+            args["type"] = "other"
+        elif track is not None:
+            args["track"] = track
+        return safe_url("activities.index", **args)
+
+    def municipality(self, code: int) -> Optional[str]:
+        """One municipality's page."""
+        return safe_url("municipalities.detail", code=code)
+
+    def _report(self, metric: str, region_code, on: date) -> Optional[str]:
+        """The status report's list of the records behind ``metric`` on the single day ``on``."""
+        return safe_url("reports.drilldown", metric=metric, region=region_code or "total",
+                        start=on.isoformat(), end=on.isoformat())
+
+
+def _map_context(stages: dict, on: date, links: Optional[Links]) -> dict:
+    """What the map templates need: geometry, the stage and fill per municipality, links."""
+    geometry = map_geometry()
+    return {
+        "geometry": geometry, "stages": stages, "fills": STAGE_FILLS, "colours": STAGE_BASE_COLOURS,
+        "hrefs": {s.code: links.municipality(s.code) for s in geometry.shapes} if links else {},
+        "on": on, "covered_stages": COVERED_STAGES,
+    }
 
 
 @bp.route("/")
 @read_required
 def index():
-    return render_template("placeholder.html", title="Nationalt overblik")
+    """The dashboard for today or the date chosen with ``?on=``."""
+    today = date.today()
+    form, on = _as_of(today)
+    data = _dashboard(on)
+    links = Links(on, today)
+    charts = {
+        "national": service.line_chart(data.national_series, on, 640, 250, _month_label, 6),
+        **{s.key: service.line_chart(s, on, 250, 150, _year_label, 4) for s in data.region_series},
+    }
+    slider = service.slider_dates(data.first_change, today)
+    tracks = _track_columns()
+    activity_rows = service.activity_rows(
+        data.activities, [(r.code, r.short_name) for r in data.regions] + [(None, _("Landsdækkende"))],
+        [number for number, _label in tracks], _("I alt"),
+    )
+    return render_template(
+        "dashboard/index.html", title=_("Nationalt overblik"), data=data, form=form, today=today,
+        links=links, charts=charts, tracks=tracks, activity_rows=activity_rows, national=service.NATIONAL,
+        slider=[d.strftime("%d-%m-%Y") for d in slider], slider_index=_slider_index(slider, on),
+        svg_url=url_for(".map_svg", on=on.isoformat()), **_map_context(data.stages, on, links),
+    )
+
+
+def _slider_index(dates: list[date], on: date) -> int:
+    """The slider position for ``on``: the last step on or before it."""
+    return max([0] + [i for i, day in enumerate(dates) if day <= on])
+
+
+def _track_columns() -> list[tuple[int, str]]:
+    """The activity overview's columns: the four tracks, then "Andet" (no fixed track)."""
+    return [*((number, str(label)) for number, label in TRACKS.items()), (service.OTHER_TRACK, _("Andet"))]
+
+
+@bp.route("/kort.svg")
+@read_required
+def map_svg():
+    """The map on the chosen date as a standalone SVG file (legend and attribution included),
+    for slides; a bad date gives today's map."""
+    today = date.today()
+    _form, on = _as_of(today)
+    state = service.map_state(on, current_app.config["COVERAGE_TARGET_FRACTION"])
+    body = render_template(
+        "dashboard/map_standalone.svg.html", state=state, attribution_lines=wrap_text(map_geometry().attribution, 100),
+        **_map_context(state.stages, on, None),
+    )
+    response = current_app.response_class(body, mimetype="image/svg+xml")
+    response.headers["Content-Disposition"] = f'attachment; filename="ips-daekning-{on.isoformat()}.svg"'
+    return response

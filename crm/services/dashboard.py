@@ -1,0 +1,531 @@
+"""The national coverage dashboard: progress toward the target, the trend, the stage funnel and
+the activity overview, each computed by the database from logged records.
+
+Coverage on a date always comes from ``crm.services.pipeline.stages_on`` (the same rule the status
+report counts by). The monthly trend needs the stage on many dates; rather than one query per
+month it fetches the whole stage-change history once (a few thousand rows at most) and replays it
+in Python, so the page costs the same number of queries however long the history is.
+"""
+import calendar
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Iterable, Optional
+
+from sqlalchemy import case, func, or_, select, union_all
+from sqlalchemy.orm import joinedload
+
+from crm.extensions import db
+from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, STAGE_CODES, Activity, Municipality, Note, Region,
+                        StageChange, activity_municipality)
+from crm.services.pipeline import StageOnDate, stages_on
+
+NATIONAL = "national"  # the key of the national figures next to the region codes
+OTHER_TRACK = 0  # activities of type "other", which belong to no track
+
+
+# --- Dates -----------------------------------------------------------------------------------
+
+
+def month_end(year: int, month: int) -> date:
+    """The last day of a month."""
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` earlier, clamped to the month's length (31-08 → 28/29-02)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def month_ends(first: date, last: date) -> list[date]:
+    """The end of every month from ``first``'s month to ``last``'s; the last one is ``last`` itself."""
+    points = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        points.append(min(month_end(year, month), last))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return points
+
+
+def half_year_start(day: date) -> date:
+    """1 January or 1 July of the half year ``day`` falls in."""
+    return date(day.year, 1 if day.month <= 6 else 7, 1)
+
+
+# --- Coverage --------------------------------------------------------------------------------
+
+
+def coverage_target(total: int, fraction: float) -> int:
+    """⌈fraction × total⌉: 66 of 98 for two thirds. Rounded first so 0.5 × 98 stays 49."""
+    return math.ceil(round(fraction * total, 9))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Covered municipalities on a date, out of ``total``, against the target."""
+
+    covered: int
+    total: int
+    target: int
+
+    @property
+    def missing(self) -> int:
+        """How many more must be covered to reach the target (never negative)."""
+        return max(0, self.target - self.covered)
+
+    @property
+    def pct(self) -> float:
+        """Covered as a percentage of all."""
+        return 100.0 * self.covered / self.total if self.total else 0.0
+
+    @property
+    def target_pct(self) -> float:
+        """The target as a percentage of all (where the bar marks it)."""
+        return 100.0 * self.target / self.total if self.total else 0.0
+
+
+def covered_count(stages: dict[int, StageOnDate], codes: Optional[Iterable[int]] = None) -> int:
+    """How many of ``codes`` (default: all in ``stages``) stand in a covered stage."""
+    codes = stages.keys() if codes is None else codes
+    return sum(1 for code in codes if code in stages and stages[code].covered)
+
+
+def coverage_by_region(stages: dict[int, StageOnDate], municipalities: list[Municipality],
+                       fraction: float) -> dict:
+    """Coverage per region code and under ``NATIONAL``; targets per region are ⌈fraction × total⌉."""
+    codes_by_region: dict = defaultdict(list)
+    for m in municipalities:
+        codes_by_region[m.region_code].append(m.code)
+        codes_by_region[NATIONAL].append(m.code)
+    return {
+        key: Coverage(covered_count(stages, codes), len(codes), coverage_target(len(codes), fraction))
+        for key, codes in codes_by_region.items()
+    }
+
+
+def stage_counts(stages: dict[int, StageOnDate]) -> dict[str, int]:
+    """Municipalities per stage, every stage present (0 when none), in pipeline order."""
+    counts = Counter(s.stage for s in stages.values())
+    return {code: counts.get(code, 0) for code in STAGE_CODES}
+
+
+# --- Trend -----------------------------------------------------------------------------------
+
+
+def stage_history() -> list[tuple[int, str, date]]:
+    """Every stage change as (municipality code, stage, date), oldest first: one query."""
+    rows = db.session.execute(
+        select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
+        .order_by(StageChange.effective_date, StageChange.municipality_code)
+    )
+    return [(code, stage, on) for code, stage, on in rows]
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """Covered municipalities at the end of a month (or on the as-of date for its month)."""
+
+    on: date
+    covered: dict  # region code or NATIONAL -> count
+
+
+def monthly_trend(history: list[tuple[int, str, date]], region_of: dict[int, int], on: date) -> list[TrendPoint]:
+    """Covered municipalities per month end from the first recorded change to ``on``.
+
+    Replays ``history`` (sorted by date) once: each month end takes every change up to that day,
+    exactly the rule ``stages_on`` applies in SQL (the latest change on or before the date).
+    """
+    dated = [h for h in history if h[2] <= on and h[0] in region_of]
+    if not dated:
+        return []
+    current: dict[int, str] = {}
+    points: list[TrendPoint] = []
+    index = 0
+    for point in month_ends(dated[0][2], on):
+        while index < len(dated) and dated[index][2] <= point:
+            code, stage, _day = dated[index]
+            current[code] = stage
+            index += 1
+        covered: Counter = Counter()
+        for code, stage in current.items():
+            if stage in COVERED_STAGES:
+                covered[region_of[code]] += 1
+                covered[NATIONAL] += 1
+        points.append(TrendPoint(point, {key: covered.get(key, 0) for key in (*set(region_of.values()), NATIONAL)}))
+    return points
+
+
+@dataclass(frozen=True)
+class TargetLine:
+    """The straight line from the first month's value to the target on the programme's end."""
+
+    start: date
+    start_value: int
+    end: date
+    end_value: int
+
+    def value_on(self, day: date) -> float:
+        """Where the line stands on ``day`` (held flat outside start–end)."""
+        if day <= self.start or self.end <= self.start:
+            return float(self.start_value if day <= self.start else self.end_value)
+        if day >= self.end:
+            return float(self.end_value)
+        share = (day - self.start).days / (self.end - self.start).days
+        return self.start_value + share * (self.end_value - self.start_value)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One trend chart: the monthly points for one region (or the nation) and its target line."""
+
+    key: object
+    name: str
+    points: list[tuple[date, int]]
+    coverage: Coverage
+    target_line: Optional[TargetLine]
+
+
+def trend_series(points: list[TrendPoint], key, name: str, coverage: Coverage, programme_end: date) -> Series:
+    """The series for ``key`` (a region code or NATIONAL) with its target line."""
+    values = [(p.on, p.covered.get(key, 0)) for p in points]
+    line = TargetLine(values[0][0], values[0][1], programme_end, coverage.target) if values else None
+    return Series(key, name, values, coverage, line)
+
+
+# --- Charts (geometry only; the templates draw it) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tick:
+    """An axis tick: its position in SVG units and its label."""
+    position: float
+    label: str
+
+
+@dataclass
+class LineChart:
+    """Coordinates for a trend chart in an SVG of ``width`` × ``height`` units."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+    polyline: str = ""
+    markers: list[tuple[float, float]] = field(default_factory=list)
+    target: Optional[tuple[float, float, float, float]] = None
+    y_ticks: list[Tick] = field(default_factory=list)
+    x_ticks: list[Tick] = field(default_factory=list)
+    last: Optional[tuple[float, float, int]] = None
+    target_end: Optional[tuple[float, float, int]] = None
+    today_x: Optional[float] = None
+
+
+def _nice_step(maximum: int, max_ticks: int) -> int:
+    """A round tick step (1, 2, 5, 10, 20, 25, 50…) giving at most ``max_ticks`` intervals."""
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500):
+        if maximum / step <= max_ticks:
+            return step
+    return 1000
+
+
+def line_chart(series: Series, on: date, width: int, height: int, month_label,
+               max_y_ticks: int = 5) -> Optional[LineChart]:
+    """Lay out ``series`` from its first month to the programme end (or ``on``, if later).
+
+    ``month_label(date) -> str`` formats x-axis labels (the view passes a localised formatter).
+    Returns None when there is nothing to draw.
+    """
+    if not series.points or series.target_line is None:
+        return None
+    chart = LineChart(width, height, left=34, top=14, right=width - 46, bottom=height - 24)
+    start = series.points[0][0].replace(day=1)
+    end = max(series.target_line.end, on)
+    span = max(1, (end - start).days)
+    top_value = max(series.target_line.end_value, max(v for _d, v in series.points), 1)
+    step = _nice_step(top_value, max_y_ticks)
+    y_max = step * math.ceil(top_value / step)
+
+    def x(day: date) -> float:
+        """A date's horizontal position."""
+        return round(chart.left + (chart.right - chart.left) * (day - start).days / span, 1)
+
+    def y(value: float) -> float:
+        """A count's vertical position (SVG y grows downwards)."""
+        return round(chart.bottom - (chart.bottom - chart.top) * value / y_max, 1)
+
+    chart.markers = [(x(d), y(v)) for d, v in series.points]
+    chart.polyline = " ".join(f"{px},{py}" for px, py in chart.markers)
+    line = series.target_line
+    chart.target = (x(line.start), y(line.start_value), x(line.end), y(line.end_value))
+    chart.target_end = (x(line.end), y(line.end_value), line.end_value)
+    last_day, last_value = series.points[-1]
+    chart.last = (x(last_day), y(last_value), last_value)
+    chart.today_x = x(on)
+    chart.y_ticks = [Tick(y(v), str(v)) for v in range(0, y_max + 1, step)]
+    chart.x_ticks = _x_ticks(start, end, x, month_label, max(2, (chart.right - chart.left) // 70))
+    return chart
+
+
+def _x_ticks(start: date, end: date, x, month_label, max_ticks: int) -> list[Tick]:
+    """Ticks on the first day of every 1, 3, 6 or 12 months, whichever keeps them apart."""
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    every = next((n for n in (1, 3, 6, 12) if months / n <= max_ticks), 24)
+    ticks = []
+    year, month = start.year, start.month
+    while date(year, month, 1) <= end:
+        if (month - 1) % every == 0 or every > 12 and month == 1:
+            day = date(year, month, 1)
+            if day >= start:
+                ticks.append(Tick(x(day), month_label(day)))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return ticks
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """One stage's count now and ``months`` earlier, with bar lengths in percent of the largest."""
+
+    stage: str
+    earlier: int
+    now: int
+    earlier_pct: float
+    now_pct: float
+
+    @property
+    def change(self) -> int:
+        """Now minus earlier."""
+        return self.now - self.earlier
+
+
+def funnel(now: dict[str, int], earlier: dict[str, int]) -> list[FunnelRow]:
+    """Stage counts side by side, scaled for bars."""
+    largest = max([1, *now.values(), *earlier.values()])
+    return [FunnelRow(code, earlier[code], now[code], 100.0 * earlier[code] / largest, 100.0 * now[code] / largest)
+            for code in STAGE_CODES]
+
+
+# --- Activity overview -----------------------------------------------------------------------
+
+
+def track_of(activity_type: str) -> int:
+    """The track of an activity type; ``OTHER_TRACK`` for "other" (no fixed track) or unknown types."""
+    return ACTIVITY_TYPES.get(activity_type, ("", None))[1] or OTHER_TRACK
+
+
+@dataclass(frozen=True)
+class HalfYears:
+    """This half year (from its start to the as-of date) and the whole half year before it."""
+
+    this_start: date
+    this_end: date
+    last_start: date
+    last_end: date
+
+    @classmethod
+    def around(cls, on: date) -> "HalfYears":
+        """The half year ``on`` falls in (up to ``on``) and the whole one before it."""
+        start = half_year_start(on)
+        last_start = half_year_start(start - timedelta(days=1))
+        return cls(start, on, last_start, start - timedelta(days=1))
+
+
+def activity_overview(on: date) -> dict[tuple[Optional[int], int], tuple[int, int]]:
+    """Activities per (region code or None for national, track) as (this half year, last half year).
+
+    One GROUP BY query over the two half years; activity types are mapped to tracks in Python.
+    """
+    halves = HalfYears.around(on)
+    current = case((Activity.start_date >= halves.this_start, 1), else_=0)
+    rows = db.session.execute(
+        select(Activity.region_code, Activity.type, current, func.count(Activity.id))
+        .where(Activity.start_date >= halves.last_start, Activity.start_date <= halves.this_end)
+        .group_by(Activity.region_code, Activity.type, current)
+    )
+    counts: dict = defaultdict(lambda: [0, 0])
+    for region_code, activity_type, is_current, count in rows:
+        counts[(region_code, track_of(activity_type))][0 if is_current else 1] += count
+    return {key: (this, last) for key, (this, last) in counts.items()}
+
+
+ALL_REGIONS = "all"  # the overview's total row: every region and the national activities
+
+
+@dataclass(frozen=True)
+class ActivityRow:
+    """One row of the overview: ``key`` a region code, None (national activities) or ALL_REGIONS;
+    ``cells`` (track, this half year, last half year) in column order."""
+
+    key: object
+    name: str
+    cells: list[tuple[int, int, int]]
+
+    @property
+    def this_total(self) -> int:
+        """All tracks, this half year."""
+        return sum(this for _track, this, _last in self.cells)
+
+    @property
+    def last_total(self) -> int:
+        """All tracks, last half year."""
+        return sum(last for _track, _this, last in self.cells)
+
+
+def activity_rows(counts: dict, regions: list[tuple[Optional[int], str]], tracks: list[int],
+                  total_name: str) -> list[ActivityRow]:
+    """The overview table from ``activity_overview`` counts: one row per region (and national),
+    then the total row."""
+    rows = [ActivityRow(key, name, [(t, *counts.get((key, t), (0, 0))) for t in tracks]) for key, name in regions]
+    totals = [(t, sum(r.cells[i][1] for r in rows), sum(r.cells[i][2] for r in rows)) for i, t in enumerate(tracks)]
+    return rows + [ActivityRow(ALL_REGIONS, total_name, totals)]
+
+
+def gone_quiet(today: date, region_code: int | None = None, months: int = 6) -> list[tuple[Municipality, date | None]]:
+    """Municipalities with no logged contact in the last ``months`` months, with their last contact.
+
+    A contact is an activity linked to the municipality, a note on it or a stage change, dated on
+    or before ``today`` (planned activities do not count yet). Never contacted (None) come first,
+    then the longest quiet. One query (the municipality's region is loaded with it).
+    """
+    cutoff = months_before(today, months)
+    contacts = union_all(
+        select(activity_municipality.c.municipality_code.label("code"), Activity.start_date.label("contact"))
+        .join(Activity, Activity.id == activity_municipality.c.activity_id)
+        .where(Activity.start_date <= today),
+        select(Note.municipality_code.label("code"), Note.note_date.label("contact")).where(Note.note_date <= today),
+        select(StageChange.municipality_code.label("code"), StageChange.effective_date.label("contact"))
+        .where(StageChange.effective_date <= today),
+    ).subquery()
+    last = (
+        select(contacts.c.code, func.max(contacts.c.contact).label("last_contact"))
+        .group_by(contacts.c.code)
+        .subquery()
+    )
+    query = (
+        select(Municipality, last.c.last_contact)
+        .outerjoin(last, last.c.code == Municipality.code)
+        .where(or_(last.c.last_contact.is_(None), last.c.last_contact < cutoff))
+        .options(joinedload(Municipality.region))
+    )
+    if region_code is not None:
+        query = query.where(Municipality.region_code == region_code)
+    rows = [(m, _as_date(last_contact)) for m, last_contact in db.session.execute(query)]
+    return sorted(rows, key=lambda row: (row[1] is not None, row[1] or date.min, row[0].name))
+
+
+def _as_date(value) -> Optional[date]:
+    """MAX() over a UNION comes back as text on SQLite; make it a date on every database."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+# --- The whole page --------------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    """Every figure on the dashboard for one as-of date."""
+
+    on: date
+    earlier: date
+    programme_end: date
+    fraction: float
+    regions: list[Region]
+    municipalities: list[Municipality]
+    stages: dict[int, StageOnDate]
+    coverage: dict
+    counts_now: dict[str, int]
+    counts_by_region: dict
+    funnel: list[FunnelRow]
+    trend: list[TrendPoint]
+    series: list[Series]
+    first_change: Optional[date]
+    halves: HalfYears
+    activities: dict
+    quiet: list[tuple[Municipality, Optional[date]]]
+    quiet_since: date
+
+    @property
+    def national(self) -> Coverage:
+        """The national coverage."""
+        return self.coverage[NATIONAL]
+
+    @property
+    def national_series(self) -> Series:
+        """The national trend (always first)."""
+        return self.series[0]
+
+    @property
+    def region_series(self) -> list[Series]:
+        """One trend per region, by region code."""
+        return self.series[1:]
+
+    def expected_now(self) -> Optional[float]:
+        """Where the national target line stands on the as-of date (None without history)."""
+        line = self.national_series.target_line
+        return line.value_on(self.on) if line else None
+
+
+def all_municipalities() -> list[Municipality]:
+    """The 98 municipalities with their regions, by code: one query."""
+    return list(db.session.scalars(
+        select(Municipality).options(joinedload(Municipality.region)).order_by(Municipality.code)
+    ))
+
+
+def build_dashboard(on: date, fraction: float, programme_end: date, national_name: str = "",
+                    funnel_months: int = 6, quiet_months: int = 6) -> Dashboard:
+    """Compute the dashboard for ``on`` in a constant number of queries (six)."""
+    municipalities = all_municipalities()
+    regions = sorted({m.region.code: m.region for m in municipalities}.values(), key=lambda r: r.code)
+    stages = stages_on(on)
+    earlier = months_before(on, funnel_months)
+    coverage = coverage_by_region(stages, municipalities, fraction)
+    history = stage_history()
+    region_of = {m.code: m.region_code for m in municipalities}
+    trend = monthly_trend(history, region_of, on)
+    series = [trend_series(trend, NATIONAL, national_name, coverage[NATIONAL], programme_end)]
+    series += [trend_series(trend, r.code, r.short_name, coverage[r.code], programme_end) for r in regions]
+    counts_by_region: dict = defaultdict(Counter)
+    for code, stage in stages.items():
+        counts_by_region[region_of.get(code)][stage.stage] += 1
+    counts_now = stage_counts(stages)
+    return Dashboard(
+        on=on, earlier=earlier, programme_end=programme_end, fraction=fraction, regions=regions,
+        municipalities=municipalities, stages=stages, coverage=coverage, counts_now=counts_now,
+        counts_by_region=counts_by_region, funnel=funnel(counts_now, stage_counts(stages_on(earlier))),
+        trend=trend, series=series, first_change=history[0][2] if history else None,
+        halves=HalfYears.around(on), activities=activity_overview(on),
+        quiet=gone_quiet(on, months=quiet_months), quiet_since=months_before(on, quiet_months),
+    )
+
+
+@dataclass(frozen=True)
+class MapState:
+    """What the downloadable map shows: stages on a date, their counts and national coverage."""
+
+    on: date
+    stages: dict[int, StageOnDate]
+    counts: dict[str, int]
+    coverage: Coverage
+
+
+def map_state(on: date, fraction: float) -> MapState:
+    """The map's figures for ``on`` in one query (``stages_on`` lists every municipality)."""
+    stages = stages_on(on)
+    total = len(stages)
+    return MapState(on, stages, stage_counts(stages),
+                    Coverage(covered_count(stages), total, coverage_target(total, fraction)))
+
+
+def slider_dates(first_change: Optional[date], today: date) -> list[date]:
+    """The dates the slider steps through: each month end since the first change, then today."""
+    if first_change is None or first_change > today:
+        return [today]
+    return month_ends(first_change, today)
+
