@@ -114,5 +114,9 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(import_cli)
     app.cli.add_command(report_cli)
+    from crm.cli.backup import backup_command, restore_command
+
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
     # Areas add their own subcommands to the groups above when imported.
     from crm import cli_extensions  # noqa: F401

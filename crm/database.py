@@ -20,5 +20,21 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
+def configure_engine_options(app: Flask) -> None:
+    """PostgreSQL: give up connecting after ``DATABASE_CONNECT_TIMEOUT`` seconds.
+
+    During a database outage a request then fails fast with a 503 (see ``crm.views.errors``)
+    instead of hanging until the load balancer gives up. Only for PostgreSQL: sqlite3 does not
+    take a ``connect_timeout`` argument. Called before ``db.init_app`` creates the engine.
+    """
+    if not str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", int(app.config.get("DATABASE_CONNECT_TIMEOUT", 5)))
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
 def init_app(app: Flask) -> None:
     """Nothing per app yet: the listener above is global and registered at import."""

@@ -4,6 +4,8 @@ Nothing else lives here, so any module can import these without import cycles.
 """
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -33,3 +35,5 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 bootstrap = Bootstrap5()
+# Rate limits (sign-in); storage from RATELIMIT_STORAGE_URI, in memory unless configured.
+limiter = Limiter(key_func=get_remote_address)

@@ -68,8 +68,11 @@ def load_demo(scale: int = 0, today: date | None = None, seed: int = 2026) -> li
     if db.session.scalar(select(User).where(User.email == "admin@demo.ips.dk")) is None:
         ctx = DemoContext(rng=random.Random(seed), today=today or date.today(), scale=scale)
         _create_users(ctx)
-        for module_name in AREA_MODULES:
-            import_module(module_name).load(ctx)
+        if scale > 0:  # a large synthetic history instead of the small believable one
+            lines += import_module("crm.demo.scale").load(ctx)
+        else:
+            for module_name in AREA_MODULES:
+                import_module(module_name).load(ctx)
         db.session.commit()
         lines.append("Demo data loaded.")
     else:

@@ -2,7 +2,7 @@
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from crm.extensions import db
+from crm.extensions import db, limiter
 from crm.models import User
 from crm.models.mixins import utcnow
 
@@ -79,6 +79,7 @@ def authenticate(email: str, password: str) -> tuple[User | None, str | None]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
