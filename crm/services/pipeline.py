@@ -7,6 +7,7 @@ from sqlalchemy import and_, func, select
 
 from crm.extensions import db
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
+from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
 
 
 @dataclass(frozen=True)
@@ -310,7 +311,10 @@ def municipality_rows(
         query = query.where(Municipality.region_code == region_code)
     if search:
         query = query.where(
-            or_(Municipality.name.ilike(f"%{search}%"), cast(Municipality.code, String).like(f"{search}%"))
+            or_(
+                Municipality.name.ilike(contains_pattern(search), escape=LIKE_ESCAPE),
+                cast(Municipality.code, String).like(prefix_pattern(search), escape=LIKE_ESCAPE),
+            )
         )
     if overdue_only:
         query = query.where(Municipality.next_step_due < on)

@@ -13,6 +13,7 @@ from crm.forms import EmptyForm
 from crm.models import ROLES, AuditEntry, PsychiatricCentre, Region, User
 from crm.permissions import admin_required, ensure_can_write, read_required, roles_required, write_required
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.services.search import LIKE_ESCAPE, contains_pattern
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -153,7 +154,7 @@ def audit():
     if filters["action"]:
         query = query.where(AuditEntry.action == filters["action"])
     if filters["actor"]:
-        query = query.where(AuditEntry.actor.ilike(f"%{filters['actor']}%"))
+        query = query.where(AuditEntry.actor.ilike(contains_pattern(filters["actor"]), escape=LIKE_ESCAPE))
     if filters["entity_id"]:
         query = query.where(AuditEntry.entity_id == filters["entity_id"])
     page = db.paginate(query, per_page=50, error_out=False)

@@ -13,6 +13,7 @@ from crm.permissions import ensure_can_write, read_required, write_required, wri
 from crm.services import contacts as contact_service
 from crm.services.export import table_response
 from crm.views.pipeline_forms import ContactForm, int_arg
+from crm.services.search import LIKE_ESCAPE, contains_pattern
 
 bp = Blueprint("contacts", __name__, url_prefix="/kontakter")
 
@@ -33,9 +34,9 @@ def index():
     if municipality_code:
         query = query.where(Contact.municipality_code == municipality_code)
     if search:
-        pattern = f"%{search}%"
-        query = query.where(or_(Contact.name.ilike(pattern), Contact.organisation.ilike(pattern),
-                                Contact.role.ilike(pattern), Contact.email.ilike(pattern)))
+        pattern = contains_pattern(search)
+        query = query.where(or_(*(column.ilike(pattern, escape=LIKE_ESCAPE) for column in (
+            Contact.name, Contact.organisation, Contact.role, Contact.email))))
     contacts = db.session.scalars(query).all()
     if request.args.get("format") in ("csv", "xlsx"):
         return _export(request.args["format"], contacts)

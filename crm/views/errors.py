@@ -1,7 +1,7 @@
 """Error pages: friendly, in the user's language, never a stack trace."""
 from flask import Blueprint, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from crm.extensions import db
@@ -35,12 +35,30 @@ def http_error(error: HTTPException):
     return _render(error.code or 500)
 
 
+@bp.before_app_request
+def refuse_nul_bytes():
+    """A NUL byte is never valid text (PostgreSQL refuses it); answer 400 before any query runs."""
+    values = list(request.args.values()) + list(request.form.values()) + [request.path]
+    if any("\x00" in value for value in values):
+        return _render(400)
+    return None
+
+
+@bp.app_errorhandler(DataError)
+@bp.app_errorhandler(OverflowError)
+def value_out_of_range(error: Exception):
+    """A number or text the database cannot hold (e.g. a 40-digit id): the input is bad, not us."""
+    db.session.rollback()
+    return _render(400)
+
+
 @bp.app_errorhandler(OperationalError)
 @bp.app_errorhandler(InterfaceError)
 def database_unavailable(error: Exception):
     """The database is down or unreachable: 503 so load balancers and users know to retry."""
     db.session.rollback()
-    return _render(503)
+    # The normal page layout needs the signed-in user from the database, so use a standalone page.
+    return render_template("errors/unavailable.html"), 503, {"Retry-After": "30"}
 
 
 @bp.app_errorhandler(Exception)
