@@ -371,3 +371,22 @@ def test_database_version_check_catches_a_save_between_check_and_commit(app, use
         message = commit_or_conflict(municipality)
     assert message and message.startswith("Ændret af Anne Andersen i mellemtiden")
     assert municipality.next_step == "Annes skridt"
+
+
+def test_timeline_shows_the_newest_activities_and_links_to_all(login_as, users):
+    """A municipality with years of activities: the page lists the newest 50 and links to the rest."""
+    from datetime import date, timedelta
+
+    from crm.extensions import db as _db
+    from crm.models import Activity, Municipality
+    from crm.services.pipeline import TIMELINE_ACTIVITY_LIMIT
+
+    municipality = _db.session.get(Municipality, 101)
+    for n in range(TIMELINE_ACTIVITY_LIMIT + 5):
+        _db.session.add(Activity(type="dialogue_meeting", title=f"Møde nr. {n}", region_code=1084,
+                                 start_date=date(2020, 1, 1) + timedelta(days=n), municipalities=[municipality]))
+    _db.session.commit()
+    page = login_as(users["working_group"]).get("/kommuner/101").text
+    assert f"Møde nr. {TIMELINE_ACTIVITY_LIMIT + 4}" in page  # newest shown
+    assert "Møde nr. 0<" not in page and "Møde nr. 4<" not in page  # oldest five left out
+    assert "/aktiviteter/?municipality=101" in page

@@ -392,8 +392,14 @@ class TimelineItem:
 _KIND_ORDER = {"stage": 0, "plan": 1, "review": 2, "activity": 3, "note": 4}
 
 
-def timeline(municipality_code: int) -> list[TimelineItem]:
-    """Everything dated about a municipality, newest first, in five queries whatever its size."""
+TIMELINE_ACTIVITY_LIMIT = 50
+
+
+def timeline(municipality_code: int, activity_limit: int = TIMELINE_ACTIVITY_LIMIT) -> list[TimelineItem]:
+    """Everything dated about a municipality, newest first, in five queries whatever its size.
+
+    Only the newest ``activity_limit`` activities are included (a big municipality has hundreds
+    over the years); the page links to the full, filterable activity list instead."""
     from sqlalchemy.orm import joinedload
 
     from crm.models import (Activity, CooperationPlan, FidelityReview, Note, activity_municipality,
@@ -414,6 +420,8 @@ def timeline(municipality_code: int) -> list[TimelineItem]:
         select(Activity)
         .join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
         .where(activity_municipality.c.municipality_code == municipality_code)
+        .order_by(Activity.start_date.desc(), Activity.id.desc())
+        .limit(activity_limit)
     )
     items += [TimelineItem(a.start_date, "activity", a) for a in activities]
     reviews = db.session.scalars(select(FidelityReview).where(FidelityReview.municipality_code == municipality_code))

@@ -138,8 +138,10 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
                   for i in items if i.kind == "review"})
     today = date.today()
+    activity_count = sum(1 for i in items if i.kind == "activity")
     return render_template(
         "municipalities/detail.html",
+        more_activities=activity_count >= pipeline.TIMELINE_ACTIVITY_LIMIT,
         municipality=municipality,
         current=pipeline.stage_on(municipality.code, today),
         items=items,
