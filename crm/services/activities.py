@@ -39,6 +39,7 @@ NATIONAL = "national"  # filter value for activities without a region
 SPLIT_ORGANISATION = ("participants_municipality", "participants_psychiatry", "participants_other")
 SPLIT_LEVEL = ("participants_staff", "participants_managers")
 COUNT_FIELDS = ("participants",) + SPLIT_ORGANISATION + SPLIT_LEVEL + ("sessions",)
+MAX_HOURS = 9999  # the column holds up to 999 999.99; anything near that is a typing error
 # Types whose extra field matters: a course's sessions, a material's link.
 SESSION_TYPES = frozenset({"course"})
 LINK_REQUIRED_TYPES = frozenset({"material"})
@@ -67,6 +68,8 @@ def validation_errors(data: Mapping[str, Any]) -> dict[str, str]:
     hours = data.get("hours")
     if hours is not None and hours < 0:
         errors["hours"] = _("Skal være et tal fra 0 og op.")
+    elif hours is not None and hours > MAX_HOURS:
+        errors["hours"] = _("Højst %(max)s timer.", max=MAX_HOURS)
     errors.update(_split_errors(data))
     errors.update(_type_errors(data))
     return errors

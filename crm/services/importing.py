@@ -289,6 +289,9 @@ class FieldParser:
     def _required(self, values: dict[str, str], column: str, required: bool) -> Optional[str]:
         """The cell's text, or None (after recording 'missing' if required) when empty."""
         text = (values.get(column) or "").strip()
+        if "\x00" in text:  # never valid text, and PostgreSQL refuses to store it
+            self.error(column, _("Feltet indeholder et ugyldigt tegn (NUL)."))
+            return None
         if not text:
             if required:
                 self.error(column, _("Skal udfyldes."))

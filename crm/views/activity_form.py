@@ -21,7 +21,7 @@ from crm.extensions import db
 from crm.forms import DanishDateField, VersionedForm, non_negative
 from crm.models import ACTIVITY_TYPES, Municipality, PsychiatricCentre, Region
 from crm.permissions import can_write_region
-from crm.services.activities import COUNT_FIELDS, validation_errors
+from crm.services.activities import validation_errors
 
 NATIONAL_CHOICE = ""
 
@@ -34,6 +34,8 @@ class DanishDecimalField(DecimalField):
             try:
                 self.data = Decimal(valuelist[0].strip().replace(",", "."))
                 self.raw_data = valuelist
+                if not self.data.is_finite():  # "NaN", "Infinity" parse as Decimals
+                    raise InvalidOperation
                 return
             except InvalidOperation:
                 self.data = None
@@ -100,7 +102,7 @@ class ActivityForm(VersionedForm):
     def validate(self, extra_validators=None) -> bool:
         """Field validators, then the rules spanning fields (dates, split ≤ total, type fields)."""
         valid = super().validate(extra_validators)
-        if any(self[name].errors for name in COUNT_FIELDS):
+        if not valid:  # cross-field rules only make sense once every field parsed
             return False
         for name, message in validation_errors(self.values()).items():
             self[name].errors = list(self[name].errors) + [message]
