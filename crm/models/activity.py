@@ -61,6 +61,8 @@ class Activity(VersionedMixin, db.Model):
     __table_args__ = (
         Index("ix_activity_type_start", "type", "start_date"),
         Index("ix_activity_region_start", "region_code", "start_date"),
+        # Covers the dashboard's per-half-year overview (date range, grouped by region and type).
+        Index("ix_activity_start_region_type", "start_date", "region_code", "type"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

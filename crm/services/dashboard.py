@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Iterable, Optional
 
-from sqlalchemy import case, func, or_, select, union_all
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from crm.extensions import db
@@ -389,31 +389,38 @@ def gone_quiet(today: date, region_code: int | None = None, months: int = 6) -> 
 
     A contact is an activity linked to the municipality, a note on it or a stage change, dated on
     or before ``today`` (planned activities do not count yet). Never contacted (None) come first,
-    then the longest quiet. One query (the municipality's region is loaded with it).
+    then the longest quiet. One query: the recent contacts are found through the date indexes,
+    and the last-contact dates are looked up only for the quiet municipalities, so the cost does
+    not grow with years of history.
     """
     cutoff = months_before(today, months)
-    contacts = union_all(
-        select(activity_municipality.c.municipality_code.label("code"), Activity.start_date.label("contact"))
-        .join(Activity, Activity.id == activity_municipality.c.activity_id)
-        .where(Activity.start_date <= today),
-        select(Note.municipality_code.label("code"), Note.note_date.label("contact")).where(Note.note_date <= today),
-        select(StageChange.municipality_code.label("code"), StageChange.effective_date.label("contact"))
-        .where(StageChange.effective_date <= today),
-    ).subquery()
-    last = (
-        select(contacts.c.code, func.max(contacts.c.contact).label("last_contact"))
-        .group_by(contacts.c.code)
-        .subquery()
-    )
+    linked = activity_municipality.c.municipality_code
+    recent = [
+        select(linked).join(Activity, Activity.id == activity_municipality.c.activity_id)
+        .where(Activity.start_date.between(cutoff, today)),
+        select(Note.municipality_code).where(Note.note_date.between(cutoff, today)),
+        select(StageChange.municipality_code).where(StageChange.effective_date.between(cutoff, today)),
+    ]
+    last = [
+        select(func.max(Activity.start_date)).join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
+        .where(linked == Municipality.code, Activity.start_date <= today).scalar_subquery(),
+        select(func.max(Note.note_date))
+        .where(Note.municipality_code == Municipality.code, Note.note_date <= today).scalar_subquery(),
+        select(func.max(StageChange.effective_date))
+        .where(StageChange.municipality_code == Municipality.code, StageChange.effective_date <= today)
+        .scalar_subquery(),
+    ]
     query = (
-        select(Municipality, last.c.last_contact)
-        .outerjoin(last, last.c.code == Municipality.code)
-        .where(or_(last.c.last_contact.is_(None), last.c.last_contact < cutoff))
+        select(Municipality, *last)
+        .where(*(Municipality.code.not_in(subquery) for subquery in recent))
         .options(joinedload(Municipality.region))
     )
     if region_code is not None:
         query = query.where(Municipality.region_code == region_code)
-    rows = [(m, _as_date(last_contact)) for m, last_contact in db.session.execute(query)]
+    rows = []
+    for municipality, *dates in db.session.execute(query):
+        known = [_as_date(value) for value in dates if value is not None]
+        rows.append((municipality, max(known) if known else None))
     return sorted(rows, key=lambda row: (row[1] is not None, row[1] or date.min, row[0].name))
 
 
