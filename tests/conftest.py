@@ -124,7 +124,7 @@ def _forget_per_request_state() -> None:
     real server's fresh context would."""
     from flask import g
 
-    for name in ("_login_user", "babel_locale", "babel_tzinfo"):
+    for name in ("_login_user", "_flask_babel", "babel_locale", "babel_tzinfo"):
         g.pop(name, None)
 
 
