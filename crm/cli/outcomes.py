@@ -1,1 +1,50 @@
-"""CLI commands for this area (filled in when the area lands)."""
+"""``flask --app wsgi import outcomes FILE``: STAR's quarterly outcome figures (CSV or XLSX).
+
+Columns ``municipality,quarter,citizens,with_paid_hours,with_employment,with_education,
+ever_paid_hours_or_education``. The whole file is checked first and the line-by-line report
+printed. A file that looks like it holds personal data is refused (exit status 1, nothing written).
+With row errors nothing is written and the exit status is 1, unless ``--good-rows-only`` is given.
+The command line acts as administrator (every region).
+"""
+from pathlib import Path
+
+import click
+
+from crm.commands import as_cli_admin, import_cli
+from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused, cli_request_context, report_lines
+
+
+@import_cli.command("outcomes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--good-rows-only", is_flag=True, help="Import the good rows and skip rows with errors.")
+@click.option("--dry-run", is_flag=True, help="Only check the file and print the report.")
+@as_cli_admin
+def import_outcomes(file, good_rows_only, dry_run):
+    """Import outcome figures: municipality,quarter,citizens,with_paid_hours,with_employment,
+    with_education,ever_paid_hours_or_education (quarter as 2025Q3)."""
+    from crm.services.outcomes import check_outcome_file
+
+    with cli_request_context():
+        result = check_outcome_file(Path(file).read_bytes(), Path(file).name, user=None)
+        if result.personal_data:
+            for error in result.errors:
+                click.echo(str(error), err=True)
+            raise SystemExit(1)
+        for line in report_lines(result):
+            click.echo(line)
+        click.echo(f"Nye: {result.additions}. Opdateres: {result.updates}.")
+        if dry_run:
+            raise SystemExit(1 if result.errors else 0)
+        if result.errors and (result.fatal or not good_rows_only):
+            click.echo("Intet er importeret. Ret filen, eller brug --good-rows-only for kun at importere "
+                       "de gode rækker.", err=True)
+            raise SystemExit(1)
+        try:
+            outcome = result.apply(GOOD_ROWS_ONLY if good_rows_only else ALL_OR_NOTHING)
+        except ImportRefused as exc:
+            click.echo(str(exc), err=True)
+            raise SystemExit(1)
+        importer = result.importer
+        click.echo(f"Importeret: {importer.created} nye, {importer.updated} opdaterede. "
+                   f"Sprunget over, findes allerede: {outcome.skipped_present}. "
+                   f"Sprunget over på grund af fejl: {outcome.skipped_errors}.")

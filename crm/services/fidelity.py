@@ -1,0 +1,502 @@
+"""IPS fidelity reviews: the 25-item scale, totals and bands, due dates, and the national view.
+
+The scale (sections, items, Danish and English names) and the published bands come from the
+bundled reference files ``crm/data/fidelity_scale.csv`` and ``fidelity_bands.csv``. A review's
+``total`` is always computed here from its ratings: it is the sum of all 25 scores when every
+item is rated 1–5, and NULL otherwise (a draft). Only complete reviews count anywhere.
+
+A municipality whose stage today is ``plan_signed`` or ``in_operation`` is due for a review
+12 months after its last complete review or 12 months after it entered its current covered
+spell (the plan was signed), whichever is later. Other municipalities are never due.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Iterable, Mapping, Optional
+
+from flask import has_request_context
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from crm.extensions import db
+from crm.models import (COVERED_STAGES, FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview, Municipality,
+                        StageChange)
+from crm.services.pipeline import stages_on
+
+MIN_SCORE, MAX_SCORE = 1, 5
+MIN_TOTAL, MAX_TOTAL = FIDELITY_ITEM_COUNT * MIN_SCORE, FIDELITY_ITEM_COUNT * MAX_SCORE
+REVIEW_INTERVAL_MONTHS = 12
+DUE_WITHIN_DAYS = 60
+
+# Section names as the scale groups the items; Danish msgids (English from the catalog).
+SECTIONS: dict[str, object] = {
+    "Staffing": _l("Bemanding"),
+    "Organization": _l("Organisation"),
+    "Services": _l("Ydelser"),
+}
+# Stable codes for the published bands (keyed by their English names in fidelity_bands.csv).
+BAND_CODES = {
+    "Exemplary fidelity": "exemplary",
+    "Good fidelity": "good",
+    "Fair fidelity": "fair",
+    "Not supported employment": "not_ips",
+}
+
+
+def _english() -> bool:
+    """True when the signed-in user reads English (outside a request: Danish)."""
+    return has_request_context() and str(get_locale() or "da").startswith("en")
+
+
+@dataclass(frozen=True)
+class ScaleItem:
+    """One of the 25 items, e.g. key 'Services-4' (section 'Services', number 4)."""
+
+    key: str
+    section: str
+    number: int
+    name_en: str
+    name_da: str
+
+    @property
+    def name(self) -> str:
+        """The item's name in the user's language (Danish unless the locale is English)."""
+        return self.name_en if _english() else self.name_da
+
+    @property
+    def section_label(self) -> str:
+        """The section's name in the user's language (Bemanding, Organisation, Ydelser)."""
+        return str(SECTIONS.get(self.section, self.section))
+
+
+@dataclass(frozen=True)
+class Band:
+    """A published fidelity band: ``code`` and the (localised) ``label``."""
+
+    code: str
+    min_total: int
+    max_total: int
+    label_da: str
+    label_en: str
+
+    @property
+    def label(self) -> str:
+        """The band's name in the user's language ("God fidelitet" / "Good fidelity")."""
+        return self.label_en if _english() else self.label_da
+
+    def __str__(self) -> str:
+        """The label, so a band prints as its name."""
+        return self.label
+
+
+@lru_cache(maxsize=1)
+def scale_items() -> tuple[ScaleItem, ...]:
+    """The 25 items in the scale's order (Staffing, Organization, Services)."""
+    from crm.services.reference import read_csv
+
+    items = tuple(
+        ScaleItem(f"{row['section']}-{int(row['number'])}", row["section"], int(row["number"]),
+                  row["item_en"], row["item_da"])
+        for row in read_csv("fidelity_scale.csv")
+    )
+    assert len(items) == FIDELITY_ITEM_COUNT, "fidelity_scale.csv must list the 25 items"
+    return items
+
+
+@lru_cache(maxsize=1)
+def item_by_key() -> dict[str, ScaleItem]:
+    """Item key → item."""
+    return {item.key: item for item in scale_items()}
+
+
+def items_by_section() -> list[tuple[str, str, list[ScaleItem]]]:
+    """(section code, localised section name, items) in the scale's order."""
+    grouped: dict[str, list[ScaleItem]] = {}
+    for item in scale_items():
+        grouped.setdefault(item.section, []).append(item)
+    return [(section, str(SECTIONS.get(section, section)), items) for section, items in grouped.items()]
+
+
+@lru_cache(maxsize=1)
+def bands() -> tuple[Band, ...]:
+    """The published bands, best first."""
+    from crm.services.reference import read_csv
+
+    rows = sorted(read_csv("fidelity_bands.csv"), key=lambda r: -int(r["min_total"]))
+    return tuple(Band(BAND_CODES[r["band_en"]], int(r["min_total"]), int(r["max_total"]), r["band_da"],
+                      r["band_en"]) for r in rows)
+
+
+def band_for(total: int) -> Band:
+    """The band a complete review's total (25–125) falls in; ValueError outside the scale."""
+    for band in bands():
+        if band.min_total <= total <= band.max_total:
+            return band
+    raise ValueError(f"a fidelity total must be between {MIN_TOTAL} and {MAX_TOTAL}, not {total}")
+
+
+def band_or_none(total: Optional[int]) -> Optional[Band]:
+    """``band_for`` for a review's total, None for a draft."""
+    return band_for(total) if total is not None else None
+
+
+def compute_total(scores: Mapping[str, Optional[int]]) -> Optional[int]:
+    """The sum of all 25 scores when every item is rated 1–5; None (a draft) otherwise."""
+    values = [scores.get(item.key) for item in scale_items()]
+    if any(v is None or not MIN_SCORE <= v <= MAX_SCORE for v in values):
+        return None
+    return sum(values)
+
+
+def missing_items(review: FidelityReview) -> list[ScaleItem]:
+    """The items a draft still lacks a score for, in the scale's order."""
+    rated = {r.item_key for r in review.ratings if r.score is not None}
+    return [item for item in scale_items() if item.key not in rated]
+
+
+# --- Saving ----------------------------------------------------------------------------------
+
+
+REVIEW_FIELDS = ("review_date", "centre_id", "team", "reviewers", "action_plan")
+
+
+def save_review(review: Optional[FidelityReview], municipality_code: int, values: Mapping[str, object],
+                ratings: Mapping[str, tuple[Optional[int], Optional[str]]], user=None) -> FidelityReview:
+    """Create or update a review and its ratings, and recompute its total. The caller commits.
+
+    ``values`` holds ``REVIEW_FIELDS``; ``ratings`` maps item keys to (score or None, comment or
+    None). An item with neither score nor comment has no rating row. Unknown keys or scores
+    outside 1–5 raise ValueError (the form prevents them).
+    """
+    from crm.services.locking import mark_updated
+
+    if review is None:
+        review = FidelityReview(municipality_code=municipality_code, created_by_id=getattr(user, "id", None))
+        db.session.add(review)
+    for name in REVIEW_FIELDS:
+        value = values.get(name)
+        if isinstance(value, str):
+            value = value.strip() or None
+        setattr(review, name, value)
+    _apply_ratings(review, ratings)
+    review.total = compute_total({r.item_key: r.score for r in review.ratings})
+    mark_updated(review, user)
+    db.session.flush()
+    return review
+
+
+def _apply_ratings(review: FidelityReview, ratings: Mapping[str, tuple[Optional[int], Optional[str]]]) -> None:
+    """Bring the review's rating rows in line with ``ratings`` through the ORM (audited)."""
+    known = item_by_key()
+    unknown = set(ratings) - set(known)
+    if unknown:
+        raise ValueError(f"unknown fidelity items: {sorted(unknown)}")
+    existing = {r.item_key: r for r in review.ratings}
+    for key in known:
+        score, comment = ratings.get(key, (None, None))
+        comment = (comment or "").strip() or None
+        if score is not None and not MIN_SCORE <= score <= MAX_SCORE:
+            raise ValueError(f"score for {key} must be 1–5, not {score}")
+        rating = existing.get(key)
+        if score is None and comment is None:
+            if rating is not None:
+                review.ratings.remove(rating)  # delete-orphan: the audit log keeps it
+            continue
+        if rating is None:
+            review.ratings.append(FidelityRating(item_key=key, score=score, comment=comment))
+        else:
+            if rating.score != score:
+                rating.score = score
+            if rating.comment != comment:
+                rating.comment = comment
+
+
+def delete_review(review: FidelityReview) -> None:
+    """Delete a review and its ratings through the ORM (so the audit keeps a copy). The caller commits."""
+    db.session.delete(review)
+    db.session.flush()
+
+
+def count_complete_reviews(start: date, end: date, region_code: Optional[int] = None) -> int:
+    """Complete reviews dated within [start, end] (the half-yearly report's metric), one query."""
+    query = select(func.count(FidelityReview.id)).where(
+        FidelityReview.total.is_not(None), FidelityReview.review_date.between(start, end)
+    )
+    if region_code is not None:
+        query = query.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
+            Municipality.region_code == region_code)
+    return db.session.scalar(query) or 0
+
+
+# --- Due dates -------------------------------------------------------------------------------
+
+
+def add_months(value: date, months: int) -> date:
+    """``value`` plus whole months; a day the target month lacks falls back to its last day."""
+    month_index = value.month - 1 + months
+    year, month = value.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(value.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class DueReview:
+    """A covered municipality's next review: due on ``due_date``; ``overdue`` when that has passed."""
+
+    municipality: Municipality
+    due_date: date
+    overdue: bool
+    covered_since: date
+    last_review_date: Optional[date]
+
+
+def covered_since(codes: Iterable[int], today: date) -> dict[int, date]:
+    """For municipalities covered today: when their current covered spell began (one query).
+
+    Walks each one's stage history backwards from today while the stage stays covered
+    (plan_signed → in_operation is one spell; a pause ends it).
+    """
+    codes = list(codes)
+    if not codes:
+        return {}
+    rows = db.session.execute(
+        select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
+        .where(StageChange.municipality_code.in_(codes), StageChange.effective_date <= today)
+        .order_by(StageChange.municipality_code, StageChange.effective_date.desc())
+    )
+    since: dict[int, date] = {}
+    ended: set[int] = set()
+    for code, stage, effective_date in rows:
+        if code in ended:
+            continue
+        if stage in COVERED_STAGES:
+            since[code] = effective_date
+        else:
+            ended.add(code)
+    return since
+
+
+def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:
+    """Date of each municipality's last complete review on or before ``today`` (one query)."""
+    codes = list(codes)
+    if not codes:
+        return {}
+    rows = db.session.execute(
+        select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
+        .where(FidelityReview.municipality_code.in_(codes), FidelityReview.total.is_not(None),
+               FidelityReview.review_date <= today)
+        .group_by(FidelityReview.municipality_code)
+    )
+    return {code: last for code, last in rows}
+
+
+def next_due_dates(today: date, region_code: Optional[int] = None,
+                   codes: Optional[Iterable[int]] = None) -> dict[int, tuple[date, date, Optional[date]]]:
+    """Code → (due date, covered since, last complete review) for every municipality covered today.
+
+    Three queries whatever the number of municipalities, stage changes or reviews.
+    """
+    stages = stages_on(today, region_code)
+    wanted = set(codes) if codes is not None else None
+    covered = [code for code, s in stages.items() if s.covered and (wanted is None or code in wanted)]
+    spells = covered_since(covered, today)
+    last = _last_complete_dates(covered, today)
+    result = {}
+    for code in covered:
+        start = spells.get(code) or stages[code].since
+        due = add_months(start, REVIEW_INTERVAL_MONTHS)
+        if code in last:
+            due = max(due, add_months(last[code], REVIEW_INTERVAL_MONTHS))
+        result[code] = (due, start, last.get(code))
+    return result
+
+
+def due_reviews(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueReview]:
+    """Covered municipalities whose review is overdue or due within ``within_days``, soonest first.
+
+    Four queries in all (stages, stage history, last reviews, municipalities).
+    """
+    horizon = today + timedelta(days=within_days)
+    due = {code: info for code, info in next_due_dates(today, region_code).items() if info[0] <= horizon}
+    if not due:
+        return []
+    municipalities = db.session.scalars(
+        select(Municipality).where(Municipality.code.in_(list(due))).options(joinedload(Municipality.region))
+    ).all()
+    rows = [DueReview(m, due[m.code][0], due[m.code][0] < today, due[m.code][1], due[m.code][2])
+            for m in municipalities]
+    return sorted(rows, key=lambda r: (r.due_date, r.municipality.name))
+
+
+# --- The national overview ---------------------------------------------------------------------
+
+
+def _latest_complete_ids(region_code: Optional[int] = None):
+    """Select of the id of each municipality's latest complete review (ties: the last entered)."""
+    number = func.row_number().over(
+        partition_by=FidelityReview.municipality_code,
+        order_by=(FidelityReview.review_date.desc(), FidelityReview.id.desc()),
+    ).label("number")
+    inner = select(FidelityReview.id.label("id"), number).where(FidelityReview.total.is_not(None))
+    if region_code is not None:
+        inner = inner.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
+            Municipality.region_code == region_code)
+    inner = inner.subquery()
+    return select(inner.c.id).where(inner.c.number == 1)
+
+
+def latest_complete_reviews(region_code: Optional[int] = None) -> list[FidelityReview]:
+    """Each municipality's latest complete review, with municipality and region (one query)."""
+    return list(db.session.scalars(
+        select(FidelityReview)
+        .where(FidelityReview.id.in_(_latest_complete_ids(region_code)))
+        .options(joinedload(FidelityReview.municipality).joinedload(Municipality.region))
+        .order_by(FidelityReview.total.desc(), FidelityReview.review_date.desc())
+    ))
+
+
+@dataclass(frozen=True)
+class BandCount:
+    """How many municipalities' latest complete review falls in ``band``."""
+
+    band: Band
+    count: int
+
+
+def band_distribution(region_code: Optional[int] = None) -> list[BandCount]:
+    """The bands of the latest complete reviews, counted by the database (one query), best first."""
+    band_case = case(
+        *[(FidelityReview.total.between(b.min_total, b.max_total), b.code) for b in bands()],
+        else_="other",
+    ).label("band")
+    # Group by a column of a subquery, not the CASE itself (PostgreSQL compares bound parameters).
+    inner = select(band_case).where(FidelityReview.id.in_(_latest_complete_ids(region_code))).subquery()
+    counts = dict(db.session.execute(select(inner.c.band, func.count()).group_by(inner.c.band)).all())
+    return [BandCount(b, counts.get(b.code, 0)) for b in bands()]
+
+
+@dataclass(frozen=True)
+class ItemAverage:
+    """An item's average score across the latest complete reviews, and how many scored it 1–2."""
+
+    item: ScaleItem
+    average: float
+    reviews: int
+    low: int
+
+
+def item_averages(region_code: Optional[int] = None) -> list[ItemAverage]:
+    """Every item's average in the latest complete reviews, weakest first (one query)."""
+    rows = db.session.execute(
+        select(FidelityRating.item_key, func.avg(FidelityRating.score), func.count(FidelityRating.id),
+               func.sum(case((FidelityRating.score <= 2, 1), else_=0)))
+        .where(FidelityRating.review_id.in_(_latest_complete_ids(region_code)), FidelityRating.score.is_not(None))
+        .group_by(FidelityRating.item_key)
+    ).all()
+    known = item_by_key()
+    averages = [ItemAverage(known[key], float(avg), count, int(low or 0)) for key, avg, count, low in rows
+                if key in known]
+    order = {item.key: index for index, item in enumerate(scale_items())}
+    return sorted(averages, key=lambda a: (a.average, order[a.item.key]))
+
+
+def drafts(region_code: Optional[int] = None) -> list[FidelityReview]:
+    """Reviews still saved as drafts, newest first (one query)."""
+    query = (select(FidelityReview).where(FidelityReview.total.is_(None))
+             .options(joinedload(FidelityReview.municipality))
+             .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc()))
+    if region_code is not None:
+        query = query.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
+            Municipality.region_code == region_code)
+    return list(db.session.scalars(query))
+
+
+# --- One municipality ------------------------------------------------------------------------
+
+
+def reviews_for(municipality_code: int) -> list[FidelityReview]:
+    """All of a municipality's reviews, oldest first, with ratings and centre (two queries)."""
+    return list(db.session.scalars(
+        select(FidelityReview)
+        .where(FidelityReview.municipality_code == municipality_code)
+        .options(selectinload(FidelityReview.ratings), joinedload(FidelityReview.centre))
+        .order_by(FidelityReview.review_date, FidelityReview.id)
+    ))
+
+
+def scores_of(review: FidelityReview) -> dict[str, Optional[int]]:
+    """Item key → score of one review."""
+    return {r.item_key: r.score for r in review.ratings}
+
+
+def item_changes(review: FidelityReview, previous: Optional[FidelityReview]) -> dict[str, int]:
+    """Item key → score difference against the previous complete review (only rated in both)."""
+    if previous is None:
+        return {}
+    before, now = scores_of(previous), scores_of(review)
+    return {key: now[key] - before[key] for key in now
+            if now[key] is not None and before.get(key) is not None}
+
+
+def previous_complete(review: FidelityReview) -> Optional[FidelityReview]:
+    """The municipality's last complete review before this one (by date, then entry order)."""
+    return db.session.scalar(
+        select(FidelityReview)
+        .where(FidelityReview.municipality_code == review.municipality_code,
+               FidelityReview.total.is_not(None), FidelityReview.id != review.id,
+               (FidelityReview.review_date < review.review_date)
+               | and_(FidelityReview.review_date == review.review_date, FidelityReview.id < (review.id or 0)))
+        .options(selectinload(FidelityReview.ratings))
+        .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass
+class History:
+    """A municipality's reviews: complete ones (oldest first) with per-item changes, and drafts."""
+
+    complete: list[FidelityReview]
+    drafts: list[FidelityReview]
+    # review id → {item key: difference against the previous complete review}
+    changes: dict[int, dict[str, int]]
+    # review id → total difference against the previous complete review
+    total_changes: dict[int, int]
+
+
+def history(municipality_code: int) -> History:
+    """The history page's data: totals over time and which items improved or fell (two queries)."""
+    reviews = reviews_for(municipality_code)
+    complete = [r for r in reviews if r.total is not None]
+    changes, total_changes = {}, {}
+    for previous, review in zip(complete, complete[1:]):
+        changes[review.id] = item_changes(review, previous)
+        total_changes[review.id] = review.total - previous.total
+    return History(complete, [r for r in reviews if r.total is None], changes, total_changes)
+
+
+@dataclass(frozen=True)
+class PanelData:
+    """The municipality page's small fidelity panel."""
+
+    latest: Optional[FidelityReview]
+    draft_count: int
+    due_date: Optional[date]
+    overdue: bool
+
+
+def panel_data(municipality_code: int, today: Optional[date] = None) -> PanelData:
+    """Latest complete review, open drafts and the next due date of one municipality (few queries)."""
+    today = today or date.today()
+    reviews = db.session.scalars(
+        select(FidelityReview).where(FidelityReview.municipality_code == municipality_code)
+        .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc())
+    ).all()
+    latest = next((r for r in reviews if r.total is not None), None)
+    due = next_due_dates(today, codes=[municipality_code]).get(municipality_code)
+    return PanelData(latest, sum(1 for r in reviews if r.total is None),
+                     due[0] if due else None, bool(due and due[0] < today))
