@@ -23,7 +23,7 @@ class VersionedMixin:
 
     @declared_attr
     def updated_by_id(cls) -> Mapped[Optional[int]]:
-        return mapped_column(ForeignKey("user.id", use_alter=True), nullable=True)
+        return mapped_column(ForeignKey("user.id"), nullable=True)
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:
