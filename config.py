@@ -36,6 +36,8 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
     SQLALCHEMY_DATABASE_URI = _database_url("crm.sqlite")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # PostgreSQL only: seconds to wait for a connection before answering 503 (crm/database.py).
+    DATABASE_CONNECT_TIMEOUT = int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE_DIR / "uploads"))
     MAX_UPLOAD_BYTES = int(os.environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)))
     # Slightly above the largest upload so Werkzeug's 413 does not pre-empt our clear form error.
@@ -52,6 +54,12 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
 
+    # Sign-in rate limit per client IP (Flask-Limiter). In memory by default, which counts per
+    # worker process; point RATELIMIT_STORAGE_URI at e.g. redis://host:6379 to share the count.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+
     # Programme targets: settings, never constants in templates.
     COVERAGE_TARGET_FRACTION = float(os.environ.get("COVERAGE_TARGET_FRACTION", str(2 / 3)))
     PROGRAMME_END = date.fromisoformat(os.environ.get("PROGRAMME_END", "2027-12-31"))
@@ -67,6 +75,32 @@ class Config:
 
     PASSWORD_HASH_METHOD = "scrypt"
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+
+    # Calendar feeds, e-mail and the scheduler (crm/scheduler.py, run as `flask --app wsgi scheduler`).
+    # Links in feeds and e-mails; e.g. https://crm.example.dk (empty: the request's own host).
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "").rstrip("/")
+    CALENDAR_FEED_PAST_DAYS = int(os.environ.get("CALENDAR_FEED_PAST_DAYS", "365"))
+    CALENDAR_FIDELITY_DAYS = int(os.environ.get("CALENDAR_FIDELITY_DAYS", "365"))
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "30"))
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))
+    SCHEDULER_TIMEZONE = "Europe/Copenhagen"
+    SCHEDULER_DIGEST_ENABLED = _env_bool("SCHEDULER_DIGEST_ENABLED", True)
+    SCHEDULER_DIGEST_HOUR = int(os.environ.get("SCHEDULER_DIGEST_HOUR", "7"))
+    SCHEDULER_DIGEST_MINUTE = int(os.environ.get("SCHEDULER_DIGEST_MINUTE", "0"))
+    DIGEST_NEXT_STEP_DAYS = int(os.environ.get("DIGEST_NEXT_STEP_DAYS", "7"))
+    DIGEST_FIDELITY_DAYS = int(os.environ.get("DIGEST_FIDELITY_DAYS", "60"))
+    DIGEST_QUIET_MONTHS = int(os.environ.get("DIGEST_QUIET_MONTHS", "6"))
+    # The half-year reminder runs daily in June and December from this day until it has been sent.
+    SCHEDULER_HALFYEAR_ENABLED = _env_bool("SCHEDULER_HALFYEAR_ENABLED", True)
+    SCHEDULER_HALFYEAR_DAY = int(os.environ.get("SCHEDULER_HALFYEAR_DAY", "1"))
+    SCHEDULER_HALFYEAR_HOUR = int(os.environ.get("SCHEDULER_HALFYEAR_HOUR", "8"))
+    HALFYEAR_EXTRA_RECIPIENTS = [
+        e.strip() for e in os.environ.get("HALFYEAR_EXTRA_RECIPIENTS", "").split(",") if e.strip()
+    ]
+    # Failed e-mails are retried this often (minutes) until MAIL_MAX_ATTEMPTS.
+    SCHEDULER_MAIL_RETRY_ENABLED = _env_bool("SCHEDULER_MAIL_RETRY_ENABLED", True)
+    SCHEDULER_MAIL_RETRY_MINUTES = int(os.environ.get("SCHEDULER_MAIL_RETRY_MINUTES", "15"))
 
 
 class DevelopmentConfig(Config):

@@ -8,7 +8,7 @@ from flask import Flask, has_request_context, session
 from flask_login import current_user
 
 from config import CONFIGS, BASE_DIR
-from crm.extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from crm.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 
 # One blueprint per area; each module exposes ``bp``.
 BLUEPRINT_MODULES = (
@@ -26,6 +26,8 @@ BLUEPRINT_MODULES = (
     "crm.views.outcomes",
     "crm.views.calendar",
     "crm.views.admin",
+    "crm.views.jobs",
+    "crm.views.health",
 )
 
 
@@ -61,12 +63,16 @@ def _select_locale() -> str:
 
 
 def register_extensions(app: Flask) -> None:
+    from crm.database import configure_engine_options
+
+    configure_engine_options(app)  # before db.init_app, which creates the engine
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Europe/Copenhagen")
     bootstrap.init_app(app)
+    limiter.init_app(app)
 
     from crm import audit, database, security  # noqa: F401  (imports register their hooks)
     from crm.models import User

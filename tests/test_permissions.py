@@ -12,7 +12,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes where users act on their own account or session; every signed-in user may use them.
 OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account"}
 # Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
-OWN_ACCOUNT_EXTRA: set[str] = set()
+OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
 
 REGION_B = 1085
 REGION_B_MUNICIPALITY = 253  # Greve, Region Sjælland

@@ -1,1 +1,66 @@
-"""CLI commands for this area (filled in when the area lands)."""
+"""``flask --app wsgi scheduler`` (the scheduler process) and ``flask --app wsgi jobs run NAME``.
+
+The commands are attached to the app by the ``jobs`` blueprint (``cli_group=None``), see
+crm/views/jobs.py.
+"""
+import signal
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from crm.audit import acting_as
+
+jobs_cli = AppGroup("jobs", help="Scheduled jobs: digest, halfyear, mail.")
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command():
+    """Run the job scheduler in the foreground (one process per installation)."""
+    from crm.scheduler import build_scheduler
+
+    app = current_app._get_current_object()
+    scheduler = build_scheduler(app, blocking=True)
+    jobs = scheduler.get_jobs()
+    if not jobs:
+        click.echo("Every job is switched off (SCHEDULER_*_ENABLED); nothing to run.")
+        return
+    for job in jobs:
+        click.echo(f"Scheduled {job.id}: {job.trigger}")
+    # systemd/docker stop with SIGTERM: let a running job finish its current step, then exit.
+    signal.signal(signal.SIGTERM, lambda *_args: scheduler.shutdown(wait=True))
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    click.echo("Scheduler stopped.")
+
+
+@jobs_cli.command("run")
+@click.argument("name")
+def run_command(name):
+    """Run job NAME now (digest, halfyear or mail) and print its outcome."""
+    from crm.services.jobs import JOBS, run_job
+
+    if name not in JOBS:
+        raise click.BadParameter(f"choose one of {', '.join(JOBS)}", param_hint="NAME")
+    with acting_as("cli (admin)"):
+        run = run_job(name, triggered_by="cli")
+    if run is None:
+        raise click.ClickException("Another process is running this job right now.")
+    click.echo(f"{name}: {run.outcome} – {run.detail or ''}")
+    if run.outcome == "failed":
+        raise SystemExit(1)
+
+
+@jobs_cli.command("list")
+def list_command():
+    """List the jobs and whether the scheduler runs them."""
+    from crm.services.jobs import JOBS
+
+    switches = {"digest": "SCHEDULER_DIGEST_ENABLED", "halfyear": "SCHEDULER_HALFYEAR_ENABLED",
+                "mail": "SCHEDULER_MAIL_RETRY_ENABLED"}
+    for name, job in JOBS.items():
+        state = "on" if current_app.config.get(switches[name]) else "off"
+        click.echo(f"{name}\t{state}\t{job.label}")

@@ -1,12 +1,260 @@
-"""Kalender: placeholder until its issue lands."""
-from flask import Blueprint, render_template
+"""Kalender: the personal feed (token URL, reset), the daily digest switch, one activity as .ics,
+and importing an .ics file as draft activities (upload → preview → confirm)."""
+import re
+import secrets
+import time as clock
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Optional
 
-from crm.permissions import read_required
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy import select
+from wtforms import BooleanField, SelectField, SubmitField
+from wtforms.validators import InputRequired, ValidationError
+
+from crm.extensions import db
+from crm.forms import DanishDateField, EmptyForm
+from crm.models import ACTIVITY_TYPES, ROLES, Activity, Municipality, Region, User
+from crm.permissions import ensure_can_write, read_required, roles_required, write_required
+from crm.services import calendar_feed, ics_import
+from crm.services.mail import external_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/kalender")
+
+# Every signed-in user manages their own feed link and digest (their own account only).
+own_account_required = roles_required(*ROLES)
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,80}$")
+IMPORT_DIR = "ics-import"
+IMPORT_FILE_MAX_AGE = 24 * 3600  # seconds an uploaded file waits for its confirmation
+
+
+class DigestForm(FlaskForm):
+    """The user's own switch for the daily digest e-mail."""
+
+    enabled = BooleanField(_l("Send mig det daglige overblik på e-mail"))
+    submit = SubmitField(_l("Gem"))
+
+
+class IcsUploadForm(FlaskForm):
+    """An .ics file and the date range to read from it."""
+
+    file = FileField(_l("Kalenderfil (.ics)"), validators=[FileRequired(_l("Vælg en .ics-fil."))])
+    start = DanishDateField(_l("Fra dato"), validators=[InputRequired(_l("Angiv en dato."))])
+    end = DanishDateField(_l("Til dato"), validators=[InputRequired(_l("Angiv en dato."))])
+    # Checked in validate_region: ambassadors never see the field (their region is used).
+    region = SelectField(_l("Region for aktiviteterne"), validate_choice=False)
+    submit = SubmitField(_l("Vis aftaler"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        regions = db.session.scalars(select(Region).order_by(Region.code)).all()
+        self.region.choices = [("", str(_l("Landsdækkende (ingen region)")))] + [(str(r.code), r.name) for r in regions]
+
+    def validate_region(self, field):
+        if field.data and field.data not in {value for value, _label in self.region.choices}:
+            raise ValidationError(_("Vælg en region fra listen."))
+
+    def validate_end(self, field):
+        if self.start.data and field.data and field.data < self.start.data:
+            raise ValidationError(_("Slutdatoen må ikke ligge før startdatoen."))
+        if self.start.data and field.data and (field.data - self.start.data).days > ics_import.MAX_RANGE_DAYS:
+            raise ValidationError(_("Vælg en periode på højst tre år."))
+
+
+# --- The personal feed -----------------------------------------------------------------------
+
+
+def _feed_urls(user: User, args: dict) -> Optional[dict[str, str]]:
+    """The user's feed as https:// and webcal:// URLs (with the chosen filters), or None."""
+    if not user.calendar_token:
+        return None
+    https = external_url("calendar.feed", token=user.calendar_token, **args)
+    return {"https": https, "webcal": re.sub(r"^https?://", "webcal://", https)}
+
+
+def _filter_args() -> dict:
+    """The region/type options chosen on the page, kept only when the feed would honour them."""
+    scope = calendar_feed.feed_scope(current_user, request.args)
+    args: dict = {}
+    region = request.args.get("region", "")
+    if region == calendar_feed.NATIONAL or (region.isdigit() and scope.region_codes == frozenset({int(region)})):
+        args["region"] = region
+    if scope.types:
+        args["type"] = sorted(scope.types)
+    return args
 
 
 @bp.route("/")
 @read_required
 def index():
-    return render_template("placeholder.html", title="Kalender")
+    """The user's feed link (with optional filters), its reset button, and the digest switch."""
+    digest_form = DigestForm(enabled=current_user.digest_enabled)
+    args = _filter_args()
+    return render_template(
+        "calendar/index.html",
+        urls=_feed_urls(current_user, args),
+        filter_args=args,
+        digest_form=digest_form,
+        reset_form=EmptyForm(),
+        regions=calendar_feed.region_choices(),
+        types=calendar_feed.type_choices(),
+        sees_all=calendar_feed.readable_region_codes(current_user) is None,
+    )
+
+
+@bp.route("/link", methods=["POST"])
+@own_account_required
+def reset_token():
+    """Issue a new feed token (or the first one); the old feed URL stops working at once."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    had_token = bool(current_user.calendar_token)
+    current_user.reset_calendar_token()
+    db.session.commit()
+    if had_token:
+        flash(_("Du har fået et nyt kalenderlink. Det gamle virker ikke længere: abonnér på det nye."), "success")
+    else:
+        flash(_("Dit personlige kalenderlink er oprettet."), "success")
+    return redirect(url_for("calendar.index"))
+
+
+@bp.route("/overblik", methods=["POST"])
+@own_account_required
+def digest():
+    """Turn the user's own daily digest on or off."""
+    form = DigestForm()
+    if not form.validate_on_submit():
+        abort(400)
+    current_user.digest_enabled = bool(form.enabled.data)
+    db.session.commit()
+    flash(_("Det daglige overblik er slået til.") if current_user.digest_enabled
+          else _("Det daglige overblik er slået fra."), "success")
+    return redirect(url_for("calendar.index"))
+
+
+def _ics_response(data: bytes, filename: str, disposition: str) -> Response:
+    """A calendar file response; never cached by shared caches (the feed URL is a secret)."""
+    response = Response(data, mimetype="text/calendar")
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.route("/feed/<token>.ics")
+def feed(token: str):
+    """The personal feed: no sign-in; the secret token in the URL identifies the user (404 if unknown)."""
+    if not TOKEN_PATTERN.match(token):
+        abort(404)
+    user = db.session.scalar(select(User).where(User.calendar_token == token))
+    if user is None or not user.active:
+        abort(404)
+    return _ics_response(calendar_feed.user_feed(user, request.args), "ips-crm.ics", "inline")
+
+
+@bp.route("/aktivitet/<int:activity_id>.ics")
+@read_required
+def activity_ics(activity_id: int):
+    """One activity as an .ics file, to add to a calendar or send on as an invitation."""
+    activity = db.get_or_404(Activity, activity_id)
+    return _ics_response(calendar_feed.activity_ics(activity), f"aktivitet-{activity.id}.ics", "attachment")
+
+
+# --- Importing an .ics file ------------------------------------------------------------------
+
+
+def _import_folder() -> Path:
+    folder = Path(current_app.config["UPLOAD_FOLDER"]) / IMPORT_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _import_path(token: str) -> Path:
+    """Where the signed-in user's upload ``token`` is kept; the user id in the name keeps it theirs."""
+    if not TOKEN_PATTERN.match(token or ""):
+        abort(400)
+    return _import_folder() / f"{current_user.id}-{token}.ics"
+
+
+def _store_upload(data: bytes) -> str:
+    """Keep the uploaded file until it is confirmed; old unconfirmed uploads are removed."""
+    folder = _import_folder()
+    for old in folder.glob("*.ics"):
+        if old.stat().st_mtime < clock.time() - IMPORT_FILE_MAX_AGE:
+            old.unlink(missing_ok=True)
+    token = secrets.token_urlsafe(24)
+    _import_path(token).write_bytes(data)
+    return token
+
+
+def _import_region(raw: str) -> Optional[int]:
+    """The region the imported activities get: an ambassador's own, or the admin's choice."""
+    if current_user.is_ambassador:
+        region = current_user.region_code
+    else:
+        region = int(raw) if raw.isdigit() else None
+    ensure_can_write(region)
+    return region
+
+
+def _municipality_names() -> dict[int, str]:
+    return dict(db.session.execute(select(Municipality.code, Municipality.name)).all())
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@write_required
+def import_upload():
+    """Upload an .ics file; valid → the preview of its events within the chosen range."""
+    form = IcsUploadForm()
+    if request.method == "GET":
+        today = date.today()
+        form.start.data, form.end.data = today - timedelta(days=30), today + timedelta(days=180)
+        form.region.data = str(current_user.region_code or "")
+    if form.validate_on_submit():
+        data = form.file.data.read(int(current_app.config.get("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)) + 1)
+        try:
+            if len(data) > int(current_app.config.get("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)):
+                raise ics_import.IcsError(_("Filen er for stor."))
+            proposals = ics_import.read_events(data, form.start.data, form.end.data)
+        except ics_import.IcsError as error:
+            form.file.errors.append(str(error))
+        else:
+            region = _import_region(form.region.data or "")
+            return render_template(
+                "calendar/import_preview.html", proposals=proposals, token=_store_upload(data),
+                start=form.start.data, end=form.end.data, region=region,
+                region_name=db.session.get(Region, region).name if region else _("Landsdækkende"),
+                names=_municipality_names(), types=ACTIVITY_TYPES, form=EmptyForm(),
+            )
+    return render_template("calendar/import.html", form=form, is_ambassador=current_user.is_ambassador)
+
+
+@bp.route("/import/bekraeft", methods=["POST"])
+@write_required
+def import_confirm():
+    """Create the events the user ticked (with the types they chose) as activities."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    region = _import_region(request.form.get("region", ""))
+    path = _import_path(request.form.get("token", ""))
+    try:
+        start, end = date.fromisoformat(request.form["start"]), date.fromisoformat(request.form["end"])
+        data = path.read_bytes()
+        proposals = ics_import.read_events(data, start, end)
+    except (KeyError, ValueError, OSError):
+        flash(_("Den uploadede fil er ikke længere tilgængelig. Upload den igen."), "warning")
+        return redirect(url_for("calendar.import_upload"))
+    selected = set(request.form.getlist("selected"))
+    chosen = [p for p in proposals if p.key in selected]
+    types = {p.key: request.form.get(f"type:{p.key}", "") for p in chosen}
+    created, skipped = ics_import.create_activities(chosen, region, current_user, types)
+    path.unlink(missing_ok=True)
+    flash(_("%(created)s aktivitet(er) oprettet fra kalenderen; %(skipped)s var importeret før. "
+            "Ret dem til under Aktiviteter.", created=len(created), skipped=skipped), "success")
+    return redirect(url_for("activities.index"))
