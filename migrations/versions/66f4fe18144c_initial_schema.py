@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: a486c4897de3
+Revision ID: 66f4fe18144c
 Revises: 
-Create Date: 2026-11-23 11:04:04.867504
+Create Date: 2026-11-23 11:04:51.550077
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'a486c4897de3'
+revision = '66f4fe18144c'
 down_revision = None
 branch_labels = None
 depends_on = None
