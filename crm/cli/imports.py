@@ -26,19 +26,25 @@ def run_import(importer_class, path: str, good_rows_only: bool, dry_run: bool) -
         result = check_file(importer_class(user=None), data, Path(path).name)
         for line in report_lines(result):
             click.echo(line)
-        if dry_run:
-            raise SystemExit(1 if result.errors else 0)
-        if result.errors and (result.fatal or not good_rows_only):
-            click.echo("Intet er importeret. Ret filen, eller brug --good-rows-only for kun at importere "
-                       "de gode rækker.", err=True)
-            raise SystemExit(1)
-        try:
-            outcome = result.apply(GOOD_ROWS_ONLY if good_rows_only else ALL_OR_NOTHING)
-        except ImportRefused as exc:
-            click.echo(str(exc), err=True)
-            raise SystemExit(1)
+        outcome = apply_checked(result, good_rows_only, dry_run)
         click.echo(f"Importeret: {outcome.created}. Sprunget over, findes allerede: {outcome.skipped_present}. "
                    f"Sprunget over på grund af fejl: {outcome.skipped_errors}.")
+
+
+def apply_checked(result, good_rows_only: bool, dry_run: bool):
+    """Write a checked file's rows, or exit: 1 after a dry run with errors or on a refused file,
+    0 after a clean dry run. Shared by every ``import`` subcommand."""
+    if dry_run:
+        raise SystemExit(1 if result.errors else 0)
+    if result.errors and (result.fatal or not good_rows_only):
+        click.echo("Intet er importeret. Ret filen, eller brug --good-rows-only for kun at importere "
+                   "de gode rækker.", err=True)
+        raise SystemExit(1)
+    try:
+        return result.apply(GOOD_ROWS_ONLY if good_rows_only else ALL_OR_NOTHING)
+    except ImportRefused as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1)
 
 
 def _import_command(name: str, importer_path: str, help_text: str):

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from crm.commands import as_cli_admin, import_cli
-from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused, cli_request_context, report_lines
+from crm.cli.imports import apply_checked
+from crm.services.importing import cli_request_context, report_lines
 
 
 @import_cli.command("outcomes")
@@ -33,17 +34,7 @@ def import_outcomes(file, good_rows_only, dry_run):
         for line in report_lines(result):
             click.echo(line)
         click.echo(f"Nye: {result.additions}. Opdateres: {result.updates}.")
-        if dry_run:
-            raise SystemExit(1 if result.errors else 0)
-        if result.errors and (result.fatal or not good_rows_only):
-            click.echo("Intet er importeret. Ret filen, eller brug --good-rows-only for kun at importere "
-                       "de gode rækker.", err=True)
-            raise SystemExit(1)
-        try:
-            outcome = result.apply(GOOD_ROWS_ONLY if good_rows_only else ALL_OR_NOTHING)
-        except ImportRefused as exc:
-            click.echo(str(exc), err=True)
-            raise SystemExit(1)
+        outcome = apply_checked(result, good_rows_only, dry_run)
         importer = result.importer
         click.echo(f"Importeret: {importer.created} nye, {importer.updated} opdaterede. "
                    f"Sprunget over, findes allerede: {outcome.skipped_present}. "
