@@ -1,5 +1,5 @@
 """Error pages: friendly, in the user's language, never a stack trace."""
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -57,8 +57,10 @@ def value_out_of_range(error: Exception):
 def database_unavailable(error: Exception):
     """The database is down or unreachable: 503 so load balancers and users know to retry."""
     db.session.rollback()
-    # The normal page layout needs the signed-in user from the database, so use a standalone page.
-    return render_template("errors/unavailable.html"), 503, {"Retry-After": "30"}
+    # A standalone page rendered straight from the Jinja environment: render_template would run
+    # the context processors, and Flask-Login's loads the signed-in user from the database.
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render()
+    return page, 503, {"Retry-After": "30"}
 
 
 @bp.app_errorhandler(Exception)
