@@ -20,7 +20,7 @@ class DanishDateField(DateField):
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.setdefault("format", DATE_FORMATS)
         render_kw = kwargs.setdefault("render_kw", {})
-        render_kw.setdefault("placeholder", "dd-mm-åååå")
+        render_kw.setdefault("placeholder", _l("dd-mm-åååå"))  # lazy: translated when rendered
         render_kw.setdefault("inputmode", "numeric")
         super().__init__(label, validators, **kwargs)
 

@@ -266,16 +266,17 @@ def activities_for_municipality(code: int, limit: int = 50) -> list[Activity]:
     return list(db.session.scalars(query))
 
 
-EXPORT_HEADER = (
-    "Startdato", "Slutdato", "Type", "Spor", "Titel", "Region", "Kommuner", "Psykiatriske centre", "Sted",
-    "Timer", "Deltagere", "Heraf kommune", "Heraf psykiatri", "Heraf andre", "Heraf medarbejdere",
-    "Heraf ledere", "Antal gange", "Link", "Note", "Registreret af",
+EXPORT_HEADER = (  # literal _l() calls, so Babel extracts each title
+    _l("Startdato"), _l("Slutdato"), _l("Type"), _l("Spor"), _l("Titel"), _l("Region"),
+    _l("Kommuner"), _l("Psykiatriske centre"), _l("Sted"), _l("Timer"), _l("Deltagere"),
+    _l("Heraf kommune"), _l("Heraf psykiatri"), _l("Heraf andre"), _l("Heraf medarbejdere"),
+    _l("Heraf ledere"), _l("Antal gange"), _l("Link"), _l("Note"), _l("Registreret af"),
 )
 
 
 def export_header() -> list[str]:
     """Column titles of the export (translated)."""
-    return [_(title) for title in EXPORT_HEADER]
+    return [str(title) for title in EXPORT_HEADER]
 
 
 def export_rows(activities: Sequence[Activity]) -> list[list[Any]]:
