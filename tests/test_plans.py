@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import AuditEntry, CooperationPlan, StageChange, TargetGroup
@@ -15,16 +15,6 @@ from tests import factories
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 KBH, FRB, GREVE = 101, 147, 253
-
-
-@pytest.fixture(autouse=True)
-def _forget_plan_editors(app):
-    """conftest empties tables child-first, but ``cooperation_plan.updated_by_id`` → user is a
-    use_alter foreign key outside that order; clear it so the next test's reset can delete users."""
-    yield
-    db.session.rollback()
-    db.session.execute(update(CooperationPlan).values(updated_by_id=None))
-    db.session.commit()
 
 
 def _hidden(html: str, name: str) -> str:

@@ -14,21 +14,19 @@ from crm.services.importing import (
     GOOD_ROWS_ONLY,
     ImportRefused,
     check_file,
-    cli_request_context,
     report_lines,
 )
 
 
 def run_import(importer_class, path: str, good_rows_only: bool, dry_run: bool) -> None:
     """Check ``path`` with ``importer_class``, print the report, and write unless told otherwise."""
-    with cli_request_context():
-        data = Path(path).read_bytes()
-        result = check_file(importer_class(user=None), data, Path(path).name)
-        for line in report_lines(result):
-            click.echo(line)
-        outcome = apply_checked(result, good_rows_only, dry_run)
-        click.echo(f"Importeret: {outcome.created}. Sprunget over, findes allerede: {outcome.skipped_present}. "
-                   f"Sprunget over på grund af fejl: {outcome.skipped_errors}.")
+    data = Path(path).read_bytes()
+    result = check_file(importer_class(user=None), data, Path(path).name)
+    for line in report_lines(result):
+        click.echo(line)
+    outcome = apply_checked(result, good_rows_only, dry_run)
+    click.echo(f"Importeret: {outcome.created}. Sprunget over, findes allerede: {outcome.skipped_present}. "
+               f"Sprunget over på grund af fejl: {outcome.skipped_errors}.")
 
 
 def apply_checked(result, good_rows_only: bool, dry_run: bool):

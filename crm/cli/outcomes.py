@@ -12,7 +12,7 @@ import click
 
 from crm.commands import as_cli_admin, import_cli
 from crm.cli.imports import apply_checked
-from crm.services.importing import cli_request_context, report_lines
+from crm.services.importing import report_lines
 
 
 @import_cli.command("outcomes")
@@ -25,17 +25,16 @@ def import_outcomes(file, good_rows_only, dry_run):
     with_education,ever_paid_hours_or_education (quarter as 2025Q3)."""
     from crm.services.outcomes import check_outcome_file
 
-    with cli_request_context():
-        result = check_outcome_file(Path(file).read_bytes(), Path(file).name, user=None)
-        if result.personal_data:
-            for error in result.errors:
-                click.echo(str(error), err=True)
-            raise SystemExit(1)
-        for line in report_lines(result):
-            click.echo(line)
-        click.echo(f"Nye: {result.additions}. Opdateres: {result.updates}.")
-        outcome = apply_checked(result, good_rows_only, dry_run)
-        importer = result.importer
-        click.echo(f"Importeret: {importer.created} nye, {importer.updated} opdaterede. "
-                   f"Sprunget over, findes allerede: {outcome.skipped_present}. "
-                   f"Sprunget over på grund af fejl: {outcome.skipped_errors}.")
+    result = check_outcome_file(Path(file).read_bytes(), Path(file).name, user=None)
+    if result.personal_data:
+        for error in result.errors:
+            click.echo(str(error), err=True)
+        raise SystemExit(1)
+    for line in report_lines(result):
+        click.echo(line)
+    click.echo(f"Nye: {result.additions}. Opdateres: {result.updates}.")
+    outcome = apply_checked(result, good_rows_only, dry_run)
+    importer = result.importer
+    click.echo(f"Importeret: {importer.created} nye, {importer.updated} opdaterede. "
+               f"Sprunget over, findes allerede: {outcome.skipped_present}. "
+               f"Sprunget over på grund af fejl: {outcome.skipped_errors}.")

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import ACTIVITY_TYPE_CODES, Activity, Municipality, PsychiatricCentre
+from crm.models import Activity, Municipality, PsychiatricCentre
 
 # (type, weight per ambassador per half-year) for regional work.
 REGIONAL_MIX = (
@@ -137,24 +137,6 @@ def _national(ctx, start: date, days: int) -> list[Activity]:
     return activities
 
 
-def _synthetic(ctx, municipalities: list[Municipality]) -> list[Activity]:
-    """``ctx.scale`` extra activities over five years (for trying pages with much data)."""
-    rng = ctx.rng
-    start = ctx.today - timedelta(days=5 * 365)
-    activities = []
-    for i in range(ctx.scale):
-        municipality = rng.choice(municipalities)
-        kind = rng.choice(ACTIVITY_TYPE_CODES)
-        activities.append(Activity(
-            type=kind, title=f"Syntetisk aktivitet {i + 1}: {municipality.name}",
-            start_date=start + timedelta(days=rng.randrange(5 * 365)), region_code=municipality.region_code,
-            participants=rng.randint(1, 40), hours=Decimal(rng.randint(1, 12)),
-            link="https://example.dk/materiale" if kind == "material" else None,
-            municipalities=[municipality], created_by_id=ctx.ambassadors[municipality.region_code].id,
-        ))
-    return activities
-
-
 def load(ctx) -> None:
     """Add the demo activities (flushed; ``load_demo`` commits)."""
     municipalities = db.session.scalars(select(Municipality).order_by(Municipality.code)).all()
@@ -167,6 +149,5 @@ def load(ctx) -> None:
         region_centres = [c for c in centres if c.region_code == region_code]
         activities += _regional(ctx, region_code, in_region, region_centres, start, days)
     activities += _national(ctx, start, days)
-    activities += _synthetic(ctx, municipalities)
     db.session.add_all(activities)
     db.session.flush()

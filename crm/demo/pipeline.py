@@ -8,7 +8,6 @@ history follows the same rule as real data. Everything is drawn from ``ctx.rng``
 import unicodedata
 from datetime import date, timedelta
 
-from flask import current_app, has_request_context
 from sqlalchemy import select
 
 from crm.extensions import db
@@ -72,16 +71,6 @@ FINAL_STAGES = [("not_contacted", 10), ("dialogue", 22), ("plan_in_progress", 25
 
 def load(ctx) -> None:
     """Create the pipeline demo data (called by ``crm.demo.load_demo``; it commits)."""
-    # The services word their messages with Flask-Babel, whose locale selector reads the session:
-    # give them a (throw-away) request context when run from the command line.
-    if has_request_context():
-        _load(ctx)
-    else:
-        with current_app.test_request_context():
-            _load(ctx)
-
-
-def _load(ctx) -> None:
     centres = _centres()
     groups = _target_groups()
     municipalities = db.session.scalars(select(Municipality).order_by(Municipality.code)).all()

@@ -45,10 +45,6 @@ Checking and applying
     the end; on failure everything is rolled back. ``report_lines(result)`` renders the report as
     Danish text lines (CLI).
 
-Command line
-    Danish messages need a request context (the app's locale selector reads the session), so a
-    CLI command runs its import inside ``with cli_request_context(): ...``.
-
 Field parsers (``FieldParser(line_no, errors)``; each returns the value or None and records a
 ``RowError`` on bad input): ``date``, ``whole``, ``decimal``, ``region``, ``municipalities``,
 ``text``; plain functions ``parse_date_text``, ``parse_decimal_text`` for other callers.
@@ -63,10 +59,8 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from contextlib import nullcontext
-from typing import Any, ContextManager, Hashable, Iterable, Optional, Sequence
+from typing import Any, Hashable, Iterable, Optional, Sequence
 
-from flask import current_app, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -669,8 +663,3 @@ def report_lines(result: ImportResult) -> list[str]:
     return lines
 
 
-def cli_request_context() -> ContextManager:
-    """A request context for command-line imports (gettext needs one); a no-op inside a request."""
-    if has_request_context():
-        return nullcontext()
-    return current_app.test_request_context()
