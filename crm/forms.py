@@ -1,9 +1,15 @@
 """Form pieces shared by several areas."""
+from typing import Optional
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import DateField, HiddenField, IntegerField
 from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import TextInput
+
+from crm.extensions import db
+from crm.models import Region
 
 DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
 
@@ -46,4 +52,13 @@ class VersionedForm(FlaskForm):
     version = HiddenField()
 
 
-__all__ = ["DanishDateField", "EmptyForm", "VersionedForm", "non_negative", "IntegerField", "InputRequired"]
+def region_choices(codes=None, blank: Optional[str] = None) -> list[tuple[str, str]]:
+    """Regions as select choices, optionally only ``codes``."""
+    query = select(Region).order_by(Region.code)
+    if codes is not None:
+        query = query.where(Region.code.in_(codes))
+    choices = [(str(r.code), r.name) for r in db.session.scalars(query)]
+    return ([("", blank)] if blank is not None else []) + choices
+
+
+__all__ = ["DanishDateField", "EmptyForm", "VersionedForm", "non_negative", "region_choices", "IntegerField", "InputRequired"]

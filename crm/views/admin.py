@@ -1,5 +1,5 @@
 """Administration: users, psychiatric centres, and the audit log."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -9,8 +9,8 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from crm.extensions import db
-from crm.forms import EmptyForm
-from crm.models import ROLES, AuditEntry, PsychiatricCentre, Region, User
+from crm.forms import EmptyForm, region_choices
+from crm.models import ROLES, AuditEntry, PsychiatricCentre, User
 from crm.permissions import admin_required, ensure_can_write, read_required, roles_required, write_required
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services.search import LIKE_ESCAPE, contains_pattern
@@ -22,12 +22,6 @@ ROLE_LABELS = {
     ROLE_WORKING_GROUP: _l("Arbejdsgruppe"),
     ROLE_ADMIN: _l("Administrator"),
 }
-
-
-def _region_choices(blank: str | None = None) -> list[tuple[str, str]]:
-    regions = db.session.scalars(select(Region).order_by(Region.code)).all()
-    choices = [(str(r.code), r.name) for r in regions]
-    return ([("", blank)] if blank is not None else []) + choices
 
 
 class UserForm(FlaskForm):
@@ -42,7 +36,7 @@ class UserForm(FlaskForm):
     def __init__(self, *args, user: User | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self._user = user
-        self.region.choices = _region_choices(blank=str(_l("— ingen —")))
+        self.region.choices = region_choices(blank=str(_l("— ingen —")))
 
     def validate_email(self, field):
         existing = db.session.scalar(select(User).where(func.lower(User.email) == field.data.strip().lower()))
@@ -68,7 +62,7 @@ class CentreForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.region.choices = _region_choices()
+        self.region.choices = region_choices()
 
 
 @bp.route("/users")

@@ -13,7 +13,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional as Optiona
 from wtforms.widgets import TextInput
 
 from crm.extensions import db
-from crm.forms import DanishDateField, VersionedForm
+from crm.forms import DanishDateField, VersionedForm, region_choices
 from crm.models import STAGES, Municipality, PsychiatricCentre, Region, TargetGroup, User
 
 
@@ -42,15 +42,6 @@ def safe_url(endpoints, **values) -> Optional[str]:
         except BuildError:
             continue
     return None
-
-
-def region_choices(codes=None, blank: Optional[str] = None) -> list[tuple[str, str]]:
-    """Regions as select choices, optionally only ``codes``."""
-    query = select(Region).order_by(Region.code)
-    if codes is not None:
-        query = query.where(Region.code.in_(codes))
-    choices = [(str(r.code), r.name) for r in db.session.scalars(query)]
-    return ([("", blank)] if blank is not None else []) + choices
 
 
 def municipality_choices(region_codes=None) -> list[tuple[str, str]]:

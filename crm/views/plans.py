@@ -14,7 +14,8 @@ from crm.services import plans as plan_service
 from crm.services.export import table_response
 from crm.services.locking import check_version
 from crm.services.uploads import UploadError, send_pdf
-from crm.views.pipeline_forms import PlanForm, TargetGroupForm, int_arg, ints, region_choices
+from crm.forms import region_choices
+from crm.views.pipeline_forms import PlanForm, TargetGroupForm, int_arg, ints
 
 bp = Blueprint("plans", __name__, url_prefix="/planer")
 
