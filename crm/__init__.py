@@ -83,7 +83,7 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_view = "auth.login"
     login_manager.login_message_category = "warning"
-    from flask_babel import lazy_gettext as _l
+    from crm.i18n import lazy_gettext as _l
 
     login_manager.login_message = _l("Log ind for at se siden.")
 
@@ -107,8 +107,9 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from crm import templating
+    from crm import i18n, templating
 
+    i18n.init_app(app)
     templating.init_app(app)
 
 

@@ -1,7 +1,7 @@
 """Form pieces shared by several areas."""
 from typing import Optional
 
-from flask_babel import lazy_gettext as _l
+from crm.i18n import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, HiddenField, IntegerField

@@ -2,7 +2,7 @@
 from datetime import datetime
 from typing import Optional
 
-from flask_babel import lazy_gettext as _l
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 

@@ -2,7 +2,7 @@
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Optional
 
-from flask_babel import lazy_gettext as _l
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

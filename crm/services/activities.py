@@ -8,8 +8,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Hashable, Mapping, Optional, Sequence
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 

@@ -2,7 +2,7 @@
 from dataclasses import dataclass
 from typing import Optional
 
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from sqlalchemy import select
 
 from crm.extensions import db

@@ -19,7 +19,7 @@ from typing import Iterable, Mapping, Optional
 
 from flask import has_request_context
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 

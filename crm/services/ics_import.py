@@ -18,7 +18,7 @@ from typing import Iterable, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 import recurring_ical_events
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from icalendar import Calendar
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError

@@ -61,7 +61,7 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Hashable, Iterable, Optional, Sequence
 
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 

@@ -8,7 +8,7 @@ check and the commit (``StaleDataError``), see ``commit_or_conflict``.
 """
 from typing import Any, Optional
 
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db

@@ -269,7 +269,7 @@ def retry(message: OutboxMessage, now: Optional[datetime] = None) -> dict[str, i
 
 def describe_counts(counts: dict[str, int]) -> str:
     """'sendt 2, fejlet 1, i udbakken 0' for job details and flash messages."""
-    from flask_babel import gettext as _
+    from crm.i18n import gettext as _
 
     return _("sendt %(sent)s, fejlet %(failed)s, i udbakken %(outbox)s",
              sent=counts.get("sent", 0), failed=counts.get("failed", 0), outbox=counts.get("outbox", 0))

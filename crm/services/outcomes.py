@@ -28,8 +28,8 @@ from datetime import date
 from typing import Hashable, Optional, Sequence
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.orm import joinedload
 

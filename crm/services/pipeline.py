@@ -78,7 +78,7 @@ def record_stage_change(
 ) -> StageChange:
     """Add a dated stage change (may be backdated). Refuses an unknown stage or a second entry
     for the same municipality and date. The caller commits."""
-    from flask_babel import gettext as _
+    from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
 
@@ -113,7 +113,7 @@ def record_stage_change(
 
 def _check_stage_and_date(municipality_code: int, stage: str, effective_date: date, ignore_id=None) -> None:
     """Raise StageError for an unknown stage or a second entry on the same municipality and date."""
-    from flask_babel import gettext as _
+    from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
 
@@ -185,7 +185,7 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
     by the plan. A different entry on the very same date is never overwritten either. Returns one
     outcome per municipality; the caller commits.
     """
-    from flask_babel import gettext as _
+    from crm.i18n import gettext as _
 
     if plan.signed_date is None:
         return []
@@ -361,7 +361,7 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
     corrected rather than duplicated (moving a card twice on one day keeps the last move). The
     caller commits.
     """
-    from flask_babel import gettext as _
+    from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
 

@@ -11,8 +11,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Iterable, Optional, Union
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 import xlsxwriter
 from sqlalchemy import and_, distinct, func, or_, select
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Hashable, Optional, Sequence
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select, tuple_
 
 from crm.extensions import db

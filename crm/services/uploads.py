@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from flask import Response, abort, current_app, send_file
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from werkzeug.datastructures import FileStorage
 
 PDF_MAGIC = b"%PDF-"

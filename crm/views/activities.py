@@ -1,6 +1,6 @@
 """Activities: the filtered list with export, detail, create/edit/copy/delete."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 

@@ -1,8 +1,8 @@
 """The activity form: fields, choices for the current user, and the cross-field rules."""
 from decimal import Decimal, InvalidOperation
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import (
     DecimalField,

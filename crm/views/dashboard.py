@@ -9,8 +9,8 @@ from typing import Optional
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from wtforms import Form
 from wtforms.validators import Optional as OptionalValue
 

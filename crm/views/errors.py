@@ -25,7 +25,7 @@ def _render(status: int, message: str | None = None):
 @bp.app_errorhandler(CSRFError)
 def csrf_error(error: CSRFError):
     """A missing or stale CSRF token: say so and let the user try again."""
-    from flask_babel import gettext as _
+    from crm.i18n import gettext as _
 
     return _render(400, _("Formularen var udløbet eller manglede sikkerhedsnøglen. Genindlæs siden og prøv igen."))
 

@@ -3,8 +3,8 @@ comment for each of the scale's 25 items, grouped by section."""
 from datetime import date
 from typing import Optional
 
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError

@@ -1,7 +1,7 @@
 """Administration of e-mail and scheduled jobs: the outbox (status, errors, send again) and the
 job runs (outcome, "run now"). Admins only. Also attaches the scheduler CLI commands."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 

@@ -3,7 +3,7 @@ page with its timeline, stage history, notes and next step."""
 from datetime import date
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 

@@ -2,7 +2,7 @@
 per municipality, region and nation, the trend by quarter, and the import of STAR's figures
 (upload → full check report → confirm all rows or only the good ones)."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from crm.i18n import gettext as _
 from flask_login import current_user
 
 from crm.forms import EmptyForm

@@ -3,7 +3,7 @@ from datetime import date
 from typing import Optional
 
 from flask import request, url_for
-from flask_babel import lazy_gettext as _l
+from crm.i18n import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
