@@ -373,20 +373,36 @@ def test_database_version_check_catches_a_save_between_check_and_commit(app, use
     assert municipality.next_step == "Annes skridt"
 
 
-def test_timeline_shows_the_newest_activities_and_links_to_all(login_as, users):
-    """A municipality with years of activities: the page lists the newest 50 and links to the rest."""
+def test_timeline_pages_through_years_of_activities_and_notes(login_as, users):
+    """A municipality with years of activities and notes: the page shows the newest 25 items and
+    pages back through the rest, each item exactly once; nonsense page numbers are harmless."""
     from datetime import date, timedelta
 
     from crm.extensions import db as _db
-    from crm.models import Activity, Municipality
-    from crm.services.pipeline import TIMELINE_ACTIVITY_LIMIT
+    from crm.models import Activity, Municipality, Note
+    from crm.services.pipeline import TIMELINE_PAGE_SIZE, timeline
 
     municipality = _db.session.get(Municipality, 101)
-    for n in range(TIMELINE_ACTIVITY_LIMIT + 5):
+    for n in range(30):
+        day = date(2020, 1, 1) + timedelta(days=2 * n)
         _db.session.add(Activity(type="dialogue_meeting", title=f"Møde nr. {n}", region_code=1084,
-                                 start_date=date(2020, 1, 1) + timedelta(days=n), municipalities=[municipality]))
+                                 start_date=day, municipalities=[municipality]))
+        _db.session.add(Note(municipality_code=101, note_date=day + timedelta(days=1), text=f"Notat nr. {n}"))
     _db.session.commit()
-    page = login_as(users["working_group"]).get("/kommuner/101").text
-    assert f"Møde nr. {TIMELINE_ACTIVITY_LIMIT + 4}" in page  # newest shown
-    assert "Møde nr. 0<" not in page and "Møde nr. 4<" not in page  # oldest five left out
-    assert "/aktiviteter/?municipality=101" in page
+
+    pages = [timeline(101, page) for page in (1, 2, 3)]
+    assert [len(p.items) for p in pages] == [TIMELINE_PAGE_SIZE, TIMELINE_PAGE_SIZE, 60 - 2 * TIMELINE_PAGE_SIZE]
+    assert [p.has_older for p in pages] == [True, True, False]
+    seen = [i.obj.title if i.kind == "activity" else i.obj.text for p in pages for i in p.items]
+    expected = [f"{kind} nr. {n}" for n in reversed(range(30)) for kind in ("Notat", "Møde")]
+    assert seen == expected  # newest first, nothing lost or repeated across pages
+
+    client = login_as(users["working_group"])
+    first = client.get("/kommuner/101").text
+    assert "Notat nr. 29" in first and "Møde nr. 18<" in first and "Møde nr. 17<" not in first
+    assert "/kommuner/101?side=2#tidslinje" in first and "/aktiviteter/?municipality=101" in first
+    second = client.get("/kommuner/101?side=2").text
+    assert "Møde nr. 17<" in second and "Notat nr. 29" not in second and "?side=1#tidslinje" in second
+    for nonsense in ("0", "-3", "x", "9" * 40):
+        assert client.get(f"/kommuner/101?side={nonsense}").status_code == 200
+    assert "Ingen ældre hændelser." in client.get("/kommuner/101?side=50").text

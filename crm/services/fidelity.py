@@ -300,9 +300,8 @@ def next_due_dates(today: date, region_code: Optional[int] = None,
 
     Three queries whatever the number of municipalities, stage changes or reviews.
     """
-    stages = stages_on(today, region_code)
-    wanted = set(codes) if codes is not None else None
-    covered = [code for code, s in stages.items() if s.covered and (wanted is None or code in wanted)]
+    stages = stages_on(today, region_code, codes)
+    covered = [code for code, s in stages.items() if s.covered]
     spells = covered_since(covered, today)
     last = _last_complete_dates(covered, today)
     result = {}

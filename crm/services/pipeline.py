@@ -1,7 +1,7 @@
 """Pipeline stages: where each municipality stood on any date, derived from its stage history."""
 from dataclasses import dataclass
 from datetime import date
-from typing import Optional
+from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, select
 
@@ -35,8 +35,9 @@ def _latest_change_per_municipality(on: date):
     )
 
 
-def stages_on(on: date, region_code: Optional[int] = None) -> dict[int, StageOnDate]:
-    """Every municipality's stage on ``on`` (optionally one region), in one query."""
+def stages_on(on: date, region_code: Optional[int] = None,
+              codes: Optional[Iterable[int]] = None) -> dict[int, StageOnDate]:
+    """Every municipality's stage on ``on`` (optionally one region, or only ``codes``), in one query."""
     latest = _latest_change_per_municipality(on)
     query = (
         select(Municipality.code, StageChange.stage, StageChange.effective_date)
@@ -51,6 +52,8 @@ def stages_on(on: date, region_code: Optional[int] = None) -> dict[int, StageOnD
     )
     if region_code is not None:
         query = query.where(Municipality.region_code == region_code)
+    if codes is not None:
+        query = query.where(Municipality.code.in_(list(codes)))
     return {
         code: StageOnDate(stage or DEFAULT_STAGE, since)
         for code, stage, since in db.session.execute(query)
@@ -392,22 +395,34 @@ class TimelineItem:
 _KIND_ORDER = {"stage": 0, "plan": 1, "review": 2, "activity": 3, "note": 4}
 
 
-TIMELINE_ACTIVITY_LIMIT = 50
+TIMELINE_PAGE_SIZE = 25
 
 
-def timeline(municipality_code: int, activity_limit: int = TIMELINE_ACTIVITY_LIMIT) -> list[TimelineItem]:
-    """Everything dated about a municipality, newest first, in five queries whatever its size.
+@dataclass
+class Timeline:
+    """One page of a municipality's timeline, newest first; page 1 is the newest."""
 
-    Only the newest ``activity_limit`` activities are included (a big municipality has hundreds
-    over the years); the page links to the full, filterable activity list instead."""
+    items: list[TimelineItem]
+    page: int
+    has_older: bool
+
+
+def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE) -> Timeline:
+    """Everything dated about a municipality, newest first, one page at a time, in five queries.
+
+    Activities and notes pile up over the years, so each is fetched newest first and only as far
+    as this page reaches; stage changes, plans and reviews are a handful per municipality."""
     from sqlalchemy.orm import joinedload
 
     from crm.models import (Activity, CooperationPlan, FidelityReview, Note, activity_municipality,
                             plan_municipality)
 
+    page = max(1, page)
+    reach = page * page_size + 1  # one more than this page needs tells whether older items exist
     items = [TimelineItem(c.effective_date, "stage", c) for c in stage_history(municipality_code)]
     notes = db.session.scalars(
         select(Note).where(Note.municipality_code == municipality_code).options(joinedload(Note.created_by))
+        .order_by(Note.note_date.desc(), Note.id.desc()).limit(reach)
     )
     items += [TimelineItem(n.note_date, "note", n) for n in notes]
     plans = db.session.scalars(
@@ -421,13 +436,15 @@ def timeline(municipality_code: int, activity_limit: int = TIMELINE_ACTIVITY_LIM
         .join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
         .where(activity_municipality.c.municipality_code == municipality_code)
         .order_by(Activity.start_date.desc(), Activity.id.desc())
-        .limit(activity_limit)
+        .limit(reach)
     )
     items += [TimelineItem(a.start_date, "activity", a) for a in activities]
     reviews = db.session.scalars(select(FidelityReview).where(FidelityReview.municipality_code == municipality_code))
     items += [TimelineItem(r.review_date, "review", r) for r in reviews]
     # Newest first; undated items (a plan still being drafted) at the top; stable order per day.
-    return sorted(items, key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
+    items.sort(key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
+    first = (page - 1) * page_size
+    return Timeline(items[first:first + page_size], page, len(items) > first + page_size)
 
 
 def _date_of(value) -> Optional[date]:

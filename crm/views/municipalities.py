@@ -18,6 +18,7 @@ from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageCha
                                       wants_json)
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
+MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
 
 
 def _list_filters() -> dict:
@@ -129,7 +130,9 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
         next_form.owner.data = str(municipality.next_step_owner_id or "")
         next_form.due.data = municipality.next_step_due
         next_form.version.data = municipality.version
-    items = pipeline.timeline(municipality.code)
+    page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
+    timeline = pipeline.timeline(municipality.code, page)
+    items = timeline.items
     contacts = db.session.scalars(
         select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
     ).all()
@@ -138,10 +141,9 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
                   for i in items if i.kind == "review"})
     today = date.today()
-    activity_count = sum(1 for i in items if i.kind == "activity")
     return render_template(
         "municipalities/detail.html",
-        more_activities=activity_count >= pipeline.TIMELINE_ACTIVITY_LIMIT,
+        timeline=timeline,
         municipality=municipality,
         current=pipeline.stage_on(municipality.code, today),
         items=items,
