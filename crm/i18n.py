@@ -12,6 +12,9 @@ from babel.support import NullTranslations, Translations
 from flask import Flask, g, has_app_context
 from flask_babel import get_translations
 from flask_babel.speaklater import LazyString
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup
 
 _NULL = NullTranslations()
 
@@ -54,3 +57,15 @@ def init_app(app: Flask) -> None:
         ngettext=lambda s, p, n: translations().ungettext(s, p, n),
         newstyle=True,
     )
+    # ``_`` is by far the most used; this does what Jinja's newstyle gettext does, minus two
+    # context round trips per call.
+    app.jinja_env.globals["_"] = _template_gettext
+
+
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, string: str, **variables: Any) -> str:
+    text = translations().ugettext(string)
+    if eval_ctx.autoescape:
+        text = Markup(text)
+    # Formatted whenever newstyle gettext would change it ("%%" becomes "%"); skipped otherwise.
+    return text % variables if variables or "%" in text else text
