@@ -8,15 +8,17 @@ remembered next to Flask-Babel's own per-request state, keyed by the locale obje
 """
 from typing import Any
 
+from babel import Locale
 from babel.support import NullTranslations, Translations
 from flask import Flask, g, has_app_context
-from flask_babel import get_translations
+from flask_babel import get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 _NULL = NullTranslations()
+_DANISH = Locale.parse("da")
 
 
 def translations() -> Translations | NullTranslations:
@@ -33,6 +35,16 @@ def translations() -> Translations | NullTranslations:
     catalog = get_translations()  # also sets state.babel_locale
     state.crm_translations = (getattr(state, "babel_locale", None), catalog)
     return catalog
+
+
+def current_locale() -> Locale:
+    """The request's locale, from the state ``translations`` keeps (Danish outside requests)."""
+    catalog_state = g.get("_flask_babel") if has_app_context() else None
+    locale = getattr(catalog_state, "babel_locale", None)
+    if locale is None:
+        translations()  # makes Flask-Babel choose the locale and remember it
+        locale = getattr(g.get("_flask_babel") if has_app_context() else None, "babel_locale", None)
+    return locale or get_locale() or _DANISH
 
 
 def gettext(string: str, **variables: Any) -> str:

@@ -1,13 +1,17 @@
 """Jinja filters and globals shared by all templates (Danish date format, labels)."""
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
+from babel import Locale
+from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 from flask_babel import format_decimal, get_locale
 from markupsafe import Markup, escape
 
+from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from crm.permissions import can_write_region
 
@@ -31,12 +35,38 @@ def format_datetime(value: Optional[datetime]) -> str:
 
 
 def format_number(value: Any, decimals: int = 0) -> str:
-    """Numbers in the user's locale (decimal comma in Danish)."""
+    """Numbers in the user's locale (decimal comma in Danish), exactly as Babel's ``format_decimal``
+    with ``#,##0`` (whole numbers), ``#,##0.##`` (other numbers) or ``decimals`` fixed places.
+
+    Done by hand because Babel parses the pattern and looks the locale up on every call (about
+    20 µs, the largest cost of a table of figures); a test holds the output to Babel's.
+    """
     if value is None:
         return ""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return _babel_number(value, decimals)
+    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+    if not number.is_finite():
+        return _babel_number(value, decimals)
+    places = decimals or (0 if isinstance(value, int) else 2)
+    rounded = abs(number).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    whole, _, fraction = f"{rounded:,.{places}f}".partition(".")
+    if not decimals:
+        fraction = fraction.rstrip("0")
+    group, decimal_sign, minus = _number_symbols(current_locale())
+    text = whole.replace(",", group) + (decimal_sign + fraction if fraction else "")
+    return minus + text if number.is_signed() else text
+
+
+def _babel_number(value: Any, decimals: int) -> str:
     if isinstance(value, (float, Decimal)) or decimals:
         return format_decimal(value, format="#,##0." + "0" * decimals if decimals else "#,##0.##")
     return format_decimal(value, format="#,##0")
+
+
+@lru_cache(maxsize=8)
+def _number_symbols(locale: Locale) -> tuple[str, str, str]:
+    return get_group_symbol(locale), get_decimal_symbol(locale), get_minus_sign_symbol(locale)
 
 
 def stage_label(code: Optional[str]) -> str:

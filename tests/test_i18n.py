@@ -34,3 +34,39 @@ def test_user_language_and_refresh(app, users, login_as):
 def test_variables_and_plurals_outside_requests(app):
     assert gettext("Kommuner: %(names)s", names="Aarhus") == "Kommuner: Aarhus"
     assert ngettext("%(num)d kommune", "%(num)d kommuner", 2) == "2 kommuner"
+
+
+# --- numbers: the hand-made formatter must match Babel's exactly -------------------------------
+from decimal import Decimal  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from crm.templating import _babel_number, format_number  # noqa: E402
+
+NUMBERS = st.one_of(
+    st.integers(min_value=-10**15, max_value=10**15),
+    st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12),
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**9, max_value=10**9, places=4),
+    st.sampled_from([0.005, 0.015, 2.5, 3.5, -0.001, Decimal("-0"), Decimal("1.10"), 1e16]),
+)
+
+
+_NUMBER_APP = None
+
+
+def _number_app():
+    """No database needed: one app for every example (the fixture app is per test and database)."""
+    global _NUMBER_APP
+    if _NUMBER_APP is None:
+        from crm import create_app
+
+        _NUMBER_APP = create_app("testing")
+    return _NUMBER_APP
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=NUMBERS, decimals=st.integers(min_value=0, max_value=3), locale=st.sampled_from(["da", "en"]))
+def test_format_number_matches_babel(value, decimals, locale):
+    with _number_app().test_request_context("/"), force_locale(locale):
+        assert format_number(value, decimals) == _babel_number(value, decimals)

@@ -23,11 +23,12 @@ def index():
     """The activity list: filters, pagination, and ``?format=csv|xlsx`` export of what is filtered."""
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     filters = service.ActivityFilters.from_args(request.args, {r.code for r in regions})
-    query = service.filtered_query(filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
+        query = service.filtered_query(filters, service.export_options())
         rows = service.export_rows(db.session.scalars(query).all())
         return table_response(fmt, "aktiviteter", service.export_header(), rows)
+    query = service.filtered_query(filters, service.list_options())
     page = db.paginate(query, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
     return render_template(
         "activities/index.html",
