@@ -80,7 +80,8 @@ def board():
     columns = pipeline.board_columns(region.code)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/board.html", region=region, regions=regions, columns=columns,
-                           can_write=can_write_region(region.code), today=date.today())
+                           can_write=can_write_region(region.code), today=date.today(),
+                           stage_choices=[(code, str(label)) for code, label in STAGES.items()])
 
 
 @bp.route("/<int:code>/flyt", methods=["POST"])
