@@ -62,8 +62,13 @@ class Activity(VersionedMixin, db.Model):
         Index("ix_activity_type_start", "type", "start_date"),
         Index("ix_activity_region_start", "region_code", "start_date"),
         # Covers counts per region and type over a date range (dashboard, status report): SQLite
-        # skip-scans it and groups in index order, without touching the table or sorting.
-        Index("ix_activity_region_type_start", "region_code", "type", "start_date"),
+        # skip-scans it and groups in index order, without touching the table or sorting; the
+        # report's sums of participants and hours are read from it too.
+        Index("ix_activity_region_type_start", "region_code", "type", "start_date", "participants", "hours"),
+        # PostgreSQL cannot skip-scan the index above: this one gives it the same counts, and the
+        # dashboard's latest activities (ids by date), as index-only scans of a date range.
+        # SQLite keeps using the ones above and ix_activity_start_date.
+        Index("ix_activity_start_region_type_id", "start_date", "region_code", "type", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
