@@ -286,6 +286,66 @@ def test_csv_xlsx_and_page_show_identical_numbers(data, users, login_as):
     assert signed == ["Ballerup", "Frederiksberg", "København"]
 
 
+SHEET_COLUMNS = {"Hovedstaden": 1084, "Sjælland": 1085, "Syddanmark": 1083, "Midtjylland": 1082,
+                 "Nordjylland": 1081, "Landsdækkende": None}
+RECORD_HEADER = ("Nøgletal", "Dato", "Kommune/titel", "Kode/id", "Fase/type", "Forrige fase", "Deltagere/score",
+                 "Timer")
+# The figures whose records the sheets list one row each: the stage of every municipality, plans
+# signed, activities counted by type, fidelity reviews.
+LISTED_METRICS = [m.key for m in service.METRICS if m.stage or (m.measure == "count" and m.family != "stages")]
+# A record's family, in the order the families follow each other on a sheet.
+FAMILY_ORDER = {"plans": 0, "stages": 1, "activities": 2, "fidelity": 3}
+
+
+def regional_share(report, key: str, column) -> float:
+    """A figure for a region; for the national sheet (None) what the total has beyond the regions."""
+    if column is not None:
+        return report.value(key, column)
+    return report.value(key, "total") - sum(report.value(key, code) for code in service.REGION_CODES)
+
+
+def test_xlsx_record_sheets_list_exactly_the_records_counted(data):
+    """Each region's sheet, and the national one, lists one row per record behind its figures: as
+    many rows per metric as the figure counts, amounts adding up to the sums, dates as dates."""
+    report = service.status_report(*H1)
+    workbook = load_workbook(io.BytesIO(service.report_to_xlsx(report)))
+    assert workbook.sheetnames == ["Statusrapport", "Definitioner", *SHEET_COLUMNS]
+    amounts = {"course_participants": {"courses"}, "event_participants": {"conferences", "webinars"}}
+    for name, column in SHEET_COLUMNS.items():
+        sheet = workbook[name]
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0] == RECORD_HEADER
+        records = rows[1:]
+        keys = [row[0] for row in records]
+        assert set(keys) <= set(LISTED_METRICS)
+        for key in LISTED_METRICS:
+            assert keys.count(key) == regional_share(report, key, column), (name, key)
+        for key, counted in amounts.items():
+            assert sum(row[6] or 0 for row in records if row[0] in counted) == regional_share(report, key, column)
+        hours = sum(row[7] or 0 for row in records if row[0] == "supervision_sessions")
+        assert hours == pytest.approx(regional_share(report, "supervision_hours", column), abs=0.05)
+        families = [FAMILY_ORDER[service.METRICS_BY_KEY[key].family] for key in keys]
+        assert families == sorted(families), name
+        activity_dates = [row[1] for row in records if service.METRICS_BY_KEY[row[0]].family == "activities"]
+        assert activity_dates == sorted(activity_dates), name
+        for row in sheet.iter_rows(min_row=2, max_col=2):
+            assert row[1].value is None or (isinstance(row[1].value, datetime)
+                                            and row[1].number_format == "dd-mm-yyyy")
+    sjaelland = list(workbook["Sjælland"].iter_rows(min_row=2, values_only=True))
+    assert ("plans_signed_in_period", datetime(2025, 6, 30), "Greve", 253, "Samarbejdsplan underskrevet",
+            "Samarbejdsplan undervejs", None, None) in sjaelland
+    assert ("stage_plan_signed_at_end", datetime(2025, 6, 30), "Greve", 253, "Samarbejdsplan underskrevet",
+            None, None, None) in sjaelland
+    assert ("stage_not_contacted_at_end", None, "Roskilde", 265, "Ikke kontaktet", None, None, None) in sjaelland
+    national = list(workbook["Landsdækkende"].iter_rows(min_row=2, values_only=True))
+    course = next(row for row in national if row[2] == "Landsdækkende kursus")
+    assert course[:2] == ("courses", datetime(2025, 4, 4)) and course[4:] == ("Undervisningsforløb", None, 30, None)
+    assert [row[7] for row in national if row[0] == "supervision_sessions"] == [0.5]
+    hovedstaden = list(workbook["Hovedstaden"].iter_rows(min_row=2, values_only=True))
+    assert [row[:4] + row[5:] for row in hovedstaden if row[0] == "fidelity_reviews"] == [
+        ("fidelity_reviews", datetime(2025, 6, 30), "København", 101, None, 100, None)]
+
+
 def test_print_view_shows_the_figures(data, users, login_as):
     response = login_as(users["ambassador"]).get("/rapporter/udskrift?start=2025-07-01&end=2025-12-31")
     assert response.status_code == 200

@@ -9,12 +9,14 @@ import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Optional, Union
+from functools import cache
+from typing import Any, Iterable, NamedTuple, Optional, Union
 
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 import xlsxwriter
-from sqlalchemy import and_, distinct, func, or_, select
+from sqlalchemy import Date, and_, bindparam, distinct, func, or_, select
+from sqlalchemy.sql.elements import BindParameter
 
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
@@ -225,6 +227,22 @@ def format_value(metric: Metric, value: Number) -> str:
 # --- Counting: one query per metric family ---------------------------------------------------
 
 
+def _rows(query, **parameters):
+    """Run a select of columns (never entities) as Core on the session's connection: plain rows
+    without the ORM's per-row loading, after the autoflush the ORM would do, so pending changes
+    are counted."""
+    if db.session.autoflush:
+        db.session.flush()
+    return db.session.connection().execute(query, parameters or None)
+
+
+# The four counting statements are built once, with the period's dates as bound parameters:
+# building one costs SQLAlchemy more time than SQLite needs to run it.
+PERIOD_START = bindparam("start", type_=Date)
+PERIOD_END = bindparam("end", type_=Date)
+Day = Union[date, BindParameter]  # what the statement builders below compare dates with
+
+
 def status_report(start: date, end: date) -> StatusReport:
     """Count every metric for the period ``start``–``end`` (inclusive), in four queries."""
     if start > end:
@@ -237,7 +255,7 @@ def status_report(start: date, end: date) -> StatusReport:
     return StatusReport(start, end, values)
 
 
-def _latest_change_on(end: date):
+def _latest_change_on(end: Day):
     """Subquery: each municipality's last stage-change date on or before ``end``."""
     return (
         select(StageChange.municipality_code.label("code"),
@@ -248,7 +266,7 @@ def _latest_change_on(end: date):
     )
 
 
-def _stage_at_end_select(end: date, *columns):
+def _stage_at_end_select(end: Day, *columns):
     """SELECT ``columns`` FROM municipality joined to its stage change in force on ``end``."""
     latest = _latest_change_on(end)
     return (
@@ -260,12 +278,17 @@ def _stage_at_end_select(end: date, *columns):
     )
 
 
+@cache
+def _stage_count_query():
+    """Municipalities per region and stage on ``:end``."""
+    return _stage_at_end_select(
+        PERIOD_END, Municipality.region_code, StageChange.stage, func.count(Municipality.code)
+    ).group_by(Municipality.region_code, StageChange.stage)
+
+
 def _count_stages(values: dict, end: date) -> None:
     """Municipalities in total, per stage, covered and coverage at ``end``: one grouped query."""
-    query = _stage_at_end_select(
-        end, Municipality.region_code, StageChange.stage, func.count(Municipality.code)
-    ).group_by(Municipality.region_code, StageChange.stage)
-    for region_code, stage, count in db.session.execute(query):
+    for region_code, stage, count in _rows(_stage_count_query(), end=end):
         stage = stage or DEFAULT_STAGE
         for column in (region_code, TOTAL):
             if column not in values["municipalities_total"]:
@@ -281,7 +304,7 @@ def _count_stages(values: dict, end: date) -> None:
         values["coverage_pct_at_end"][column] = _one_decimal(Decimal(covered * 100) / total) if total else 0.0
 
 
-def _signed_changes(start: date, end: date):
+def _signed_changes(start: Day, end: Day):
     """Subquery of the stage changes dated in the period that made a municipality covered.
 
     The previous stage comes from LAG over each municipality's whole history up to ``end`` (so a
@@ -312,36 +335,46 @@ def _signed_changes(start: date, end: date):
     )
 
 
-def _count_plans_signed(values: dict, start: date, end: date) -> None:
-    """Municipalities that became covered in the period, each at most once: one grouped query."""
-    signed = _signed_changes(start, end)
-    query = (
+@cache
+def _plans_signed_query():
+    """Municipalities per region that became covered between ``:start`` and ``:end``."""
+    signed = _signed_changes(PERIOD_START, PERIOD_END)
+    return (
         select(Municipality.region_code, func.count(distinct(signed.c.municipality_code)))
         .join(Municipality, Municipality.code == signed.c.municipality_code)
         .group_by(Municipality.region_code)
     )
+
+
+def _count_plans_signed(values: dict, start: date, end: date) -> None:
+    """Municipalities that became covered in the period, each at most once: one grouped query."""
     row = values["plans_signed_in_period"]
-    for region_code, count in db.session.execute(query):
+    for region_code, count in _rows(_plans_signed_query(), start=start, end=end):
         if region_code in row:
             row[region_code] += count
         row[TOTAL] += count  # a municipality lies in exactly one region: no double count
 
 
-def _activity_conditions(start: date, end: date, types: Iterable[str]) -> list:
+def _activity_conditions(start: Day, end: Day, types: Iterable[str]) -> list:
     """WHERE clauses for activities of ``types`` starting within the period."""
     return [Activity.start_date >= start, Activity.start_date <= end, Activity.type.in_(tuple(types))]
+
+
+@cache
+def _activity_count_query():
+    """Count, participants and hours per activity type and region from ``:start`` to ``:end``."""
+    return (
+        select(Activity.type, Activity.region_code, func.count(Activity.id),
+               func.sum(Activity.participants), func.sum(Activity.hours))
+        .where(*_activity_conditions(PERIOD_START, PERIOD_END, REPORTED_ACTIVITY_TYPES))
+        .group_by(Activity.type, Activity.region_code)
+    )
 
 
 def _count_activities(values: dict, start: date, end: date) -> None:
     """Counts and sums per type and region in one GROUP BY. A national activity (no region)
     counts only in the total; the total sums the groups, so each activity counts once."""
-    query = (
-        select(Activity.type, Activity.region_code, func.count(Activity.id),
-               func.sum(Activity.participants), func.sum(Activity.hours))
-        .where(*_activity_conditions(start, end, REPORTED_ACTIVITY_TYPES))
-        .group_by(Activity.type, Activity.region_code)
-    )
-    groups = db.session.execute(query).all()
+    groups = _rows(_activity_count_query(), start=start, end=end).all()
     for metric in METRICS:
         if metric.family != "activities":
             continue
@@ -357,22 +390,27 @@ def _count_activities(values: dict, start: date, end: date) -> None:
                 row[column] = _one_decimal(row[column])
 
 
-def _fidelity_conditions(start: date, end: date) -> list:
+def _fidelity_conditions(start: Day, end: Day) -> list:
     """Complete reviews (a total is computed only when every item is rated) dated in the period."""
     return [FidelityReview.total.is_not(None), FidelityReview.review_date >= start,
             FidelityReview.review_date <= end]
 
 
-def _count_fidelity(values: dict, start: date, end: date) -> None:
-    """Complete fidelity reviews in the period per municipality's region: one grouped query."""
-    query = (
+@cache
+def _fidelity_count_query():
+    """Complete fidelity reviews per region from ``:start`` to ``:end``."""
+    return (
         select(Municipality.region_code, func.count(FidelityReview.id))
         .join(Municipality, Municipality.code == FidelityReview.municipality_code)
-        .where(*_fidelity_conditions(start, end))
+        .where(*_fidelity_conditions(PERIOD_START, PERIOD_END))
         .group_by(Municipality.region_code)
     )
+
+
+def _count_fidelity(values: dict, start: date, end: date) -> None:
+    """Complete fidelity reviews in the period per municipality's region: one grouped query."""
     row = values["fidelity_reviews"]
-    for region_code, count in db.session.execute(query):
+    for region_code, count in _rows(_fidelity_count_query(), start=start, end=end):
         if region_code in row:
             row[region_code] += count
         row[TOTAL] += count
@@ -380,9 +418,10 @@ def _count_fidelity(values: dict, start: date, end: date) -> None:
 
 # --- The records behind each figure (drill-down, XLSX record sheets) -------------------------
 
+# The records are named tuples: cheap to build by the thousand for the XLSX, and immutable.
 
-@dataclass(frozen=True)
-class MunicipalityRecord:
+
+class MunicipalityRecord(NamedTuple):
     """A municipality with its stage at period end (and since when)."""
 
     code: int
@@ -392,8 +431,7 @@ class MunicipalityRecord:
     since: Optional[date]
 
 
-@dataclass(frozen=True)
-class SignedRecord:
+class SignedRecord(NamedTuple):
     """The stage change that made a municipality covered in the period (the first, if several)."""
 
     code: int
@@ -405,8 +443,7 @@ class SignedRecord:
     more: int  # further qualifying changes of the same municipality in the period
 
 
-@dataclass(frozen=True)
-class ActivityRecord:
+class ActivityRecord(NamedTuple):
     """An activity counted, with the fields the report sums."""
 
     id: int
@@ -418,8 +455,7 @@ class ActivityRecord:
     hours: Optional[Decimal]
 
 
-@dataclass(frozen=True)
-class ReviewRecord:
+class ReviewRecord(NamedTuple):
     """A complete fidelity review counted."""
 
     id: int
@@ -443,7 +479,7 @@ def municipality_records(end: date, region_code: Optional[int] = None,
         query = query.where(Municipality.region_code == region_code)
     wanted = set(stages) if stages is not None else None
     records = [MunicipalityRecord(code, name, region, stage or DEFAULT_STAGE, since)
-               for code, name, region, stage, since in db.session.execute(query)]
+               for code, name, region, stage, since in _rows(query)]
     return [r for r in records if wanted is None or r.stage in wanted]
 
 
@@ -459,7 +495,7 @@ def signed_records(start: date, end: date, region_code: Optional[int] = None) ->
     if region_code is not None:
         query = query.where(Municipality.region_code == region_code)
     first: dict[int, list] = {}
-    for code, name, region, on, previous, stage in db.session.execute(query):
+    for code, name, region, on, previous, stage in _rows(query):
         if code in first:
             first[code][-1] += 1
         else:
@@ -483,7 +519,7 @@ def activity_records(start: date, end: date, types: Iterable[str] = REPORTED_ACT
     query = _activity_record_select(start, end, types, column).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return [ActivityRecord(*row) for row in db.session.execute(query)]
+    return [ActivityRecord(*row) for row in _rows(query)]
 
 
 def review_records(start: date, end: date, region_code: Optional[int] = None) -> list[ReviewRecord]:
@@ -497,7 +533,7 @@ def review_records(start: date, end: date, region_code: Optional[int] = None) ->
     )
     if region_code is not None:
         query = query.where(Municipality.region_code == region_code)
-    return [ReviewRecord(*row) for row in db.session.execute(query)]
+    return [ReviewRecord(*row) for row in _rows(query)]
 
 
 @dataclass
@@ -617,11 +653,23 @@ RECORD_HEADER = (_l("Nøgletal"), _l("Dato"), _l("Kommune/titel"), _l("Kode/id")
                  _l("Forrige fase"), _l("Deltagere/score"), _l("Timer"))
 
 
+# XlsxWriter's day 1 is 1 January 1900; Excel also counts a 29 February 1900 that never was.
+_EXCEL_DAY_ZERO = date(1899, 12, 31).toordinal()
+
+
+def _excel_date(on: date) -> int:
+    """The Excel serial number ``write_datetime`` would store for ``on``: written as a number in
+    the date format, the cell is the same, without XlsxWriter's datetime conversion per row."""
+    days = on.toordinal() - _EXCEL_DAY_ZERO
+    return days + 1 if days > 59 else days
+
+
 def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     """Every record counted, grouped by region (None: national activities), in four queries.
 
-    Each row: metric key, date, name or title, code or id, stage or type, previous stage,
-    participants (or fidelity score), hours.
+    Each row: metric key, date (Excel serial or None), name or title, code or id, stage or type,
+    previous stage, participants (or fidelity score), hours (float). Labels come from dicts built
+    once, so each of the thousands of activity rows costs a few lookups.
     """
     rows: dict[Optional[int], list[tuple]] = {code: [] for code in REGION_CODES}
     rows[None] = []
@@ -629,21 +677,24 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     no_stage = _("(ingen fase)")
     for r in signed_records(report.start, report.end):
         rows[r.region_code].append((
-            "plans_signed_in_period", r.effective_date, r.name, r.code, stage_label.get(r.stage, r.stage),
+            "plans_signed_in_period", _excel_date(r.effective_date), r.name, r.code,
+            stage_label.get(r.stage, r.stage),
             stage_label.get(r.previous_stage, r.previous_stage) if r.previous_stage else no_stage, None, None))
     for r in municipality_records(report.end):
-        rows[r.region_code].append((f"stage_{r.stage}_at_end", r.since, r.name, r.code,
+        since = _excel_date(r.since) if r.since else None  # None: no stage recorded yet
+        rows[r.region_code].append((f"stage_{r.stage}_at_end", since, r.name, r.code,
                                     stage_label.get(r.stage, r.stage), None, None, None))
     metric_for_type = {t: m.key for m in METRICS if m.family == "activities" and m.measure == "count"
                        for t in m.types}
     type_label = {code: str(label) for code, (label, _track) in ACTIVITY_TYPES.items()}
+    national = rows[None]
     for a in activity_records(report.start, report.end):
-        rows.get(a.region_code, rows[None]).append((
-            metric_for_type[a.type], a.start_date, a.title, a.id, type_label.get(a.type, a.type), None,
-            a.participants, a.hours))
+        rows.get(a.region_code, national).append((
+            metric_for_type[a.type], _excel_date(a.start_date), a.title, a.id, type_label.get(a.type, a.type),
+            None, a.participants, None if a.hours is None else float(a.hours)))
     for r in review_records(report.start, report.end):
-        rows[r.region_code].append(("fidelity_reviews", r.review_date, r.name, r.code, r.team, None,
-                                    r.total, None))
+        rows[r.region_code].append(("fidelity_reviews", _excel_date(r.review_date), r.name, r.code, r.team,
+                                    None, r.total, None))
     return rows
 
 
@@ -661,7 +712,7 @@ def _records_sheets(workbook, formats: dict, report: StatusReport) -> None:
         for row, (key, on, name, ident, kind, previous, amount, hours) in enumerate(grouped[code], start=1):
             write_string(row, 0, key)
             if on is not None:
-                sheet.write_datetime(row, 1, on, date_format)
+                write_number(row, 1, on, date_format)
             write_string(row, 2, name)
             write_number(row, 3, ident)
             if kind:
@@ -671,17 +722,18 @@ def _records_sheets(workbook, formats: dict, report: StatusReport) -> None:
             if amount is not None:
                 write_number(row, 6, amount)
             if hours is not None:
-                write_number(row, 7, float(hours))
+                write_number(row, 7, hours)
 
 
 def report_to_xlsx(report: StatusReport) -> bytes:
     """The report as a formatted workbook: figures, definitions, and the records per region.
 
-    Written with XlsxWriter in constant-memory mode: several times faster than openpyxl for the
-    record sheets, which can hold thousands of rows.
+    Written with XlsxWriter in memory: several times faster than openpyxl for the record sheets,
+    which can hold thousands of rows (its constant_memory mode, which in_memory switches off,
+    is no faster here).
     """
     buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"constant_memory": True, "in_memory": True,
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True,
                                             "strings_to_formulas": False, "strings_to_urls": False})
     formats = _xlsx_formats(workbook)
     _figures_sheet(workbook, formats, report)

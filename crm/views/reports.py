@@ -130,8 +130,10 @@ def index():
 
 
 def _table_context() -> dict:
-    """What every figures table needs: columns in screen order and their headings."""
-    return {"columns": service.DISPLAY_COLUMNS, "column_names": service.REGION_SHORT_NAMES,
+    """What every figures table needs: columns in screen order and their headings (translated
+    once here, not in each of the table's cells)."""
+    return {"columns": service.DISPLAY_COLUMNS,
+            "column_names": {column: str(name) for column, name in service.REGION_SHORT_NAMES.items()},
             "total": service.TOTAL}
 
 
