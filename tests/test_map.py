@@ -77,6 +77,20 @@ def test_build_geometry_from_minimal_geojson():
     assert geometry.shapes[0].path == "M10.0,210.0 121.8,210.0 121.8,10.0 10.0,10.0Z"
 
 
+def test_shapes_markup_fills_the_cached_outlines_per_map():
+    geometry = svgmap.map_geometry()
+    assert svgmap._outlines() is svgmap._outlines()  # escaped once per process
+    states = {s.code: svgmap.ShapeState("not_contacted", "x") for s in geometry.shapes}
+    states[101] = svgmap.ShapeState("plan_signed", "a & <b>", "/k/101?a=1&b=2")
+    markup = svgmap.shapes_markup(states)
+    assert markup.startswith('<rect class="dk-inset" x="')
+    assert markup.count("<path ") == 98 and markup.count("<a ") == 1
+    assert ('<a href="/k/101?a=1&amp;b=2" class="dk-muni"><title>København: a &amp; &lt;b&gt;</title>'
+            '<path data-code="101" data-stage="plan_signed" fill="url(#pattern-plan_signed)" d="M') in markup
+    assert ('<path data-code="825" data-stage="not_contacted" fill="#ced4da" stroke="#ffffff" stroke-width="0.6" '
+            'stroke-linejoin="round" d="M') in markup and "<title>Læsø: x</title></path>" in markup
+
+
 def test_wrap_text():
     assert svgmap.wrap_text("aa bb cc dd", 5) == ["aa bb", "cc dd"]
     assert svgmap.wrap_text("", 5) == []

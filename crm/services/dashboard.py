@@ -1,24 +1,26 @@
 """The national coverage dashboard: progress toward the target, the trend, the stage funnel and
 the activity overview, each computed by the database from logged records.
 
-Coverage on a date always comes from ``crm.services.pipeline.stages_on`` (the same rule the status
-report counts by). The monthly trend needs the stage on many dates; rather than one query per
-month it fetches the whole stage-change history once (a few thousand rows at most) and replays it
-in Python, so the page costs the same number of queries however long the history is.
+Coverage on a date follows the rule of ``crm.services.pipeline.stages_on`` (the latest change on
+or before the date, as the status report counts). The page needs the stage on many dates (the
+as-of date, six months before, every month end of the trend); rather than one query per date it
+fetches the whole stage-change history once (a few thousand rows at most) and replays it in
+Python, so the page costs the same number of queries however long the history is.
 """
 import calendar
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Iterable, Optional
+from functools import cache
+from typing import Iterable, NamedTuple, Optional
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Date, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import joinedload
 
 from crm.extensions import db
-from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, STAGE_CODES, Activity, Municipality, Note, Region,
-                        StageChange, activity_municipality)
+from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, Activity, Municipality, Note,
+                        Region, StageChange, activity_municipality)
 from crm.services.pipeline import StageOnDate, stages_on
 
 NATIONAL = "national"  # the key of the national figures next to the region codes
@@ -93,13 +95,13 @@ def covered_count(stages: dict[int, StageOnDate], codes: Optional[Iterable[int]]
     return sum(1 for code in codes if code in stages and stages[code].covered)
 
 
-def coverage_by_region(stages: dict[int, StageOnDate], municipalities: list[Municipality],
-                       fraction: float) -> dict:
-    """Coverage per region code and under ``NATIONAL``; targets per region are ⌈fraction × total⌉."""
+def coverage_by_region(stages: dict[int, StageOnDate], region_of: dict[int, int], fraction: float) -> dict:
+    """Coverage per region code and under ``NATIONAL``; targets per region are ⌈fraction × total⌉.
+    ``region_of`` maps every municipality code to its region code."""
     codes_by_region: dict = defaultdict(list)
-    for m in municipalities:
-        codes_by_region[m.region_code].append(m.code)
-        codes_by_region[NATIONAL].append(m.code)
+    for code, region_code in region_of.items():
+        codes_by_region[region_code].append(code)
+        codes_by_region[NATIONAL].append(code)
     return {
         key: Coverage(covered_count(stages, codes), len(codes), coverage_target(len(codes), fraction))
         for key, codes in codes_by_region.items()
@@ -117,44 +119,68 @@ def stage_counts(stages: dict[int, StageOnDate]) -> dict[str, int]:
 
 def stage_history() -> list[tuple[int, str, date]]:
     """Every stage change as (municipality code, stage, date), oldest first: one query."""
-    rows = db.session.execute(
-        select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
-        .order_by(StageChange.effective_date, StageChange.municipality_code)
-    )
-    return [(code, stage, on) for code, stage, on in rows]
+    return [(code, stage, on) for code, stage, on in _rows(_stage_history_query()).all()]
 
 
-@dataclass(frozen=True)
-class TrendPoint:
+@cache
+def _stage_history_query():
+    """The statement behind ``stage_history`` (built once per process)."""
+    return (select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
+            .order_by(StageChange.effective_date, StageChange.municipality_code))
+
+
+def _rows(query, parameters: Optional[dict] = None):
+    """Run a select of columns (never entities) as Core on the session's connection: plain rows
+    without the ORM's per-row loading, after the autoflush the ORM would do (as
+    ``crm.services.report`` does). The page's statements are built once per process with bound
+    parameters: building one costs SQLAlchemy about as much as SQLite needs to run it."""
+    if db.session.autoflush:
+        db.session.flush()
+    return db.session.connection().execute(query, parameters)
+
+
+class TrendPoint(NamedTuple):
     """Covered municipalities at the end of a month (or on the as-of date for its month)."""
 
     on: date
     covered: dict  # region code or NATIONAL -> count
 
 
+def stages_from_history(history: list[tuple[int, str, date]], codes: Iterable[int], on: date) -> dict[int, StageOnDate]:
+    """Every municipality's stage on ``on``, replayed from ``history`` (sorted by date): the rule of
+    ``stages_on``, the latest change on or before the date, without another query."""
+    latest: dict[int, tuple[str, date]] = {}
+    for code, stage, day in history:
+        if day > on:
+            break
+        latest[code] = (stage, day)
+    never = (DEFAULT_STAGE, None)
+    return {code: StageOnDate(*latest.get(code, never)) for code in codes}
+
+
 def monthly_trend(history: list[tuple[int, str, date]], region_of: dict[int, int], on: date) -> list[TrendPoint]:
     """Covered municipalities per month end from the first recorded change to ``on``.
 
     Replays ``history`` (sorted by date) once: each month end takes every change up to that day,
-    exactly the rule ``stages_on`` applies in SQL (the latest change on or before the date).
+    exactly the rule ``stages_on`` applies in SQL (the latest change on or before the date). The
+    counts are kept up to date change by change, so a month costs no more than copying them.
     """
     dated = [h for h in history if h[2] <= on and h[0] in region_of]
     if not dated:
         return []
+    covered = dict.fromkeys((*sorted(set(region_of.values())), NATIONAL), 0)
     current: dict[int, str] = {}
     points: list[TrendPoint] = []
     index = 0
     for point in month_ends(dated[0][2], on):
         while index < len(dated) and dated[index][2] <= point:
             code, stage, _day = dated[index]
+            change = (stage in COVERED_STAGES) - (current.get(code) in COVERED_STAGES)
+            covered[region_of[code]] += change
+            covered[NATIONAL] += change
             current[code] = stage
             index += 1
-        covered: Counter = Counter()
-        for code, stage in current.items():
-            if stage in COVERED_STAGES:
-                covered[region_of[code]] += 1
-                covered[NATIONAL] += 1
-        points.append(TrendPoint(point, {key: covered.get(key, 0) for key in (*set(region_of.values()), NATIONAL)}))
+        points.append(TrendPoint(point, dict(covered)))
     return points
 
 
@@ -198,8 +224,7 @@ def trend_series(points: list[TrendPoint], key, name: str, coverage: Coverage, p
 # --- Charts (geometry only; the templates draw it) -------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tick:
+class Tick(NamedTuple):
     """An axis tick: its position in SVG units and its label."""
     position: float
     label: str
@@ -250,16 +275,21 @@ def line_chart(series: Series, on: date, width: int, height: int, month_label,
     step = _nice_step(top_value, max_y_ticks)
     y_max = step * math.ceil(top_value / step)
 
+    first_day, plot_width = start.toordinal(), chart.right - chart.left
+
     def x(day: date) -> float:
         """A date's horizontal position."""
-        return round(chart.left + (chart.right - chart.left) * (day - start).days / span, 1)
+        return round(chart.left + plot_width * (day.toordinal() - first_day) / span, 1)
 
     def y(value: float) -> float:
         """A count's vertical position (SVG y grows downwards)."""
         return round(chart.bottom - (chart.bottom - chart.top) * value / y_max, 1)
 
-    chart.markers = [(x(d), y(v)) for d, v in series.points]
-    chart.polyline = " ".join(f"{px},{py}" for px, py in chart.markers)
+    # Counts repeat month after month: each height is worked out (and written out) once.
+    heights = {value: y(value) for value in {v for _d, v in series.points}}
+    height_text = {value: str(height) for value, height in heights.items()}
+    chart.markers = [(x(d), heights[v]) for d, v in series.points]
+    chart.polyline = " ".join([f"{px},{height_text[v]}" for (px, _py), (_d, v) in zip(chart.markers, series.points)])
     line = series.target_line
     chart.target = (x(line.start), y(line.start_value), x(line.end), y(line.end_value))
     chart.target_end = (x(line.end), y(line.end_value), line.end_value)
@@ -272,17 +302,16 @@ def line_chart(series: Series, on: date, width: int, height: int, month_label,
 
 
 def _x_ticks(start: date, end: date, x, month_label, max_ticks: int) -> list[Tick]:
-    """Ticks on the first day of every 1, 3, 6 or 12 months, whichever keeps them apart."""
+    """Ticks on the first day of every 1, 3, 6 or 12 months, whichever keeps them apart (every
+    1 January when even 12 months are too close)."""
     months = (end.year - start.year) * 12 + end.month - start.month + 1
-    every = next((n for n in (1, 3, 6, 12) if months / n <= max_ticks), 24)
+    every = next((n for n in (1, 3, 6, 12) if months / n <= max_ticks), 12)
+    first, last = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1  # months since year 0
     ticks = []
-    year, month = start.year, start.month
-    while date(year, month, 1) <= end:
-        if (month - 1) % every == 0 or every > 12 and month == 1:
-            day = date(year, month, 1)
-            if day >= start:
-                ticks.append(Tick(x(day), month_label(day)))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    for index in range(-(-first // every) * every, last + 1, every):  # the months where (month - 1) % every == 0
+        day = date(index // 12, index % 12 + 1, 1)
+        if day >= start:
+            ticks.append(Tick(x(day), month_label(day)))
     return ticks
 
 
@@ -337,19 +366,33 @@ class HalfYears:
 def activity_overview(on: date) -> dict[tuple[Optional[int], int], tuple[int, int]]:
     """Activities per (region code or None for national, track) as (this half year, last half year).
 
-    One GROUP BY query over the two half years; activity types are mapped to tracks in Python.
+    One query: a count per region and type for each half year; types are mapped to tracks in Python.
     """
     halves = HalfYears.around(on)
-    current = case((Activity.start_date >= halves.this_start, 1), else_=0)
-    rows = db.session.execute(
-        select(Activity.region_code, Activity.type, current, func.count(Activity.id))
-        .where(Activity.start_date >= halves.last_start, Activity.start_date <= halves.this_end)
-        .group_by(Activity.region_code, Activity.type, current)
-    )
+    rows = _rows(_activity_overview_query(), {
+        "start_0": halves.this_start, "end_0": halves.this_end, "start_1": halves.last_start, "end_1": halves.last_end,
+    })
     counts: dict = defaultdict(lambda: [0, 0])
-    for region_code, activity_type, is_current, count in rows:
-        counts[(region_code, track_of(activity_type))][0 if is_current else 1] += count
+    for region_code, activity_type, half, count in rows:
+        counts[(region_code, track_of(activity_type))][half] += count
     return {key: (this, last) for key, (this, last) in counts.items()}
+
+
+@cache
+def _activity_overview_query():
+    """Two grouped range counts, half year 0 (this) and 1 (last), built once per process.
+
+    Each is a plain range count that reads ix_activity_region_type_start in index order on SQLite
+    (ix_activity_start_region_type_id on PostgreSQL) without touching the table: cheaper than one
+    pass over both half years working out per row which half it falls in.
+    """
+    return union_all(*(
+        select(Activity.region_code, Activity.type, literal_column(str(half)), func.count())
+        .where(Activity.start_date.between(bindparam(f"start_{half}", type_=Date),
+                                           bindparam(f"end_{half}", type_=Date)))
+        .group_by(Activity.region_code, Activity.type)
+        for half in (0, 1)
+    ))
 
 
 ALL_REGIONS = "all"  # the overview's total row: every region and the national activities
@@ -384,44 +427,77 @@ def activity_rows(counts: dict, regions: list[tuple[Optional[int], str]], tracks
     return rows + [ActivityRow(ALL_REGIONS, total_name, totals)]
 
 
+QUIET_SAMPLE = 500  # how many of the latest activities gone_quiet reads first (see there)
+
+
 def gone_quiet(today: date, region_code: int | None = None, months: int = 6) -> list[tuple[Municipality, date | None]]:
     """Municipalities with no logged contact in the last ``months`` months, with their last contact.
 
     A contact is an activity linked to the municipality, a note on it or a stage change, dated on
     or before ``today`` (planned activities do not count yet). Never contacted (None) come first,
-    then the longest quiet. One query: the recent contacts are found through the date indexes,
-    and the last-contact dates are looked up only for the quiet municipalities, so the cost does
-    not grow with years of history.
+    then the longest quiet. One query (see ``_gone_quiet_query``).
     """
     cutoff = months_before(today, months)
-    linked = activity_municipality.c.municipality_code
-    recent = [
-        select(linked).join(Activity, Activity.id == activity_municipality.c.activity_id)
-        .where(Activity.start_date.between(cutoff, today)),
-        select(Note.municipality_code).where(Note.note_date.between(cutoff, today)),
-        select(StageChange.municipality_code).where(StageChange.effective_date.between(cutoff, today)),
-    ]
-    last = [
-        select(func.max(Activity.start_date)).join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
-        .where(linked == Municipality.code, Activity.start_date <= today).scalar_subquery(),
-        select(func.max(Note.note_date))
-        .where(Note.municipality_code == Municipality.code, Note.note_date <= today).scalar_subquery(),
-        select(func.max(StageChange.effective_date))
-        .where(StageChange.municipality_code == Municipality.code, StageChange.effective_date <= today)
-        .scalar_subquery(),
-    ]
+    params = {"today": today, "cutoff": cutoff, "region_code": region_code}
+    rows = []
+    for municipality, *dates in db.session.execute(_gone_quiet_query(region_code is not None), params):
+        known = [_as_date(value) for value in dates if value is not None]
+        last = max(known) if known else None
+        if last is None or last < cutoff:  # drops those with a recent activity not in the sample
+            rows.append((municipality, last))
+    return sorted(rows, key=lambda row: (row[1] is not None, row[1] or date.min, row[0].name))
+
+
+@cache
+def _gone_quiet_query(one_region: bool):
+    """The municipalities that may have gone quiet since :cutoff, with their last contacts up to
+    :today (and only those of :region_code if ``one_region``). Built once per process.
+
+    Its cost does not grow with the number of activities. The latest few hundred activities of the
+    period (``QUIET_SAMPLE``) already name nearly every active municipality; recent notes and
+    stage changes are looked up per municipality through their (municipality, date) indexes. Only
+    the municipalities left over get their last contacts looked up, the last activity through
+    their own links; ``gone_quiet`` drops the few with a recent activity after all (too rare to be
+    among the latest). Checking every activity of the period instead cost time in proportion to
+    the activities logged.
+    """
+    today, cutoff = bindparam("today", type_=Date), bindparam("cutoff", type_=Date)
+    latest = (
+        select(Activity.id).where(Activity.start_date.between(cutoff, today))
+        .order_by(Activity.start_date.desc()).limit(QUIET_SAMPLE).subquery()
+    )
+    sampled = (select(activity_municipality.c.municipality_code)
+               .join(latest, latest.c.id == activity_municipality.c.activity_id))
     query = (
-        select(Municipality, *last)
-        .where(*(Municipality.code.not_in(subquery) for subquery in recent))
+        select(Municipality, _last_activity(today), _last_dated(Note.municipality_code, Note.note_date, today),
+               _last_dated(StageChange.municipality_code, StageChange.effective_date, today))
+        .where(Municipality.code.not_in(sampled),
+               ~_dated_between(Note.municipality_code, Note.note_date, cutoff, today),
+               ~_dated_between(StageChange.municipality_code, StageChange.effective_date, cutoff, today))
         .options(joinedload(Municipality.region))
     )
-    if region_code is not None:
-        query = query.where(Municipality.region_code == region_code)
-    rows = []
-    for municipality, *dates in db.session.execute(query):
-        known = [_as_date(value) for value in dates if value is not None]
-        rows.append((municipality, max(known) if known else None))
-    return sorted(rows, key=lambda row: (row[1] is not None, row[1] or date.min, row[0].name))
+    return query.where(Municipality.region_code == bindparam("region_code")) if one_region else query
+
+
+def _last_activity(today):
+    """Correlated: the municipality's last linked activity starting on or before ``today``."""
+    return (
+        select(func.max(Activity.start_date))
+        .join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
+        .where(activity_municipality.c.municipality_code == Municipality.code, Activity.start_date <= today)
+        .scalar_subquery()
+    )
+
+
+def _last_dated(code_column, date_column, today):
+    """Correlated: the municipality's latest ``date_column`` on or before ``today`` (one index seek)."""
+    return (select(func.max(date_column))
+            .where(code_column == Municipality.code, date_column <= today).scalar_subquery())
+
+
+def _dated_between(code_column, date_column, start, end):
+    """Correlated: does the municipality have a row dated start–end? (One index seek.)"""
+    return select(code_column).where(code_column == Municipality.code, date_column.between(start, end)).exists()
 
 
 def _as_date(value) -> Optional[date]:
@@ -443,7 +519,7 @@ class Dashboard:
     programme_end: date
     fraction: float
     regions: list[Region]
-    municipalities: list[Municipality]
+    region_of: dict[int, int]  # municipality code -> region code, every municipality
     stages: dict[int, StageOnDate]
     coverage: dict
     counts_now: dict[str, int]
@@ -478,34 +554,39 @@ class Dashboard:
         return line.value_on(self.on) if line else None
 
 
-def all_municipalities() -> list[Municipality]:
-    """The 98 municipalities with their regions, by code: one query."""
-    return list(db.session.scalars(
-        select(Municipality).options(joinedload(Municipality.region)).order_by(Municipality.code)
-    ))
+def regions_and_municipalities() -> tuple[list[Region], dict[int, int]]:
+    """The regions by code, and every municipality's region code: two small queries (plain rows for
+    the 98 municipalities; the page needs no more of them)."""
+    regions = list(db.session.scalars(select(Region).order_by(Region.code)))
+    return regions, {code: region_code for code, region_code in _rows(_municipality_regions_query()).all()}
+
+
+@cache
+def _municipality_regions_query():
+    """Every municipality's code and region code (built once per process)."""
+    return select(Municipality.code, Municipality.region_code)
 
 
 def build_dashboard(on: date, fraction: float, programme_end: date, national_name: str = "",
                     funnel_months: int = 6, quiet_months: int = 6) -> Dashboard:
-    """Compute the dashboard for ``on`` in a constant number of queries (six)."""
-    municipalities = all_municipalities()
-    regions = sorted({m.region.code: m.region for m in municipalities}.values(), key=lambda r: r.code)
-    stages = stages_on(on)
-    earlier = months_before(on, funnel_months)
-    coverage = coverage_by_region(stages, municipalities, fraction)
+    """Compute the dashboard for ``on`` in a constant number of queries (five)."""
+    regions, region_of = regions_and_municipalities()
     history = stage_history()
-    region_of = {m.code: m.region_code for m in municipalities}
+    stages = stages_from_history(history, region_of, on)
+    earlier = months_before(on, funnel_months)
+    coverage = coverage_by_region(stages, region_of, fraction)
     trend = monthly_trend(history, region_of, on)
     series = [trend_series(trend, NATIONAL, national_name, coverage[NATIONAL], programme_end)]
     series += [trend_series(trend, r.code, r.short_name, coverage[r.code], programme_end) for r in regions]
     counts_by_region: dict = defaultdict(Counter)
     for code, stage in stages.items():
-        counts_by_region[region_of.get(code)][stage.stage] += 1
+        counts_by_region[region_of[code]][stage.stage] += 1
     counts_now = stage_counts(stages)
     return Dashboard(
         on=on, earlier=earlier, programme_end=programme_end, fraction=fraction, regions=regions,
-        municipalities=municipalities, stages=stages, coverage=coverage, counts_now=counts_now,
-        counts_by_region=counts_by_region, funnel=funnel(counts_now, stage_counts(stages_on(earlier))),
+        region_of=region_of, stages=stages, coverage=coverage, counts_now=counts_now,
+        counts_by_region=counts_by_region,
+        funnel=funnel(counts_now, stage_counts(stages_from_history(history, region_of, earlier))),
         trend=trend, series=series, first_change=history[0][2] if history else None,
         halves=HalfYears.around(on), activities=activity_overview(on),
         quiet=gone_quiet(on, months=quiet_months), quiet_since=months_before(on, quiet_months),

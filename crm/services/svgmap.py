@@ -1,8 +1,10 @@
 """The map of Denmark as SVG path strings, projected once per process from the bundled GeoJSON.
 
 The municipality boundaries never change while the app runs, so ``map_geometry()`` reads
-``crm/data/municipalities.geojson`` once and caches the projected paths; rendering a map is then
-only a matter of choosing a fill per municipality (done in the templates).
+``crm/data/municipalities.geojson`` once and caches the projected paths, and the markup that does
+not change (the escaped outlines, the inset frame) is built once too. Drawing a map is then only a
+matter of putting each municipality's stage, fill, title and link around its outline
+(``shapes_markup``), a few string joins instead of some 50 template operations per municipality.
 
 Projection: equirectangular, longitude scaled by cos(56°) so Denmark is not squashed sideways.
 Bornholm (code 400) lies far to the east; as on Danish maps it is drawn at the same scale in an
@@ -11,8 +13,10 @@ inset box in the top-right corner, where the Kattegat leaves room.
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Iterable, Optional
+from functools import cache, lru_cache
+from typing import Iterable, Mapping, NamedTuple, Optional
+
+from markupsafe import Markup, escape
 
 from crm.services.reference import DATA_DIR
 
@@ -163,6 +167,51 @@ def map_geometry() -> MapGeometry:
     """The projected map, read from disk on first use and cached for the life of the process."""
     with open(GEOJSON_FILE, encoding="utf-8") as handle:
         return build_geometry(json.load(handle))
+
+
+class ShapeState(NamedTuple):
+    """What one municipality shows on a map drawn now: its stage, the text after its name in its
+    title (plain text or Markup) and, on the dashboard, the link to its page."""
+
+    stage: str
+    status: str
+    href: Optional[str] = None
+
+
+def shapes_markup(states: Mapping[int, ShapeState]) -> Markup:
+    """Bornholm's inset frame and every municipality as SVG, coloured by ``states`` (by code) and
+    titled "<name>: <status>".
+
+    A municipality with a link is ``<a href class="dk-muni"><title/><path/></a>`` (the title is
+    what hover and keyboard focus show); without one it is a white-edged ``<path>`` holding its
+    title, as in the downloadable file.
+    """
+    parts = [_inset_markup()]
+    for code, name, outline in _outlines():
+        state = states[code]
+        stage, fill = escape(state.stage), STAGE_FILLS.get(state.stage, "")
+        title = f"{name}: {escape(state.status)}"
+        if state.href:
+            parts.append(f'<a href="{escape(state.href)}" class="dk-muni"><title>{title}</title>'
+                         f'<path data-code="{code}" data-stage="{stage}" fill="{fill}"{outline}/></a>')
+        else:
+            parts.append(f'<path data-code="{code}" data-stage="{stage}" fill="{fill}" stroke="#ffffff" '
+                         f'stroke-width="0.6" stroke-linejoin="round"{outline}><title>{title}</title></path>')
+    return Markup("\n".join(parts))  # nosec B704: every value above is escaped or a number
+
+
+@cache
+def _outlines() -> tuple[tuple[int, Markup, str], ...]:
+    """Each shape's code, escaped name and ``d`` attribute, in code order (built once per process)."""
+    return tuple((shape.code, escape(shape.name), f' d="{escape(shape.path)}"') for shape in map_geometry().shapes)
+
+
+@cache
+def _inset_markup() -> str:
+    """The frame around Bornholm's inset (built once per process)."""
+    inset = map_geometry().inset
+    return (f'<rect class="dk-inset" x="{inset.x:.1f}" y="{inset.y:.1f}" width="{inset.width:.1f}" '
+            f'height="{inset.height:.1f}" fill="none" stroke="#6c757d" stroke-width="0.8"/>')
 
 
 def wrap_text(text: str, width: int = 95) -> list[str]:

@@ -3,23 +3,31 @@ and the activity overview, for any as-of date. Read-only for everyone; no write 
 
 All figures come from ``crm.services.dashboard``; this module parses the date, builds the links
 to the records behind each figure and renders. The map is also offered as a standalone SVG.
+
+The page has some 250 links and 98 map shapes, so the repeated parts are prepared here rather
+than in template loops: links are built without ``url_for`` per link (see ``Links``), the map's
+markup comes from ``crm.services.svgmap.shapes_markup`` and the tables get their cells ready made.
 """
 from datetime import date
-from typing import Optional
+from typing import NamedTuple, Optional
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
+from markupsafe import Markup, escape
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from wtforms import Form
 from wtforms.validators import Optional as OptionalValue
 
 from crm.forms import DanishDateField
-from crm.models import COVERED_STAGES, TRACKS
+from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.permissions import read_required
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
-from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, map_geometry, wrap_text
+from crm.services.pipeline import StageOnDate
+from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
+from crm.templating import format_date, format_number
 from crm.views.pipeline_forms import safe_url
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
@@ -66,13 +74,26 @@ def _dashboard(on: date) -> service.Dashboard:
     )
 
 
+# Werkzeug's query-string encoding (werkzeug.urls._urlencode): these characters stay as they are.
+QUERY_SAFE = "!$'()*,/:;?@"
+CODE_SLOT = 987654321  # stands for the code in a municipality URL built once per page
+
+
 class Links:
-    """URLs to the records behind each figure. Pages of other areas may be missing (None)."""
+    """URLs to the records behind each figure. Pages of other areas may be missing (None).
+
+    ``url_for`` costs 10–25 µs a link; this page has some 250. So each endpoint's URL is built once
+    per page and the query string appended the way Werkzeug does; a test holds the results to
+    ``url_for``'s.
+    """
 
     def __init__(self, on: date, today: date):
         """Links for a page showing ``on``; today's stage counts link to the live list."""
         self.on = on
         self.today = today
+        self._paths: dict[str, Optional[str]] = {}
+        self._encoded: dict[tuple, str] = {}  # (name, value) -> "name=value", URL-encoded
+        self._municipality: Optional[str] = safe_url("municipalities.detail", code=CODE_SLOT)
 
     def covered(self, region_code=None, on: Optional[date] = None) -> Optional[str]:
         """The covered municipalities on a date: the status report's list of exactly those."""
@@ -82,12 +103,12 @@ class Links:
         """Municipalities in ``stage``: today the municipality list, earlier the report's list."""
         on = on or self.on
         if on == self.today:
-            return safe_url("municipalities.index", stage=stage, region=region_code)
+            return self._url("municipalities.index", stage=stage, region=region_code)
         return self._report(f"stage_{stage}_at_end", region_code, on)
 
     def region(self, region_code=None) -> Optional[str]:
         """All municipalities (of a region)."""
-        return safe_url("municipalities.index", region=region_code)
+        return self._url("municipalities.index", region=region_code)
 
     def activities(self, region_code, track: Optional[int], start: date, end: date) -> Optional[str]:
         """The activities counted in one cell of the overview."""
@@ -98,26 +119,98 @@ class Links:
             args["type"] = "other"
         elif track is not None:
             args["track"] = track
-        return safe_url("activities.index", **args)
+        return self._url("activities.index", **args)
 
     def municipality(self, code: int) -> Optional[str]:
         """One municipality's page."""
-        return safe_url("municipalities.detail", code=code)
+        return self._municipality.replace(str(CODE_SLOT), str(code)) if self._municipality else None
 
     def _report(self, metric: str, region_code, on: date) -> Optional[str]:
         """The status report's list of the records behind ``metric`` on the single day ``on``."""
-        return safe_url("reports.drilldown", metric=metric, region=region_code or "total",
-                        start=on.isoformat(), end=on.isoformat())
+        return self._url("reports.drilldown", metric=metric, region=region_code or "total",
+                         start=on.isoformat(), end=on.isoformat())
+
+    def _url(self, endpoint: str, **query) -> Optional[str]:
+        """What ``safe_url(endpoint, **query)`` gives, for a page without path arguments."""
+        if endpoint not in self._paths:
+            self._paths[endpoint] = safe_url(endpoint)
+        path = self._paths[endpoint]
+        if path is None:
+            return None
+        query_string = "&".join(self._encode(pair) for pair in query.items() if pair[1] is not None)
+        return f"{path}?{query_string}" if query_string else path
+
+    def _encode(self, pair: tuple) -> str:
+        """One "name=value" of a query string as ``urlencode`` writes it; the page repeats a few
+        dozen pairs (dates, regions, tracks) hundreds of times, so each is encoded once."""
+        if pair not in self._encoded:
+            self._encoded[pair] = urlencode([pair], safe=QUERY_SAFE)
+        return self._encoded[pair]
+
+
+class Figure(NamedTuple):
+    """A count in a table and the link to the records behind it (None: no such page)."""
+
+    value: int
+    url: Optional[str]
+
+
+def _map_shapes(stages: dict[int, StageOnDate], links: Optional[Links]) -> Markup:
+    """The map's municipalities, titled "Læsø: Samarbejdsplan underskrevet siden 01-04-2025" and,
+    on the dashboard (``links``), linked to their pages. Translations are looked up once, not once
+    per municipality, and like the template's ``_()`` they are not escaped."""
+    labels = {code: escape(str(label)) for code, label in STAGES.items()}
+    since = " " + _("siden %(date)s")
+    never = f" ({_('ingen fase registreret')})"
+    states = {}
+    for shape in map_geometry().shapes:
+        state = stages.get(shape.code) or StageOnDate(DEFAULT_STAGE, None)
+        when = since % {"date": format_date(state.since)} if state.since else never  # dd-mm-yyyy: nothing to escape
+        # nosec B704 below: an escaped label, then catalog text and a date
+        status = Markup(f"{labels.get(state.stage) or escape(state.stage)}{when}")  # nosec B704
+        states[shape.code] = ShapeState(state.stage, status, links.municipality(shape.code) if links else None)
+    return shapes_markup(states)
 
 
 def _map_context(stages: dict, on: date, links: Optional[Links]) -> dict:
-    """What the map templates need: geometry, the stage and fill per municipality, links."""
-    geometry = map_geometry()
+    """What the map templates need: geometry, fills, the municipalities' markup."""
     return {
-        "geometry": geometry, "stages": stages, "fills": STAGE_FILLS, "colours": STAGE_BASE_COLOURS,
-        "hrefs": {s.code: links.municipality(s.code) for s in geometry.shapes} if links else {},
-        "on": on, "covered_stages": COVERED_STAGES,
+        "geometry": map_geometry(), "fills": STAGE_FILLS, "colours": STAGE_BASE_COLOURS,
+        "map_shapes": _map_shapes(stages, links), "on": on, "covered_stages": COVERED_STAGES,
     }
+
+
+def _activity_table(rows: list[service.ActivityRow], halves: service.HalfYears,
+                    links: Links) -> list[tuple[service.ActivityRow, list[tuple[Figure, Figure]]]]:
+    """The overview's rows with their cells (this half year, last half year), the total last."""
+    table = []
+    for row in rows:
+        cells = [*row.cells, (None, row.this_total, row.last_total)]
+        table.append((row, [
+            (Figure(this, links.activities(row.key, track, halves.this_start, halves.this_end)),
+             Figure(last, links.activities(row.key, track, halves.last_start, halves.last_end)))
+            for track, this, last in cells
+        ]))
+    return table
+
+
+def _stage_table(data: service.Dashboard, links: Links) -> list[tuple]:
+    """Municipalities per region (rows) and stage (columns), each linked to the list of them
+    (not when there are none)."""
+    table = []
+    for region in data.regions:
+        counts = data.counts_by_region[region.code]
+        table.append((region, [Figure(counts[code], links.stage(code, region.code) if counts[code] else None)
+                               for code in STAGES]))
+    return table
+
+
+def _quiet_by_region(quiet: list) -> dict:
+    """The quiet municipalities (in their order) per region code."""
+    by_region: dict = {}
+    for municipality, last in quiet:
+        by_region.setdefault(municipality.region_code, []).append((municipality, last))
+    return by_region
 
 
 @bp.route("/")
@@ -140,8 +233,11 @@ def index():
     )
     return render_template(
         "dashboard/index.html", title=_("Nationalt overblik"), data=data, form=form, today=today,
-        links=links, charts=charts, tracks=tracks, activity_rows=activity_rows, national=service.NATIONAL,
-        slider=[d.strftime("%d-%m-%Y") for d in slider], slider_index=_slider_index(slider, on),
+        links=links, charts=charts, tracks=tracks, activity_table=_activity_table(activity_rows, data.halves, links),
+        stage_table=_stage_table(data, links), region_codes=[region.code for region in data.regions],
+        national=service.NATIONAL,
+        quiet_by_region=_quiet_by_region(data.quiet),
+        slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
         svg_url=url_for(".map_svg", on=on.isoformat()), **_map_context(data.stages, on, links),
     )
 
