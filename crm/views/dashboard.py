@@ -161,7 +161,7 @@ def _map_shapes(stages: dict[int, StageOnDate], links: Optional[Links]) -> Marku
     per municipality, and like the template's ``_()`` they are not escaped."""
     labels = {code: escape(str(label)) for code, label in STAGES.items()}
     since = " " + _("siden %(date)s")
-    never = f" ({_('ingen fase registreret')})"
+    never = " (%s)" % _("ingen fase registreret")  # not an f-string: Babel must find the message
     states = {}
     for shape in map_geometry().shapes:
         state = stages.get(shape.code) or StageOnDate(DEFAULT_STAGE, None)
