@@ -38,3 +38,18 @@ def configure_engine_options(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Nothing per app yet: the listener above is global and registered at import."""
+
+
+def column_rows(query, **parameters):
+    """Run a select of columns (never entities) as Core on the session's connection.
+
+    Plain rows, without the ORM's per-row loading, which for thousands of report records costs
+    more than the query itself; the session is flushed first, as the ORM would autoflush, so
+    pending changes are counted. ``parameters`` fill the statement's bound parameters (statements
+    built once per process with ``bindparam``).
+    """
+    from crm.extensions import db
+
+    if db.session.autoflush:
+        db.session.flush()
+    return db.session.connection().execute(query, parameters or None)

@@ -18,6 +18,7 @@ from typing import Iterable, NamedTuple, Optional
 from sqlalchemy import Date, bindparam, func, literal_column, select, union_all
 from sqlalchemy.orm import joinedload
 
+from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, Activity, Municipality, Note,
                         Region, StageChange, activity_municipality)
@@ -119,7 +120,7 @@ def stage_counts(stages: dict[int, StageOnDate]) -> dict[str, int]:
 
 def stage_history() -> list[tuple[int, str, date]]:
     """Every stage change as (municipality code, stage, date), oldest first: one query."""
-    return [(code, stage, on) for code, stage, on in _rows(_stage_history_query()).all()]
+    return [(code, stage, on) for code, stage, on in column_rows(_stage_history_query()).all()]
 
 
 @cache
@@ -127,16 +128,6 @@ def _stage_history_query():
     """The statement behind ``stage_history`` (built once per process)."""
     return (select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
             .order_by(StageChange.effective_date, StageChange.municipality_code))
-
-
-def _rows(query, parameters: Optional[dict] = None):
-    """Run a select of columns (never entities) as Core on the session's connection: plain rows
-    without the ORM's per-row loading, after the autoflush the ORM would do (as
-    ``crm.services.report`` does). The page's statements are built once per process with bound
-    parameters: building one costs SQLAlchemy about as much as SQLite needs to run it."""
-    if db.session.autoflush:
-        db.session.flush()
-    return db.session.connection().execute(query, parameters)
 
 
 class TrendPoint(NamedTuple):
@@ -369,9 +360,8 @@ def activity_overview(on: date) -> dict[tuple[Optional[int], int], tuple[int, in
     One query: a count per region and type for each half year; types are mapped to tracks in Python.
     """
     halves = HalfYears.around(on)
-    rows = _rows(_activity_overview_query(), {
-        "start_0": halves.this_start, "end_0": halves.this_end, "start_1": halves.last_start, "end_1": halves.last_end,
-    })
+    rows = column_rows(_activity_overview_query(), start_0=halves.this_start, end_0=halves.this_end,
+                       start_1=halves.last_start, end_1=halves.last_end)
     counts: dict = defaultdict(lambda: [0, 0])
     for region_code, activity_type, half, count in rows:
         counts[(region_code, track_of(activity_type))][half] += count
@@ -558,7 +548,7 @@ def regions_and_municipalities() -> tuple[list[Region], dict[int, int]]:
     """The regions by code, and every municipality's region code: two small queries (plain rows for
     the 98 municipalities; the page needs no more of them)."""
     regions = list(db.session.scalars(select(Region).order_by(Region.code)))
-    return regions, {code: region_code for code, region_code in _rows(_municipality_regions_query()).all()}
+    return regions, {code: region_code for code, region_code in column_rows(_municipality_regions_query()).all()}
 
 
 @cache

@@ -18,6 +18,7 @@ import xlsxwriter
 from sqlalchemy import Date, and_, bindparam, distinct, func, or_, select
 from sqlalchemy.sql.elements import BindParameter
 
+from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Municipality, ReportSubmission, StageChange)
@@ -227,15 +228,6 @@ def format_value(metric: Metric, value: Number) -> str:
 # --- Counting: one query per metric family ---------------------------------------------------
 
 
-def _rows(query, **parameters):
-    """Run a select of columns (never entities) as Core on the session's connection: plain rows
-    without the ORM's per-row loading, after the autoflush the ORM would do, so pending changes
-    are counted."""
-    if db.session.autoflush:
-        db.session.flush()
-    return db.session.connection().execute(query, parameters or None)
-
-
 # The four counting statements are built once, with the period's dates as bound parameters:
 # building one costs SQLAlchemy more time than SQLite needs to run it.
 PERIOD_START = bindparam("start", type_=Date)
@@ -288,7 +280,7 @@ def _stage_count_query():
 
 def _count_stages(values: dict, end: date) -> None:
     """Municipalities in total, per stage, covered and coverage at ``end``: one grouped query."""
-    for region_code, stage, count in _rows(_stage_count_query(), end=end):
+    for region_code, stage, count in column_rows(_stage_count_query(), end=end):
         stage = stage or DEFAULT_STAGE
         for column in (region_code, TOTAL):
             if column not in values["municipalities_total"]:
@@ -349,7 +341,7 @@ def _plans_signed_query():
 def _count_plans_signed(values: dict, start: date, end: date) -> None:
     """Municipalities that became covered in the period, each at most once: one grouped query."""
     row = values["plans_signed_in_period"]
-    for region_code, count in _rows(_plans_signed_query(), start=start, end=end):
+    for region_code, count in column_rows(_plans_signed_query(), start=start, end=end):
         if region_code in row:
             row[region_code] += count
         row[TOTAL] += count  # a municipality lies in exactly one region: no double count
@@ -374,7 +366,7 @@ def _activity_count_query():
 def _count_activities(values: dict, start: date, end: date) -> None:
     """Counts and sums per type and region in one GROUP BY. A national activity (no region)
     counts only in the total; the total sums the groups, so each activity counts once."""
-    groups = _rows(_activity_count_query(), start=start, end=end).all()
+    groups = column_rows(_activity_count_query(), start=start, end=end).all()
     for metric in METRICS:
         if metric.family != "activities":
             continue
@@ -410,7 +402,7 @@ def _fidelity_count_query():
 def _count_fidelity(values: dict, start: date, end: date) -> None:
     """Complete fidelity reviews in the period per municipality's region: one grouped query."""
     row = values["fidelity_reviews"]
-    for region_code, count in _rows(_fidelity_count_query(), start=start, end=end):
+    for region_code, count in column_rows(_fidelity_count_query(), start=start, end=end):
         if region_code in row:
             row[region_code] += count
         row[TOTAL] += count
@@ -479,7 +471,7 @@ def municipality_records(end: date, region_code: Optional[int] = None,
         query = query.where(Municipality.region_code == region_code)
     wanted = set(stages) if stages is not None else None
     records = [MunicipalityRecord(code, name, region, stage or DEFAULT_STAGE, since)
-               for code, name, region, stage, since in _rows(query)]
+               for code, name, region, stage, since in column_rows(query)]
     return [r for r in records if wanted is None or r.stage in wanted]
 
 
@@ -495,7 +487,7 @@ def signed_records(start: date, end: date, region_code: Optional[int] = None) ->
     if region_code is not None:
         query = query.where(Municipality.region_code == region_code)
     first: dict[int, list] = {}
-    for code, name, region, on, previous, stage in _rows(query):
+    for code, name, region, on, previous, stage in column_rows(query):
         if code in first:
             first[code][-1] += 1
         else:
@@ -519,7 +511,7 @@ def activity_records(start: date, end: date, types: Iterable[str] = REPORTED_ACT
     query = _activity_record_select(start, end, types, column).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return [ActivityRecord(*row) for row in _rows(query)]
+    return [ActivityRecord(*row) for row in column_rows(query)]
 
 
 def review_records(start: date, end: date, region_code: Optional[int] = None) -> list[ReviewRecord]:
@@ -533,7 +525,7 @@ def review_records(start: date, end: date, region_code: Optional[int] = None) ->
     )
     if region_code is not None:
         query = query.where(Municipality.region_code == region_code)
-    return [ReviewRecord(*row) for row in _rows(query)]
+    return [ReviewRecord(*row) for row in column_rows(query)]
 
 
 @dataclass
