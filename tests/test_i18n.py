@@ -70,3 +70,16 @@ def _number_app():
 def test_format_number_matches_babel(value, decimals, locale):
     with _number_app().test_request_context("/"), force_locale(locale):
         assert format_number(value, decimals) == _babel_number(value, decimals)
+
+
+def test_no_translated_string_hides_inside_an_f_string():
+    """Babel's extractor cannot see ``_("…")`` inside an f-string, so the English catalog would miss it."""
+    import re
+    from pathlib import Path
+
+    pattern = re.compile(r"""\bf(["']).*?\{[^}]*\b_l?\(""")
+    root = Path(__file__).resolve().parent.parent / "crm"
+    offenders = [f"{path.relative_to(root)}:{number}" for path in root.rglob("*.py")
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                 if pattern.search(line)]
+    assert offenders == []
