@@ -38,13 +38,10 @@ def translations() -> Translations | NullTranslations:
 
 
 def current_locale() -> Locale:
-    """The request's locale, from the state ``translations`` keeps (Danish outside requests)."""
-    catalog_state = g.get("_flask_babel") if has_app_context() else None
-    locale = getattr(catalog_state, "babel_locale", None)
-    if locale is None:
-        translations()  # makes Flask-Babel choose the locale and remember it
-        locale = getattr(g.get("_flask_babel") if has_app_context() else None, "babel_locale", None)
-    return locale or get_locale() or _DANISH
+    """The request's locale (Danish outside requests), read from Flask-Babel's per-request state
+    once it has been chosen; ``get_locale`` chooses and remembers it the first time."""
+    state = g.get("_flask_babel") if has_app_context() else None
+    return getattr(state, "babel_locale", None) or get_locale() or _DANISH
 
 
 def gettext(string: str, **variables: Any) -> str:

@@ -133,21 +133,19 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
         next_form.version.data = municipality.version
     page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
     timeline = pipeline.timeline(municipality.code, page)
-    items = timeline.items
     contacts = db.session.scalars(
         select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
     ).all()
     links = {("activity", i.obj.id): safe_url(("activities.detail", "activities.edit"), activity_id=i.obj.id)
-             for i in items if i.kind == "activity"}
+             for i in timeline.items if i.kind == "activity"}
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
-                  for i in items if i.kind == "review"})
+                  for i in timeline.items if i.kind == "review"})
     today = date.today()
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,
         municipality=municipality,
         current=pipeline.stage_on(municipality.code, today),
-        items=items,
         links=links,
         contacts=contacts,
         stage_form=stage_form,
