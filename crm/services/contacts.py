@@ -8,14 +8,11 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, Municipality, PsychiatricCentre
 from crm.permissions import can_write_region
+from crm.services import FieldError
 
 
-class ContactError(ValueError):
-    """A contact that breaks a rule; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, message: str, field: str):
-        super().__init__(message)
-        self.field = field
+class ContactError(FieldError):
+    """A contact that breaks a rule (always about one field)."""
 
 
 @dataclass

@@ -13,17 +13,14 @@ from werkzeug.datastructures import FileStorage
 from crm.extensions import db
 from crm.models import CooperationPlan, Municipality, PsychiatricCentre, TargetGroup, plan_target_group
 from crm.permissions import can_write_region
+from crm.services import FieldError
 from crm.services.locking import conflict_message, mark_updated
 from crm.services.pipeline import PlanStageOutcome, apply_signed_plan
 from crm.services.uploads import remove_stored, store_pdf
 
 
-class PlanError(ValueError):
-    """A plan that breaks a rule; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, message: str, field: Optional[str] = None):
-        super().__init__(message)
-        self.field = field
+class PlanError(FieldError):
+    """A plan or target group that breaks a rule."""
 
 
 @dataclass
