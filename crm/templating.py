@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from crm.permissions import can_write_region
+from crm.views.pipeline_forms import QueryUrls
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 
@@ -90,6 +91,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(stage_label, "stage_label")
     app.add_template_filter(activity_type_label, "activity_type_label")
     app.add_template_global(stage_badge, "stage_badge")
+    app.add_template_global(QueryUrls, "query_urls")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(can_write_region, "can_write_region")
     app.add_template_global(STAGES, "STAGES")

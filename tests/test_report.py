@@ -595,3 +595,18 @@ def test_report_pages_issue_a_constant_number_of_queries(app, users, login_as, c
     db.session.commit()
     assert counts() == small
     assert small[0] <= 8
+
+
+def test_every_drilldown_link_is_the_one_url_for_builds(app, users, login_as):
+    """The figures table builds its links with QueryUrls (path once per table); each must equal url_for's."""
+    from html import unescape
+
+    from flask import url_for
+
+    html = login_as(users["working_group"]).get("/rapporter/?year=2025&half=1").text
+    cells = re.findall(r'data-metric="([^"]+)" data-column="([^"]+)"><a href="([^"]+)"', html)
+    assert len(cells) == len(service.METRICS) * len(service.DISPLAY_COLUMNS)
+    with app.test_request_context():
+        for metric, column, href in cells:
+            assert unescape(href) == url_for("reports.drilldown", metric=metric, region=column,
+                                             start="2025-01-01", end="2025-06-30")
