@@ -40,3 +40,15 @@ def test_pinned_dependencies_have_no_known_vulnerabilities():
     if result.returncode != 0 and any(hint in output for hint in UNREACHABLE_HINTS):
         pytest.skip("pip-audit could not reach the vulnerability database (PyPI/OSV): " + output.strip()[-300:])
     assert result.returncode == 0, output
+
+
+def test_no_assert_statement_in_crm():
+    """``python -O`` strips ``assert``, so no check of input or data may rely on one: every check in
+    crm/ is a real ``if … raise``."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "crm").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        found += [f"{path.relative_to(ROOT)}:{node.lineno}" for node in ast.walk(tree) if isinstance(node, ast.Assert)]
+    assert not found, "assert statements in crm/ (use an explicit check and exception): " + ", ".join(found)
