@@ -196,7 +196,8 @@ class PlanForm(VersionedForm):
     title = StringField(_l("Titel"), validators=[InputRequired(), Length(max=200)])
     region = SelectField(_l("Ejerregion"))
     municipalities = SelectMultipleField(_l("Kommuner"), render_kw={"size": 8})
-    centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5})
+    centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5},
+                                  description=_l("Listen vedligeholdes af en administrator (Psykiatri i menuen)."))
     signed_date = _date_field(_l("Underskrevet den"), validators=[OptionalValue()])
     valid_from = _date_field(_l("Gyldig fra"), validators=[OptionalValue()])
     valid_to = _date_field(_l("Gyldig til"), validators=[OptionalValue()])
