@@ -4,8 +4,11 @@ import os
 import shutil
 import subprocess  # nosec B404
 import sys
+import threading
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -92,13 +95,16 @@ def parse_pip_audit(returncode: int, stdout: str, stderr: str) -> AuditReport:
     return report
 
 
-def run_pip_audit(requirements: Path, *, resolve: bool = True, service: str = "pypi") -> AuditReport:
+def run_pip_audit(requirements: Path, *, resolve: bool = True, service: str = "pypi",
+                  osv_url: Optional[str] = None) -> AuditReport:
     """pip-audit on one requirements file. ``resolve``: install into a throw-away environment to
     audit the transitive dependencies too; else only the pins written in the file."""
     command = [_tool("pip-audit"), "-r", str(requirements), "-f", "json", "-s", service,
                "--progress-spinner", "off", "--timeout", "30"]
     if not resolve:
         command += ["--no-deps", "--disable-pip"]
+    if osv_url:
+        command += ["--osv-url", osv_url]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)  # nosec B603
     return parse_pip_audit(result.returncode, result.stdout, result.stderr)
 
@@ -168,6 +174,59 @@ def test_could_not_audit_fails_where_the_audit_is_required(monkeypatch):
 def test_audit_report_with_every_package_checked_and_nothing_found_is_clean():
     report = parse_pip_audit(0, REPORT_CLEAN, "")
     assert report.verdict == "clean" and report.audited == ["jinja2==3.1.6"]
+
+
+# OSV's record of CVE-2019-10906 (Jinja2 sandbox escape, fixed in 2.10.1), as api.osv.dev serves it.
+PYSEC_2019_217 = {
+    "id": "PYSEC-2019-217", "schema_version": "1.6.0", "modified": "2024-11-21T14:22:54Z",
+    "aliases": ["CVE-2019-10906", "GHSA-462w-v97r-4m45"],
+    "details": "In Pallets Jinja before 2.10.1, str.format_map allows a sandbox escape.",
+    "affected": [{"package": {"name": "jinja2", "ecosystem": "PyPI", "purl": "pkg:pypi/jinja2"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.10.1"}]}]}],
+}
+
+
+class _OsvStandIn(BaseHTTPRequestHandler):
+    """OSV's ``/v1/query`` on 127.0.0.1 with one advisory, for the end-to-end test below."""
+
+    def do_POST(self):  # noqa: N802 (the name BaseHTTPRequestHandler calls)
+        from packaging.version import Version
+
+        query = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        name, version = query["package"]["name"], Version(query["version"])
+        affected = name == "jinja2" and version < Version("2.10.1")
+        body = json.dumps({"vulns": [PYSEC_2019_217]} if affected else {}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_osv():
+    """The OSV stand-in on a free port; its query URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _OsvStandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/query"
+    server.shutdown()
+    server.server_close()
+
+
+def test_pip_audit_run_fails_on_a_known_vulnerability_end_to_end(tmp_path, local_osv):
+    """The real pip-audit command and this file's reading of its report, against a local OSV with
+    the real advisory: Jinja2 2.10 is vulnerable (the suite would fail), 3.1.6 is clean."""
+    old, current = tmp_path / "old.txt", tmp_path / "current.txt"
+    old.write_text("jinja2==2.10\n", encoding="utf-8")
+    current.write_text("jinja2==3.1.6\n", encoding="utf-8")
+    report = run_pip_audit(old, resolve=False, service="osv", osv_url=local_osv)
+    assert report.verdict == "vulnerable", report.describe()
+    assert report.vulnerable == {"jinja2==2.10": ["PYSEC-2019-217"]}
+    assert run_pip_audit(current, resolve=False, service="osv", osv_url=local_osv).verdict == "clean"
 
 
 def test_pip_audit_finds_the_known_vulnerabilities_of_an_old_jinja2(tmp_path):
