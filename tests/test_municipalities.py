@@ -494,3 +494,31 @@ def test_database_version_check_catches_a_stage_correction_between_check_and_com
     assert "Ændret af Anne Andersen i mellemtiden" in refused.text and "Min rettelse</textarea>" in refused.text
     db.session.expire_all()
     assert db.session.get(StageChange, change.id).stage == "in_operation"
+
+
+def test_board_move_that_meets_a_concurrent_correction_of_todays_entry_is_refused_not_a_500(login_as, users):
+    """Moving a card twice on one day corrects today's entry; if someone else corrects or deletes
+    that entry in the same instant, the version check refuses the move with a message."""
+    from sqlalchemy import event, update
+
+    today = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date.today())
+    client = login_as(users["ambassador"])
+    done = []
+
+    def other_worker_saves(session, flush_context, instances):
+        if not done:
+            done.append(True)
+            with db.engine.begin() as other:
+                other.execute(update(StageChange.__table__).where(StageChange.id == today.id).values(
+                    version=StageChange.version + 1, stage="paused"))
+
+    event.listen(db.session, "before_flush", other_worker_saves)
+    try:
+        response = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "plan_in_progress"},
+                               headers={"Accept": "application/json"})
+    finally:
+        event.remove(db.session, "before_flush", other_worker_saves)
+    assert done and response.status_code == 409
+    assert response.get_json()["ok"] is False and "i samme øjeblik" in response.get_json()["message"]
+    db.session.expire_all()
+    assert db.session.get(StageChange, today.id).stage == "paused"
