@@ -61,6 +61,24 @@ def ensure_can_write(region_code: Optional[int], owner_id: Optional[int] = None)
         abort(403)
 
 
+def can_change_activity(activity, user=None) -> bool:
+    """May ``user`` (default: the current user) edit or delete this stored activity?
+
+    As ``can_write_region``, except that a national activity nobody logged (imported from the
+    command line, no creator) belongs to no ambassador: only admins change it.
+    """
+    user = user or current_user
+    if activity.region_code is None and activity.created_by_id is None:
+        return bool(user and user.is_authenticated and user.role == ROLE_ADMIN)
+    return can_write_region(activity.region_code, activity.created_by_id, user=user)
+
+
+def ensure_can_change_activity(activity) -> None:
+    """Abort with 403 unless the current user may edit or delete ``activity``."""
+    if not can_change_activity(activity):
+        abort(403)
+
+
 def writable_region_codes(user=None) -> Optional[set[int]]:
     """Region codes the user may write; None means all (admin)."""
     user = user or current_user

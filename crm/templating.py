@@ -13,7 +13,7 @@ from markupsafe import Markup, escape
 
 from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
-from crm.permissions import can_write_region
+from crm.permissions import can_change_activity, can_write_region
 from crm.views.pipeline_forms import QueryUrls
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
@@ -94,6 +94,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(QueryUrls, "query_urls")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(can_write_region, "can_write_region")
+    app.add_template_global(can_change_activity, "can_change_activity")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
     app.add_template_global(TRACKS, "TRACKS")

@@ -225,3 +225,42 @@ def test_list_query_count_is_constant(app, users, login_as, count_queries):
     with count_queries() as page_two:
         assert client.get("/aktiviteter/?page=2&region=1082").status_code == 200
     assert page_two.count == small.count
+
+
+def _activity_write_urls(app, activity_id: int) -> list[str]:
+    """Every route that changes one activity (accepts POST and takes ``activity_id``)."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "activity_id" in rule.arguments and "POST" in (rule.methods or ()):
+            urls.append(rule.build({"activity_id": activity_id})[1])
+    return urls
+
+
+@pytest.mark.parametrize("role", ["ambassador", "ambassador_b", "working_group"])
+def test_a_national_activity_without_a_creator_is_for_admins_only(app, users, login_as, role):
+    """Imported from the command line, a national activity has no creator: no ambassador owns it."""
+    activity = ActivityFactory(region_code=None, created_by_id=None, title="Landskonference")
+    urls = _activity_write_urls(app, activity.id)
+    assert f"/aktiviteter/{activity.id}/rediger" in urls and f"/aktiviteter/{activity.id}/slet" in urls
+    client = login_as(users[role])
+    assert client.get(f"/aktiviteter/{activity.id}/rediger").status_code == 403
+    for url in urls:
+        assert client.post(url, data=form(region_code="", version=str(activity.version), title="Kapret")).status_code == 403, url
+    page = client.get(f"/aktiviteter/{activity.id}").get_data(as_text=True)
+    assert f"/aktiviteter/{activity.id}/rediger" not in page
+    db.session.expire_all()
+    assert db.session.get(Activity, activity.id).title == "Landskonference"
+
+
+def test_admin_edits_and_deletes_a_national_activity_without_a_creator(app, users, login_as):
+    activity = ActivityFactory(region_code=None, created_by_id=None, title="Landskonference")
+    admin = login_as(users["admin"])
+    assert admin.get(f"/aktiviteter/{activity.id}/rediger").status_code == 200
+    assert f"/aktiviteter/{activity.id}/rediger" in admin.get(f"/aktiviteter/{activity.id}").get_data(as_text=True)
+    response = admin.post(f"/aktiviteter/{activity.id}/rediger",
+                          data=form(region_code="", version=str(activity.version), title="Landskonference 2025"))
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Activity, activity.id).title == "Landskonference 2025"
+    assert admin.post(f"/aktiviteter/{activity.id}/slet").status_code == 302
+    assert count() == 0

@@ -1,6 +1,7 @@
 """The personal iCalendar feed, read back with a second, independent parser (vobject, not icalendar):
 events, UIDs, time zone, escaping; updates keep the UID and raise SEQUENCE; deletes disappear;
 nobody sees another region's activities they may not read; a reset token stops working."""
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -231,3 +232,87 @@ class _Args(dict):
     def getlist(self, key):
         value = self.get(key)
         return [] if value is None else [value]
+
+
+# Text that would break an iCalendar file (or inject a property) if written as it is.
+HOSTILE_TEXTS = [
+    "Møde\r\nATTENDEE:mailto:angriber@example.com",
+    "Første linje\nanden linje",
+    "Kun CR\rEND:VCALENDAR",
+    "Escape \x1b[31mrød\x7f og \x0bvt\x08",
+    "Æøå " * 74 + "slut",  # 300 characters of non-ASCII: folded across many lines
+]
+NUL_TEXT = "Nul\x00tegn\r\nDTSTART:19700101"  # PostgreSQL stores no NUL: tested on the service alone
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _unfolded_lines(raw: str) -> list[str]:
+    """The content lines of a calendar file, with RFC 5545 folding undone."""
+    return raw.replace("\r\n ", "").replace("\r\n\t", "").split("\r\n")
+
+
+def _assert_well_formed(raw_bytes: bytes) -> list[str]:
+    """Every physical line within 75 octets, no control character except the CRLF line breaks,
+    and the lines are only the properties we write (nothing injected). Returns the content lines."""
+    raw = raw_bytes.decode("utf-8")
+    assert raw.endswith("\r\n")
+    physical = raw.split("\r\n")
+    assert all(len(line.encode("utf-8")) <= 75 for line in physical)
+    assert not any(CONTROL_CHARACTERS.search(line) for line in physical)
+    lines = _unfolded_lines(raw)
+    names = {line.split(":", 1)[0].split(";", 1)[0] for line in lines if line}
+    assert "ATTENDEE" not in names and lines.count("END:VCALENDAR") == 1
+    return lines
+
+
+def _expected_text(text: str) -> str:
+    """What a calendar shows: line breaks kept (as escaped newlines), other control characters gone."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(CONTROL_CHARACTERS.sub("", line) for line in lines)
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_activity_download_with_hostile_text_is_a_valid_calendar(login_as, users, app, text):
+    activity = factories.ActivityFactory(region_code=1084, title=text, location=text, note=text * 20,
+                                         start_date=SOON, start_time=time(9, 0))
+    response = login_as(users["ambassador"]).get(f"/kalender/aktivitet/{activity.id}.ics")
+    assert response.status_code == 200
+    _assert_well_formed(response.data)
+    _cal, events = _parse(response.data)
+    [event] = events.values()
+    assert event.summary.value == _expected_text(text)
+    assert event.location.value == _expected_text(text)
+    assert _expected_text(text * 20) in event.description.value
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS)
+def test_feed_with_hostile_text_is_a_valid_calendar(client, users, app, text):
+    users["ambassador"].name = text[:120]
+    factories.ActivityFactory(region_code=1084, title=text, location=text, start_date=SOON)
+    municipality = db.session.get(Municipality, 101)
+    municipality.next_step, municipality.next_step_due = text, SOON
+    db.session.commit()
+    response = _feed(client, users["ambassador"])
+    lines = _assert_well_formed(response.data)
+    calname = next(line for line in lines if line.startswith("X-WR-CALNAME:"))
+    assert "\\n" not in calname  # a calendar's name is one line
+    _cal, events = _parse(response.data)
+    assert {event.summary.value for event in events.values()} >= {_expected_text(text)}
+    assert _expected_text(text) in events["next-step-101@ips-crm"].description.value
+
+
+def test_nul_and_line_breaks_never_reach_the_calendar_file(app, users):
+    """A NUL cannot be stored in PostgreSQL, so it is put on a loaded activity without saving it."""
+    activity = factories.ActivityFactory(region_code=1084, title="Pænt", start_date=SOON)
+    users["ambassador"].name = NUL_TEXT
+    with db.session.no_autoflush:
+        activity.title = activity.location = activity.note = NUL_TEXT
+        body = calendar_feed.activity_ics(activity)
+        feed = calendar_feed.user_feed(users["ambassador"], _Args(), today=TODAY)
+    db.session.rollback()
+    for raw in (body, feed):
+        lines = _assert_well_formed(raw)
+        assert sum(line.startswith("DTSTART") for line in lines) == 1
+    _cal, events = _parse(body)
+    [event] = events.values()
+    assert event.summary.value == "Nultegn\nDTSTART:19700101"

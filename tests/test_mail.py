@@ -1,6 +1,7 @@
 """E-mail delivery: the outbox without SMTP, sending with SMTP, failures retried and shown, never
 dropped, and only admins see the outbox."""
 import logging
+import re
 import smtplib
 import threading
 from email import message_from_bytes
@@ -205,3 +206,44 @@ def test_outbox_page_query_count_is_constant(app, users, login_as, count_queries
     with count_queries() as many:
         client.get("/admin/udbakke")
     assert many.count == few.count
+
+
+HOSTILE_SUBJECTS = [
+    "Statusrapport\r\nBcc: angriber@example.com",
+    "Første\nanden",
+    "Kun CR\rX-Evil: 1",
+    "Escape \x1b[31mrød\x7f og \x0bvt",
+    "Æøå " * 120,  # longer than a header line and than the column: folded, cut to 300
+]
+
+
+@pytest.mark.parametrize("subject", HOSTILE_SUBJECTS)
+def test_subject_with_line_breaks_or_control_characters_cannot_forge_headers(app, smtp, subject):
+    message = mail.queue_message("amb@test.dk", subject, "Hej", attachment=(f"rapport\r\nX-Evil: 1 {subject[:20]}.xlsx",
+                                                                           mail.XLSX_MIMETYPE, b"PK"))
+    db.session.commit()
+    assert "\n" not in message.subject and "\r" not in message.subject and "\x1b" not in message.subject
+    assert len(message.subject) <= 300
+    assert mail.deliver_pending()["sent"] == 1
+    [sent] = smtp.sent
+    raw = sent.as_bytes()
+    assert all(len(line.rstrip(b"\r")) <= 998 for line in raw.split(b"\n"))  # RFC 5322 line limit
+    parsed = message_from_bytes(raw)
+    assert "Bcc" not in parsed and "X-Evil" not in parsed
+    assert parsed.get_all("Subject") and len(parsed.get_all("Subject")) == 1
+    assert str(sent["Subject"]) == message.subject
+    assert not re.search(r"[\x00-\x1f\x7f]", message.subject)
+    [attachment] = [part for part in parsed.walk() if part.get_filename()]
+    assert "\n" not in attachment.get_filename() and attachment.get_payload(decode=True) == b"PK"
+
+
+def test_a_recipient_with_a_line_break_fails_without_sending_or_crashing(app, smtp):
+    message = mail.queue_message("amb@test.dk\r\nBcc: angriber@example.com", "Emne", "Hej")
+    good = mail.queue_message("amb@test.dk", "Emne", "Hej")
+    db.session.commit()
+    counts = mail.deliver_pending()
+    assert counts["sent"] == 1 and counts["failed"] == 1
+    db.session.refresh(message)
+    assert message.status == "failed" and "modtager" in message.last_error.lower()
+    assert [str(sent["To"]) for sent in smtp.sent] == ["amb@test.dk"]
+    assert good.status == "sent"

@@ -206,13 +206,15 @@ def test_correct_and_delete_a_wrong_entry(login_as, users):
     other = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2025, 1, 1))
     client = login_as(users["ambassador"])
     assert client.get(f"/kommuner/faser/{wrong.id}").status_code == 200
-    clash = client.post(f"/kommuner/faser/{wrong.id}", data={"stage": "plan_signed", "effective_date": "01-01-2025"})
+    clash = client.post(f"/kommuner/faser/{wrong.id}", data={"stage": "plan_signed", "effective_date": "01-01-2025",
+                                                             "version": str(wrong.version)})
     assert clash.status_code == 200 and "allerede registreret" in clash.text
-    ok = client.post(f"/kommuner/faser/{wrong.id}", data={"stage": "plan_signed", "effective_date": "2025-02-20"})
+    ok = client.post(f"/kommuner/faser/{wrong.id}", data={"stage": "plan_signed", "effective_date": "2025-02-20",
+                                                          "version": str(wrong.version)})
     assert ok.status_code == 302
     assert stage_on(KBH, date(2025, 2, 20)).stage == "plan_signed"
     assert stage_on(KBH, date(2025, 2, 19)).stage == "dialogue"
-    assert client.post(f"/kommuner/faser/{other.id}/slet").status_code == 302
+    assert client.post(f"/kommuner/faser/{other.id}/slet", data={"version": str(other.version)}).status_code == 302
     assert stage_on(KBH, date(2025, 2, 19)).stage == "not_contacted"
     assert client.post("/kommuner/faser/999999/slet").status_code == 404
     assert client.get("/kommuner/faser/999999").status_code == 404
@@ -337,9 +339,10 @@ def test_every_change_is_audited_with_the_user(login_as, users):
     client = login_as(amb)
     client.post(f"/kommuner/{KBH}/faser", data={"stage-stage": "dialogue", "stage-effective_date": "01-02-2025"})
     change = db.session.scalar(select(StageChange))
-    client.post(f"/kommuner/faser/{change.id}", data={"stage": "plan_in_progress", "effective_date": "01-02-2025"})
+    client.post(f"/kommuner/faser/{change.id}", data={"stage": "plan_in_progress", "effective_date": "01-02-2025",
+                                                      "version": "1"})
     client.post(f"/kommuner/{KBH}/flyt", data={"stage": "plan_signed"})
-    client.post(f"/kommuner/faser/{change.id}/slet")
+    client.post(f"/kommuner/faser/{change.id}/slet", data={"version": "2"})
     client.post(f"/kommuner/{KBH}/notater", data={"note-note_date": "02-03-2025", "note-text": "Notat"})
     client.post(f"/kommuner/{KBH}/naeste-skridt", data={"next-next_step": "Ring", "next-owner": "",
                                                           "next-due": "", "next-version": "1"})
@@ -406,3 +409,116 @@ def test_timeline_pages_through_years_of_activities_and_notes(login_as, users):
     for nonsense in ("0", "-3", "x", "9" * 40):
         assert client.get(f"/kommuner/101?side={nonsense}").status_code == 200
     assert "Ingen ældre hændelser." in client.get("/kommuner/101?side=50").text
+
+def test_two_corrections_of_one_stage_change_the_second_is_refused_and_input_kept(login_as, users):
+    change = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2025, 3, 1))
+    anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen", email="anne@test.dk")
+    first, second = login_as(anne), login_as(users["ambassador"])
+    version_1 = _hidden(first.get(f"/kommuner/faser/{change.id}").text, "version")
+    version_2 = _hidden(second.get(f"/kommuner/faser/{change.id}").text, "version")
+    assert version_1 == version_2 == str(change.version)
+
+    saved = first.post(f"/kommuner/faser/{change.id}", data={
+        "stage": "plan_in_progress", "effective_date": "01-03-2025", "note": "Annes rettelse", "version": version_1})
+    assert saved.status_code == 302
+    refused = second.post(f"/kommuner/faser/{change.id}", data={
+        "stage": "plan_signed", "effective_date": "05-03-2025", "note": "Min rettelse", "version": version_2})
+    assert refused.status_code == 409
+    assert "Ændret af Anne Andersen i mellemtiden" in refused.text
+    assert "Min rettelse</textarea>" in refused.text and 'value="05-03-2025"' in refused.text
+    assert '<option selected value="plan_signed">' in refused.text
+    db.session.expire_all()
+    stored = db.session.get(StageChange, change.id)
+    assert (stored.stage, stored.effective_date, stored.note) == ("plan_in_progress", date(2025, 3, 1), "Annes rettelse")
+
+    # Having seen the new values, the second user saves deliberately with the version now shown.
+    retry = second.post(f"/kommuner/faser/{change.id}", data={
+        "stage": "plan_signed", "effective_date": "05-03-2025", "note": "Min rettelse",
+        "version": _hidden(refused.text, "version")})
+    assert retry.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(StageChange, change.id).stage == "plan_signed"
+
+
+def test_deleting_a_stage_change_someone_corrected_meanwhile_is_refused(login_as, users):
+    change = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2025, 3, 1))
+    anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen", email="anne@test.dk")
+    page = login_as(users["ambassador"]).get(f"/kommuner/{KBH}").text
+    delete_form = page.split(f'action="/kommuner/faser/{change.id}/slet"')[1].split("</form>")[0]
+    seen = delete_form.split('name="version" value="')[1].split('"')[0]
+    assert seen == str(change.version)
+    corrected = login_as(anne).post(f"/kommuner/faser/{change.id}", data={
+        "stage": "in_operation", "effective_date": "01-03-2025", "version": seen})
+    assert corrected.status_code == 302
+
+    client = login_as(users["ambassador"])
+    refused = client.post(f"/kommuner/faser/{change.id}/slet", data={"version": seen}, follow_redirects=True)
+    assert "Ændret af Anne Andersen i mellemtiden" in refused.text
+    db.session.expire_all()
+    assert db.session.get(StageChange, change.id).stage == "in_operation"
+    assert client.post(f"/kommuner/faser/{change.id}/slet", data={}).status_code == 302  # no version: refused too
+    assert db.session.get(StageChange, change.id) is not None
+    current = str(db.session.get(StageChange, change.id).version)
+    assert client.post(f"/kommuner/faser/{change.id}/slet", data={"version": current}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(StageChange, change.id) is None
+
+
+def test_database_version_check_catches_a_stage_correction_between_check_and_commit(login_as, users):
+    """The form's version was current when checked, but another worker saved before our commit."""
+    from sqlalchemy import event, update
+
+    change = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2025, 3, 1))
+    anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen", email="anne@test.dk")
+    client = login_as(users["ambassador"])
+    version = _hidden(client.get(f"/kommuner/faser/{change.id}").text, "version")
+
+    done = []
+
+    def other_worker_saves(session, flush_context, instances):
+        if done:
+            return
+        done.append(True)
+        with db.engine.begin() as other:
+            other.execute(update(StageChange.__table__).where(StageChange.id == change.id).values(
+                version=StageChange.version + 1, stage="in_operation", updated_by_id=anne.id))
+
+    event.listen(db.session, "before_flush", other_worker_saves)
+    try:
+        refused = client.post(f"/kommuner/faser/{change.id}", data={
+            "stage": "plan_signed", "effective_date": "01-03-2025", "note": "Min rettelse", "version": version})
+    finally:
+        event.remove(db.session, "before_flush", other_worker_saves)
+    assert done
+    assert refused.status_code == 409
+    assert "Ændret af Anne Andersen i mellemtiden" in refused.text and "Min rettelse</textarea>" in refused.text
+    db.session.expire_all()
+    assert db.session.get(StageChange, change.id).stage == "in_operation"
+
+
+def test_board_move_that_meets_a_concurrent_correction_of_todays_entry_is_refused_not_a_500(login_as, users):
+    """Moving a card twice on one day corrects today's entry; if someone else corrects or deletes
+    that entry in the same instant, the version check refuses the move with a message."""
+    from sqlalchemy import event, update
+
+    today = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date.today())
+    client = login_as(users["ambassador"])
+    done = []
+
+    def other_worker_saves(session, flush_context, instances):
+        if not done:
+            done.append(True)
+            with db.engine.begin() as other:
+                other.execute(update(StageChange.__table__).where(StageChange.id == today.id).values(
+                    version=StageChange.version + 1, stage="paused"))
+
+    event.listen(db.session, "before_flush", other_worker_saves)
+    try:
+        response = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "plan_in_progress"},
+                               headers={"Accept": "application/json"})
+    finally:
+        event.remove(db.session, "before_flush", other_worker_saves)
+    assert done and response.status_code == 409
+    assert response.get_json()["ok"] is False and "i samme øjeblik" in response.get_json()["message"]
+    db.session.expire_all()
+    assert db.session.get(StageChange, today.id).stage == "paused"

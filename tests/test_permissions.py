@@ -94,3 +94,40 @@ def test_other_regions_ambassador_gets_403_on_region_b_records(app, users, login
             assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
             checked += 1
     assert checked > 0
+
+
+@pytest.mark.parametrize("role", ["ambassador", "ambassador_b", "working_group"])
+def test_psychiatric_centres_are_reference_data_kept_by_admins(app, users, login_as, role):
+    """README: admins keep the reference data; ambassadors pick centres in plans and contacts."""
+    from sqlalchemy import func, select
+
+    from crm.models import PsychiatricCentre
+
+    centre = factories.CentreFactory(region_code=1084, name="Psykiatrisk Center Amager")
+    client = login_as(users[role])
+    assert client.get("/admin/centres/new").status_code == 403
+    assert client.post("/admin/centres/new", data={"name": "Nyt center", "region": "1084"}).status_code == 403
+    assert client.get(f"/admin/centres/{centre.id}").status_code == 403
+    assert client.post(f"/admin/centres/{centre.id}", data={"name": "Omdøbt", "region": "1084"}).status_code == 403
+    listing = client.get("/admin/centres")
+    assert listing.status_code == 200 and "Psykiatrisk Center Amager" in listing.get_data(as_text=True)
+    assert "/admin/centres/" not in listing.get_data(as_text=True)  # no links to forms they cannot use
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(PsychiatricCentre)) == 1
+    assert db.session.get(PsychiatricCentre, centre.id).name == "Psykiatrisk Center Amager"
+
+
+def test_admin_maintains_psychiatric_centres_and_ambassadors_choose_them_in_plans(app, users, login_as):
+    from sqlalchemy import select
+
+    from crm.models import PsychiatricCentre
+
+    admin = login_as(users["admin"])
+    assert admin.post("/admin/centres/new", data={"name": "Psykiatrisk Center Amager", "region": "1084"}).status_code == 302
+    centre = db.session.scalar(select(PsychiatricCentre))
+    assert admin.post(f"/admin/centres/{centre.id}", data={"name": "PC Amager", "region": "1084"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(PsychiatricCentre, centre.id).name == "PC Amager"
+    assert f"/admin/centres/{centre.id}" in admin.get("/admin/centres").get_data(as_text=True)
+    page = login_as(users["ambassador"]).get("/planer/ny").get_data(as_text=True)
+    assert "PC Amager" in page

@@ -5,12 +5,14 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
+from crm.models.mixins import VersionedMixin
 from crm.models.psychiatry import PsychiatricCentre
 from crm.models.region import Municipality, Region
 
 
-class Contact(db.Model):
-    """A person's work contact details; deleted for good when no longer needed."""
+class Contact(VersionedMixin, db.Model):
+    """A person's work contact details; deleted for good when no longer needed. Edits are
+    optimistically locked (``version``): a second editor is refused, not silently overwriting."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(160))

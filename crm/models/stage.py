@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
-from crm.models.mixins import utcnow
+from crm.models.mixins import VersionedMixin, utcnow
 
 if TYPE_CHECKING:
     from crm.models.region import Municipality
@@ -28,8 +28,10 @@ DEFAULT_STAGE = "not_contacted"
 COVERED_STAGES = frozenset({"plan_signed", "in_operation"})
 
 
-class StageChange(db.Model):
-    """A municipality entered ``stage`` on ``effective_date`` (which may be backdated)."""
+class StageChange(VersionedMixin, db.Model):
+    """A municipality entered ``stage`` on ``effective_date`` (which may be backdated).
+
+    Corrections and deletions are optimistically locked (``version``), like the next step."""
 
     __table_args__ = (
         UniqueConstraint("municipality_code", "effective_date"),
@@ -45,7 +47,7 @@ class StageChange(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     municipality: Mapped["Municipality"] = relationship()
-    recorded_by: Mapped[Optional["User"]] = relationship()
+    recorded_by: Mapped[Optional["User"]] = relationship(foreign_keys=[recorded_by_id])
 
     @property
     def stage_label(self) -> str:

@@ -9,7 +9,8 @@ Each entry has a stable UID, so calendar programs update it in place: ``activity
 with SEQUENCE = version - 1 (the version rises on every save), ``next-step-<code>@ips-crm``, and
 ``fidelity-due-<code>-<yyyymmdd>@ips-crm`` (a review whose due date moves is a new event; the
 old one drops out of the feed). Deleted activities simply disappear. Timed events are written in
-Europe/Copenhagen with its VTIMEZONE; events without a time are all-day (VALUE=DATE).
+Europe/Copenhagen with its VTIMEZONE; events without a time are all-day (VALUE=DATE). User text
+goes through ``clean_text`` first: no control character or bare line break reaches the file.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -27,6 +28,7 @@ from crm.models import ACTIVITY_TYPE_CODES, ACTIVITY_TYPES, Activity, Municipali
 from crm.models.mixins import utcnow
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services.mail import external_url
+from crm.services.safe_text import clean_text
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 UID_DOMAIN = "ips-crm"
@@ -189,12 +191,12 @@ def activity_event(activity: Activity) -> Event:
     start, end = _activity_times(activity)
     event.add("dtstart", start)
     event.add("dtend", end)
-    event.add("summary", activity.title)
+    event.add("summary", clean_text(activity.title))
     if activity.location:
-        event.add("location", activity.location)
-    event.add("description", activity_description(activity, link))
+        event.add("location", clean_text(activity.location))
+    event.add("description", clean_text(activity_description(activity, link)))
     event.add("url", link)
-    event.add("categories", [activity.type_label])
+    event.add("categories", [clean_text(activity.type_label, single_line=True)])
     event.add("transp", "OPAQUE" if activity.start_time else "TRANSPARENT")
     return event
 
@@ -208,8 +210,8 @@ def _all_day_event(uid: str, day: date, summary: str, description: str, link: st
     event.add("sequence", sequence)
     event.add("dtstart", day)
     event.add("dtend", day + timedelta(days=1))
-    event.add("summary", summary)
-    event.add("description", description)
+    event.add("summary", clean_text(summary))
+    event.add("description", clean_text(description))
     event.add("url", link)
     event.add("transp", "TRANSPARENT")
     return event
@@ -248,7 +250,10 @@ def review_event(review) -> Event:
 
 
 def new_calendar(name: str) -> Calendar:
-    """An empty VCALENDAR with the properties subscribers read (name, time zone, refresh rate)."""
+    """An empty VCALENDAR with the properties subscribers read (name, time zone, refresh rate).
+
+    The name is one line: icalendar writes NAME and X-WR-CALNAME unescaped."""
+    name = clean_text(name, single_line=True, max_length=200)
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

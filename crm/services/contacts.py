@@ -4,11 +4,13 @@ from typing import Optional
 
 from crm.i18n import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, Municipality, PsychiatricCentre
 from crm.permissions import can_write_region
 from crm.services import FieldError
+from crm.services.locking import check_version, commit_or_conflict, conflict_message, mark_updated
 
 
 class ContactError(FieldError):
@@ -43,8 +45,19 @@ def _check(data: ContactData, user) -> None:
             raise ContactError(_("Enheden hører ikke til den valgte region."), "centre")
 
 
-def save_contact(contact: Optional[Contact], data: ContactData, user) -> Contact:
-    """Create or update a contact (work data only). Raises ContactError. Commits."""
+def _ensure_current(contact: Contact, version) -> None:
+    """ContactError on the ``version`` field unless ``version`` is the stored one (someone else
+    saved the contact since the user's form was shown: they are told who, nothing is changed)."""
+    conflict = check_version(contact, version)
+    if conflict:
+        raise ContactError(conflict, "version")
+
+
+def save_contact(contact: Optional[Contact], data: ContactData, user, version=None) -> Contact:
+    """Create or update a contact (work data only). An update needs the ``version`` the user's
+    form was shown with. Raises ContactError (field "version": changed meanwhile). Commits."""
+    if contact is not None:
+        _ensure_current(contact, version)
     _check(data, user)
     if contact is None:
         contact = Contact(name=data.name, region_code=data.region_code)
@@ -57,7 +70,10 @@ def save_contact(contact: Optional[Contact], data: ContactData, user) -> Contact
     contact.region_code = data.region_code
     contact.municipality_code = data.municipality_code
     contact.centre_id = data.centre_id
-    db.session.commit()
+    mark_updated(contact, user)
+    conflict = commit_or_conflict(contact)  # the database's version check, for a save in between
+    if conflict:
+        raise ContactError(conflict, "version")
     return contact
 
 
@@ -66,13 +82,19 @@ PERSONAL_FIELDS = ("name", "email", "phone", "role")
 REDACTED = "[slettet]"
 
 
-def delete_contact(contact: Contact) -> None:
+def delete_contact(contact: Contact, version=None) -> None:
     """Delete the contact for good: the row goes, and the audit log keeps only *that* it existed
     and who changed or deleted it, with the person's name, e-mail, phone and title blanked out.
+    ``version`` is the one the user saw: a contact changed meanwhile is not deleted (ContactError).
     Commits."""
+    _ensure_current(contact, version)
     contact_id = str(contact.id)
     db.session.delete(contact)
-    db.session.flush()  # writes the audit entry for the delete
+    try:
+        db.session.flush()  # writes the audit entry for the delete; the database checks the version
+    except StaleDataError:
+        db.session.rollback()
+        raise ContactError(conflict_message(contact), "version")
     entries = db.session.scalars(
         select(AuditEntry).where(AuditEntry.entity == Contact.__table__.name, AuditEntry.entity_id == contact_id)
     )

@@ -104,7 +104,8 @@ def scale_items() -> tuple[ScaleItem, ...]:
                   row["item_en"], row["item_da"])
         for row in read_csv("fidelity_scale.csv")
     )
-    assert len(items) == FIDELITY_ITEM_COUNT, "fidelity_scale.csv must list the 25 items"
+    if len(items) != FIDELITY_ITEM_COUNT:  # bundled data, so a broken copy is a deployment error
+        raise RuntimeError(f"fidelity_scale.csv must list {FIDELITY_ITEM_COUNT} items, not {len(items)}")
     return items
 
 

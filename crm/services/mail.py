@@ -32,6 +32,7 @@ from crm.models.messaging import (
     OutboxMessage,
 )
 from crm.models.mixins import utcnow
+from crm.services.safe_text import clean_text
 
 log = logging.getLogger("crm.mail")
 
@@ -76,8 +77,8 @@ def queue_message(recipient: str, subject: str, body: str, *, key: Optional[str]
     if key is not None and already_queued(key):
         return None
     message = OutboxMessage(
-        key=key, recipient=recipient, subject=subject[:300], body=body, job=job, status=MAIL_QUEUED,
-        attempts=0,
+        key=key, recipient=recipient.strip(), subject=header_text(subject, 300), body=body, job=job,
+        status=MAIL_QUEUED, attempts=0,
     )
     if attachment is not None:
         message.attachment_name, message.attachment_mimetype = attachment[0], attachment[1]
@@ -144,13 +145,33 @@ def _claim(message_id: int, now: datetime, max_attempts: Optional[int]) -> bool:
     return result.rowcount == 1
 
 
+class MailHeaderError(ValueError):
+    """An address that would break the message's headers (a line break or control character)."""
+
+
+def header_text(value: Optional[str], max_length: Optional[int] = None) -> str:
+    """Text for a header such as Subject or a file name: one line, no control characters (a CR/LF
+    would start a forged header such as ``Bcc:``); long text is folded by the e-mail library."""
+    return clean_text(value, single_line=True, max_length=max_length)
+
+
+def _address(value: Optional[str]) -> str:
+    """An address header as it is, or MailHeaderError: an address is never silently changed."""
+    value = (value or "").strip()
+    if not value or value != header_text(value):
+        from crm.i18n import gettext as _
+
+        raise MailHeaderError(_("Ugyldig modtageradresse (tom, linjeskift eller kontroltegn)."))
+    return value
+
+
 def _email(message: OutboxMessage) -> EmailMessage:
-    """The standard-library e-mail for an outbox row."""
+    """The standard-library e-mail for an outbox row (MailHeaderError for a broken address)."""
     config = current_app.config
     email = EmailMessage()
-    email["From"] = config.get("MAIL_DEFAULT_SENDER") or "ips-crm@localhost"
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
+    email["From"] = _address(config.get("MAIL_DEFAULT_SENDER") or "ips-crm@localhost")
+    email["To"] = _address(message.recipient)
+    email["Subject"] = header_text(message.subject)
     email["Date"] = formatdate(localtime=True)
     email["Message-ID"] = make_msgid(domain="ips-crm")
     email.set_content(message.body)
@@ -158,7 +179,7 @@ def _email(message: OutboxMessage) -> EmailMessage:
         data = attachment_bytes(message) or b""
         maintype, _slash, subtype = (message.attachment_mimetype or "application/octet-stream").partition("/")
         email.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
-                             filename=message.attachment_name)
+                             filename=header_text(message.attachment_name, 200) or "bilag")
     return email
 
 
@@ -199,6 +220,9 @@ def _deliver_one(message: OutboxMessage, smtp_holder: dict, now: datetime) -> bo
         if smtp_holder.get("smtp") is None:
             smtp_holder["smtp"] = _connect()
         smtp_holder["smtp"].send_message(_email(message))
+    except ValueError as error:  # a header the e-mail library refuses (MailHeaderError and the like)
+        _record_failure(message, error, now)
+        return False
     except (smtplib.SMTPException, OSError) as error:
         smtp_holder["smtp"] = None  # a broken connection is not reused for the next message
         _record_failure(message, error, now)

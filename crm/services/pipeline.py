@@ -145,7 +145,10 @@ def correct_stage_change(
     change.note = note or None
     if user is not None:
         change.recorded_by_id = user.id
-    db.session.flush()
+    from crm.services.locking import mark_updated
+
+    mark_updated(change, user)
+    db.session.flush()  # the UPDATE, where the database checks the version (StaleDataError)
     return change
 
 

@@ -7,7 +7,8 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.forms import EmptyForm
 from crm.models import ACTIVITY_TYPES, TRACKS, Activity, Municipality, Region
-from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
+from crm.permissions import (can_write_region, ensure_can_change_activity, ensure_can_write, read_required,
+                             write_required)
 from crm.services import activities as service
 from crm.services.export import table_response
 from crm.services.locking import check_version
@@ -103,7 +104,7 @@ def copy(activity_id: int):
 def edit(activity_id: int):
     """Edit an activity of the user's region (a national one: the ambassador who logged it)."""
     activity = db.get_or_404(Activity, activity_id)
-    ensure_can_write(activity.region_code, activity.created_by_id)
+    ensure_can_change_activity(activity)
     form = ActivityForm(user=current_user, obj=activity)
     if request.method == "GET":
         form.region_code.data = str(activity.region_code or "")
@@ -133,7 +134,7 @@ def edit(activity_id: int):
 def delete(activity_id: int):
     """Delete an activity (POST only)."""
     activity = db.get_or_404(Activity, activity_id)
-    ensure_can_write(activity.region_code, activity.created_by_id)
+    ensure_can_change_activity(activity)
     form = EmptyForm()
     if not form.validate_on_submit():
         abort(400)

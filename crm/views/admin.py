@@ -11,7 +11,7 @@ from wtforms.validators import Email, InputRequired, Length, Optional, Validatio
 from crm.extensions import db
 from crm.forms import EmptyForm, region_choices
 from crm.models import ROLES, AuditEntry, PsychiatricCentre, User
-from crm.permissions import admin_required, ensure_can_write, read_required, roles_required, write_required
+from crm.permissions import admin_required, read_required, roles_required
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services.search import LIKE_ESCAPE, contains_pattern
 
@@ -108,17 +108,16 @@ def centres():
 
 @bp.route("/centres/new", methods=["GET", "POST"])
 @bp.route("/centres/<int:centre_id>", methods=["GET", "POST"])
-@write_required
+@admin_required
 def centre_edit(centre_id: int | None = None):
+    """Add or rename a psychiatric centre: reference data, kept by admins (ambassadors choose
+    from the list in plans, contacts and activities)."""
     centre = db.get_or_404(PsychiatricCentre, centre_id) if centre_id else None
-    if centre:
-        ensure_can_write(centre.region_code)
     form = CentreForm(obj=centre)
-    if request.method == "GET":
-        form.region.data = str(centre.region_code if centre else (current_user.region_code or ""))
+    if request.method == "GET" and centre:
+        form.region.data = str(centre.region_code)
     if form.validate_on_submit():
         region_code = int(form.region.data)
-        ensure_can_write(region_code)
         duplicate = db.session.scalar(
             select(PsychiatricCentre).where(
                 PsychiatricCentre.region_code == region_code, PsychiatricCentre.name == form.name.data.strip()

@@ -60,6 +60,7 @@ def _fill_defaults(form: ContactForm, contact) -> None:
         form.region.data = str(contact.region_code)
         form.municipality.data = str(contact.municipality_code or "")
         form.centre.data = str(contact.centre_id or "")
+        form.version.data = str(contact.version)
         return
     municipality = db.session.get(Municipality, int_arg("municipality") or 0)
     form.region.data = str(municipality.region_code if municipality else current_user.region_code or "")
@@ -95,15 +96,25 @@ def edit(contact_id: int | None = None):
         _fill_defaults(form, contact)
     elif form.validate_on_submit():
         try:
-            contact = contact_service.save_contact(contact, _contact_data(form), current_user)
+            contact = contact_service.save_contact(contact, _contact_data(form), current_user, form.version.data)
         except contact_service.ContactError as error:
             db.session.rollback()
+            if error.field == "version":
+                return _refuse(form, contact, str(error))
             getattr(form, error.field).errors.append(str(error))
         else:
             flash(_("Kontakten %(name)s er gemt.", name=contact.name), "success")
             return redirect(_back(contact))
     status = 400 if request.method == "POST" else 200
     return render_template("contacts/form.html", form=form, contact=contact), status
+
+
+def _refuse(form: ContactForm, contact: Contact, message: str):
+    """Someone else saved the contact meanwhile: say who, keep the user's input, show what is
+    stored now, and carry the new version so a deliberate second save goes through."""
+    flash(message, "warning")
+    form.version.data = str(contact.version)
+    return render_template("contacts/form.html", form=form, contact=contact, current=contact), 409
 
 
 def _ensure_submitted_regions() -> None:
@@ -131,6 +142,12 @@ def delete(contact_id: int):
     contact = db.get_or_404(Contact, contact_id)
     ensure_can_write(contact.region_code)
     name = contact.name
-    contact_service.delete_contact(contact)
+    try:
+        contact_service.delete_contact(contact, request.form.get("version"))
+    except contact_service.ContactError as error:
+        # Changed since the user decided to delete it: show it as it is now, to decide again.
+        form = ContactForm(formdata=None, obj=contact, writable=writable_region_codes())
+        _fill_defaults(form, contact)
+        return _refuse(form, contact, str(error))
     flash(_("Kontakten %(name)s er slettet.", name=name), "success")
     return redirect(url_for(".index"))

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, jsonify, redirect, render_template, request,
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
 from crm.forms import EmptyForm
@@ -13,9 +14,9 @@ from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region,
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
 from crm.services import pipeline
 from crm.services.export import table_response
-from crm.services.locking import check_version, commit_or_conflict
-from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageChangeForm, int_arg, safe_url,
-                                      wants_json)
+from crm.services.locking import check_version, commit_or_conflict, conflict_message
+from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageChangeForm, StageCorrectionForm, int_arg,
+                                      safe_url, wants_json)
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
@@ -95,10 +96,14 @@ def move(code: int):
         return _move_answer(municipality, False, _("Vælg en gyldig fase."), 400)
     try:
         change = pipeline.move_on_board(municipality, form.stage.data, user=current_user)
+        db.session.commit()
     except pipeline.StageError as error:
         db.session.rollback()
         return _move_answer(municipality, False, str(error), 400)
-    db.session.commit()
+    except StaleDataError:  # today's entry was corrected or deleted by someone else this instant
+        db.session.rollback()
+        return _move_answer(municipality, False, _("Kortet blev flyttet af en anden i samme øjeblik. Se tavlen "
+                                                   "igen, og flyt det på ny, hvis det stadig er nødvendigt."), 409)
     label = STAGES[form.stage.data]
     message = (_("%(name)s er flyttet til »%(stage)s«.", name=municipality.name, stage=label) if change
                else _("%(name)s står allerede i »%(stage)s«.", name=municipality.name, stage=label))
@@ -182,36 +187,61 @@ def add_stage(code: int):
 @bp.route("/faser/<int:change_id>", methods=["GET", "POST"])
 @write_required
 def edit_stage(change_id: int):
-    """Correct a wrongly recorded stage change (stage, date or note)."""
+    """Correct a wrongly recorded stage change (stage, date or note). A correction that meets
+    someone else's newer save is refused with "Ændret af X i mellemtiden", the input kept."""
     change = db.get_or_404(StageChange, change_id)
     municipality = change.municipality
     ensure_can_write(municipality.region_code)
-    form = StageChangeForm(obj=change)
-    if form.validate_on_submit():
-        try:
-            pipeline.correct_stage_change(change, form.stage.data, form.effective_date.data, form.note.data,
-                                          current_user)
-        except pipeline.StageError as error:
-            db.session.rollback()
-            form.effective_date.errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("Faseændringen er rettet."), "success")
-            return redirect(url_for(".detail", code=municipality.code) + "#historik")
+    # Stored values only for GET: a submitted form is exactly what the user sent (a missing
+    # version must not be filled in from the record, or the lock would pass unseen).
+    form = StageCorrectionForm(obj=change if request.method == "GET" else None)
+    if request.method == "GET":
+        form.version.data = str(change.version)
+    elif form.validate_on_submit():
+        conflict = check_version(change, form.version.data)
+        if conflict is None:
+            try:
+                pipeline.correct_stage_change(change, form.stage.data, form.effective_date.data, form.note.data,
+                                              current_user)
+                db.session.commit()
+            except pipeline.StageError as error:
+                db.session.rollback()
+                form.effective_date.errors.append(str(error))
+            except StaleDataError:  # saved by someone else between our check and our write
+                db.session.rollback()
+                conflict = conflict_message(change)
+            else:
+                flash(_("Faseændringen er rettet."), "success")
+                return redirect(url_for(".detail", code=municipality.code) + "#historik")
+        if conflict:
+            flash(conflict, "warning")
+            form.version.data = str(change.version)  # a deliberate second save goes through
+            return render_template("municipalities/stage_form.html", form=form, change=change,
+                                   municipality=municipality, current=change), 409
     return render_template("municipalities/stage_form.html", form=form, change=change, municipality=municipality)
 
 
 @bp.route("/faser/<int:change_id>/slet", methods=["POST"])
 @write_required
 def delete_stage(change_id: int):
-    """Delete a wrong stage change (the audit log keeps a copy)."""
+    """Delete a wrong stage change (the audit log keeps a copy), unless someone changed it since
+    the page was shown (the form's ``version``): then say who, and delete nothing."""
     change = db.get_or_404(StageChange, change_id)
     code = change.municipality_code
     ensure_can_write(change.municipality.region_code)
     if EmptyForm().validate_on_submit():
-        pipeline.delete_stage_change(change)
-        db.session.commit()
-        flash(_("Faseændringen er slettet."), "success")
+        conflict = check_version(change, request.form.get("version"))
+        if conflict is None:
+            try:
+                pipeline.delete_stage_change(change)
+                db.session.commit()
+            except StaleDataError:
+                db.session.rollback()
+                conflict = conflict_message(change)
+        if conflict:
+            flash(conflict, "warning")
+        else:
+            flash(_("Faseændringen er slettet."), "success")
     return redirect(url_for(".detail", code=code) + "#historik")
 
 

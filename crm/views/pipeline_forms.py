@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from werkzeug.routing import BuildError
-from wtforms import EmailField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import EmailField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import Email, InputRequired, Length, Optional as OptionalValue, ValidationError
 from wtforms.widgets import TextInput
 
@@ -158,6 +158,12 @@ class StageChangeForm(FlaskForm):
             raise ValidationError(_l("Datoen kan ikke ligge i fremtiden."))
 
 
+class StageCorrectionForm(StageChangeForm):
+    """The correction of a recorded stage change, optimistically locked like ``VersionedForm``."""
+
+    version = HiddenField()
+
+
 class MoveForm(FlaskForm):
     """The board card's "move to stage" form (the same route the drag-and-drop script posts to)."""
 
@@ -196,7 +202,8 @@ class PlanForm(VersionedForm):
     title = StringField(_l("Titel"), validators=[InputRequired(), Length(max=200)])
     region = SelectField(_l("Ejerregion"))
     municipalities = SelectMultipleField(_l("Kommuner"), render_kw={"size": 8})
-    centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5})
+    centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5},
+                                  description=_l("Listen vedligeholdes af en administrator (Psykiatri i menuen)."))
     signed_date = _date_field(_l("Underskrevet den"), validators=[OptionalValue()])
     valid_from = _date_field(_l("Gyldig fra"), validators=[OptionalValue()])
     valid_to = _date_field(_l("Gyldig til"), validators=[OptionalValue()])
@@ -228,8 +235,8 @@ class TargetGroupForm(FlaskForm):
 # --- contacts --------------------------------------------------------------------------------
 
 
-class ContactForm(FlaskForm):
-    """A work contact; only work contact data."""
+class ContactForm(VersionedForm):
+    """A work contact; only work contact data (optimistic locking via ``version``)."""
 
     name = StringField(_l("Navn"), validators=[InputRequired(), Length(max=160)])
     organisation = StringField(_l("Organisation"), validators=[OptionalValue(), Length(max=200)])
