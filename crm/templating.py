@@ -14,6 +14,7 @@ from markupsafe import Markup, escape
 from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from crm.permissions import can_write_region
+from crm.services.importing import format_change_value
 from crm.views.pipeline_forms import QueryUrls
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
@@ -86,6 +87,7 @@ def activity_type_label(code: Optional[str]) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "dkdate")
+    app.add_template_filter(format_change_value, "change_value")
     app.add_template_filter(format_datetime, "dkdatetime")
     app.add_template_filter(format_number, "number")
     app.add_template_filter(stage_label, "stage_label")
