@@ -36,6 +36,13 @@ class DanishDateField(DateField):
         except ValueError:
             raise ValueError(str(_l("Ugyldig dato. Skriv den som dd-mm-åååå, fx 23-11-2026.")))
 
+    def _value(self) -> str:
+        """A valid date is shown the Danish way, also when it was typed as ISO; input with an
+        error is shown as typed, so the user can correct it."""
+        if self.data is not None and not self.errors:
+            return self.data.strftime("%d-%m-%Y")
+        return super()._value()
+
 
 def non_negative(message=None):
     """Counts cannot be negative."""

@@ -14,6 +14,8 @@ from markupsafe import Markup, escape
 from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from crm.permissions import can_change_activity, can_write_region
+from crm.permissions import can_write_region
+from crm.services.importing import format_change_value
 from crm.views.pipeline_forms import QueryUrls
 
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
@@ -86,6 +88,7 @@ def activity_type_label(code: Optional[str]) -> str:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "dkdate")
+    app.add_template_filter(format_change_value, "change_value")
     app.add_template_filter(format_datetime, "dkdatetime")
     app.add_template_filter(format_number, "number")
     app.add_template_filter(stage_label, "stage_label")
@@ -100,6 +103,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(TRACKS, "TRACKS")
 
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")
+    app.add_template_global(app.view_functions, "endpoints")  # the menu shows only what exists
 
     @app.context_processor
     def _languages():

@@ -47,18 +47,23 @@ def live_server(app) -> Iterator[str]:
 
 
 @contextmanager
-def browser_page() -> Iterator["object"]:
-    """A Playwright page in headless Debian chromium (never a downloaded browser)."""
+def browser_context(viewport=None, locale: str = "da-DK") -> Iterator["object"]:
+    """A Playwright page in headless Debian chromium (never a downloaded browser), with a Danish
+    locale unless told otherwise."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="da-DK")
-            yield page
+            yield browser.new_page(viewport=viewport or {"width": 1400, "height": 900}, locale=locale)
         finally:
             browser.close()
+
+
+def browser_page():
+    """A Playwright page at 1400×900 with the Danish locale."""
+    return browser_context()
 
 
 def sign_in(page, base_url: str, email: str, password: str = DEMO_PASSWORD) -> None:

@@ -13,7 +13,8 @@ def test_dashboard_map_is_visible_with_98_municipalities(tmp_path):
     with live_server(app) as base_url, browser_page() as page:
         page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
         sign_in(page, base_url, "arbejdsgruppe@demo.ips.dk")
-        page.get_by_role("link", name="Nationalt overblik").first.click()
+        page.get_by_role("button", name="Rapporter").click()
+        page.get_by_role("link", name="Nationalt overblik").click()
         page.wait_for_load_state("networkidle")
         assert page.url.startswith(f"{base_url}/overblik/")
 

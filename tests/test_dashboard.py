@@ -94,6 +94,13 @@ def test_today_is_the_default_and_iso_dates_work(app, users, login_as):
     html = client.get("/overblik/?on=2025-01-31").get_data(as_text=True)
     assert _headline(html) == _expected_covered(date(2025, 1, 31)) == 3  # 101, 851, 400; 330 went back
     assert "31-01-2025" in html
+    assert 'value="31-01-2025"' in html and 'value="2025-01-31"' not in html  # the box shows DD-MM-YYYY
+
+
+def test_a_bad_date_says_which_date_is_shown_instead(app, users, login_as):
+    html = login_as(users["working_group"]).get("/overblik/?on=abc").get_data(as_text=True)
+    assert 'value="abc"' in html and "Ugyldig dato" in html
+    assert f"Viser status pr. {date.today():%d-%m-%Y} i stedet." in html
 
 
 def test_targets_come_from_settings(app, users, login_as):
@@ -101,15 +108,40 @@ def test_targets_come_from_settings(app, users, login_as):
     html = client.get("/overblik/").get_data(as_text=True)
     nat = _region_row(html, "Hele landet")
     assert nat[:5] == ["0", "98", "0,0 %", str(ceil(2 / 3 * 98)), "66"]
-    assert _region_row(html, "Nordjylland")[3] == "8"  # ⌈2/3 × 11⌉
-    assert _region_row(html, "Hovedstaden")[3] == "20"  # ⌈2/3 × 29⌉
+    assert _region_row(html, "Nordjylland")[3] == "7"  # 66 × 11/98 = 7,41 → 7
+    assert _region_row(html, "Hovedstaden")[3] == "20"  # 66 × 29/98 = 19,53 → 19 + a remainder seat
     assert "31-12-2027" in html
     app.config["COVERAGE_TARGET_FRACTION"] = 0.5
     app.config["PROGRAMME_END"] = date(2030, 6, 30)
     html = client.get("/overblik/").get_data(as_text=True)
     assert _region_row(html, "Hele landet")[3] == "49"
-    assert _region_row(html, "Nordjylland")[3] == "6"
+    assert _region_row(html, "Nordjylland")[3] == "5"  # 49 × 11/98 = 5,5; the larger remainders win
     assert "30-06-2030" in html
+
+
+def test_regional_targets_add_up_to_the_national_target(app, users, login_as):
+    """Largest remainder: the national 66 shared in proportion to the regions' municipalities."""
+    html = login_as(users["working_group"]).get("/overblik/").get_data(as_text=True)
+    names = ["Nordjylland", "Midtjylland", "Syddanmark", "Hovedstaden", "Sjælland"]
+    targets = {name: int(_region_row(html, name)[3]) for name in names}
+    missing = {name: int(_region_row(html, name)[4]) for name in names}
+    assert targets == {"Nordjylland": 7, "Midtjylland": 13, "Syddanmark": 15, "Hovedstaden": 20, "Sjælland": 11}
+    assert sum(targets.values()) == 66 == int(_region_row(html, "Hele landet")[3])
+    assert sum(missing.values()) == 66 == int(_region_row(html, "Hele landet")[4])
+    assert "største brøkdel" in html  # the rule is shown on the page
+
+
+def test_apportioned_targets_always_sum_to_the_national_target():
+    sizes = {1081: 11, 1082: 19, 1083: 22, 1084: 29, 1085: 17}
+    for fraction in (0.1, 0.25, 1 / 3, 0.5, 0.6, 2 / 3, 0.75, 0.9, 1.0):
+        national = service.coverage_target(98, fraction)
+        targets = service.apportion_target(national, sizes)
+        assert sum(targets.values()) == national
+        for code, size in sizes.items():  # each within one of its exact share
+            assert abs(targets[code] - national * size / 98) < 1
+    # Equal remainders go to the larger region, then the lower code.
+    assert service.apportion_target(1, {1: 1, 2: 1}) == {1: 1, 2: 0}
+    assert service.apportion_target(1, {1: 1, 2: 2, 3: 1}) == {1: 0, 2: 1, 3: 0}
 
 
 def test_coverage_target_and_missing():
@@ -165,7 +197,7 @@ def test_target_line_runs_from_first_month_to_target_at_programme_end(app):
     midpoint = line.start + (line.end - line.start) / 2
     assert abs(line.value_on(midpoint) - 33.5) < 0.05
     regional = {s.key: s.target_line.end_value for s in data.region_series}
-    assert regional == {1081: 8, 1082: 13, 1083: 15, 1084: 20, 1085: 12}
+    assert regional == {1081: 7, 1082: 13, 1083: 15, 1084: 20, 1085: 11}  # sums to 66 (largest remainder)
 
 
 def test_trend_chart_is_svg_with_axis_labels_and_numbers(app, users, login_as):

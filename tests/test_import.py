@@ -117,10 +117,10 @@ def test_every_kind_of_error_is_reported_with_line_and_column_and_nothing_is_wri
 
 
 def test_missing_and_unknown_columns_stop_the_whole_file(app, users):
-    lines = ["date,type,title,region,municipalities,participants,timer,note", GOOD_ROWS[0]]
+    lines = ["date,type,title,region,municipalities,participants,varighed,note", GOOD_ROWS[0]]
     result = check_file(ActivityImporter(users["admin"]), csv_file(lines), "x.csv")
     assert result.fatal
-    assert where(result) == {(1, "timer"), (1, "hours")}
+    assert where(result) == {(1, "varighed"), (1, "hours")}
     with pytest.raises(ImportRefused):
         result.apply(GOOD_ROWS_ONLY)
     assert activity_count() == 0
@@ -392,3 +392,106 @@ def test_upload_form_errors_are_shown_not_500(app, users, login_as):
     assert _upload(client, "bogus", b"a").status_code == 404
     template = client.get("/import/activities/skabelon.csv")
     assert template.status_code == 200 and HEADER in template.get_data(as_text=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Danish headers and labels; changed rows on re-import
+
+
+def test_danish_headers_and_labels_import(app, users):
+    """What an ambassador types in Danish Excel: Danish column names, type and stage labels in any
+    case, a colloquial 'kursus', dates as 23-11-2026 and decimal commas."""
+    lines = [
+        "Dato;Type;Titel;Region;Kommuner;Deltagere;Timer;Bemærkning",
+        "05-03-2025;Undervisningsforløb;IPS-grundkursus;1084;101;20;12,5;",
+        "06-03-2025;kursus;IPS-opfølgningskursus;1084;101;8;3;",
+        "07-03-2025;DIALOGMØDE;Møde med jobcentret;1084;147;6;1,5;aftalt",
+        "08-03-2025;supervision;Supervision af IPS-konsulenter;1084;101;4;2;",
+    ]
+    result = check_file(ActivityImporter(users["ambassador"]), csv_file(lines), "aktiviteter.csv")
+    assert result.ok, result.errors
+    result.apply()
+    types = dict(db.session.execute(select(Activity.title, Activity.type)).all())
+    assert types == {"IPS-grundkursus": "course", "IPS-opfølgningskursus": "course",
+                     "Møde med jobcentret": "dialogue_meeting", "Supervision af IPS-konsulenter": "supervision"}
+    assert db.session.scalar(select(Activity.hours).where(Activity.title == "IPS-grundkursus")) == Decimal("12.5")
+
+    stages = ["Kommune;Fase;Dato;Note", "101;I dialog;01-02-2025;", "147;samarbejdsplan underskrevet;03-02-2025;"]
+    result = check_file(StageImporter(users["ambassador"]), csv_file(stages), "faser.csv")
+    assert result.ok, result.errors
+    result.apply()
+    assert set(db.session.execute(select(StageChange.municipality_code, StageChange.stage)).all()) == {
+        (101, "dialogue"), (147, "plan_signed")}
+
+
+def test_danish_labels_are_accepted_whatever_the_page_language(app, users):
+    from flask_babel import force_locale
+
+    lines = ["date,type,title,region,municipalities,participants,hours,note",
+             "2025-03-05,Undervisningsforløb,Kursus,1084,101,20,12.5,",
+             "2025-03-06,Course,Kursus to,1084,101,20,12.5,"]  # the English label too
+    with force_locale("en"):
+        result = check_file(ActivityImporter(users["ambassador"]), csv_file(lines), "a.csv")
+    assert result.ok, result.errors
+
+
+def test_a_reimported_row_with_changed_figures_is_shown_and_can_be_applied(app, users):
+    data = csv_file([HEADER, *GOOD_ROWS])
+    check_file(ActivityImporter(users["ambassador"]), data, "a.csv").apply()
+    changed = [GOOD_ROWS[0].replace(",12,2.5,første møde", ",14,3,første møde"), GOOD_ROWS[1], GOOD_ROWS[2]]
+    result = check_file(ActivityImporter(users["ambassador"]), csv_file([HEADER, *changed]), "a.csv")
+    assert result.ok and result.good_rows == 0 and result.duplicates_already_present == 2
+    assert result.changed_rows == 1
+    [row] = [row for row in result.rows if row.status == "changed"]
+    assert row.line == 2
+    assert [(c.column, c.old, c.new) for c in row.changes] == [("participants", 12, 14),
+                                                               ("hours", Decimal("2.50"), Decimal("3"))]
+    # Not applied unless asked: the figures stay, and the outcome says so.
+    outcome = result.apply()
+    assert (outcome.created, outcome.updated, outcome.skipped_changed) == (0, 0, 1)
+    meeting = db.session.scalar(select(Activity).where(Activity.type == "dialogue_meeting"))
+    assert (meeting.participants, meeting.hours) == (12, Decimal("2.50"))
+
+    result = check_file(ActivityImporter(users["ambassador"]), csv_file([HEADER, *changed]), "a.csv")
+    outcome = result.apply(apply_changes=True)
+    assert (outcome.created, outcome.updated) == (0, 1)
+    db.session.expire_all()
+    meeting = db.session.scalar(select(Activity).where(Activity.type == "dialogue_meeting"))
+    assert (meeting.participants, meeting.hours) == (14, Decimal("3.00"))
+    audit = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "activity",
+                                                        AuditEntry.action == "update")).all()
+    assert len(audit) == 1 and audit[0].changes["participants"] == [12, 14]
+    assert activity_count() == 3
+    # Applied: the same file again is all present.
+    again = check_file(ActivityImporter(users["ambassador"]), csv_file([HEADER, *changed]), "a.csv")
+    assert (again.changed_rows, again.duplicates_already_present) == (0, 3)
+
+
+def test_changed_rows_on_the_upload_page_and_the_command_line(app, users, login_as, runner, tmp_path):
+    data = csv_file([HEADER, *GOOD_ROWS])
+    check_file(ActivityImporter(users["ambassador"]), data, "a.csv").apply()
+    changed = csv_file([HEADER, GOOD_ROWS[0].replace(",12,2.5,", ",15,2.5,"), GOOD_ROWS[1]])
+    client = login_as(users["ambassador"])
+    page = _upload(client, "activities", changed)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'data-count="changed">1<' in html and "12 → 15" in html
+    token = _token(html)
+    client.post("/import/bekraeft", data={"kind": "activities", "token": token, "mode": "all_or_nothing",
+                                          "apply_changes": "1"})
+    db.session.expire_all()
+    assert db.session.scalar(select(Activity.participants).where(Activity.type == "dialogue_meeting")) == 15
+    audit = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "activity",
+                                                        AuditEntry.action == "update")).all()
+    assert [(a.user_id, a.changes["participants"]) for a in audit] == [(users["ambassador"].id, [12, 15])]
+
+    path = tmp_path / "changed.csv"
+    path.write_bytes(csv_file([HEADER, GOOD_ROWS[0].replace(",12,2.5,", ",16,2.5,")]))
+    shown = runner.invoke(args=["import", "activities", str(path)])
+    assert shown.exit_code == 0 and "ændret: 1" in shown.output and "15 → 16" in shown.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Activity.participants).where(Activity.type == "dialogue_meeting")) == 15
+    applied = runner.invoke(args=["import", "activities", str(path), "--apply-changes"])
+    assert applied.exit_code == 0 and "Opdateret: 1" in applied.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Activity.participants).where(Activity.type == "dialogue_meeting")) == 16

@@ -168,7 +168,8 @@ def test_board_drag_and_drop_request_with_csrf_token(app, login_as, users):
                            headers={"Accept": "application/json"})
     assert response.status_code == 200
     assert response.json == {"ok": True, "stage": "plan_in_progress", "code": KBH,
-                             "message": "København er flyttet til »Samarbejdsplan undervejs«."}
+                             "message": "København er flyttet til »Samarbejdsplan undervejs«.",
+                             "since": f"Siden {TODAY:%d-%m-%Y}"}
     missing = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "dialogue"}, headers={"Accept": "application/json"})
     assert missing.status_code == 400
     bad = client.post(f"/kommuner/{KBH}/flyt", data={"stage": "nonsense", "csrf_token": token},
@@ -177,6 +178,7 @@ def test_board_drag_and_drop_request_with_csrf_token(app, login_as, users):
     other = client.post(f"/kommuner/{GREVE}/flyt", data={"stage": "dialogue", "csrf_token": token},
                         headers={"Accept": "application/json"})
     assert other.status_code == 403
+    assert other.json["message"] == "Du har ikke adgang til at gøre dette."  # a refusal says why
     assert stage_on(KBH, TODAY).stage == "plan_in_progress" and stage_on(GREVE, TODAY).stage == "not_contacted"
 
 

@@ -411,12 +411,22 @@ def test_drilldown_bad_arguments(app, users, login_as, query, status):
     assert login_as(users["ambassador"]).get(f"/rapporter/detaljer?{query}").status_code == status
 
 
+def test_an_inverted_period_says_which_period_is_shown_instead(app, users, login_as):
+    html = login_as(users["ambassador"]).get("/rapporter/?start=2025-06-30&end=2025-01-01").text
+    year, half = service.last_completed_half()
+    start, end = service.half_year_period(year, half)
+    assert f"Perioden kunne ikke vises. Viser {start:%d-%m-%Y}–{end:%d-%m-%Y} i stedet." in html
+    # the user's dates stay in the boxes: a valid one shown the Danish way
+    assert 'value="30-06-2025"' in html and 'value="2025-01-01"' in html  # the wrong one as typed
+
+
 def test_bad_period_on_the_page_shows_errors_not_a_500(app, users, login_as):
     client = login_as(users["ambassador"])
     response = client.get("/rapporter/?start=2025-06-30&end=2025-01-01")
     assert response.status_code == 200
     assert "Til-datoen skal ligge på eller efter fra-datoen." in response.text
     response = client.get("/rapporter/?year=2025&half=7")
+    assert "Perioden kunne ikke vises" in response.text
     assert response.status_code == 200
     assert "invalid-feedback" in response.text
     assert client.get("/rapporter/?start=hello&end=2025-01-01").status_code == 200

@@ -2,7 +2,9 @@
 
 The file is checked completely first. With errors, the line-by-line report is printed and the
 command exits with status 1 without writing anything, unless ``--good-rows-only`` is given (then
-the good rows are written and the exit status is 0). The command line acts as administrator.
+the good rows are written and the exit status is 0). Rows that match a stored record but carry
+other figures are listed (old → new) and updated only with ``--apply-changes``. The command line
+acts as administrator.
 """
 from pathlib import Path
 
@@ -18,18 +20,20 @@ from crm.services.importing import (
 )
 
 
-def run_import(importer_class, path: str, good_rows_only: bool, dry_run: bool) -> None:
+def run_import(importer_class, path: str, good_rows_only: bool, dry_run: bool, apply_changes: bool = False) -> None:
     """Check ``path`` with ``importer_class``, print the report, and write unless told otherwise."""
     data = Path(path).read_bytes()
     result = check_file(importer_class(user=None), data, Path(path).name)
     for line in report_lines(result):
         click.echo(line)
-    outcome = apply_checked(result, good_rows_only, dry_run)
-    click.echo(f"Importeret: {outcome.created}. Sprunget over, findes allerede: {outcome.skipped_present}. "
+    outcome = apply_checked(result, good_rows_only, dry_run, apply_changes)
+    click.echo(f"Importeret: {outcome.created}. Opdateret: {outcome.updated}. "
+               f"Sprunget over, findes allerede: {outcome.skipped_present}. "
+               f"Ændrede rækker ikke opdateret (brug --apply-changes): {outcome.skipped_changed}. "
                f"Sprunget over på grund af fejl: {outcome.skipped_errors}.")
 
 
-def apply_checked(result, good_rows_only: bool, dry_run: bool):
+def apply_checked(result, good_rows_only: bool, dry_run: bool, apply_changes: bool = False):
     """Write a checked file's rows, or exit: 1 after a dry run with errors or on a refused file,
     0 after a clean dry run. Shared by every ``import`` subcommand."""
     if dry_run:
@@ -39,7 +43,7 @@ def apply_checked(result, good_rows_only: bool, dry_run: bool):
                    "de gode rækker.", err=True)
         raise SystemExit(1)
     try:
-        return result.apply(GOOD_ROWS_ONLY if good_rows_only else ALL_OR_NOTHING)
+        return result.apply(GOOD_ROWS_ONLY if good_rows_only else ALL_OR_NOTHING, apply_changes=apply_changes)
     except ImportRefused as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(1)
@@ -52,12 +56,14 @@ def _import_command(name: str, importer_path: str, help_text: str):
     @click.argument("file", type=click.Path(exists=True, dir_okay=False))
     @click.option("--good-rows-only", is_flag=True, help="Import the good rows and skip rows with errors.")
     @click.option("--dry-run", is_flag=True, help="Only check the file and print the report.")
+    @click.option("--apply-changes", is_flag=True,
+                  help="Also update stored records whose figures the file changes (listed old → new).")
     @as_cli_admin
-    def command(file, good_rows_only, dry_run):
+    def command(file, good_rows_only, dry_run, apply_changes):
         module_name, class_name = importer_path.rsplit(".", 1)
         from importlib import import_module
 
-        run_import(getattr(import_module(module_name), class_name), file, good_rows_only, dry_run)
+        run_import(getattr(import_module(module_name), class_name), file, good_rows_only, dry_run, apply_changes)
 
     return command
 

@@ -1,6 +1,7 @@
 """All models, one module per concept, re-exported here so Alembic and callers see them all."""
 from crm.models.activity import (  # noqa: F401
     ACTIVITY_TYPE_CODES,
+    ACTIVITY_TYPE_WORDS,
     ACTIVITY_TYPES,
     TRACKS,
     Activity,

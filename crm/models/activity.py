@@ -34,6 +34,15 @@ ACTIVITY_TYPES: dict[str, tuple[str, Optional[int]]] = {
     "other": (_l("Andet"), None),
 }
 ACTIVITY_TYPE_CODES = tuple(ACTIVITY_TYPES)
+# Everyday Danish words for the types, accepted by the imports beside the codes and labels.
+ACTIVITY_TYPE_WORDS = {
+    "dialogmøde": "dialogue_meeting", "møde": "dialogue_meeting", "workshop": "workshop",
+    "kursus": "course", "undervisning": "course", "uddannelse": "course",
+    "supervision": "supervision", "faglig netværk": "professional_network", "fagnetværk": "professional_network",
+    "netværksmøde": "professional_network", "ledernetværk": "management_network",
+    "konference": "conference", "webinar": "webinar", "materiale": "material", "vejledning": "material",
+    "andet": "other",
+}
 
 
 def types_in_track(track: int) -> list[str]:

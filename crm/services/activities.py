@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload, load_only, selectinload
 from crm.extensions import db
 from crm.models import (
     ACTIVITY_TYPE_CODES,
+    ACTIVITY_TYPE_WORDS,
     ACTIVITY_TYPES,
     TRACKS,
     Activity,
@@ -26,10 +27,12 @@ from crm.models import (
     types_in_track,
 )
 from crm.services.importing import (
+    Change,
     FieldParser,
     Importer,
     MunicipalityLookup,
     RowError,
+    labels_in_every_language,
     chunked,
     stable_hash,
 )
@@ -311,11 +314,18 @@ class ActivityRow:
     hours: Optional[Decimal]
     note: Optional[str]
 
+    @property
+    def figures(self) -> tuple:
+        """What a re-import may change on the activity it matches: (participants, hours, note)."""
+        return self.participants, self.hours, self.note
+
 
 def _type_lookup() -> dict[str, str]:
-    """Type codes and Danish labels (lower-cased) → code, so either may be written."""
+    """Type codes, their Danish and English labels and the everyday Danish words (lower-cased)
+    → code, so any of them may be written, whatever the language of the page."""
     lookup = {code: code for code in ACTIVITY_TYPE_CODES}
-    lookup.update({str(label).lower(): code for code, (label, _track) in ACTIVITY_TYPES.items()})
+    lookup.update(labels_in_every_language({code: label for code, (label, _track) in ACTIVITY_TYPES.items()}))
+    lookup.update(ACTIVITY_TYPE_WORDS)
     return lookup
 
 
@@ -331,6 +341,9 @@ class ActivityImporter(Importer):
 
     label = _l("aktiviteter")
     columns = ("date", "type", "title", "region", "municipalities", "participants", "hours", "note")
+    column_aliases = {"dato": "date", "titel": "title", "kommuner": "municipalities", "kommune": "municipalities",
+                      "deltagere": "participants", "timer": "hours", "bemærkning": "note"}
+    changeable = ("participants", "hours", "note")
 
     def __init__(self, user=None):
         super().__init__(user)
@@ -362,15 +375,32 @@ class ActivityImporter(Importer):
         return ActivityRow(start, kind, title, region, tuple(codes), participants, hours, note), errors
 
     def row_key(self, parsed: ActivityRow) -> Hashable:
+        """The activity's identity and its figures: the same row again is 'already present'."""
+        return (import_key(parsed), *parsed.figures)
+
+    def slot_key(self, parsed: ActivityRow) -> Hashable:
+        """One activity per identity (date, type, title, region, municipalities)."""
         return import_key(parsed)
 
     def existing_slots(self, slot_keys: Sequence[Hashable]) -> dict[Hashable, Hashable]:
-        """Import keys already stored (chunked IN queries)."""
+        """Stored activities with these import keys, with their figures (chunked IN queries)."""
         found: dict[Hashable, Hashable] = {}
         for chunk in chunked(list(slot_keys)):
-            for key in db.session.scalars(select(Activity.import_key).where(Activity.import_key.in_(chunk))):
-                found[key] = key
+            query = select(Activity.import_key, Activity.participants, Activity.hours, Activity.note).where(
+                Activity.import_key.in_(chunk))
+            for key, *figures in db.session.execute(query):
+                found[key] = (key, *figures)
         return found
+
+    def changes(self, parsed: ActivityRow, existing_row_key: Hashable) -> list[Change]:
+        """The figures that differ from the stored activity's, old → new."""
+        return [Change(column, old, new) for column, old, new
+                in zip(self.changeable, existing_row_key[1:], parsed.figures) if old != new]
+
+    def update(self, parsed: ActivityRow) -> None:
+        """Put the file's figures on the stored activity (audited like any edit)."""
+        activity = db.session.scalar(select(Activity).where(Activity.import_key == import_key(parsed)))
+        activity.participants, activity.hours, activity.note = parsed.figures
 
     def create(self, parsed: ActivityRow) -> None:
         """Add the activity; the framework commits once for the whole file."""

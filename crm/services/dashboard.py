@@ -96,17 +96,38 @@ def covered_count(stages: dict[int, StageOnDate], codes: Optional[Iterable[int]]
     return sum(1 for code in codes if code in stages and stages[code].covered)
 
 
+def apportion_target(national_target: int, sizes: dict) -> dict:
+    """The national target shared out in proportion to ``sizes`` (municipalities per region) by
+    largest remainder, so the regions' targets add up to the national one: each region gets the
+    whole part of its exact share, and the seats left go to the largest remainders (equal
+    remainders: the larger region first, then the lower code). Integer arithmetic, no rounding."""
+    total = sum(sizes.values())
+    if not total:
+        return {key: 0 for key in sizes}
+    shares = {key: divmod(national_target * size, total) for key, size in sizes.items()}
+    targets = {key: whole for key, (whole, _remainder) in shares.items()}
+    left = national_target - sum(targets.values())
+    by_remainder = sorted(sizes, key=lambda key: (-shares[key][1], -sizes[key], key))
+    for key in by_remainder[:left]:
+        targets[key] += 1
+    return targets
+
+
 def coverage_by_region(stages: dict[int, StageOnDate], region_of: dict[int, int], fraction: float) -> dict:
-    """Coverage per region code and under ``NATIONAL``; targets per region are ⌈fraction × total⌉.
-    ``region_of`` maps every municipality code to its region code."""
+    """Coverage per region code and under ``NATIONAL``: the national target is ⌈fraction × all⌉,
+    shared out among the regions by ``apportion_target``. ``region_of`` maps every municipality
+    code to its region code."""
     codes_by_region: dict = defaultdict(list)
     for code, region_code in region_of.items():
         codes_by_region[region_code].append(code)
-        codes_by_region[NATIONAL].append(code)
-    return {
-        key: Coverage(covered_count(stages, codes), len(codes), coverage_target(len(codes), fraction))
+    national_target = coverage_target(len(region_of), fraction)
+    targets = apportion_target(national_target, {key: len(codes) for key, codes in codes_by_region.items()})
+    coverage = {
+        key: Coverage(covered_count(stages, codes), len(codes), targets[key])
         for key, codes in codes_by_region.items()
     }
+    coverage[NATIONAL] = Coverage(covered_count(stages, region_of), len(region_of), national_target)
+    return coverage
 
 
 def stage_counts(stages: dict[int, StageOnDate]) -> dict[str, int]:

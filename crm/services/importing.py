@@ -31,6 +31,11 @@ Writing an importer
       these slots, in one (or a few chunked) queries.
     * ``conflict_message(parsed, existing_row_key) -> (column, message)`` (optional).
     * ``create(parsed) -> None`` — add the record(s) to ``db.session``; do not commit.
+    * ``changes(parsed, existing_row_key) -> [Change]`` and ``update(parsed)`` (optional): a row
+      whose slot is stored with other figures is "changed" (old → new listed, applied only when
+      the user asks) rather than a conflict.
+    * ``column_aliases`` (optional): other header names accepted for a column, e.g. the Danish
+      ``{"dato": "date"}``.
 
     The importer is constructed with ``user`` (the signed-in user whose region rights apply;
     ``None`` means the command line, which acts as administrator).
@@ -40,8 +45,9 @@ Checking and applying
     (``RowError(line, column, message)``, line 1 = header), ``good_rows`` (rows that would be
     written), ``duplicates_already_present`` (rows skipped as already in the database),
     ``error_rows``, ``total_rows``, ``fatal`` (header/file problem: nothing can be imported).
-    ``result.apply(mode)`` writes: ``ALL_OR_NOTHING`` (default) refuses with ``ImportRefused`` if
-    there is any error; ``GOOD_ROWS_ONLY`` writes the good rows and skips the rest. One commit at
+    ``result.apply(mode, apply_changes=False)`` writes: ``ALL_OR_NOTHING`` (default) refuses with
+    ``ImportRefused`` if there is any error; ``GOOD_ROWS_ONLY`` writes the good rows and skips the
+    rest; changed rows are updated only with ``apply_changes``. One commit at
     the end; on failure everything is rolled back. ``report_lines(result)`` renders the report as
     Danish text lines (CLI).
 
@@ -59,7 +65,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Hashable, Iterable, Optional, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
 from crm.i18n import gettext as _
 from sqlalchemy import select
@@ -415,6 +421,19 @@ class MunicipalityLookup:
         return self.by_name.get(text.strip().lower())
 
 
+def labels_in_every_language(labels: Mapping[str, Any]) -> dict[str, str]:
+    """{label in lower case: code} for ``{code: lazy label}`` in every language of the app, so a
+    file written in Danish imports on an English page and the other way round."""
+    from flask import current_app
+    from flask_babel import force_locale
+
+    lookup: dict[str, str] = {}
+    for locale in current_app.config["LANGUAGES"]:
+        with force_locale(locale):
+            lookup.update({str(label).lower(): code for code, label in labels.items()})
+    return lookup
+
+
 def stable_hash(*parts: Any) -> str:
     """A stable key for duplicate detection from a row's identifying fields."""
     text = "\x1f".join("" if p is None else str(p) for p in parts)
@@ -431,10 +450,21 @@ def chunked(items: Sequence, size: int = IN_CHUNK) -> Iterable[Sequence]:
 # Importers and the check/apply cycle
 
 
+@dataclass(frozen=True)
+class Change:
+    """One field of a stored record that a re-imported row would change."""
+
+    column: str
+    old: Any
+    new: Any
+
+
 class Importer:
     """Base class for one kind of import; see the module docstring for what to implement."""
 
     columns: tuple[str, ...] = ()
+    #: Other header names accepted for a column (the Danish headers), lower-case: {"dato": "date"}.
+    column_aliases: dict[str, str] = {}
     #: Shown in reports and the UI ("aktiviteter", "faseændringer"); a lazy_gettext string.
     label: Any = ""
 
@@ -461,6 +491,14 @@ class Importer:
     def create(self, parsed: Any) -> None:
         raise NotImplementedError
 
+    def changes(self, parsed: Any, existing_row_key: Hashable) -> list[Change]:
+        """What the row would change in the record stored in its slot; none means a conflict."""
+        return []
+
+    def update(self, parsed: Any) -> None:
+        """Write a changed row's figures onto the stored record; do not commit."""
+        raise NotImplementedError
+
     def may_write_region(self, region_code: Optional[int]) -> bool:
         """The region rule for an imported row (a new record: national rows are allowed)."""
         if self.user is None:
@@ -480,13 +518,15 @@ class Importer:
 
 @dataclass
 class ParsedRow:
-    """A row that parsed cleanly; ``status`` is 'new', 'present' or 'error' after checking."""
+    """A row that parsed cleanly; ``status`` is 'new', 'present', 'changed' or 'error' after
+    checking; ``changes`` lists what a changed row would change."""
 
     line: int
     parsed: Any
     key: Hashable
     slot: Hashable
     status: str = "new"
+    changes: list[Change] = field(default_factory=list)
 
 
 @dataclass
@@ -496,6 +536,8 @@ class ImportOutcome:
     created: int
     skipped_present: int
     skipped_errors: int
+    updated: int = 0
+    skipped_changed: int = 0
 
 
 @dataclass
@@ -519,6 +561,11 @@ class ImportResult:
         return sum(1 for row in self.rows if row.status == "present")
 
     @property
+    def changed_rows(self) -> int:
+        """Rows whose record is stored with other figures (updated only on request)."""
+        return sum(1 for row in self.rows if row.status == "changed")
+
+    @property
     def error_rows(self) -> int:
         """Number of data lines with at least one problem."""
         return len({e.line for e in self.errors if e.line > 1 or not self.fatal})
@@ -527,8 +574,9 @@ class ImportResult:
     def ok(self) -> bool:
         return not self.errors and not self.fatal
 
-    def apply(self, mode: str = ALL_OR_NOTHING) -> ImportOutcome:
-        """Write the new rows; one commit. Refuses (nothing written) if errors in all-or-nothing mode."""
+    def apply(self, mode: str = ALL_OR_NOTHING, apply_changes: bool = False) -> ImportOutcome:
+        """Write the new rows, and the changed ones if asked; one commit. Refuses (nothing
+        written) if errors in all-or-nothing mode."""
         if mode not in MODES:
             raise ValueError(f"unknown import mode {mode!r}")
         if self.fatal:
@@ -536,9 +584,12 @@ class ImportResult:
         if self.errors and mode == ALL_OR_NOTHING:
             raise ImportRefused(_("Filen har %(count)s fejl; intet er importeret.", count=len(self.errors)))
         new_rows = [row for row in self.rows if row.status == "new"]
+        changed_rows = [row for row in self.rows if row.status == "changed"] if apply_changes else []
         try:
             for row in new_rows:
                 self.importer.create(row.parsed)
+            for row in changed_rows:
+                self.importer.update(row.parsed)
             db.session.commit()
         except (IntegrityError, ValueError) as exc:
             # Someone else wrote the same records between the check and now: write nothing.
@@ -551,6 +602,8 @@ class ImportResult:
             created=len(new_rows),
             skipped_present=self.duplicates_already_present,
             skipped_errors=self.error_rows,
+            updated=len(changed_rows),
+            skipped_changed=self.changed_rows - len(changed_rows),
         )
 
 
@@ -569,6 +622,7 @@ def check_file(importer: Importer, data: bytes, filename: str = "") -> ImportRes
 def _map_header(importer: Importer, header: list[str], result: ImportResult) -> dict[str, int]:
     """Column name → index; missing, unknown and repeated columns become line-1 errors."""
     wanted = {_normalise_column(c): c for c in importer.columns}
+    wanted.update({_normalise_column(alias): c for alias, c in importer.column_aliases.items()})
     positions: dict[str, int] = {}
     for index, cell in enumerate(header):
         key = _normalise_column(cell)
@@ -647,6 +701,8 @@ def _mark_existing(importer: Importer, result: ImportResult) -> None:
             continue
         if existing[row.slot] == row.key:
             row.status = "present"
+        elif changes := importer.changes(row.parsed, existing[row.slot]):
+            row.status, row.changes = "changed", changes
         else:
             row.status = "error"
             column, message = importer.conflict_message(row.parsed, existing[row.slot])
@@ -656,10 +712,25 @@ def _mark_existing(importer: Importer, result: ImportResult) -> None:
 def report_lines(result: ImportResult) -> list[str]:
     """The check report as plain Danish lines (for the command line)."""
     lines = [_("Rækker i filen: %(total)s. Klar til import: %(good)s. Findes allerede (springes over): "
-               "%(present)s. Rækker med fejl: %(bad)s.",
-               total=result.total_rows, good=result.good_rows,
-               present=result.duplicates_already_present, bad=result.error_rows)]
+               "%(present)s. Findes med andre tal, ændret: %(changed)s. Rækker med fejl: %(bad)s.",
+               total=result.total_rows, good=result.good_rows, present=result.duplicates_already_present,
+               changed=result.changed_rows, bad=result.error_rows)]
     lines.extend(str(error) for error in result.errors)
+    for row in result.rows:
+        if row.status == "changed":
+            lines.append(_("Linje %(line)s ændrer: %(changes)s", line=row.line, changes="; ".join(
+                f"{change.column} {format_change_value(change.old)} → {format_change_value(change.new)}"
+                for change in row.changes)))
     return lines
+
+
+def format_change_value(value: Any) -> str:
+    """A stored or imported value as people write it: empty as '–', decimals with a comma."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return text.replace(".", ",")
+    return str(value)
 
 

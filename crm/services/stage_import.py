@@ -14,7 +14,7 @@ from sqlalchemy import select, tuple_
 
 from crm.extensions import db
 from crm.models import STAGE_CODES, STAGES, StageChange
-from crm.services.importing import FieldParser, Importer, MunicipalityLookup, RowError, chunked
+from crm.services.importing import FieldParser, Importer, MunicipalityLookup, RowError, chunked, labels_in_every_language
 from crm.services.pipeline import StageError, record_stage_change
 
 
@@ -29,9 +29,9 @@ class StageRow:
 
 
 def _stage_lookup() -> dict[str, str]:
-    """Stage codes and Danish labels (lower-cased) → code, so either may be written."""
+    """Stage codes and their labels in every language (lower-cased) → code, so any may be written."""
     lookup = {code: code for code in STAGE_CODES}
-    lookup.update({str(label).lower(): code for code, label in STAGES.items()})
+    lookup.update(labels_in_every_language(STAGES))
     return lookup
 
 
@@ -40,6 +40,7 @@ class StageImporter(Importer):
 
     label = _l("faseændringer")
     columns = ("municipality", "stage", "date", "note")
+    column_aliases = {"kommune": "municipality", "fase": "stage", "dato": "date", "bemærkning": "note"}
 
     def __init__(self, user=None):
         super().__init__(user)

@@ -13,11 +13,28 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/")
 
 
+def _status_text(status: int) -> str:
+    """What went wrong, in words, for the page and for scripts that ask for JSON alike."""
+    from crm.i18n import gettext as _
+
+    texts = {
+        400: _("Forespørgslen kunne ikke forstås."),
+        403: _("Du har ikke adgang til at gøre dette."),
+        404: _("Siden findes ikke."),
+        405: _("Handlingen er ikke tilladt her."),
+        413: _("Filen er for stor."),
+        429: _("For mange forsøg. Vent lidt og prøv igen."),
+        503: _("Databasen kan ikke nås lige nu. Prøv igen om lidt."),
+    }
+    return texts.get(status, _("Der opstod en uventet fejl. Prøv igen."))
+
+
 def _render(status: int, message: str | None = None):
     if _wants_json():
-        return jsonify(error=status, message=message or ""), status
+        return jsonify(error=status, message=message or _status_text(status)), status
     try:
-        return render_template("errors/error.html", status=status, message=message), status
+        return render_template("errors/error.html", status=status,
+                               message=message or _status_text(status)), status
     except Exception:  # the page itself failed: never loop, answer in plain text
         return f"Error {status}", status, {"Content-Type": "text/plain; charset=utf-8"}
 

@@ -167,7 +167,8 @@ def upload():
         return _index_page({kind: form}, 400)
     filename = form.file.data.filename or ""
     result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
-    token = _store_pending(kind, filename, data) if not result.fatal and result.good_rows else None
+    writable = result.good_rows or result.changed_rows
+    token = _store_pending(kind, filename, data) if not result.fatal and writable else None
     return _report_page(kind, import_kind, result, filename, token)
 
 
@@ -189,12 +190,14 @@ def confirm():
     mode = GOOD_ROWS_ONLY if request.form.get("mode") == GOOD_ROWS_ONLY else ALL_OR_NOTHING
     result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
     try:
-        outcome = result.apply(mode)
+        outcome = result.apply(mode, apply_changes=request.form.get("apply_changes") == "1")
     except ImportRefused as exc:
         flash(str(exc), "danger")
-        return _report_page(kind, import_kind, result, filename, token if result.good_rows else None, 409)
+        writable = result.good_rows or result.changed_rows
+        return _report_page(kind, import_kind, result, filename, token if writable else None, 409)
     _drop_pending(token)
-    flash(_("%(created)s rækker er importeret. %(present)s fandtes allerede og blev sprunget over. "
-            "%(bad)s rækker med fejl blev ikke importeret.",
-            created=outcome.created, present=outcome.skipped_present, bad=outcome.skipped_errors), "success")
+    flash(_("%(created)s rækker er importeret og %(updated)s opdateret. %(present)s fandtes allerede og blev "
+            "sprunget over; %(unchanged)s med andre tal blev ikke opdateret. %(bad)s rækker med fejl blev ikke "
+            "importeret.", created=outcome.created, updated=outcome.updated, present=outcome.skipped_present,
+            unchanged=outcome.skipped_changed, bad=outcome.skipped_errors), "success")
     return redirect(url_for(import_kind.done_endpoint))

@@ -15,6 +15,7 @@ from crm.permissions import can_write_region, ensure_can_write, read_required, w
 from crm.services import pipeline
 from crm.services.export import table_response
 from crm.services.locking import check_version, commit_or_conflict, conflict_message
+from crm.templating import format_date
 from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageChangeForm, StageCorrectionForm, int_arg,
                                       safe_url, wants_json)
 
@@ -113,8 +114,9 @@ def move(code: int):
 def _move_answer(municipality: Municipality, ok: bool, message: str, status: int = 200):
     """JSON for the drag-and-drop script, else a flash message and back to the board."""
     if wants_json():
-        stage = pipeline.stage_on(municipality.code, date.today()).stage
-        return jsonify(ok=ok, message=message, stage=stage, code=municipality.code), status
+        stage = pipeline.stage_on(municipality.code, date.today())
+        since = _("Siden %(date)s", date=format_date(stage.since)) if stage.since else _("Ingen registrering")
+        return jsonify(ok=ok, message=message, stage=stage.stage, code=municipality.code, since=since), status
     flash(message, "success" if ok else "danger")
     return redirect(url_for(".board", region=municipality.region_code))
 

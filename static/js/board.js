@@ -14,12 +14,25 @@
 
   function announce(message) {
     statusBox.textContent = message;
+    statusBox.classList.remove("d-none");
     errorBox.classList.add("d-none");
   }
 
   function showError(message) {
     errorBox.textContent = message;
     errorBox.classList.remove("d-none");
+    statusBox.classList.add("d-none");
+  }
+
+  // The server lists each column by name; a moved card takes its place in that order.
+  function placeCard(card, list) {
+    const name = card.dataset.name;
+    const after = Array.prototype.find.call(list.querySelectorAll(".board-card"), function (other) {
+      return other !== card && other.dataset.name.localeCompare(name, "da") > 0;
+    });
+    list.insertBefore(card, after || null);
+    card.classList.add("board-card-moved");
+    window.setTimeout(function () { card.classList.remove("board-card-moved"); }, 2500);
   }
 
   function updateCounts() {
@@ -32,11 +45,10 @@
     return element && element.closest(".board-column");
   }
 
-  function moveCard(card, column) {
+  function moveCard(card, stage, keepFocus) {
     const form = card.querySelector("form.board-move");
     const select = form.querySelector("select[name=stage]");
-    const previous = select.value;
-    const stage = column.dataset.stage;
+    const previous = columnOf(card).dataset.stage;
     if (stage === previous) {
       return;
     }
@@ -62,12 +74,16 @@
       });
     }).then(function (payload) {
       select.value = payload.stage;
+      card.querySelector(".board-since").textContent = payload.since;
       const target = board.querySelector('.board-column[data-stage="' + payload.stage + '"] .board-list');
       if (target) {
-        target.appendChild(card);
+        placeCard(card, target);
       }
       updateCounts();
       announce(payload.message);
+      if (keepFocus) {
+        select.focus();
+      }
     }).catch(function (error) {
       select.value = previous;
       showError(error.message || board.dataset.failedText);
@@ -118,6 +134,16 @@
     }
     event.preventDefault();
     column.classList.remove("border-primary", "bg-light");
-    moveCard(dragged, column);
+    moveCard(dragged, column.dataset.stage, false);
+  });
+
+  // The card's own form (keyboard and mouse alike) moves the card in place, without a reload.
+  board.addEventListener("submit", function (event) {
+    const form = event.target.closest && event.target.closest("form.board-move");
+    if (!form) {
+      return;
+    }
+    event.preventDefault();
+    moveCard(form.closest(".board-card"), form.querySelector("select[name=stage]").value, true);
   });
 })();
