@@ -186,7 +186,7 @@ def login_as(app):
     def _login(user):
         signed_in = app.test_client()
         with signed_in.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return signed_in
 
