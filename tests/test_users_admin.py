@@ -202,3 +202,22 @@ def test_a_users_own_activity_does_not_make_the_admin_form_stale(login_as, users
     own.post("/account", data={"lang-locale": "en", "lang-submit": "1"})
     own.post("/logout")
     assert _edit(admin, user, version=version, name="Ny navn").status_code == 302
+
+
+def test_a_save_racing_another_admins_commit_is_caught_by_the_database(app, users):
+    """Between the form's version check and the commit another admin saves: the UPDATE's version
+    condition refuses, and the admin gets the same message instead of an error."""
+    from sqlalchemy import update as sql_update
+
+    from crm.services.locking import commit_or_conflict
+
+    user = users["ambassador"]
+    assert user.version == 1
+    with db.engine.begin() as other_admin:  # another server's transaction, committed meanwhile
+        other_admin.execute(sql_update(User).where(User.id == user.id).values(version=2, name="Andens navn"))
+    data = accounts.UserData(user.email, "Mit navn", "ambassador", 1084, True)
+    accounts.save_user(user, data, users["admin"])
+    message = commit_or_conflict(user)
+    assert message and "i mellemtiden" in message
+    db.session.expire_all()
+    assert db.session.get(User, user.id).name == "Andens navn"

@@ -159,6 +159,12 @@ class UserData:
 def save_user(user: Optional[User], data: UserData, actor) -> User:
     """Create or change a user as an admin. Raises ``UserError`` (field named) when a rule
     refuses; the caller commits (``commit_or_conflict``) or rolls back."""
+    # No flush before the caller's commit: the version check belongs to ``commit_or_conflict``.
+    with db.session.no_autoflush:
+        return _save_user(user, data, actor)
+
+
+def _save_user(user: Optional[User], data: UserData, actor) -> User:
     if data.password:
         problem = check_new_password(data.password, data.email, data.name)
         if problem:
