@@ -14,15 +14,6 @@ from tests import factories
 from tests.conftest import _config_for
 
 
-@pytest.fixture
-def limited_app(app, database_url):
-    """The same database, but with the rate limiter switched on (the test config turns it off)."""
-    limited = create_app(_config_for(database_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"],
-                                     RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="10 per minute"))
-    yield limited
-    create_app(_config_for(database_url))  # the limiter is shared: leave it switched off again
-
-
 def _post_login(client, email, password, address="192.0.2.10"):
     return client.post("/login", data={"email": email, "password": password},
                        environ_base={"REMOTE_ADDR": address})

@@ -6,7 +6,6 @@ import statistics
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import update
 
 from crm import create_app
@@ -157,15 +156,6 @@ def test_current_password_check_on_the_account_page_is_throttled(login_as, users
     assert db.session.get(User, user.id).check_password(PASSWORD)
     # It is the same back-off as the sign-in form's (same account, same address).
     assert "For mange forkerte forsøg." in _login(client.application.test_client(), user.email, PASSWORD).text
-
-
-@pytest.fixture
-def limited_app(app, database_url):
-    """The same database, with the per-address rate limiter switched on."""
-    limited = create_app(_config_for(database_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"],
-                                     RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="10 per minute"))
-    yield limited
-    create_app(_config_for(database_url))  # the limiter is shared: leave it switched off again
 
 
 def test_account_page_posts_are_rate_limited_per_address(limited_app, users):

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select
 
 from crm.extensions import db
 from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, User
 from crm.services import FieldError
 from crm.services.locking import mark_updated
@@ -24,6 +25,12 @@ MAX_PASSWORD_LENGTH = 200
 MIN_DISTINCT_CHARACTERS = 5
 # E-mail and name parts shorter than this are too common to refuse inside a password ("jo").
 MIN_CONTEXT_WORD = 3
+
+# Shown under every field where a password is chosen.
+PASSWORD_RULES = _l(
+    "Mindst %(count)d tegn. Ikke en almindelig adgangskode, og hverken e-mailadressen eller navnet.",
+    count=MIN_PASSWORD_LENGTH,
+)
 
 
 class UserError(FieldError):

@@ -31,7 +31,7 @@ class UserForm(VersionedForm):
     name = StringField(_l("Navn"), validators=[Optional(), Length(max=120)])
     role = SelectField(_l("Rolle"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
     region = SelectField(_l("Region"))
-    password = PasswordField(_l("Adgangskode (tom: uændret)"))
+    password = PasswordField(_l("Adgangskode (tom: uændret)"), description=accounts.PASSWORD_RULES)
     active = BooleanField(_l("Aktiv"), default=True)
     submit = SubmitField(_l("Gem"))
 

@@ -24,7 +24,7 @@ class LoginForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Nuværende adgangskode"), validators=[InputRequired()])
-    new = PasswordField(_l("Ny adgangskode"), validators=[InputRequired()])
+    new = PasswordField(_l("Ny adgangskode"), validators=[InputRequired()], description=accounts.PASSWORD_RULES)
     repeat = PasswordField(
         _l("Gentag ny adgangskode"),
         validators=[InputRequired(), EqualTo("new", message=_l("De to adgangskoder er ikke ens."))],
