@@ -59,6 +59,12 @@ class Config:
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
+    # Back-off per (e-mail, client address) after wrong passwords, kept in the database so every
+    # worker and app server applies it (crm/services/signin.py): after SIGNIN_FREE_FAILURES
+    # failures, wait SIGNIN_BACKOFF_SECONDS, doubling per failure up to SIGNIN_BACKOFF_MAX_SECONDS.
+    SIGNIN_FREE_FAILURES = int(os.environ.get("SIGNIN_FREE_FAILURES", "4"))
+    SIGNIN_BACKOFF_SECONDS = int(os.environ.get("SIGNIN_BACKOFF_SECONDS", "30"))
+    SIGNIN_BACKOFF_MAX_SECONDS = int(os.environ.get("SIGNIN_BACKOFF_MAX_SECONDS", "900"))
 
     # Programme targets: settings, never constants in templates.
     COVERAGE_TARGET_FRACTION = float(os.environ.get("COVERAGE_TARGET_FRACTION", str(2 / 3)))

@@ -190,7 +190,7 @@ def run_size(n: int, seconds: float, max_requests: int, tmp: Path) -> dict:
     report = measure_report(app)
     with gunicorn(database) as port:
         client = Client(port)
-        client.login(AMBASSADOR[0], "ips-demo-2026")
+        client.login(AMBASSADOR[0], "ips-samarbejde-2026")
         for page in pages:
             if page.url is None:
                 continue

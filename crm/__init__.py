@@ -75,8 +75,6 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
 
     from crm import audit, database, security  # noqa: F401  (imports register their hooks)
-    from crm.models import User
-
     database.init_app(app)
     audit.init_app(app)
     security.init_app(app)
@@ -87,12 +85,10 @@ def register_extensions(app: Flask) -> None:
 
     login_manager.login_message = _l("Log ind for at se siden.")
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        try:
-            return db.session.get(User, int(user_id))
-        except (TypeError, ValueError):
-            return None
+    from crm.services.accounts import user_for_session
+
+    # "id:session_token" (User.get_id): a rotated token ends the session and remember cookie.
+    login_manager.user_loader(user_for_session)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -14,10 +14,20 @@ from crm.audit import acting_as
 from crm.extensions import db
 from crm.models import ROLES, Region, User
 from crm.models.user import ROLE_AMBASSADOR
+from crm.services import accounts
 
 CLI_ACTOR = "cli (admin)"
 
 user_cli = AppGroup("user", help="Manage users.")
+
+# The password policy's refusals (crm.services.accounts.password_problem), for the terminal.
+PASSWORD_PROBLEMS = {
+    "too_short": f"The password must be at least {accounts.MIN_PASSWORD_LENGTH} characters.",
+    "too_long": f"The password must be at most {accounts.MAX_PASSWORD_LENGTH} characters.",
+    "repetitive": "The password repeats too few different characters.",
+    "common": "The password is on the list of commonly used passwords.",
+    "personal": "The password must not contain the user's e-mail or name.",
+}
 import_cli = AppGroup("import", help="Import spreadsheets (CSV or XLSX).")
 report_cli = AppGroup("report", help="Produce reports.")
 
@@ -66,8 +76,9 @@ def user_create(email, role, region_code, name, password_stdin):
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 10:
-        raise click.ClickException("The password must be at least 10 characters.")
+    problem = accounts.password_problem(password, email, name)
+    if problem:
+        raise click.ClickException(PASSWORD_PROBLEMS[problem])
     user = User(email=email, name=name, role=role, region_code=region_code if role == ROLE_AMBASSADOR else None)
     user.set_password(password)
     db.session.add(user)
@@ -92,7 +103,11 @@ def user_disable(email):
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
         raise click.ClickException(f"No user with e-mail {email}.")
-    user.active = False
+    try:
+        accounts.set_active(user, False)  # also ends their sessions and feed link
+    except accounts.UserError:
+        db.session.rollback()
+        raise click.ClickException(f"{user.email} is the last active administrator; make another user admin first.")
     db.session.commit()
     click.echo(f"Disabled {user.email}.")
 

@@ -141,6 +141,15 @@ def app(database_url, tmp_path):
 
 
 @pytest.fixture
+def limited_app(app, database_url):
+    """The same database, but with the rate limiter switched on (the test config turns it off)."""
+    limited = create_app(_config_for(database_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"],
+                                     RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="10 per minute"))
+    yield limited
+    create_app(_config_for(database_url))  # the limiter is shared: leave it switched off again
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -186,7 +195,7 @@ def login_as(app):
     def _login(user):
         signed_in = app.test_client()
         with signed_in.session_transaction() as session:
-            session["_user_id"] = str(user.id)
+            session["_user_id"] = user.get_id()
             session["_fresh"] = True
         return signed_in
 

@@ -58,7 +58,7 @@ def test_user_create_refuses_bad_input(runner):
     no_region = runner.invoke(args=["user", "create", "a@test.dk", "--role", "ambassador", "--password-stdin"], input="a-long-password\n")
     assert no_region.exit_code != 0 and "--region" in no_region.output
     short = runner.invoke(args=["user", "create", "b@test.dk", "--role", "admin", "--password-stdin"], input="short\n")
-    assert short.exit_code != 0 and "10 characters" in short.output
+    assert short.exit_code != 0 and "12 characters" in short.output
     runner.invoke(args=["user", "create", "c@test.dk", "--role", "admin", "--password-stdin"], input="a-long-password\n")
     duplicate = runner.invoke(args=["user", "create", "C@test.dk", "--role", "admin", "--password-stdin"], input="a-long-password\n")
     assert duplicate.exit_code != 0 and "already exists" in duplicate.output

@@ -49,7 +49,7 @@ def _write_in_thread(app, writer: str, user, errors: list) -> None:
     through the real form as a signed-in ambassador."""
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = user.get_id()
     try:
         with app.app_context():
             for i in range(WRITES):
@@ -204,7 +204,7 @@ def test_app_survives_a_database_restart(proxied_app, users):
     proxied, proxy = proxied_app
     client = proxied.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(users["ambassador"].id)
+        session["_user_id"] = users["ambassador"].get_id()
     assert client.get("/healthz").status_code == 200
     assert client.get("/kommuner/").status_code == 200  # the pool now holds live connections
 

@@ -16,7 +16,7 @@ from crm.models import Region, User
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services.reference import seed_reference_data
 
-DEMO_PASSWORD = "ips-demo-2026"
+DEMO_PASSWORD = "ips-samarbejde-2026"
 AREA_MODULES = (
     "crm.demo.pipeline",
     "crm.demo.activities",

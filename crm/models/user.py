@@ -21,8 +21,19 @@ ROLE_ADMIN = "admin"
 ROLES = (ROLE_AMBASSADOR, ROLE_WORKING_GROUP, ROLE_ADMIN)
 
 
+def new_token() -> str:
+    """A fresh random secret (session token, feed token)."""
+    return secrets.token_urlsafe(32)
+
+
 class User(UserMixin, db.Model):
-    """A person who signs in. Ambassadors are bound to exactly one region."""
+    """A person who signs in. Ambassadors are bound to exactly one region.
+
+    ``session_token`` is part of every session and remember cookie (see ``get_id``); rotating it
+    ends all of them at once. ``version`` is optimistic locking for the admin's user form: it is
+    raised by hand (``version_id_generator`` off) when an admin changes the record, so a user's
+    own sign-out or language change never makes an admin's open form stale.
+    """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -34,11 +45,23 @@ class User(UserMixin, db.Model):
     locale: Mapped[str] = mapped_column(String(5), default="da")
     digest_enabled: Mapped[bool] = mapped_column(default=True)
     calendar_token: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[Optional[datetime]]
+    session_token: Mapped[str] = mapped_column(String(64), default=new_token)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    updated_at: Mapped[Optional[datetime]]
+    updated_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
 
     region: Mapped[Optional["Region"]] = relationship()
+
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember cookie: id and session token."""
+        return f"{self.id}:{self.session_token}"
+
+    def rotate_session_token(self) -> None:
+        """End every session and remember cookie of this user (the next request finds no user)."""
+        self.session_token = new_token()
 
     # Flask-Login reads is_active; a disabled user can neither sign in nor stay signed in.
     @property
@@ -70,7 +93,7 @@ class User(UserMixin, db.Model):
 
     def reset_calendar_token(self) -> str:
         """Issue a new feed token; the old feed URL stops working at once."""
-        self.calendar_token = secrets.token_urlsafe(32)
+        self.calendar_token = new_token()
         return self.calendar_token
 
     def __repr__(self) -> str:

@@ -1,18 +1,20 @@
 """Administration: users, psychiatric centres, and the audit log."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, login_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from crm.extensions import db
-from crm.forms import EmptyForm, region_choices
+from crm.forms import EmptyForm, VersionedForm, region_choices
 from crm.models import ROLES, AuditEntry, PsychiatricCentre, User
 from crm.permissions import admin_required, read_required, roles_required
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.services import accounts
+from crm.services.locking import check_version, commit_or_conflict
 from crm.services.search import LIKE_ESCAPE, contains_pattern
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -24,12 +26,12 @@ ROLE_LABELS = {
 }
 
 
-class UserForm(FlaskForm):
+class UserForm(VersionedForm):
     email = EmailField(_l("E-mail"), validators=[InputRequired(), Email(), Length(max=254)])
     name = StringField(_l("Navn"), validators=[Optional(), Length(max=120)])
     role = SelectField(_l("Rolle"), choices=[(r, ROLE_LABELS[r]) for r in ROLES])
     region = SelectField(_l("Region"))
-    password = PasswordField(_l("Adgangskode (tom: uændret)"))
+    password = PasswordField(_l("Adgangskode (tom: uændret)"), description=accounts.PASSWORD_RULES)
     active = BooleanField(_l("Aktiv"), default=True)
     submit = SubmitField(_l("Gem"))
 
@@ -51,8 +53,10 @@ class UserForm(FlaskForm):
         if not field.data:
             if self._user is None:
                 raise ValidationError(_("Angiv en adgangskode for en ny bruger."))
-        elif not 10 <= len(field.data) <= 200:
-            raise ValidationError(_("Mindst 10 og højst 200 tegn."))
+            return
+        problem = accounts.check_new_password(field.data, self.email.data or "", self.name.data or "")
+        if problem:
+            raise ValidationError(problem)
 
 
 class CentreForm(FlaskForm):
@@ -76,25 +80,58 @@ def users():
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @admin_required
 def user_edit(user_id: int | None = None):
+    """Create or change a user. A save meeting another admin's newer save is refused with the
+    input kept; the last active admin cannot be demoted or deactivated."""
     user = db.get_or_404(User, user_id) if user_id else None
     form = UserForm(obj=user, user=user)
     if request.method == "GET" and user:
         form.region.data = str(user.region_code or "")
     if form.validate_on_submit():
-        if user is None:
-            user = User(email="", password_hash="", role=form.role.data)
-            db.session.add(user)
-        user.email = form.email.data.strip().lower()
-        user.name = form.name.data or ""
-        user.role = form.role.data
-        user.region_code = int(form.region.data) if form.region.data and form.role.data == ROLE_AMBASSADOR else None
-        user.active = form.active.data
-        if form.password.data:
-            user.set_password(form.password.data)
-        db.session.commit()
-        flash(_("Brugeren %(email)s er gemt.", email=user.email), "success")
-        return redirect(url_for("admin.users"))
+        conflict = check_version(user, form.version.data) if user is not None else None
+        if conflict:
+            return _refuse_user(form, user, conflict)
+        data = accounts.UserData(
+            email=form.email.data,
+            name=form.name.data or "",
+            role=form.role.data,
+            region_code=int(form.region.data) if form.region.data else None,
+            active=bool(form.active.data),
+            password=form.password.data or "",
+        )
+        try:
+            saved = accounts.save_user(user, data, current_user)
+        except accounts.UserError as error:
+            db.session.rollback()
+            getattr(form, error.field or "email").errors.append(str(error))
+        else:
+            conflict = commit_or_conflict(saved)
+            if conflict:
+                return _refuse_user(form, saved, conflict)
+            if saved.id == current_user.id and saved.active:
+                login_user(saved)  # an admin's own new password: stay signed in here
+            flash(_("Brugeren %(email)s er gemt.", email=saved.email), "success")
+            return redirect(url_for("admin.users"))
     return render_template("admin/user_form.html", form=form, user=user)
+
+
+def _refuse_user(form: UserForm, user: User, message: str):
+    """Another admin saved the user meanwhile: say who, keep the input, carry the new version."""
+    flash(message, "warning")
+    form.version.data = user.version
+    return render_template("admin/user_form.html", form=form, user=user), 409
+
+
+@bp.route("/users/<int:user_id>/log-ud-overalt", methods=["POST"])
+@admin_required
+def user_sign_out_everywhere(user_id: int):
+    """End every session and remember cookie of the user (audited as a session-token change)."""
+    user = db.get_or_404(User, user_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    accounts.end_sessions(user)
+    db.session.commit()
+    flash(_("%(email)s er logget ud på alle enheder.", email=user.email), "success")
+    return redirect(url_for("admin.user_edit", user_id=user.id))
 
 
 @bp.route("/centres")

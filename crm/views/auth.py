@@ -1,5 +1,4 @@
 """Sign-in, sign-out, own password and language."""
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
@@ -7,18 +6,13 @@ from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
-from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField, ValidationError
 from wtforms.validators import EqualTo, InputRequired, Length
 
 from crm.extensions import db, limiter
-from crm.models import User
-from crm.models.mixins import utcnow
+from crm.services import accounts, signin
 
 bp = Blueprint("auth", __name__)
-
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
 
 
 class LoginForm(FlaskForm):
@@ -30,15 +24,17 @@ class LoginForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Nuværende adgangskode"), validators=[InputRequired()])
-    new = PasswordField(
-        _l("Ny adgangskode"),
-        validators=[InputRequired(), Length(min=10, max=200, message=_l("Mindst 10 tegn."))],
-    )
+    new = PasswordField(_l("Ny adgangskode"), validators=[InputRequired()], description=accounts.PASSWORD_RULES)
     repeat = PasswordField(
         _l("Gentag ny adgangskode"),
         validators=[InputRequired(), EqualTo("new", message=_l("De to adgangskoder er ikke ens."))],
     )
     submit = SubmitField(_l("Skift adgangskode"))
+
+    def validate_new(self, field):
+        problem = accounts.check_new_password(field.data, current_user.email, current_user.name)
+        if problem:
+            raise ValidationError(problem)
 
 
 class LanguageForm(FlaskForm):
@@ -53,31 +49,6 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def authenticate(email: str, password: str) -> tuple[User | None, str | None]:
-    """Check credentials with lockout after repeated failures; returns (user, error message)."""
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    generic = _("Forkert e-mail eller adgangskode.")
-    if user is None:
-        return None, generic
-    now = utcnow()
-    if user.locked_until and user.locked_until > now:
-        return None, _("For mange forkerte forsøg. Kontoen er låst i 15 minutter.")
-    if not user.check_password(password):
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
-        db.session.commit()
-        return None, generic
-    if not user.active:
-        return None, _("Kontoen er deaktiveret. Kontakt en administrator.")
-    if user.failed_logins or user.locked_until:
-        user.failed_logins = 0
-        user.locked_until = None
-        db.session.commit()
-    return user, None
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
@@ -85,7 +56,7 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user, error = authenticate(form.email.data, form.password.data)
+        user, error = signin.authenticate(form.email.data, form.password.data, request.remote_addr)
         if user:
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")))
@@ -95,23 +66,35 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """Sign out: ends this session and every other session and remember cookie of the user."""
+    if current_user.is_authenticated:
+        accounts.end_sessions(current_user)
+        db.session.commit()
     logout_user()
     flash(_("Du er logget ud."), "info")
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/account", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 @login_required
 def account():
     password_form = PasswordForm(prefix="pw")
     language_form = LanguageForm(prefix="lang", locale=current_user.locale)
     if password_form.submit.data and password_form.validate_on_submit():
-        if not current_user.check_password(password_form.current.data):
-            password_form.current.errors.append(_("Adgangskoden er forkert."))
+        error = signin.checked_password(
+            current_user, current_user.email, password_form.current.data, request.remote_addr,
+            _("Adgangskoden er forkert."),
+        )
+        if error:
+            password_form.current.errors.append(error)
         else:
-            current_user.set_password(password_form.new.data)
+            user = current_user._get_current_object()
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
+            accounts.change_password(user, password_form.new.data)  # other sessions end
             db.session.commit()
-            flash(_("Din adgangskode er skiftet."), "success")
+            login_user(user, remember=remembered)  # this one goes on with the new token
+            flash(_("Din adgangskode er skiftet. Du er logget ud alle andre steder."), "success")
             return redirect(url_for("auth.account"))
     elif language_form.submit.data and language_form.validate_on_submit():
         current_user.locale = language_form.locale.data
