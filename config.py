@@ -92,6 +92,8 @@ class Config:
     MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "30"))
     MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))
     SCHEDULER_TIMEZONE = "Europe/Copenhagen"
+    # A second scheduler process stands by and tries to take over this often (crm/scheduler_lock.py).
+    SCHEDULER_LOCK_RETRY_SECONDS = float(os.environ.get("SCHEDULER_LOCK_RETRY_SECONDS", "30"))
     SCHEDULER_DIGEST_ENABLED = _env_bool("SCHEDULER_DIGEST_ENABLED", True)
     SCHEDULER_DIGEST_HOUR = int(os.environ.get("SCHEDULER_DIGEST_HOUR", "7"))
     SCHEDULER_DIGEST_MINUTE = int(os.environ.get("SCHEDULER_DIGEST_MINUTE", "0"))
