@@ -179,3 +179,19 @@ def test_the_readme_names_every_setting_config_reads():
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert len(names) > 30
     assert sorted(name for name in names if f"`{name}`" not in readme) == []
+
+
+def test_sign_in_keeps_working_while_redis_is_down(app, database_url, users, monkeypatch):
+    """Production's limiter falls back to counting per worker instead of failing every sign-in."""
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
+    # RATELIMIT_ENABLED spelled out: in one process the shared limiter keeps the test config's "off".
+    production = create_app(_production(SQLALCHEMY_DATABASE_URI=database_url, WTF_CSRF_ENABLED=False,
+                                        RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0",
+                                        RATELIMIT_KEY_PREFIX=f"crm-test-{secrets.token_hex(6)}"))
+    try:
+        client = production.test_client()
+        response = client.post("/login", data={"email": users["ambassador"].email, "password": factories.PASSWORD},
+                               base_url="https://localhost")
+        assert response.status_code == 302 and response.headers["Location"] == "/"
+    finally:
+        create_app(_config_for(database_url))  # the limiter is shared: leave it switched off again

@@ -5,6 +5,7 @@ tests/test_deployment.py.)
 """
 import threading
 
+import pytest
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from crm.scheduler_lock import SchedulerLock
@@ -38,3 +39,43 @@ def test_the_scheduler_command_stands_by_while_another_holds_the_lock(app, runne
     after = SchedulerLock(app)
     assert after.acquire()
     after.release()
+
+
+def test_a_scheduler_whose_database_connection_dies_loses_the_lock(app):
+    """PostgreSQL: the lock lives with the connection; when it is cut, a standby may take over and
+    the old scheduler notices (``still_held``) and stops (crm/cli/scheduler.py)."""
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        pytest.skip("SQLite's file lock ends only with the process")
+    from sqlalchemy import text
+
+    from crm.extensions import db
+    from crm.scheduler_lock import ADVISORY_KEY
+
+    first, second = SchedulerLock(app), SchedulerLock(app)
+    assert first.acquire()
+    db.session.execute(text(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": ADVISORY_KEY})
+    db.session.commit()
+    assert not first.still_held()
+    assert second.acquire()
+    second.release()
+    first.release()  # harmless on a dead connection
+
+
+def test_the_watcher_stops_a_scheduler_that_lost_its_lock():
+    from crm.cli.scheduler import _watch_lock
+
+    class LostLock:
+        def still_held(self):
+            return False
+
+    class Scheduler:
+        stopped = False
+
+        def shutdown(self, wait=True):
+            self.stopped = True
+
+    scheduler, lost, stopped = Scheduler(), threading.Event(), threading.Event()
+    _watch_lock(LostLock(), scheduler, 0.01, lost, stopped)
+    assert lost.is_set() and scheduler.stopped
