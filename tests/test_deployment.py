@@ -449,9 +449,11 @@ def test_a_session_ended_on_one_server_is_ended_on_the_other(deployment, second_
     assert Visitor("198.51.100.64", copied).get(f"{b}/kontakter/").status_code == 200  # works on B
     logout = user.request("POST", f"{a}/logout", data={"csrf_token": user.csrf(f"{a}/kontakter/")})
     assert _goes_to_login(logout)
-    assert _goes_to_login(Visitor("198.51.100.64", copied).get(f"{b}/kontakter/"))
+    needs = "after logout on A, {} still opens /kontakter/ on B (session revocation: the auth branch)"
+    assert _goes_to_login(Visitor("198.51.100.64", copied).get(f"{b}/kontakter/")), needs.format("the session cookie")
     remembered = {"remember_token": copied["remember_token"]}
-    assert _goes_to_login(Visitor("198.51.100.64", remembered).get(f"{b}/kontakter/"))
+    assert _goes_to_login(Visitor("198.51.100.64", remembered).get(f"{b}/kontakter/")), needs.format(
+        "the remember cookie")
 
 
 def test_only_one_scheduler_runs_jobs_and_the_other_takes_over(deployment):

@@ -195,3 +195,14 @@ def test_sign_in_keeps_working_while_redis_is_down(app, database_url, users, mon
         assert response.status_code == 302 and response.headers["Location"] == "/"
     finally:
         create_app(_config_for(database_url))  # the limiter is shared: leave it switched off again
+
+
+def test_workers_starting_at_once_share_one_development_key(tmp_path):
+    """gunicorn's workers start together: each must end up with the same key, never a half-written one."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    key_file = tmp_path / "instance" / "secret_key"
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        keys = list(pool.map(load_or_create_secret_key, [key_file] * 8))
+    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [p.name for p in key_file.parent.iterdir()] == ["secret_key"]  # no temporary files left
