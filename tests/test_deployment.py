@@ -25,7 +25,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess  # nosec B404  (the test starts the README's commands)
 import time
 import uuid
@@ -38,6 +37,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from bench.common import free_port
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.conftest import _pg_state, postgres_base_url, throwaway_postgres_database
 
@@ -86,16 +86,10 @@ def _split(block: list[str]) -> tuple[dict[str, str], list[str], str, str]:
     return exports, once, web, scheduler
 
 
-def _config_settings() -> set[str]:
+def config_settings() -> set[str]:
     """The environment variables config.py reads."""
     source = (ROOT / "config.py").read_text(encoding="utf-8")
     return set(re.findall(r'(?:environ\.get|_env_bool)\("([A-Z_]+)"', source))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Deployment:
@@ -112,7 +106,7 @@ class Deployment:
         self.uploads = work / "uploads"
         self.env = {
             # Nothing from the caller's shell that would change the app (LOGIN_RATE_LIMIT=…, FLASK_…).
-            **{k: v for k, v in os.environ.items() if k not in _config_settings() and not k.startswith("FLASK_")},
+            **{k: v for k, v in os.environ.items() if k not in config_settings() and not k.startswith("FLASK_")},
             "CRM_CONFIG": exports["CRM_CONFIG"],
             "DATABASE_URL": database_url,
             "SECRET_KEY": secrets.token_hex(32),

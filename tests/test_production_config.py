@@ -6,7 +6,6 @@ with a key written in the code: production takes ``SECRET_KEY`` from the environ
 creates a random key in ``instance/secret_key`` (0600) on first start, and only testing is fixed.
 """
 import os
-import re
 import secrets
 import stat
 
@@ -173,10 +172,10 @@ def test_behind_proxy_fix_the_client_address_and_scheme_come_from_the_proxy(prox
 def test_the_readme_names_every_setting_config_reads():
     """Every environment variable config.py reads is explained in the README (the test database
     URL is the test suite's, described in its own paragraph)."""
-    root = settings.BASE_DIR
-    source = (root / "config.py").read_text(encoding="utf-8")
-    names = set(re.findall(r'(?:environ\.get|_env_bool)\("([A-Z_]+)"', source))
-    readme = (root / "README.md").read_text(encoding="utf-8")
+    from tests.test_deployment import README, config_settings
+
+    names = config_settings()
+    readme = README.read_text(encoding="utf-8")
     assert len(names) > 30
     assert sorted(name for name in names if f"`{name}`" not in readme) == []
 

@@ -53,6 +53,7 @@ def scheduler_command():
             pass
         finally:
             stopped.set()
+            watcher.join()  # it may be using the lock's connection right now
         if lost.is_set():
             raise click.ClickException("Lost the scheduler lock (database connection gone); stopping.")
     except (KeyboardInterrupt, SystemExit):
