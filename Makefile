@@ -26,7 +26,7 @@ run: setup
 
 ## make test: set up (incl. Debian's chromium for the browser test) and run the whole suite
 test: setup chromium
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 # The browser test drives Debian's chromium; install it when missing (root on Debian/CI).
 chromium:

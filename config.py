@@ -33,7 +33,9 @@ def _database_url(default_file: str) -> str:
 class Config:
     """Settings shared by every environment."""
 
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    # Never a key written here: create_app takes SECRET_KEY from the environment or, outside
+    # production, a random key kept in instance/secret_key (crm/secret_key.py).
+    SECRET_KEY = None
     SQLALCHEMY_DATABASE_URI = _database_url("crm.sqlite")
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     # PostgreSQL only: seconds to wait for a connection before answering 503 (crm/database.py).
@@ -57,6 +59,8 @@ class Config:
     # Sign-in rate limit per client IP (Flask-Limiter). In memory by default, which counts per
     # worker process; point RATELIMIT_STORAGE_URI at e.g. redis://host:6379 to share the count.
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Keys in that storage start with this; several installations can share one Redis.
+    RATELIMIT_KEY_PREFIX = os.environ.get("RATELIMIT_KEY_PREFIX", "ips-crm")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     # Back-off per (e-mail, client address) after wrong passwords, kept in the database so every
@@ -80,6 +84,9 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "ips-crm@localhost")
 
     PASSWORD_HASH_METHOD = "scrypt"
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (Werkzeug's ProxyFix).
+    # 0 (default) trusts no such header, so clients cannot fake their address or https.
+    PROXY_FIX = int(os.environ.get("PROXY_FIX", "0"))
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 
     # Calendar feeds, e-mail and the scheduler (crm/scheduler.py, run as `flask --app wsgi scheduler`).
@@ -91,6 +98,8 @@ class Config:
     MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", "30"))
     MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "5"))
     SCHEDULER_TIMEZONE = "Europe/Copenhagen"
+    # A second scheduler process stands by and tries to take over this often (crm/scheduler_lock.py).
+    SCHEDULER_LOCK_RETRY_SECONDS = float(os.environ.get("SCHEDULER_LOCK_RETRY_SECONDS", "30"))
     SCHEDULER_DIGEST_ENABLED = _env_bool("SCHEDULER_DIGEST_ENABLED", True)
     SCHEDULER_DIGEST_HOUR = int(os.environ.get("SCHEDULER_DIGEST_HOUR", "7"))
     SCHEDULER_DIGEST_MINUTE = int(os.environ.get("SCHEDULER_DIGEST_MINUTE", "0"))
@@ -127,18 +136,27 @@ class TestingConfig(Config):
 
 
 class ProductionConfig(Config):
-    """Production: PostgreSQL in DATABASE_URL, a real secret, secure cookies."""
+    """Production: PostgreSQL in DATABASE_URL, a real secret, secure cookies, shared limiter."""
 
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    # While Redis is unreachable, count sign-ins per worker instead of failing every sign-in.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     @classmethod
     def validate(cls) -> None:
-        """Fail fast: production must never run with the development secret."""
-        secret = os.environ.get("SECRET_KEY", "")
-        if not secret or secret == Config.SECRET_KEY or len(secret) < 32:
+        """Fail fast: a real SECRET_KEY from the environment and limiter state shared by workers."""
+        secret = os.environ.get("SECRET_KEY", "").strip()
+        # A random key of 32+ characters has many distinct ones; "x" * 40 or a word repeated has not.
+        if len(secret) < 32 or len(set(secret)) < 10:
             raise RuntimeError(
-                "SECRET_KEY must be set to a random value of at least 32 characters in production"
+                "SECRET_KEY must be set to a random value of at least 32 characters in production, e.g. "
+                "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+            )
+        if getattr(cls, "RATELIMIT_ENABLED", True) and cls.RATELIMIT_STORAGE_URI.startswith("memory://"):
+            raise RuntimeError(
+                "RATELIMIT_STORAGE_URI must point at storage every worker shares in production "
+                "(e.g. redis://127.0.0.1:6379/0); memory:// counts sign-ins per worker process"
             )
 
 

@@ -7,8 +7,10 @@ from typing import Union
 from flask import Flask, has_request_context, session
 from flask_login import current_user
 
-from config import CONFIGS, BASE_DIR
+import config as settings
+from config import BASE_DIR, CONFIGS
 from crm.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+from crm.secret_key import configure_secret_key
 
 # One blueprint per area; each module exposes ``bp``.
 BLUEPRINT_MODULES = (
@@ -37,13 +39,15 @@ def create_app(config: Union[str, type, None] = None) -> Flask:
         __name__,
         template_folder=str(BASE_DIR / "templates"),
         static_folder=str(BASE_DIR / "static"),
-        instance_path=str(BASE_DIR / "instance"),
+        instance_path=str(settings.INSTANCE_DIR),
     )
     config_class = CONFIGS[config or "development"] if isinstance(config, (str, type(None))) else config
     if hasattr(config_class, "validate"):
         config_class.validate()
     app.config.from_object(config_class)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    configure_secret_key(app)
+    configure_proxy(app)
 
     register_extensions(app)
     register_blueprints(app)
@@ -51,6 +55,15 @@ def create_app(config: Union[str, type, None] = None) -> Flask:
     register_template_helpers(app)
     configure_logging(app)
     return app
+
+
+def configure_proxy(app: Flask) -> None:
+    """Behind PROXY_FIX reverse proxies, take the client address and scheme from X-Forwarded-*."""
+    proxies = int(app.config.get("PROXY_FIX") or 0)
+    if proxies > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
 
 def _select_locale() -> str:

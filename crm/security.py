@@ -1,5 +1,5 @@
 """HTTP security headers sent with every response."""
-from flask import Flask, Response
+from flask import Flask, Response, g, request
 
 # No inline scripts anywhere: every script is a file under /static. Inline style attributes
 # are allowed (Bootstrap components use them); they cannot run code.
@@ -8,6 +8,8 @@ CONTENT_SECURITY_POLICY = (
     "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
+# Static files (CSS, JS, fonts) are the same for everyone and may be cached.
+PUBLIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
 
 
 def _add_headers(response: Response) -> Response:
@@ -15,7 +17,22 @@ def _add_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if _is_private(response):
+        # Neither the browser's back button on a shared PC nor a proxy may keep a copy.
+        response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _is_private(response: Response) -> bool:
+    """A signed-in page or any file download (exports, documents, calendar files)."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return False
+    if "Content-Disposition" in response.headers:
+        return True
+    # The user Flask-Login loaded for this request (every signed-in page loads it); reading it from
+    # ``g`` never queries the database here, so an outage's 503 page cannot turn into a 500.
+    user = g.get("_login_user")
+    return bool(user is not None and user.is_authenticated)
 
 
 def init_app(app: Flask) -> None:

@@ -1,4 +1,5 @@
 """Sign-in hardening: rate limit per client address, back-off per account and address, cookies."""
+import secrets
 from datetime import timedelta
 
 import pytest
@@ -106,7 +107,7 @@ def test_remember_cookie_is_httponly_and_samesite(client, users):
 
 
 def test_production_cookies_are_secure(app, database_url, users, monkeypatch):
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SECRET_KEY", secrets.token_hex(32))
     config = type("ProdOnTestDb", (ProductionConfig,), {"SQLALCHEMY_DATABASE_URI": database_url,
                                                           "RATELIMIT_ENABLED": False})
     production = create_app(config)

@@ -4,6 +4,8 @@ The commands are attached to the app by the ``jobs`` blueprint (``cli_group=None
 crm/views/jobs.py.
 """
 import signal
+import threading
+import time
 
 import click
 from flask import current_app
@@ -17,8 +19,9 @@ jobs_cli = AppGroup("jobs", help="Scheduled jobs: digest, halfyear, mail.")
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command():
-    """Run the job scheduler in the foreground (one process per installation)."""
+    """Run the job scheduler in the foreground; a second one stands by until the first stops."""
     from crm.scheduler import build_scheduler
+    from crm.scheduler_lock import SchedulerLock
 
     app = current_app._get_current_object()
     scheduler = build_scheduler(app, blocking=True)
@@ -26,15 +29,51 @@ def scheduler_command():
     if not jobs:
         click.echo("Every job is switched off (SCHEDULER_*_ENABLED); nothing to run.")
         return
-    for job in jobs:
-        click.echo(f"Scheduled {job.id}: {job.trigger}")
-    # systemd/docker stop with SIGTERM: let a running job finish its current step, then exit.
-    signal.signal(signal.SIGTERM, lambda *_args: scheduler.shutdown(wait=True))
+    # systemd/docker stop with SIGTERM: while standing by, just exit.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    lock = SchedulerLock(app)
+    retry = max(0.2, float(app.config.get("SCHEDULER_LOCK_RETRY_SECONDS", 30)))
     try:
-        scheduler.start()
+        if not lock.acquire():
+            click.echo("Another scheduler runs the jobs; standing by until it stops.")
+            while not lock.acquire():
+                time.sleep(retry)
+        click.echo("Scheduler lock taken: this process runs the jobs.")
+        for job in jobs:
+            click.echo(f"Scheduled {job.id}: {job.trigger}")
+        # On SIGTERM let a running job finish its current step, then exit.
+        signal.signal(signal.SIGTERM, lambda *_args: scheduler.shutdown(wait=True))
+        lost = threading.Event()
+        stopped = threading.Event()
+        watcher = threading.Thread(target=_watch_lock, args=(lock, scheduler, retry, lost, stopped), daemon=True)
+        watcher.start()
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            stopped.set()
+            watcher.join()  # it may be using the lock's connection right now
+        if lost.is_set():
+            raise click.ClickException("Lost the scheduler lock (database connection gone); stopping.")
     except (KeyboardInterrupt, SystemExit):
         pass
+    finally:
+        lock.release()
     click.echo("Scheduler stopped.")
+
+
+def _exit_on_sigterm(*_args) -> None:
+    raise SystemExit(0)
+
+
+def _watch_lock(lock, scheduler, interval: float, lost: threading.Event, stopped: threading.Event) -> None:
+    """Stop the scheduler when its lock is gone (another scheduler may have taken over by now)."""
+    while not stopped.wait(interval):
+        if not lock.still_held():
+            lost.set()
+            scheduler.shutdown(wait=False)
+            return
 
 
 @jobs_cli.command("run")
