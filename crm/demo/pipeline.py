@@ -199,9 +199,10 @@ def _next_step(ctx, municipality, final: str, owner) -> None:
     if final in ("in_operation", "paused") and ctx.rng.random() < 0.6:
         return
     for text in ctx.rng.sample(NEXT_STEPS, ctx.rng.choice([1, 1, 1, 2])):
+        created = datetime.combine(ctx.today - timedelta(days=ctx.rng.randint(1, 45)), time(9))
         db.session.add(Task(municipality_code=municipality.code, text=text, owner_id=owner.id,
                             due_date=ctx.today + timedelta(days=ctx.rng.randint(-30, 75)),
-                            created_by_id=owner.id, updated_by_id=owner.id))
+                            created_by_id=owner.id, created_at=created, updated_by_id=owner.id))
     if ctx.rng.random() < 0.3:
         done = datetime.combine(ctx.today - timedelta(days=ctx.rng.randint(3, 60)), time(10))
         db.session.add(Task(municipality_code=municipality.code, text=ctx.rng.choice(NEXT_STEPS),
