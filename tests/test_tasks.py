@@ -330,3 +330,33 @@ def test_english_page(login_as, users, spread):
     db.session.commit()
     html = login_as(users["ambassador"]).get("/opgaver/").text
     assert "My tasks" in html and "Overdue" in html
+
+
+# --- the daily digest ------------------------------------------------------------------------------
+
+
+def test_digest_lists_each_overdue_and_upcoming_task(app, users):
+    from zoneinfo import ZoneInfo
+
+    from crm.models import OutboxMessage
+    from crm.services.jobs import run_job
+
+    amb = users["ambassador"]
+    day = date(2026, 6, 3)
+    mk = factories.TaskFactory
+    mk(municipality_code=KBH, text="Ring til chefen", owner_id=amb.id, due_date=date(2026, 6, 1))
+    mk(municipality_code=KBH, text="Send udkast", due_date=date(2026, 6, 3))
+    mk(municipality_code=KBH, text="Planlæg workshop", owner_id=amb.id, due_date=date(2026, 6, 10))
+    mk(municipality_code=FRB, text="Gjort i forvejen", due_date=date(2026, 5, 1), status="done")
+    mk(municipality_code=FRB, text="Langt ude", due_date=date(2026, 6, 11))
+    mk(municipality_code=GREVE, text="Sjællands opgave", due_date=date(2026, 6, 2))
+    run_job("digest", now=datetime(2026, 6, 3, 7, 0, tzinfo=ZoneInfo("Europe/Copenhagen")))
+    [message] = db.session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == amb.email)).all()
+    body = message.body
+    overdue = body.split("Opgaver over fristen (1):")[1].split("\n\n")[0]
+    assert f"København: Ring til chefen (frist 01-06-2026, 2 dage over) – {amb.display_name}" in overdue
+    upcoming = body.split("Opgaver med frist inden for 7 dage (2):")[1].split("\n\n")[0]
+    assert upcoming.index("København: Send udkast (frist i dag)") < upcoming.index(
+        "København: Planlæg workshop (frist 10-06-2026)")
+    assert "Gjort i forvejen" not in body and "Langt ude" not in body and "Sjællands opgave" not in body
+    assert "1 over fristen" in message.subject and day.strftime("%d-%m-%Y") in message.subject
