@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from crm.extensions import db
@@ -202,8 +202,7 @@ def due_tasks(today: date, days: int = UPCOMING_DAYS, region_code: Optional[int]
 SCOPES = ("mine", "region", "all")
 
 
-def task_list(user, scope: str, today: date, region_code: Optional[int] = None,
-              show_done: bool = False) -> list[Task]:
+def task_list(user, scope: str, region_code: Optional[int] = None, show_done: bool = False) -> list[Task]:
     """The "Mine opgaver" list: ``mine`` (owned by ``user``), ``region`` (the user's region, or
     ``region_code``), ``all``. Open tasks overdue first then by due date; done ones newest first."""
     query = (
@@ -219,16 +218,12 @@ def task_list(user, scope: str, today: date, region_code: Optional[int] = None,
     elif scope == "region":
         region = region_code if region_code is not None else user.region_code
         query = query.where(Municipality.region_code == region)
-    tasks = list(db.session.scalars(query))
-    if not show_done:  # overdue first is the due-date order already; said explicitly all the same
-        tasks.sort(key=lambda t: (not t.is_overdue(today),))
-    return tasks
+    # Earliest due first is overdue first: an overdue task's due date is before every other's.
+    return list(db.session.scalars(query))
 
 
 def timeline_tasks(municipality_code: int, reach: int) -> list[Task]:
     """A municipality's newest tasks for its timeline (created and done events), one query."""
-    from sqlalchemy import func
-
     newest = func.coalesce(Task.done_at, Task.created_at)
     return list(db.session.scalars(
         select(Task).where(Task.municipality_code == municipality_code)

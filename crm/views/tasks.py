@@ -37,7 +37,7 @@ def index():
             scope = "all"
     show_done = request.args.get("status") == "udfoert"
     today = tasks.local_today()
-    task_list = tasks.task_list(current_user, scope, today, region_code=region_code, show_done=show_done)
+    task_list = tasks.task_list(current_user, scope, region_code=region_code, show_done=show_done)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("tasks/index.html", tasks=task_list, scope=scope, region_code=region_code,
                            regions=regions, show_done=show_done, today=today, post_form=EmptyForm(),
@@ -66,33 +66,29 @@ def _back(task: Task) -> str:
 def edit(task_id: int):
     """Change a task's text, owner or due date unless someone else saved it meanwhile."""
     task = _task_for_writing(task_id)
-    form = TaskForm(obj=task if request.method == "GET" else None)
+    form = TaskForm()
     if request.method == "GET":
-        form.owner.data = str(task.owner_id or "")
-        form.due.data = task.due_date
-        form.version.data = task.version
-    status = 200
-    if form.validate_on_submit():
-        conflict = check_version(task, form.version.data)
-        if conflict is None:
-            try:
-                tasks.edit_task(task, form.text.data, form.owner_id(), form.due.data, current_user)
-            except tasks.TaskError as error:
-                db.session.rollback()
-                getattr(form, error.field or "text").errors.append(str(error))
-                return _edit_page(task, form, 400)
-            conflict = commit_or_conflict(task)
-        if conflict is None:
-            flash(_("Opgaven er gemt."), "success")
-            return redirect(url_for("municipalities.detail", code=task.municipality_code) + "#opgaver")
+        form.text.data, form.owner.data = task.text, str(task.owner_id or "")
+        form.due.data, form.version.data = task.due_date, task.version
+    if not form.validate_on_submit():
+        return _edit_page(task, form, 400 if request.method == "POST" else 200)
+    conflict = check_version(task, form.version.data)
+    if conflict is None:
+        try:
+            tasks.edit_task(task, form.text.data, form.owner_id(), form.due.data, current_user)
+        except tasks.TaskError as error:
+            db.session.rollback()
+            getattr(form, error.field or "text").errors.append(str(error))
+            return _edit_page(task, form, 400)
+        conflict = commit_or_conflict(task)
+    if conflict:
         flash(conflict, "warning")
         # Keep the input; the form now carries the current version, so a deliberate second save
         # (after reading the new values) goes through.
         form.version.data = task.version
-        status = 409
-    elif request.method == "POST":
-        status = 400
-    return _edit_page(task, form, status)
+        return _edit_page(task, form, 409)
+    flash(_("Opgaven er gemt."), "success")
+    return redirect(url_for("municipalities.detail", code=task.municipality_code) + "#opgaver")
 
 
 def _edit_page(task: Task, form: TaskForm, status: int):
