@@ -39,3 +39,24 @@ def test_add_a_task_and_finish_it(tmp_path):
         assert "Opgave udført: Ring til jobcenterchefen om IPS-teamet" in timeline
         assert "Udført af Ambassadør Hovedstaden" in timeline
     assert console_errors == [], console_errors
+
+
+def test_task_pages_pass_axe_and_fit_a_phone(tmp_path):
+    """No serious or critical axe-core finding on the task pages and the start page, and at 390 px
+    "Mine opgaver" scrolls its table inside its own box, not the page sideways."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    app = demo_app(tmp_path)
+    with live_server(app) as base_url, browser_page() as page:
+        sign_in(page, base_url, "hovedstaden@demo.ips.dk")
+        found = {}
+        for path in ("/", "/opgaver/", "/opgaver/?vis=region", "/kommuner/101"):
+            page.goto(base_url + path)
+            violations = Axe().run(page).response["violations"]
+            found[path] = [(v["id"], v["nodes"][0]["target"]) for v in violations
+                           if v["impact"] in ("serious", "critical")]
+        assert found == {path: [] for path in found}
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.goto(base_url + "/opgaver/?vis=region")
+        assert page.locator("#task-table tbody tr").count() > 3
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
