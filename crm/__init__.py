@@ -18,6 +18,7 @@ BLUEPRINT_MODULES = (
     "crm.views.auth",
     "crm.views.main",
     "crm.views.municipalities",
+    "crm.views.tasks",
     "crm.views.plans",
     "crm.views.contacts",
     "crm.views.activities",

@@ -5,7 +5,7 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from crm.extensions import db
-from crm.models import Activity, Contact, CooperationPlan, Note, PsychiatricCentre, StageChange, User
+from crm.models import Activity, Contact, CooperationPlan, Note, PsychiatricCentre, StageChange, Task, User
 
 PASSWORD = "correct horse battery"
 
@@ -91,3 +91,12 @@ class NoteFactory(BaseFactory):
     municipality_code = 101
     note_date = date(2025, 1, 1)
     text = "Et notat"
+
+
+class TaskFactory(BaseFactory):
+    class Meta:
+        model = Task
+
+    municipality_code = 101
+    text = "Ring til jobcenterchefen"
+    status = "open"

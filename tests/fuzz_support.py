@@ -135,6 +135,7 @@ def seed_records(users: dict) -> None:
     attempt(_fidelity_review)
     attempt(_target_group)
     attempt(_outcome_quarter)
+    attempt(lambda: factories.TaskFactory(municipality_code=MUNICIPALITY_CODE, due_date=date(2025, 6, 1)))
 
 
 def _activity():

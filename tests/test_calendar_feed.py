@@ -9,7 +9,7 @@ import pytest
 import vobject
 
 from crm.extensions import db
-from crm.models import Activity, Municipality
+from crm.models import Activity, Municipality, Task
 from crm.services import calendar_feed
 from tests import factories
 
@@ -38,7 +38,8 @@ def _feed(client, user, **args):
 
 @pytest.fixture
 def data(app, users):
-    """Activities in regions A (1084), B (1085) and national; a next step; a fidelity review due."""
+    """Activities in regions A (1084), B (1085) and national; open tasks (next steps) in A and B and
+    a done one in A; a fidelity review due."""
     own = factories.ActivityFactory(
         region_code=1084, title=TRICKY_TITLE, location=TRICKY_LOCATION, start_date=SOON,
         start_time=time(9, 0), end_time=time(11, 30), type="dialogue_meeting", note="Husk kaffe, kage\nog ølsmagning",
@@ -48,16 +49,16 @@ def data(app, users):
     national = factories.ActivityFactory(region_code=None, title="Landsmøde", start_date=SOON + timedelta(days=1),
                                          end_date=SOON + timedelta(days=2), type="conference")
     other = factories.ActivityFactory(region_code=1085, title="Sjællandsk kursus", start_date=SOON, type="course")
-    step_a = db.session.get(Municipality, 101)
-    step_a.next_step, step_a.next_step_due = "Ring til jobcenterchefen, igen", SOON + timedelta(days=3)
-    step_b = db.session.get(Municipality, 253)
-    step_b.next_step, step_b.next_step_due = "Møde i Greve", SOON
-    db.session.commit()
+    step_a = factories.TaskFactory(municipality_code=101, text="Ring til jobcenterchefen, igen",
+                                   due_date=SOON + timedelta(days=3))
+    step_b = factories.TaskFactory(municipality_code=253, text="Møde i Greve", due_date=SOON)
+    done = factories.TaskFactory(municipality_code=101, text="Allerede gjort", due_date=SOON, status="done")
     # Plan signed 11 months ago in Frederiksberg (A) and Greve (B): first fidelity review due in a month.
     signed = date(TODAY.year - 1, TODAY.month, 1) + timedelta(days=31)
     factories.StageChangeFactory(municipality_code=147, stage="plan_signed", effective_date=signed)
     factories.StageChangeFactory(municipality_code=253, stage="plan_signed", effective_date=signed)
-    return {"own": own, "national": national, "other": other}
+    return {"own": own, "national": national, "other": other, "step_a": f"task-{step_a.id}@ips-crm",
+            "step_b": f"task-{step_b.id}@ips-crm", "done": f"task-{done.id}@ips-crm"}
 
 
 def test_feed_parses_with_a_second_parser_with_timezone_uids_and_escaping(client, users, data):
@@ -97,7 +98,8 @@ def test_feed_parses_with_a_second_parser_with_timezone_uids_and_escaping(client
     assert national.dtstart.params.get("VALUE") == ["DATE"]
 
     # Next steps and fidelity reviews due: all-day events with their own stable UIDs.
-    step = events["next-step-101@ips-crm"]
+    step = events[data["step_a"]]
+    assert data["done"] not in events  # a done task is no longer due
     assert step.dtstart.value == SOON + timedelta(days=3)
     assert step.summary.value == "Næste skridt: København"
     assert "Ring til jobcenterchefen, igen" in step.description.value
@@ -111,7 +113,7 @@ def test_ambassador_sees_own_region_and_national_only(client, users, data):
     assert f"activity-{data['own'].id}@ips-crm" in events
     assert f"activity-{data['national'].id}@ips-crm" in events
     assert f"activity-{data['other'].id}@ips-crm" not in events
-    assert "next-step-253@ips-crm" not in events
+    assert data["step_b"] not in events
     assert not [u for u in events if u.startswith("fidelity-due-253-")]
     # Asking for another region is ignored, never a way around the rule.
     _cal, events = _parse(_feed(client, users["ambassador"], region=1085).data)
@@ -125,13 +127,13 @@ def test_working_group_and_admin_see_everything_and_can_filter(client, users, da
     _cal, events = _parse(_feed(client, user).data)
     for key in ("own", "national", "other"):
         assert f"activity-{data[key].id}@ips-crm" in events
-    assert {"next-step-101@ips-crm", "next-step-253@ips-crm"} <= set(events)
+    assert {data["step_a"], data["step_b"]} <= set(events)
 
     _cal, events = _parse(_feed(client, user, region=1085).data)
     assert f"activity-{data['other'].id}@ips-crm" in events
     assert f"activity-{data['own'].id}@ips-crm" not in events
     assert f"activity-{data['national'].id}@ips-crm" not in events
-    assert "next-step-253@ips-crm" in events and "next-step-101@ips-crm" not in events
+    assert data["step_b"] in events and data["step_a"] not in events
 
     _cal, events = _parse(_feed(client, user, region="national").data)
     assert set(events) == {f"activity-{data['national'].id}@ips-crm"}
@@ -193,7 +195,7 @@ def test_feed_query_count_is_constant(client, users, data, count_queries):
                                              start_time=time(10), title=f"Ekstra {n}")
         activity.municipalities = [db.session.get(Municipality, 101), db.session.get(Municipality, 147)]
         code = (165, 151, 153, 157, 159, 161, 163, 167, 169, 173, 175, 183, 185, 187, 190)[n]
-        db.session.get(Municipality, code).next_step_due = SOON
+        db.session.add(Task(municipality_code=code, text=f"Opgave {n}", due_date=SOON))
     db.session.commit()
     with count_queries() as large:
         response = client.get(url)

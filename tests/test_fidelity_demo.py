@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 
 from crm.demo import load_demo
 from crm.extensions import db
-from crm.models import FidelityReview, Municipality, OutcomeQuarter
+from crm.models import FidelityReview, OutcomeQuarter, Task
 from crm.services import fidelity, outcomes
 from crm.services.pipeline import stages_on
 
@@ -19,7 +19,7 @@ def demo(app):
     load_demo(today=TODAY)
     yield
     db.session.rollback()
-    db.session.execute(update(Municipality).values(next_step_owner_id=None))
+    db.session.execute(update(Task).values(owner_id=None, created_by_id=None, done_by_id=None))
     for table in db.metadata.sorted_tables:
         if "updated_by_id" in table.c:
             db.session.execute(update(table).values(updated_by_id=None))

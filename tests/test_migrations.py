@@ -38,3 +38,60 @@ def test_upgrade_gives_the_models_schema_and_downgrade_removes_it(empty_database
         remaining = set(inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert remaining == set()
         db.engine.dispose()
+
+
+TASKS_REVISION = "4b7d2c9e1a53"  # next steps become tasks
+
+
+def test_next_steps_are_carried_over_as_open_tasks(empty_database_url):
+    """Upgrading from the revision before the task table: each municipality's next step becomes one
+    open task with the same text, owner and due date; the old columns are gone; downgrade puts the
+    earliest open task back."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    app = create_app(_config_for(empty_database_url))
+    with app.app_context():
+        script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config(MIGRATIONS))
+        previous = script.get_revision(TASKS_REVISION).down_revision
+        upgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO region (code, name) VALUES (1084, 'Region Hovedstaden')"))
+            conn.execute(text(
+                "INSERT INTO \"user\" (id, email, name, password_hash, role, region_code, active, locale, "
+                "digest_enabled, failed_logins, created_at) VALUES (7, 'anne@test.dk', 'Anne', 'x', 'ambassador', "
+                "1084, :true, 'da', :true, 0, '2026-01-01 08:00:00')"), {"true": True})
+            conn.execute(text(
+                "INSERT INTO municipality (code, name, region_code, version, next_step, next_step_owner_id, "
+                "next_step_due, updated_by_id) VALUES "
+                "(101, 'København', 1084, 1, 'Ring til jobcenterchefen', 7, '2026-12-01', 7), "
+                "(147, 'Frederiksberg', 1084, 1, NULL, NULL, NULL, NULL), "
+                "(151, 'Ballerup', 1084, 1, NULL, NULL, '2026-11-30', NULL)"))
+            conn.execute(text("INSERT INTO note (municipality_code, note_date, text, created_at) "
+                              "VALUES (101, '2026-01-02', 'n', '2026-01-02 08:00:00')"))
+
+        upgrade(directory=MIGRATIONS, revision=TASKS_REVISION)
+        with db.engine.connect() as conn:
+            tasks = conn.execute(text(
+                "SELECT municipality_code, text, owner_id, due_date, status, done_at, created_by_id, version "
+                "FROM task ORDER BY municipality_code")).all()
+            columns = {c["name"] for c in inspect(conn).get_columns("municipality")}
+            notes = conn.execute(text("SELECT count(*) FROM note")).scalar()
+        # Raw SQL: SQLite answers dates as text, PostgreSQL as dates.
+        assert [(*t[:3], str(t[3]), *t[4:]) for t in tasks] == [
+            (101, "Ring til jobcenterchefen", 7, "2026-12-01", "open", None, 7, 1),
+            (151, "Næste skridt", None, "2026-11-30", "open", None, None, 1),
+        ]
+        assert not columns & {"next_step", "next_step_owner_id", "next_step_due"}
+        assert notes == 1  # rebuilding the municipality table kept the rows that point to it
+
+        downgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.connect() as conn:
+            back = conn.execute(text("SELECT code, next_step, next_step_owner_id, next_step_due FROM municipality "
+                                     "ORDER BY code")).all()
+            assert "task" not in inspect(conn).get_table_names()
+        assert [(*r[:3], r[3] and str(r[3])) for r in back] == [
+            (101, "Ring til jobcenterchefen", 7, "2026-12-01"), (147, None, None, None),
+            (151, "Næste skridt", None, "2026-11-30")]
+        downgrade(directory=MIGRATIONS, revision="base")
+        db.engine.dispose()

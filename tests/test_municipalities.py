@@ -1,5 +1,5 @@
 """Municipality list, board and page: filters, export, constant query counts, stage history
-through HTTP, notes, next step with optimistic locking, the region rule and the audit log."""
+through HTTP, notes, tasks (next steps) with optimistic locking, the region rule and the audit log."""
 import io
 import re
 from datetime import date, timedelta
@@ -9,7 +9,7 @@ from openpyxl import load_workbook
 from sqlalchemy import insert, select
 
 from crm.extensions import db
-from crm.models import AuditEntry, Municipality, Note, StageChange
+from crm.models import AuditEntry, Municipality, Note, StageChange, Task
 from crm.services.pipeline import stage_on
 from tests import factories
 
@@ -24,7 +24,7 @@ def _hidden(html: str, name: str) -> str:
 
 
 def _history(codes, per_municipality: int = 15) -> None:
-    """Long stage histories (a change a month) for the given municipalities, plus next steps."""
+    """Long stage histories (a change a month) for the given municipalities, plus open tasks."""
     owner = factories.UserFactory(role="ambassador", region_code=1084)
     rows = [
         {"municipality_code": code, "stage": ("dialogue", "plan_in_progress", "paused")[n % 3],
@@ -33,9 +33,9 @@ def _history(codes, per_municipality: int = 15) -> None:
     ]
     db.session.execute(insert(StageChange), rows)
     for code in codes:
-        municipality = db.session.get(Municipality, code)
-        municipality.next_step, municipality.next_step_owner_id = "Møde", owner.id
-        municipality.next_step_due = TODAY - timedelta(days=code % 3)
+        for n in range(2):
+            db.session.add(Task(municipality_code=code, text=f"Møde {n}", owner_id=owner.id,
+                                due_date=TODAY - timedelta(days=code % 3 - n)))
         db.session.add(Note(municipality_code=code, note_date=TODAY, text="n"))
     db.session.commit()
 
@@ -46,11 +46,8 @@ def _history(codes, per_municipality: int = 15) -> None:
 def test_list_filters_by_region_stage_overdue_and_search(login_as, users):
     factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date(2025, 1, 1))
     factories.StageChangeFactory(municipality_code=GREVE, stage="dialogue", effective_date=date(2025, 1, 1))
-    kbh = db.session.get(Municipality, KBH)
-    kbh.next_step, kbh.next_step_due = "Ring til jobcentret", TODAY - timedelta(days=1)
-    frb = db.session.get(Municipality, FRB)
-    frb.next_step, frb.next_step_due = "Send materiale", TODAY + timedelta(days=5)
-    db.session.commit()
+    factories.TaskFactory(municipality_code=KBH, text="Ring til jobcentret", due_date=TODAY - timedelta(days=1))
+    factories.TaskFactory(municipality_code=FRB, text="Send materiale", due_date=TODAY + timedelta(days=5))
     client = login_as(users["working_group"])
 
     def names(query: str) -> list[str]:
@@ -232,7 +229,7 @@ def test_timeline_newest_first_with_notes_plans_and_stage_changes(login_as, user
     html = client.get(f"/kommuner/{KBH}").text
     positions = [html.index(s) for s in ("Plan for København", "Notat om møde", 'datetime="2024-05-01"')]
     assert positions == sorted(positions)
-    assert "stage-form" not in html and "next-step-form" not in html  # read-only for the working group
+    assert "stage-form" not in html and "task-form" not in html  # read-only for the working group
 
 
 def test_add_and_delete_note(login_as, users):
@@ -252,52 +249,48 @@ def test_unknown_municipality_is_404(login_as, users, url):
     assert login_as(users["ambassador"]).get(url).status_code == 404
 
 
-# --- next step and the lost update -------------------------------------------------------------
+# --- tasks (next steps) and the lost update -----------------------------------------------------
 
 
-def test_next_step_lost_update_is_refused_and_input_kept(login_as, users):
+def test_task_lost_update_is_refused_and_input_kept(login_as, users):
     anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen", email="anne@test.dk")
+    task = factories.TaskFactory(municipality_code=KBH, text="Ring")
     first, second = login_as(anne), login_as(users["ambassador"])
-    version_1 = _hidden(first.get(f"/kommuner/{KBH}").text, "next-version")
-    version_2 = _hidden(second.get(f"/kommuner/{KBH}").text, "next-version")
+    version_1 = _hidden(first.get(f"/opgaver/{task.id}/ret").text, "version")
+    version_2 = _hidden(second.get(f"/opgaver/{task.id}/ret").text, "version")
     assert version_1 == version_2
 
-    saved = first.post(f"/kommuner/{KBH}/naeste-skridt", data={
-        "next-next_step": "Møde med jobcenterchefen", "next-owner": str(anne.id), "next-due": "01-12-2026",
-        "next-version": version_1})
+    saved = first.post(f"/opgaver/{task.id}/ret", data={
+        "text": "Møde med jobcenterchefen", "owner": str(anne.id), "due": "01-12-2026", "version": version_1})
     assert saved.status_code == 302
-    refused = second.post(f"/kommuner/{KBH}/naeste-skridt", data={
-        "next-next_step": "Sende materiale om IPS", "next-owner": "", "next-due": "15-12-2026",
-        "next-version": version_2})
+    refused = second.post(f"/opgaver/{task.id}/ret", data={
+        "text": "Sende materiale om IPS", "owner": "", "due": "15-12-2026", "version": version_2})
     assert refused.status_code == 409
     assert "Ændret af Anne Andersen i mellemtiden" in refused.text
     assert "Sende materiale om IPS</textarea>" in refused.text and 'value="15-12-2026"' in refused.text
 
-    municipality = db.session.get(Municipality, KBH)
-    db.session.refresh(municipality)
-    assert (municipality.next_step, municipality.next_step_owner_id, municipality.next_step_due) == (
-        "Møde med jobcenterchefen", anne.id, date(2026, 12, 1))
-    assert municipality.updated_by_id == anne.id
+    db.session.refresh(task)
+    assert (task.text, task.owner_id, task.due_date) == ("Møde med jobcenterchefen", anne.id, date(2026, 12, 1))
+    assert task.updated_by_id == anne.id
 
     # Having seen the new values, the second user can save deliberately (the form now carries them).
-    retry = second.post(f"/kommuner/{KBH}/naeste-skridt", data={
-        "next-next_step": "Sende materiale om IPS", "next-owner": "", "next-due": "15-12-2026",
-        "next-version": _hidden(refused.text, "next-version")})
+    retry = second.post(f"/opgaver/{task.id}/ret", data={
+        "text": "Sende materiale om IPS", "owner": "", "due": "15-12-2026",
+        "version": _hidden(refused.text, "version")})
     assert retry.status_code == 302
-    db.session.refresh(municipality)
-    assert municipality.next_step == "Sende materiale om IPS"
+    db.session.refresh(task)
+    assert task.text == "Sende materiale om IPS"
 
 
-def test_next_step_without_version_is_refused(login_as, users):
-    response = login_as(users["ambassador"]).post(f"/kommuner/{KBH}/naeste-skridt", data={
-        "next-next_step": "x", "next-owner": "", "next-due": ""})
+def test_task_edit_without_version_is_refused(login_as, users):
+    task = factories.TaskFactory(municipality_code=KBH)
+    response = login_as(users["ambassador"]).post(f"/opgaver/{task.id}/ret", data={
+        "text": "x", "owner": "", "due": ""})
     assert response.status_code == 409 and "i mellemtiden" in response.text
 
 
-def test_overdue_next_step_highlighted_on_page(login_as, users):
-    municipality = db.session.get(Municipality, KBH)
-    municipality.next_step, municipality.next_step_due = "Ring", TODAY - timedelta(days=3)
-    db.session.commit()
+def test_overdue_task_highlighted_on_page(login_as, users):
+    factories.TaskFactory(municipality_code=KBH, text="Ring", due_date=TODAY - timedelta(days=3))
     html = login_as(users["working_group"]).get(f"/kommuner/{KBH}").text
     assert "Overskredet" in html
 
@@ -326,7 +319,7 @@ def test_every_write_route_refuses_other_region_and_working_group(app, login_as,
     client = login_as(users[who])
     valid = {"stage": "dialogue", "effective_date": "01-01-2025", "stage-stage": "dialogue",
              "stage-effective_date": "01-01-2025", "note-note_date": "01-01-2025", "note-text": "x",
-             "next-next_step": "x", "next-version": "1"}
+             "task-text": "x", "task-version": "1"}
     for url in urls:
         assert client.post(url, data=valid).status_code == 403, url
     assert client.get(f"/kommuner/faser/{change.id}").status_code == 403
@@ -346,12 +339,11 @@ def test_every_change_is_audited_with_the_user(login_as, users):
     client.post(f"/kommuner/{KBH}/flyt", data={"stage": "plan_signed"})
     client.post(f"/kommuner/faser/{change.id}/slet", data={"version": "2"})
     client.post(f"/kommuner/{KBH}/notater", data={"note-note_date": "02-03-2025", "note-text": "Notat"})
-    client.post(f"/kommuner/{KBH}/naeste-skridt", data={"next-next_step": "Ring", "next-owner": "",
-                                                          "next-due": "", "next-version": "1"})
+    client.post(f"/kommuner/{KBH}/opgaver", data={"task-text": "Ring", "task-owner": "", "task-due": ""})
     entries = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     mine = [(e.entity, e.action) for e in entries if e.user_id == amb.id]
     assert mine == [("stage_change", "create"), ("stage_change", "update"), ("stage_change", "create"),
-                    ("stage_change", "delete"), ("note", "create"), ("municipality", "update")]
+                    ("stage_change", "delete"), ("note", "create"), ("task", "create")]
     assert all(e.actor == amb.email for e in entries if e.user_id == amb.id)
     update = next(e for e in entries if e.entity == "stage_change" and e.action == "update")
     assert update.changes["stage"] == ["dialogue", "plan_in_progress"]
@@ -363,19 +355,19 @@ def test_database_version_check_catches_a_save_between_check_and_commit(app, use
     from sqlalchemy import update
 
     from crm.services.locking import check_version, commit_or_conflict
-    from crm.services.pipeline import set_next_step
+    from crm.services.tasks import edit_task
 
     anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen")
+    task = factories.TaskFactory(municipality_code=KBH, text="Ring")
     with app.test_request_context():
-        municipality = db.session.get(Municipality, KBH)
-        assert check_version(municipality, str(municipality.version)) is None
+        assert check_version(task, str(task.version)) is None
         with db.engine.begin() as other_worker:
-            other_worker.execute(update(Municipality.__table__).where(Municipality.code == KBH).values(
-                version=municipality.version + 1, next_step="Annes skridt", updated_by_id=anne.id))
-        set_next_step(municipality, "Mit skridt", None, None, users["ambassador"])
-        message = commit_or_conflict(municipality)
+            other_worker.execute(update(Task.__table__).where(Task.id == task.id).values(
+                version=task.version + 1, text="Annes skridt", updated_by_id=anne.id))
+        edit_task(task, "Mit skridt", None, None, users["ambassador"])
+        message = commit_or_conflict(task)
     assert message and message.startswith("Ændret af Anne Andersen i mellemtiden")
-    assert municipality.next_step == "Annes skridt"
+    assert task.text == "Annes skridt"
 
 
 def test_timeline_pages_through_years_of_activities_and_notes(login_as, users):

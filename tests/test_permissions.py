@@ -37,7 +37,9 @@ def _region_b_records(owner) -> dict[str, object]:
     review = FidelityReview(municipality_code=REGION_B_MUNICIPALITY, review_date=date(2025, 5, 1))
     db.session.add(review)
     db.session.commit()
+    task = factories.TaskFactory(municipality_code=REGION_B_MUNICIPALITY, owner_id=owner.id)
     values = {
+        "task_id": task.id,
         "code": REGION_B_MUNICIPALITY,
         "municipality_code": REGION_B_MUNICIPALITY,
         "centre_id": centre.id,

@@ -34,10 +34,8 @@ def _messages(job=None) -> list[OutboxMessage]:
     return list(db.session.scalars(query))
 
 
-def _set_step(code: int, text: str, due: date) -> None:
-    municipality = db.session.get(Municipality, code)
-    municipality.next_step, municipality.next_step_due = text, due
-    db.session.commit()
+def _set_step(code: int, text: str, due: date, **extra) -> None:
+    factories.TaskFactory(municipality_code=code, text=text, due_date=due, **extra)
 
 
 @pytest.fixture
@@ -54,6 +52,7 @@ def digest_data(app, users):
     _set_step(147, "Send udkast til samarbejdsplan", date(2026, 6, 8))  # within 7 days
     _set_step(151, "Opfølgning", date(2026, 6, 20))  # too far ahead
     _set_step(751, "Møde i Aarhus", date(2026, 6, 2))  # Midtjylland: nobody here gets it
+    _set_step(101, "Allerede ringet", date(2026, 5, 20), status="done")  # done: not in the digest
     # Fidelity: plan signed → first review due 12 months later.
     factories.StageChangeFactory(municipality_code=157, stage="plan_signed", effective_date=date(2025, 7, 15))  # due 15-07-2026
     factories.StageChangeFactory(municipality_code=159, stage="plan_signed", effective_date=date(2025, 1, 1))  # overdue
@@ -73,11 +72,11 @@ def test_digest_content_per_ambassador(app, users, digest_data):
     assert digest.status == "outbox"  # no SMTP in tests
     assert "03-06-2026" in digest.subject and "1 over fristen" in digest.subject
     body = digest.body
-    overdue = body.split("Næste skridt over fristen (1):")[1].split("\n\n")[0]
+    overdue = body.split("Opgaver over fristen (1):")[1].split("\n\n")[0]
     assert "København: Ring til jobcenterchefen (frist 01-06-2026, 2 dage over)" in overdue
-    upcoming = body.split("Næste skridt inden for 7 dage (1):")[1].split("\n\n")[0]
+    upcoming = body.split("Opgaver med frist inden for 7 dage (1):")[1].split("\n\n")[0]
     assert "Frederiksberg: Send udkast til samarbejdsplan (frist 08-06-2026)" in upcoming
-    assert "Opfølgning" not in body
+    assert "Opfølgning" not in body and "Allerede ringet" not in body
     reviews = body.split("Fidelitetsmålinger der forfalder inden for 60 dage (2):")[1].split("\n\n")[0]
     assert "Gentofte: forfalder 15-07-2026" in reviews
     assert "Gladsaxe: over fristen 01-01-2026" in reviews

@@ -103,7 +103,8 @@ def _records(users) -> dict[str, object]:
     review = FidelityReview(municipality_code=101, review_date=date(2025, 5, 1))
     db.session.add(review)
     db.session.commit()
-    return {"code": 101, "municipality_code": 101, "centre_id": centre.id, "plan_id": plan.id,
+    task = factories.TaskFactory(municipality_code=101, owner_id=owner.id)
+    return {"task_id": task.id, "code": 101, "municipality_code": 101, "centre_id": centre.id, "plan_id": plan.id,
             "contact_id": contact.id, "activity_id": activity.id, "change_id": change.id,
             "stage_change_id": change.id, "note_id": note.id, "review_id": review.id, "user_id": owner.id}
 

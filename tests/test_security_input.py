@@ -2,6 +2,7 @@
 inject SQL (or crash a page)."""
 import csv
 import io
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -28,11 +29,10 @@ def _store_payload_everywhere(users) -> dict[str, object]:
     contact = factories.ContactFactory(name=PAYLOAD, organisation=PAYLOAD, role=PAYLOAD, municipality_code=101)
     centre = factories.CentreFactory(name=PAYLOAD)
     plan = factories.PlanFactory(title=PAYLOAD, note=PAYLOAD)
-    municipality = db.session.get(Municipality, 101)
-    municipality.next_step = PAYLOAD
-    municipality.next_step_owner_id = owner.id
-    db.session.commit()
-    return {"code": 101, "municipality_code": 101, "activity_id": activity.id, "note_id": note.id,
+    task = factories.TaskFactory(municipality_code=101, text=PAYLOAD, owner_id=owner.id)
+    factories.TaskFactory(municipality_code=101, text=PAYLOAD, owner_id=owner.id, status="done",
+                                 done_by_id=owner.id, done_at=datetime(2026, 1, 5, 9, 0))
+    return {"code": 101, "municipality_code": 101, "activity_id": activity.id, "note_id": note.id, "task_id": task.id,
             "change_id": change.id, "stage_change_id": change.id, "contact_id": contact.id,
             "centre_id": centre.id, "plan_id": plan.id, "user_id": owner.id}
 

@@ -6,12 +6,12 @@ Signed plans go through ``apply_signed_plan`` exactly as when a user saves one, 
 history follows the same rule as real data. Everything is drawn from ``ctx.rng``: deterministic.
 """
 import unicodedata
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import CooperationPlan, Contact, Municipality, Note, PsychiatricCentre, TargetGroup
+from crm.models import TASK_DONE, CooperationPlan, Contact, Municipality, Note, PsychiatricCentre, Task, TargetGroup
 from crm.services.pipeline import apply_signed_plan, record_stage_change
 
 CENTRES = {
@@ -194,13 +194,21 @@ def _notes(ctx, municipality, final: str, start: date, owner) -> None:
 
 
 def _next_step(ctx, municipality, final: str, owner) -> None:
-    """Most municipalities in progress have a next step; about a fifth of those are overdue."""
+    """Most municipalities in progress have one or two open tasks (about a fifth of them overdue)
+    and some a task already done."""
     if final in ("in_operation", "paused") and ctx.rng.random() < 0.6:
         return
-    municipality.next_step = ctx.rng.choice(NEXT_STEPS)
-    municipality.next_step_owner_id = owner.id
-    municipality.next_step_due = ctx.today + timedelta(days=ctx.rng.randint(-30, 75))
-    municipality.updated_by_id = owner.id
+    for text in ctx.rng.sample(NEXT_STEPS, ctx.rng.choice([1, 1, 1, 2])):
+        created = datetime.combine(ctx.today - timedelta(days=ctx.rng.randint(1, 45)), time(9))
+        db.session.add(Task(municipality_code=municipality.code, text=text, owner_id=owner.id,
+                            due_date=ctx.today + timedelta(days=ctx.rng.randint(-30, 75)),
+                            created_by_id=owner.id, created_at=created, updated_by_id=owner.id))
+    if ctx.rng.random() < 0.3:
+        done = datetime.combine(ctx.today - timedelta(days=ctx.rng.randint(3, 60)), time(10))
+        db.session.add(Task(municipality_code=municipality.code, text=ctx.rng.choice(NEXT_STEPS),
+                            owner_id=owner.id, due_date=done.date(), status=TASK_DONE, done_by_id=owner.id,
+                            done_at=done, created_by_id=owner.id, created_at=done - timedelta(days=14),
+                            updated_by_id=owner.id))
 
 
 def _contacts(ctx, municipality, centres) -> None:

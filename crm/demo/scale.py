@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Iterable, Optional
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, func, select
 
 from crm.demo.pipeline import (
     CENTRES,
@@ -42,6 +42,7 @@ from crm.models import (
     PsychiatricCentre,
     StageChange,
     TargetGroup,
+    Task,
     activity_centre,
     activity_municipality,
     plan_centre,
@@ -266,16 +267,15 @@ class ScaleLoader:
                           "created_at": self.stamp(day)})
         self.counts["note"] = _insert(Note.__table__, notes)
 
-        steps = [{"b_code": m.code, "next_step": self.rng.choice(NEXT_STEPS), "owner": self.owner(m.region_code),
-                  "due": self.today + timedelta(days=self.rng.randint(-30, 90))}
-                 for m in self.municipalities if self.rng.random() < 0.7]
-        table = Municipality.__table__
-        db.session.connection().execute(
-            update(table).where(table.c.code == bindparam("b_code")).values(
-                next_step=bindparam("next_step"), next_step_owner_id=bindparam("owner"),
-                next_step_due=bindparam("due")),
-            steps,
-        )
+        task_ids, steps = IdSequence(Task.__table__), []
+        for m in self.municipalities:
+            for _ in range(self.rng.choice([0, 1, 1, 2])):
+                owner = self.owner(m.region_code)
+                steps.append({"id": task_ids.take(), "municipality_code": m.code, "text": self.rng.choice(NEXT_STEPS),
+                              "owner_id": owner, "due_date": self.today + timedelta(days=self.rng.randint(-30, 90)),
+                              "status": "open", "created_by_id": owner, "created_at": self.stamp(self.today),
+                              "version": 1})
+        self.counts["task"] = _insert(Task.__table__, steps)
 
     # ----------------------------------------------------------------------------- activities
 

@@ -1,15 +1,10 @@
 """Regions and municipalities: reference data keyed by their official codes."""
-from datetime import date
-from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
 from crm.models.mixins import VersionedMixin
-
-if TYPE_CHECKING:
-    from crm.models.user import User
 
 
 class Region(db.Model):
@@ -35,19 +30,14 @@ class Municipality(VersionedMixin, db.Model):
     """A municipality (its job centre). ``code`` is the official 3-digit code.
 
     The current pipeline stage is *not* stored here: it is derived from ``StageChange`` history.
-    The next step lives here because there is exactly one per municipality.
+    Next steps are ``Task`` rows (several per municipality).
     """
 
     code: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     name: Mapped[str] = mapped_column(String(80), unique=True)
     region_code: Mapped[int] = mapped_column(ForeignKey("region.code"), index=True)
 
-    next_step: Mapped[Optional[str]] = mapped_column(Text)
-    next_step_owner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
-    next_step_due: Mapped[Optional[date]] = mapped_column(index=True)
-
     region: Mapped[Region] = relationship(back_populates="municipalities")
-    next_step_owner: Mapped[Optional["User"]] = relationship(foreign_keys=[next_step_owner_id])
 
     @property
     def code_str(self) -> str:

@@ -2,11 +2,11 @@
 
 What a feed holds is exactly what its user may read, decided here (never by the URL):
 ambassadors get their own region's activities plus the national ones (no region), and their
-region's next steps and fidelity reviews due; the working group and admins get everything,
+region's open tasks (next steps) and fidelity reviews due; the working group and admins get everything,
 optionally narrowed with ``?region=`` (a region code or ``national``) and ``?type=``.
 
 Each entry has a stable UID, so calendar programs update it in place: ``activity-<id>@ips-crm``
-with SEQUENCE = version - 1 (the version rises on every save), ``next-step-<code>@ips-crm``, and
+with SEQUENCE = version - 1 (the version rises on every save), ``task-<id>@ips-crm`` (an open task with a due date), and
 ``fidelity-due-<code>-<yyyymmdd>@ips-crm`` (a review whose due date moves is a new event; the
 old one drops out of the feed). Deleted activities simply disappear. Timed events are written in
 Europe/Copenhagen with its VTIMEZONE; events without a time are all-day (VALUE=DATE). User text
@@ -24,7 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
-from crm.models import ACTIVITY_TYPE_CODES, ACTIVITY_TYPES, Activity, Municipality, Region, User
+from crm.models import ACTIVITY_TYPE_CODES, ACTIVITY_TYPES, TASK_OPEN, Activity, Municipality, Region, Task, User
 from crm.models.mixins import utcnow
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services.mail import external_url
@@ -112,16 +112,16 @@ def _region_list(scope: FeedScope) -> Optional[list[int]]:
     return None if scope.region_codes is None else sorted(scope.region_codes)
 
 
-def feed_next_steps(scope: FeedScope) -> list[Municipality]:
-    """Municipalities in scope with a next step due date (one query)."""
+def feed_next_steps(scope: FeedScope) -> list[Task]:
+    """Open tasks ("next steps") in scope with a due date (one query)."""
     regions = _region_list(scope)
     if not scope.wants(NEXT_STEP) or regions == []:
         return []
     query = (
-        select(Municipality)
-        .where(Municipality.next_step_due.is_not(None))
-        .options(joinedload(Municipality.next_step_owner))
-        .order_by(Municipality.next_step_due, Municipality.name)
+        select(Task).join(Task.municipality)
+        .where(Task.status == TASK_OPEN, Task.due_date.is_not(None))
+        .options(joinedload(Task.municipality), joinedload(Task.owner))
+        .order_by(Task.due_date, Municipality.name, Task.id)
     )
     if regions is not None:
         query = query.where(Municipality.region_code.in_(regions))
@@ -217,21 +217,22 @@ def _all_day_event(uid: str, day: date, summary: str, description: str, link: st
     return event
 
 
-def next_step_event(municipality: Municipality) -> Event:
-    """A municipality's next step on its due date."""
+def next_step_event(task: Task) -> Event:
+    """An open task ("next step") on its due date."""
+    municipality = task.municipality
     link = external_url("municipalities.detail", code=municipality.code)
-    lines = [municipality.next_step or ""]
-    if municipality.next_step_owner:
-        lines.append(_("Ansvarlig: %(name)s", name=municipality.next_step_owner.display_name))
+    lines = [task.text]
+    if task.owner:
+        lines.append(_("Ansvarlig: %(name)s", name=task.owner.display_name))
     lines += ["", _("Se i IPS CRM: %(url)s", url=link)]
     return _all_day_event(
-        f"next-step-{municipality.code}@{UID_DOMAIN}",
-        municipality.next_step_due,
+        f"task-{task.id}@{UID_DOMAIN}",
+        task.due_date,
         _("Næste skridt: %(name)s", name=municipality.name),
         "\n".join(line for line in lines if line is not None).strip(),
         link,
-        _utc(municipality.updated_at),
-        max(0, (municipality.version or 1) - 1),
+        _utc(task.updated_at),
+        max(0, (task.version or 1) - 1),
     )
 
 
@@ -287,7 +288,7 @@ def user_feed(user: User, args, today: Optional[date] = None) -> bytes:
     today = today or datetime.now(LOCAL_TZ).date()
     scope = feed_scope(user, args)
     events = [activity_event(a) for a in feed_activities(scope, today)]
-    events += [next_step_event(m) for m in feed_next_steps(scope)]
+    events += [next_step_event(t) for t in feed_next_steps(scope)]
     events += [review_event(r) for r in feed_reviews(scope, today)]
     name = _("IPS CRM – %(name)s", name=user.display_name)
     return finish(new_calendar(name), events)
@@ -307,4 +308,4 @@ def region_choices() -> list[tuple[str, str]]:
 def type_choices() -> list[tuple[str, str]]:
     """(value, label) for the feed's type option."""
     choices = [(code, str(label)) for code, (label, _track) in ACTIVITY_TYPES.items()]
-    return choices + [(NEXT_STEP, _("Næste skridt")), (FIDELITY, _("Fidelitetsmålinger"))]
+    return choices + [(NEXT_STEP, _("Opgaver (næste skridt)")), (FIDELITY, _("Fidelitetsmålinger"))]

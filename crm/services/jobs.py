@@ -76,8 +76,8 @@ class Digest:
 
     region: Region
     today: date
-    overdue_steps: list[Municipality] = field(default_factory=list)
-    upcoming_steps: list[Municipality] = field(default_factory=list)
+    overdue_steps: list = field(default_factory=list)  # crm.models.Task, open, due before today
+    upcoming_steps: list = field(default_factory=list)  # open tasks due within DIGEST_NEXT_STEP_DAYS
     reviews: list = field(default_factory=list)  # crm.services.fidelity.DueReview
     quiet: list[tuple[Municipality, Optional[date]]] = field(default_factory=list)
 
@@ -87,42 +87,38 @@ class Digest:
 
 
 def build_digest(region: Region, today: date) -> Digest:
-    """The digest for one region (six queries whatever the data)."""
+    """The digest for one region (six queries whatever the data): its overdue and upcoming open
+    tasks, fidelity reviews due and municipalities gone quiet."""
     from crm.services.dashboard import gone_quiet
     from crm.services.fidelity import due_reviews
+    from crm.services.tasks import due_tasks
 
     config = current_app.config
-    horizon = today + timedelta(days=int(config.get("DIGEST_NEXT_STEP_DAYS", 7)))
-    steps = db.session.scalars(
-        select(Municipality)
-        .where(Municipality.region_code == region.code, Municipality.next_step_due.is_not(None),
-               Municipality.next_step_due <= horizon)
-        .options(joinedload(Municipality.next_step_owner))
-        .order_by(Municipality.next_step_due, Municipality.name)
-    ).all()
+    due = due_tasks(today, int(config.get("DIGEST_NEXT_STEP_DAYS", 7)), region_code=region.code)
     return Digest(
         region=region,
         today=today,
-        overdue_steps=[m for m in steps if m.next_step_due < today],
-        upcoming_steps=[m for m in steps if m.next_step_due >= today],
+        overdue_steps=due.overdue,
+        upcoming_steps=due.upcoming,
         reviews=due_reviews(today, within_days=int(config.get("DIGEST_FIDELITY_DAYS", 60)),
                             region_code=region.code),
         quiet=gone_quiet(today, region_code=region.code, months=int(config.get("DIGEST_QUIET_MONTHS", 6))),
     )
 
 
-def _step_line(municipality: Municipality, today: date) -> str:
-    """'- Gentofte: Ring til chefen (frist 01-06-2026, 2 dage over)' and the link."""
-    what = (municipality.next_step or _("(intet næste skridt beskrevet)")).strip().replace("\n", " ")
-    days = (municipality.next_step_due - today).days
+def _step_line(task, today: date) -> str:
+    """'- Gentofte: Ring til chefen (frist 01-06-2026, 2 dage over) – Anne' and the link."""
+    what = " ".join(task.text.split())
+    days = (task.due_date - today).days
     if days < 0:
-        when = _("frist %(date)s, %(days)s dage over", date=format_date(municipality.next_step_due), days=-days)
+        when = _("frist %(date)s, %(days)s dage over", date=format_date(task.due_date), days=-days)
     elif days == 0:
         when = _("frist i dag")
     else:
-        when = _("frist %(date)s", date=format_date(municipality.next_step_due))
-    link = mail.external_url("municipalities.detail", code=municipality.code)
-    return f"- {municipality.name}: {what} ({when})\n  {link}"
+        when = _("frist %(date)s", date=format_date(task.due_date))
+    owner = f" – {task.owner.display_name}" if task.owner else ""
+    link = mail.external_url("municipalities.detail", code=task.municipality_code)
+    return f"- {task.municipality.name}: {what} ({when}){owner}\n  {link}"
 
 
 def _review_line(review) -> str:
@@ -142,9 +138,9 @@ def digest_text(user: User, digest: Digest) -> tuple[str, str]:
     """(subject, body) of a digest e-mail, in Danish plain text."""
     config = current_app.config
     sections = [
-        (_("Næste skridt over fristen"), [_step_line(m, digest.today) for m in digest.overdue_steps]),
-        (_("Næste skridt inden for %(days)s dage", days=config.get("DIGEST_NEXT_STEP_DAYS", 7)),
-         [_step_line(m, digest.today) for m in digest.upcoming_steps]),
+        (_("Opgaver over fristen"), [_step_line(t, digest.today) for t in digest.overdue_steps]),
+        (_("Opgaver med frist inden for %(days)s dage", days=config.get("DIGEST_NEXT_STEP_DAYS", 7)),
+         [_step_line(t, digest.today) for t in digest.upcoming_steps]),
         (_("Fidelitetsmålinger der forfalder inden for %(days)s dage", days=config.get("DIGEST_FIDELITY_DAYS", 60)),
          [_review_line(r) for r in digest.reviews]),
         (_("Kommuner uden kontakt i %(months)s måneder", months=config.get("DIGEST_QUIET_MONTHS", 6)),

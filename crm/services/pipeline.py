@@ -111,7 +111,7 @@ def record_stage_change(
     return change
 
 
-# --- Corrections, the signed-plan rule, next steps, notes, timeline and list rows -------------
+# --- Corrections, the signed-plan rule, notes, timeline and list rows -------------
 
 
 def _check_stage_and_date(municipality_code: int, stage: str, effective_date: date, ignore_id=None) -> None:
@@ -252,18 +252,6 @@ def _dk(value: date) -> str:
     return value.strftime("%d-%m-%Y")
 
 
-def set_next_step(municipality: Municipality, text: Optional[str], owner_id: Optional[int],
-                  due: Optional[date], user=None) -> None:
-    """Set (or clear) a municipality's next step, stamping who saved it. The caller commits
-    (after ``crm.services.locking.check_version``)."""
-    from crm.services.locking import mark_updated
-
-    municipality.next_step = (text or "").strip() or None
-    municipality.next_step_owner_id = owner_id or None
-    municipality.next_step_due = due
-    mark_updated(municipality, user)
-
-
 def add_note(municipality_code: int, note_date: date, text: str, user=None):
     """Add a dated note to a municipality's timeline. The caller commits."""
     from crm.models import Note
@@ -275,19 +263,15 @@ def add_note(municipality_code: int, note_date: date, text: str, user=None):
     return note
 
 
-def is_overdue(municipality: Municipality, today: Optional[date] = None) -> bool:
-    """A next step whose due date has passed (and which still has a text or a date)."""
-    today = today or date.today()
-    return municipality.next_step_due is not None and municipality.next_step_due < today
-
-
 @dataclass(frozen=True)
 class MunicipalityRow:
-    """A municipality with its stage on a date, as the list and the board show it."""
+    """A municipality with its stage on a date and its earliest open task ("next step"), as the
+    list, the board and their exports show it; ``overdue``: that task's due date has passed."""
 
     municipality: Municipality
     stage: StageOnDate
     overdue: bool
+    task: Optional[object] = None  # crm.models.Task
 
 
 LIST_SORTS = ("code", "name", "region", "stage", "since", "due")
@@ -303,16 +287,16 @@ def municipality_rows(
 ) -> list[MunicipalityRow]:
     """Municipalities with their stage on ``on`` (default today), filtered and sorted.
 
-    Always three queries (municipalities with region and next-step owner joined, and the stages),
-    however many municipalities or stage changes there are.
+    Always three queries (municipalities with their region, the stages, the open tasks with
+    their owners), however many municipalities, stage changes or tasks there are.
     """
     from sqlalchemy import String, cast, or_
     from sqlalchemy.orm import joinedload
 
-    on = on or date.today()
-    query = select(Municipality).options(
-        joinedload(Municipality.region), joinedload(Municipality.next_step_owner)
-    )
+    from crm.services.tasks import earliest_open_tasks, local_today
+
+    on = on or local_today()
+    query = select(Municipality).options(joinedload(Municipality.region))
     if region_code is not None:
         query = query.where(Municipality.region_code == region_code)
     if search:
@@ -322,13 +306,15 @@ def municipality_rows(
                 cast(Municipality.code, String).like(prefix_pattern(search), escape=LIKE_ESCAPE),
             )
         )
-    if overdue_only:
-        query = query.where(Municipality.next_step_due < on)
     stages = stages_on(on, region_code)
-    rows = [
-        MunicipalityRow(m, stages.get(m.code, StageOnDate(DEFAULT_STAGE, None)), is_overdue(m, on))
-        for m in db.session.scalars(query).unique()
-    ]
+    tasks = earliest_open_tasks(region_code)
+    rows = []
+    for m in db.session.scalars(query).unique():
+        task = tasks.get(m.code)
+        overdue = task is not None and task.is_overdue(on)
+        rows.append(MunicipalityRow(m, stages.get(m.code, StageOnDate(DEFAULT_STAGE, None)), overdue, task))
+    if overdue_only:
+        rows = [row for row in rows if row.overdue]
     if stage:
         rows = [row for row in rows if row.stage.stage == stage]
     return sorted(rows, key=_sort_key(sort))
@@ -344,7 +330,7 @@ def _sort_key(sort: str):
         "name": lambda r: (r.municipality.name.lower(),),
         "stage": lambda r: (STAGE_CODES.index(r.stage.stage), r.municipality.name.lower()),
         "since": lambda r: (r.stage.since or date.min, r.municipality.name.lower()),
-        "due": lambda r: (r.municipality.next_step_due or far_future, r.municipality.name.lower()),
+        "due": lambda r: ((r.task.due_date if r.task else None) or far_future, r.municipality.name.lower()),
     }
     return keys.get(sort, lambda r: (r.municipality.region_code, r.municipality.code))
 
@@ -388,14 +374,15 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
 
 @dataclass(frozen=True)
 class TimelineItem:
-    """One dated event on a municipality's page: kind is stage, note, plan, activity or review."""
+    """One dated event on a municipality's page: kind is stage, note, plan, activity, review,
+    task_created or task_done (``obj`` is the record)."""
 
     on: Optional[date]
     kind: str
     obj: object
 
 
-_KIND_ORDER = {"stage": 0, "plan": 1, "review": 2, "activity": 3, "note": 4}
+_KIND_ORDER = {"stage": 0, "plan": 1, "review": 2, "activity": 3, "note": 4, "task_done": 5, "task_created": 6}
 
 
 TIMELINE_PAGE_SIZE = 25
@@ -411,10 +398,11 @@ class Timeline:
 
 
 def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE) -> Timeline:
-    """Everything dated about a municipality, newest first, one page at a time, in five queries.
+    """Everything dated about a municipality, newest first, one page at a time, in six queries.
 
-    Activities and notes pile up over the years, so each is fetched newest first and only as far
-    as this page reaches; stage changes, plans and reviews are a handful per municipality."""
+    Activities, notes and tasks pile up over the years, so each is fetched newest first and only
+    as far as this page reaches; stage changes, plans and reviews are a handful per municipality.
+    A task shows twice: the day it was created and the day it was done."""
     from sqlalchemy.orm import joinedload
 
     from crm.models import (Activity, CooperationPlan, FidelityReview, Note, activity_municipality,
@@ -444,6 +432,12 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     items += [TimelineItem(a.start_date, "activity", a) for a in activities]
     reviews = db.session.scalars(select(FidelityReview).where(FidelityReview.municipality_code == municipality_code))
     items += [TimelineItem(r.review_date, "review", r) for r in reviews]
+    from crm.services.tasks import local_date, timeline_tasks
+
+    for task in timeline_tasks(municipality_code, reach):
+        items.append(TimelineItem(local_date(task.created_at), "task_created", task))
+        if task.done_at is not None:
+            items.append(TimelineItem(local_date(task.done_at), "task_done", task))
     # Newest first; undated items (a plan still being drafted) at the top; stable order per day.
     items.sort(key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
     first = (page - 1) * page_size

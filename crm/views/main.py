@@ -1,14 +1,13 @@
 """The start page."""
-from datetime import date
-
 from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
-from crm.models import Municipality, Region
+from crm.models import Region
 from crm.permissions import read_required
+from crm.services import tasks
 from crm.services.pipeline import stages_on
 
 bp = Blueprint("main", __name__)
@@ -17,18 +16,17 @@ bp = Blueprint("main", __name__)
 @bp.route("/")
 @read_required
 def index():
-    """The user's own region (ambassadors) or the whole country, municipalities by region and code."""
+    """The user's own region (ambassadors) or the whole country, municipalities by region and code,
+    with overdue and upcoming tasks and each municipality's next step (earliest open task)."""
     region_code = current_user.region_code if current_user.is_ambassador else None
     regions_query = select(Region).order_by(Region.code).options(selectinload(Region.municipalities))
     if region_code:
         regions_query = regions_query.where(Region.code == region_code)
     regions = db.session.scalars(regions_query).all()
-    today = date.today()
+    today = tasks.local_today()
     stages = stages_on(today, region_code)
-    overdue = db.session.scalars(
-        select(Municipality)
-        .where(Municipality.next_step_due < today)
-        .where(Municipality.region_code == region_code if region_code else True)
-        .order_by(Municipality.next_step_due)
-    ).all()
-    return render_template("main/index.html", regions=regions, stages=stages, overdue=overdue, today=today)
+    open_tasks = tasks.open_tasks(region_code)  # one query: the due lists and each next step
+    due = tasks.due_tasks(today, tasks.UPCOMING_DAYS, tasks=open_tasks)
+    return render_template("main/index.html", regions=regions, stages=stages, due=due,
+                           next_tasks=tasks.earliest_open(open_tasks), today=today,
+                           upcoming_days=tasks.UPCOMING_DAYS)

@@ -1,5 +1,5 @@
 """Municipalities: the list (filters, sort, export), the board per region, and each municipality's
-page with its timeline, stage history, notes and next step."""
+page with its timeline, stage history, notes and open tasks."""
 from datetime import date
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -12,11 +12,11 @@ from crm.extensions import db
 from crm.forms import EmptyForm
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
-from crm.services import pipeline
+from crm.services import pipeline, tasks
 from crm.services.export import table_response
 from crm.services.locking import check_version, commit_or_conflict, conflict_message
 from crm.templating import format_date
-from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageChangeForm, StageCorrectionForm, int_arg,
+from crm.views.pipeline_forms import (MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm, int_arg,
                                       safe_url, wants_json)
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
@@ -39,9 +39,10 @@ def _list_filters() -> dict:
 @bp.route("/")
 @read_required
 def index():
-    """All municipalities with stage and next step; filter, sort, search, export what is shown."""
+    """All municipalities with stage and next step (earliest open task); filter, sort, search,
+    export what is shown."""
     filters = _list_filters()
-    today = date.today()
+    today = tasks.local_today()
     rows = pipeline.municipality_rows(today, **filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
@@ -52,14 +53,14 @@ def index():
 
 
 def _export(fmt: str, rows):
-    """The rows shown, as CSV or XLSX."""
+    """The rows shown, as CSV or XLSX; "next step" is each municipality's earliest open task."""
     header = [_("Kode"), _("Kommune"), _("Region"), _("Fase"), _("Siden"), _("Næste skridt"),
               _("Ansvarlig"), _("Frist"), _("Overskredet")]
     data = [
         (r.municipality.code_str, r.municipality.name, r.municipality.region.name, str(STAGES[r.stage.stage]),
-         r.stage.since, r.municipality.next_step or "",
-         r.municipality.next_step_owner.display_name if r.municipality.next_step_owner else "",
-         r.municipality.next_step_due, _("Ja") if r.overdue else _("Nej"))
+         r.stage.since, r.task.text if r.task else "",
+         r.task.owner.display_name if r.task and r.task.owner else "",
+         r.task.due_date if r.task else None, _("Ja") if r.overdue else _("Nej"))
         for r in rows
     ]
     return table_response(fmt, f"kommuner-{date.today().isoformat()}", header, data)
@@ -82,7 +83,7 @@ def board():
     columns = pipeline.board_columns(region.code)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/board.html", region=region, regions=regions, columns=columns,
-                           can_write=can_write_region(region.code), today=date.today(),
+                           can_write=can_write_region(region.code), today=tasks.local_today(),
                            stage_choices=[(code, str(label)) for code, label in STAGES.items()])
 
 
@@ -124,7 +125,7 @@ def _move_answer(municipality: Municipality, ok: bool, message: str, status: int
 @bp.route("/<int:code>")
 @read_required
 def detail(code: int):
-    """One municipality: stage, next step, timeline newest first, and the forms to change them."""
+    """One municipality: stage, open tasks, timeline newest first, and the forms to change them."""
     municipality = db.get_or_404(Municipality, code)
     return _render_detail(municipality)
 
@@ -133,11 +134,11 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
     """The municipality page; ``forms`` replaces a default form (to show errors and keep input)."""
     stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage")
     note_form = forms.get("note_form") or NoteForm(formdata=None, prefix="note")
-    next_form = forms.get("next_form") or NextStepForm(formdata=None, obj=municipality, prefix="next")
-    if "next_form" not in forms:
-        next_form.owner.data = str(municipality.next_step_owner_id or "")
-        next_form.due.data = municipality.next_step_due
-        next_form.version.data = municipality.version
+    task_form = forms.get("task_form")
+    if task_form is None:
+        task_form = TaskForm(formdata=None, prefix="task")
+        if current_user.is_ambassador or current_user.is_admin:
+            task_form.owner.data = str(current_user.id)  # a new task is usually one's own
     page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
     timeline = pipeline.timeline(municipality.code, page)
     contacts = db.session.scalars(
@@ -147,7 +148,7 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
              for i in timeline.items if i.kind == "activity"}
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
-    today = date.today()
+    today = tasks.local_today()
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,
@@ -157,10 +158,10 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
         contacts=contacts,
         stage_form=stage_form,
         note_form=note_form,
-        next_form=next_form,
+        task_form=task_form,
+        open_tasks=tasks.municipality_tasks(municipality.code),
         post_form=EmptyForm(),
         can_write=can_write_region(municipality.region_code),
-        overdue=pipeline.is_overdue(municipality, today),
         today=today,
     ), status
 
@@ -276,25 +277,21 @@ def delete_note(note_id: int):
     return redirect(url_for(".detail", code=code) + "#tidslinje")
 
 
-@bp.route("/<int:code>/naeste-skridt", methods=["POST"])
+@bp.route("/<int:code>/opgaver", methods=["POST"])
 @write_required
-def next_step(code: int):
-    """Save the next step unless someone else saved it since the form was loaded."""
+def add_task(code: int):
+    """Add an open task to the municipality (several may be open at once)."""
     municipality = db.get_or_404(Municipality, code)
     ensure_can_write(municipality.region_code)
-    form = NextStepForm(prefix="next")
-    if not form.validate_on_submit():
-        return _render_detail(municipality, 400, next_form=form)
-    conflict = check_version(municipality, form.version.data)
-    if conflict is None:
-        owner_id = int(form.owner.data) if form.owner.data else None
-        pipeline.set_next_step(municipality, form.next_step.data, owner_id, form.due.data, current_user)
-        conflict = commit_or_conflict(municipality)
-    if conflict:
-        flash(conflict, "warning")
-        # Keep the user's input; the hidden version becomes the current one so a deliberate
-        # second save (after reading the new values) goes through.
-        form.version.data = municipality.version
-        return _render_detail(municipality, 409, next_form=form)
-    flash(_("Næste skridt er gemt."), "success")
-    return redirect(url_for(".detail", code=code))
+    form = TaskForm(prefix="task")
+    if form.validate_on_submit():
+        try:
+            tasks.create_task(municipality, form.text.data, form.owner_id(), form.due.data, current_user)
+        except tasks.TaskError as error:
+            db.session.rollback()
+            getattr(form, error.field or "text").errors.append(str(error))
+        else:
+            db.session.commit()
+            flash(_("Opgaven er gemt."), "success")
+            return redirect(url_for(".detail", code=code) + "#opgaver")
+    return _render_detail(municipality, 400, task_form=form)

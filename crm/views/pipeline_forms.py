@@ -113,7 +113,7 @@ def target_group_choices(region_codes=None) -> list[tuple[str, str]]:
 
 
 def user_choices() -> list[tuple[str, str]]:
-    """Active users who can own a next step (ambassadors and admins)."""
+    """Active users who can own a task (ambassadors and admins)."""
     users = db.session.scalars(
         select(User).where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name)
     )
@@ -179,18 +179,25 @@ class NoteForm(FlaskForm):
     submit = SubmitField(_l("Tilføj notat"))
 
 
-class NextStepForm(VersionedForm):
-    """The municipality's next step: what, who and by when (optimistic locking via ``version``)."""
+class TaskForm(VersionedForm):
+    """A task on a municipality: what, who and by when (``version`` guards edits)."""
 
-    next_step = TextAreaField(_l("Næste skridt"), validators=[OptionalValue(), Length(max=2000)],
-                              render_kw={"rows": 2})
+    text = TextAreaField(_l("Opgave"), validators=[InputRequired(message=_l("Skriv hvad der skal gøres.")),
+                                                   Length(max=2000)], render_kw={"rows": 2})
     owner = SelectField(_l("Ansvarlig"), validators=[OptionalValue()])
     due = _date_field(_l("Frist"), validators=[OptionalValue()])
-    submit = SubmitField(_l("Gem næste skridt"))
+    submit = SubmitField(_l("Gem opgave"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner.choices = user_choices()
+
+    def owner_id(self) -> Optional[int]:
+        """The chosen owner's id, or None for nobody."""
+        try:
+            return int(self.owner.data) if self.owner.data else None
+        except (TypeError, ValueError):
+            return None
 
 
 # --- plans -----------------------------------------------------------------------------------

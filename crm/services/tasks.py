@@ -1,0 +1,232 @@
+"""Tasks ("next steps") on municipalities: the rules for creating, editing, completing, reopening
+and deleting them, and the lists the pages, the digest and the exports show.
+
+Who may change a task is the municipality's region rule (``crm.permissions.can_write_region``):
+ambassadors their own region, admins everything, the working group nothing. Views check it too
+(403); here it guards every other caller. Overdue means an open task whose due date is before
+today in Copenhagen. The caller commits.
+"""
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Iterable, Optional
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
+
+from crm.extensions import db
+from crm.i18n import gettext as _
+from crm.models import TASK_DONE, TASK_OPEN, Municipality, Task, User
+from crm.models.mixins import utcnow
+from crm.services import FieldError
+
+LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
+TEXT_MAX = 2000
+UPCOMING_DAYS = 7  # the start page's "coming up" window (the digest has its own setting)
+
+
+class TaskError(FieldError):
+    """A task rule broken by the submitted data (``field`` names the form field)."""
+
+
+class TaskPermissionError(PermissionError):
+    """The user may not change tasks of this municipality's region."""
+
+
+def local_today(now: Optional[datetime] = None) -> date:
+    """Today's date in Copenhagen (a server in UTC is an hour or two behind at midnight)."""
+    if now is None:
+        return datetime.now(LOCAL_TZ).date()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=ZoneInfo("UTC"))
+    return now.astimezone(LOCAL_TZ).date()
+
+
+def local_date(moment: Optional[datetime]) -> Optional[date]:
+    """A stored (naive UTC) time as its Copenhagen date, for the timeline."""
+    return local_today(moment) if moment is not None else None
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+def _ensure_may_write(municipality: Municipality, user) -> None:
+    from crm.permissions import can_write_region
+
+    if user is not None and not can_write_region(municipality.region_code, user=user):
+        raise TaskPermissionError(_("Du kan kun ændre opgaver i din egen region."))
+
+
+def _clean_text(text: Optional[str]) -> str:
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise TaskError(_("Skriv hvad der skal gøres."), "text")
+    if len(cleaned) > TEXT_MAX:
+        raise TaskError(_("Højst %(max)s tegn.", max=TEXT_MAX), "text")
+    return cleaned
+
+
+def _check_owner(owner_id: Optional[int]) -> Optional[int]:
+    """The owner must be an active ambassador or administrator (who can act on the task)."""
+    if not owner_id:
+        return None
+    owner = db.session.get(User, owner_id)
+    if owner is None or not owner.active or owner.role not in ("ambassador", "admin"):
+        raise TaskError(_("Vælg en aktiv ambassadør eller administrator."), "owner")
+    return owner.id
+
+
+def create_task(municipality: Municipality, text: Optional[str], owner_id: Optional[int] = None,
+                due: Optional[date] = None, user=None) -> Task:
+    """A new open task on ``municipality``. Raises TaskError / TaskPermissionError."""
+    _ensure_may_write(municipality, user)
+    task = Task(municipality_code=municipality.code, text=_clean_text(text), owner_id=_check_owner(owner_id),
+                due_date=due, status=TASK_OPEN, created_by_id=getattr(user, "id", None),
+                updated_by_id=getattr(user, "id", None))
+    db.session.add(task)
+    db.session.flush()
+    return task
+
+
+def edit_task(task: Task, text: Optional[str], owner_id: Optional[int], due: Optional[date], user=None) -> Task:
+    """Change what, who and by when (after ``crm.services.locking.check_version`` in the view)."""
+    from crm.services.locking import mark_updated
+
+    _ensure_may_write(task.municipality, user)
+    cleaned, owner = _clean_text(text), _check_owner(owner_id)
+    task.text, task.owner_id, task.due_date = cleaned, owner, due
+    mark_updated(task, user)
+    return task
+
+
+def complete_task(task: Task, user=None) -> bool:
+    """Mark done by ``user`` now. False (nothing changed) when it is already done."""
+    from crm.services.locking import mark_updated
+
+    _ensure_may_write(task.municipality, user)
+    if task.status == TASK_DONE:
+        return False
+    task.status, task.done_by_id, task.done_at = TASK_DONE, getattr(user, "id", None), utcnow()
+    mark_updated(task, user)
+    return True
+
+
+def reopen_task(task: Task, user=None) -> bool:
+    """Open a done task again (done by/at cleared; the audit log keeps them). False if already open."""
+    from crm.services.locking import mark_updated
+
+    _ensure_may_write(task.municipality, user)
+    if task.status == TASK_OPEN:
+        return False
+    task.status, task.done_by_id, task.done_at = TASK_OPEN, None, None
+    mark_updated(task, user)
+    return True
+
+
+def delete_task(task: Task, user=None) -> None:
+    """Delete a task entered by mistake (through the ORM, so the audit log keeps a copy)."""
+    _ensure_may_write(task.municipality, user)
+    db.session.delete(task)
+    db.session.flush()
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+def _by_due():
+    """Order: earliest due date first, undated last, then oldest first (portable NULLS LAST)."""
+    return (case((Task.due_date.is_(None), 1), else_=0), Task.due_date, Task.id)
+
+
+def open_tasks(region_code: Optional[int] = None, codes: Optional[Iterable[int]] = None,
+               owner_id: Optional[int] = None, due_before: Optional[date] = None) -> list[Task]:
+    """Open tasks (optionally of one region, some municipalities, one owner, or due on or before a
+    date), with municipality and owner loaded, earliest due first: always one query."""
+    query = (
+        select(Task).join(Task.municipality).where(Task.status == TASK_OPEN)
+        .options(joinedload(Task.municipality), joinedload(Task.owner))
+        .order_by(*_by_due())
+    )
+    if region_code is not None:
+        query = query.where(Municipality.region_code == region_code)
+    if codes is not None:
+        query = query.where(Task.municipality_code.in_(list(codes)))
+    if owner_id is not None:
+        query = query.where(Task.owner_id == owner_id)
+    if due_before is not None:
+        query = query.where(Task.due_date <= due_before)
+    return list(db.session.scalars(query))
+
+
+def earliest_open(tasks: Iterable[Task]) -> dict[int, Task]:
+    """Per municipality, its earliest open task, from tasks already sorted by ``open_tasks``."""
+    earliest: dict[int, Task] = {}
+    for task in tasks:
+        earliest.setdefault(task.municipality_code, task)
+    return earliest
+
+
+def earliest_open_tasks(region_code: Optional[int] = None) -> dict[int, Task]:
+    """Each municipality's earliest open task (what the list, board and exports call "next step")."""
+    return earliest_open(open_tasks(region_code))
+
+
+def municipality_tasks(municipality_code: int) -> list[Task]:
+    """One municipality's open tasks, earliest due first (one query)."""
+    return open_tasks(codes=[municipality_code])
+
+
+@dataclass
+class DueTasks:
+    """Open tasks past their due date and those due within the next days."""
+
+    today: date
+    overdue: list[Task] = field(default_factory=list)
+    upcoming: list[Task] = field(default_factory=list)
+
+
+def due_tasks(today: date, days: int = UPCOMING_DAYS, region_code: Optional[int] = None,
+              tasks: Optional[list[Task]] = None) -> DueTasks:
+    """Overdue and upcoming (due within ``days``) open tasks, from ``tasks`` if already loaded."""
+    horizon = today + timedelta(days=days)
+    if tasks is None:
+        tasks = open_tasks(region_code, due_before=horizon)
+    due = DueTasks(today)
+    for task in tasks:
+        if task.due_date is None or task.due_date > horizon:
+            continue
+        (due.overdue if task.due_date < today else due.upcoming).append(task)
+    return due
+
+
+SCOPES = ("mine", "region", "all")
+
+
+def task_list(user, scope: str, region_code: Optional[int] = None, show_done: bool = False) -> list[Task]:
+    """The "Mine opgaver" list: ``mine`` (owned by ``user``), ``region`` (the user's region, or
+    ``region_code``), ``all``. Open tasks overdue first then by due date; done ones newest first."""
+    query = (
+        select(Task).join(Task.municipality)
+        .options(joinedload(Task.municipality), joinedload(Task.owner), joinedload(Task.done_by))
+    )
+    if show_done:
+        query = query.where(Task.status == TASK_DONE).order_by(Task.done_at.desc(), Task.id.desc()).limit(500)
+    else:
+        query = query.where(Task.status == TASK_OPEN).order_by(*_by_due())
+    if scope == "mine":
+        query = query.where(Task.owner_id == user.id)
+    elif scope == "region":
+        region = region_code if region_code is not None else user.region_code
+        query = query.where(Municipality.region_code == region)
+    # Earliest due first is overdue first: an overdue task's due date is before every other's.
+    return list(db.session.scalars(query))
+
+
+def timeline_tasks(municipality_code: int, reach: int) -> list[Task]:
+    """A municipality's newest tasks for its timeline (created and done events), one query."""
+    newest = func.coalesce(Task.done_at, Task.created_at)
+    return list(db.session.scalars(
+        select(Task).where(Task.municipality_code == municipality_code)
+        .options(joinedload(Task.created_by), joinedload(Task.done_by))
+        .order_by(newest.desc(), Task.id.desc()).limit(reach)
+    ))
