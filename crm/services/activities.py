@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Hashable, Mapping, Optional, Sequence
 
+from crm.clock import format_date
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import Select, or_, select
@@ -215,8 +216,8 @@ class ActivityFilters:
         """The active filters as query arguments (for pagination and export links)."""
         values = {
             "type": self.type, "track": self.track, "region": self.region, "municipality": self.municipality,
-            "date_from": self.date_from.strftime("%d-%m-%Y") if self.date_from else None,
-            "date_to": self.date_to.strftime("%d-%m-%Y") if self.date_to else None,
+            "date_from": format_date(self.date_from) if self.date_from else None,
+            "date_to": format_date(self.date_to) if self.date_to else None,
         }
         return {k: str(v) for k, v in values.items() if v is not None}
 

@@ -14,9 +14,9 @@ Europe/Copenhagen with its VTIMEZONE; events without a time are all-day (VALUE=D
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Optional
-from zoneinfo import ZoneInfo
 
 from flask import current_app
+from crm.clock import LOCAL_TZ, format_date
 from crm.i18n import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import or_, select
@@ -28,7 +28,6 @@ from crm.models.mixins import utcnow
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services.mail import external_url
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 UID_DOMAIN = "ips-crm"
 PRODID = "-//IPS-ambassadørkorpset//IPS CRM//DA"
 NATIONAL = "national"
@@ -239,7 +238,7 @@ def review_event(review) -> Event:
     link = external_url("municipalities.detail", code=municipality.code)
     summary = _("Fidelitetsmåling forfalder: %(name)s", name=municipality.name)
     description = _("Næste fidelitetsmåling af %(name)s forfalder %(date)s.", name=municipality.name,
-                    date=review.due_date.strftime("%d-%m-%Y"))
+                    date=format_date(review.due_date))
     return _all_day_event(
         f"fidelity-due-{municipality.code}-{review.due_date:%Y%m%d}@{UID_DOMAIN}",
         review.due_date, summary, description + "\n\n" + _("Se i IPS CRM: %(url)s", url=link), link,

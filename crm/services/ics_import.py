@@ -15,9 +15,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Iterable, Optional, Sequence
-from zoneinfo import ZoneInfo
 
 import recurring_ical_events
+from crm.clock import LOCAL_TZ
 from crm.i18n import gettext as _
 from icalendar import Calendar
 from sqlalchemy import select
@@ -28,7 +28,6 @@ from crm.models import ACTIVITY_TYPE_CODES, Activity, Municipality
 from crm.services.locking import mark_updated
 from crm.services.reference import municipality_name_lookup
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 IMPORT_NOTE = "Importeret fra kalender"
 MAX_RANGE_DAYS = 3 * 366
 MAX_EVENTS = 2000  # a preview longer than this is not something a person can confirm row by row

@@ -12,10 +12,10 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Optional
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale
+from crm.clock import LOCAL_TZ
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -28,11 +28,10 @@ from crm.models.messaging import RUN_FAILED, RUN_OK, RUN_RUNNING, RUN_SKIPPED, J
 from crm.models.mixins import utcnow
 from crm.models.user import ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services import mail
-from crm.templating import format_date
+from crm.clock import format_date
 
 log = logging.getLogger("crm.jobs")
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 HALF_YEAR_MONTHS = {6: 1, 12: 2}  # the last month of each half year → which half
 
 

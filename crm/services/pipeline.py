@@ -5,6 +5,7 @@ from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, select
 
+from crm.clock import format_date
 from crm.extensions import db
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
@@ -97,7 +98,7 @@ def record_stage_change(
     if clash is not None:
         raise StageError(
             _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
-              date=effective_date.strftime("%d-%m-%Y"))
+              date=format_date(effective_date))
         )
     change = StageChange(
         municipality_code=municipality_code,
@@ -130,7 +131,7 @@ def _check_stage_and_date(municipality_code: int, stage: str, effective_date: da
     if db.session.scalar(query) is not None:
         raise StageError(
             _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
-              date=effective_date.strftime("%d-%m-%Y"))
+              date=format_date(effective_date))
         )
 
 
@@ -246,7 +247,7 @@ def _stage_label(code: str) -> str:
 
 
 def _dk(value: date) -> str:
-    return value.strftime("%d-%m-%Y")
+    return format_date(value)
 
 
 def set_next_step(municipality: Municipality, text: Optional[str], owner_id: Optional[int],
