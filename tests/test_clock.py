@@ -49,7 +49,7 @@ def _stored_times(users, at: datetime) -> None:
 
 
 @pytest.mark.parametrize("path", ["/rapporter/", "/rapporter/indsendelser/{id}", "/rapporter/udskrift?start=2026-01-01&end=2026-06-30&indsendelse={id}",
-                                  "/admin/udbakke", "/admin/koersler"])
+                                  "/admin/udbakke", "/admin/koersler", "/admin/audit"])
 def test_stored_times_on_every_page_are_danish_time(app, users, login_as, path):
     at, shown = DST_CASES[1]
     _stored_times(users, at)
