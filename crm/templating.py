@@ -79,6 +79,13 @@ def stage_badge(code: Optional[str]) -> Markup:
         f'<span class="badge stage-badge stage-{escape(code or "")}">{escape(stage_label(code))}</span>')
 
 
+def auto_note(record: Any) -> str:
+    """A stage change's or activity's automatic note in the reader's language ("" for none)."""
+    from crm.services.auto_notes import render
+
+    return render(getattr(record, "note_kind", None), getattr(record, "note_params", None))
+
+
 def activity_type_label(code: Optional[str]) -> str:
     return str(ACTIVITY_TYPES.get(code or "", (code or "", None))[0])
 
@@ -92,6 +99,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(stage_label, "stage_label")
     app.add_template_filter(activity_type_label, "activity_type_label")
     app.add_template_global(stage_badge, "stage_badge")
+    app.add_template_global(auto_note, "auto_note")
     app.add_template_global(QueryUrls, "query_urls")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(can_write_region, "can_write_region")

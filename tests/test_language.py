@@ -63,3 +63,86 @@ def test_no_template_writes_a_percent_sign_after_a_number_by_hand():
         if re.search(r"\)s ?%%|\|number\(\d\) ?\}\} ?%|\|round\(\d\)\) ?\}\}", text):
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+# --- Automatic notes: stored as codes, shown in the reader's language --------------------------
+from sqlalchemy import select, text  # noqa: E402
+
+from crm.models import Activity, Municipality, StageChange  # noqa: E402
+from crm.services import auto_notes, ics_import  # noqa: E402
+from crm.services.pipeline import apply_signed_plan  # noqa: E402
+
+
+def _reader(users, login_as, locale):
+    users["working_group"].locale = locale
+    db.session.commit()
+    return login_as(users["working_group"])
+
+
+def test_signed_plan_note_is_a_code_shown_in_the_readers_language(app, users, login_as):
+    plan = factories.PlanFactory(title="Plan for København", signed_date=date(2026, 2, 1))
+    plan.municipalities.append(db.session.get(Municipality, 101))
+    with force_locale("da"):  # saved by a Danish-speaking ambassador
+        apply_signed_plan(plan, users["ambassador"])
+    db.session.commit()
+    change = db.session.scalar(select(StageChange).where(StageChange.municipality_code == 101))
+    assert (change.note_kind, change.note_params["title"], change.note) == ("plan_signed", "Plan for København", None)
+    english = _reader(users, login_as, "en").get("/kommuner/101").text
+    assert "Cooperation plan signed: Plan for København" in english
+    assert "Samarbejdsplan underskrevet" not in english
+    danish = _reader(users, login_as, "da").get("/kommuner/101").text
+    assert "Samarbejdsplan underskrevet: Plan for København" in danish
+
+
+def test_calendar_import_mark_is_shown_in_the_readers_language(app, users, login_as):
+    activity = factories.ActivityFactory(note="Husk æbleskiver.", note_kind=auto_notes.CALENDAR_IMPORT)
+    english = _reader(users, login_as, "en").get(f"/aktiviteter/{activity.id}").text
+    assert "Imported from calendar" in english and "Importeret fra kalender" not in english
+    assert "Husk æbleskiver." in english
+    with app.test_request_context("/"), force_locale("da"):
+        assert auto_notes.note_text(activity) == "Importeret fra kalender\n\nHusk æbleskiver."
+
+
+def test_automatic_note_parameters_are_put_into_words(app):
+    with app.test_request_context("/"), force_locale("en"):
+        assert auto_notes.render(None) == ""
+        assert auto_notes.render("plan_signed", {"title": "100 % IPS"}) == "Cooperation plan signed: 100 % IPS"
+        assert auto_notes.render("no_such_kind", {}) == "no_such_kind"
+
+
+def test_migration_turns_recognisable_danish_notes_into_codes(tmp_path):
+    """Upgrading a database with notes written as text before this change."""
+    from flask_migrate import upgrade
+
+    from crm import create_app
+    from tests.conftest import _config_for
+    from tests.test_migrations import MIGRATIONS
+
+    migrate_app = create_app(_config_for(f"sqlite:///{tmp_path / 'notes.sqlite'}"))
+    with migrate_app.app_context():
+        upgrade(directory=MIGRATIONS, revision="863d0b04230e")
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO region (code, name) VALUES (1084, 'Region Hovedstaden')"))
+            conn.execute(text("INSERT INTO municipality (code, name, region_code, version) VALUES (101, 'København', 1084, 1)"))
+            for day, note in [("2026-01-01", "Samarbejdsplan underskrevet: Plan A"),
+                              ("2026-01-02", "Cooperation plan signed: Plan B"),
+                              ("2026-01-03", "Ringede til chefen")]:
+                conn.execute(text("INSERT INTO stage_change (municipality_code, stage, effective_date, note, recorded_at) "
+                                  "VALUES (101, 'plan_signed', :day, :note, '2026-01-01')"), {"day": day, "note": note})
+            for title, note in [("A", "Importeret fra kalender\n\nHusk æbleskiver."), ("B", "Importeret fra kalender"),
+                                ("C", "Importeret fra kalenderen i går, af mig")]:
+                conn.execute(text("INSERT INTO activity (type, title, start_date, note, created_at, version) "
+                                  "VALUES ('workshop', :title, '2026-01-01', :note, '2026-01-01', 1)"),
+                             {"title": title, "note": note})
+        upgrade(directory=MIGRATIONS, revision="5d1c0a7e9b21")
+        with db.engine.connect() as conn:
+            stages = conn.execute(text("SELECT note, note_kind, note_params FROM stage_change ORDER BY effective_date")).all()
+            activities = conn.execute(text("SELECT note, note_kind FROM activity ORDER BY title")).all()
+        db.engine.dispose()
+    import json
+
+    assert [(n, k, json.loads(p) if p else None) for n, k, p in stages] == [
+        (None, "plan_signed", {"title": "Plan A"}), (None, "plan_signed", {"title": "Plan B"}),
+        ("Ringede til chefen", None, None)]
+    assert activities == [("Husk æbleskiver.", "calendar_import"), (None, "calendar_import"),
+                          ("Importeret fra kalenderen i går, af mig", None)]

@@ -26,6 +26,7 @@ from crm.models import (
     activity_municipality,
     types_in_track,
 )
+from crm.services import auto_notes
 from crm.services.importing import (
     FieldParser,
     Importer,
@@ -289,7 +290,8 @@ def export_rows(activities: Sequence[Activity]) -> list[list[Any]]:
             a.region.name if a.region else _("Landsdækkende"),
             ", ".join(m.name for m in a.municipalities), ", ".join(c.name for c in a.centres), a.location,
             a.hours, a.participants, a.participants_municipality, a.participants_psychiatry,
-            a.participants_other, a.participants_staff, a.participants_managers, a.sessions, a.link, a.note,
+            a.participants_other, a.participants_staff, a.participants_managers, a.sessions, a.link,
+            auto_notes.note_text(a),
             (a.created_by.name or a.created_by.email) if a.created_by else "",
         ])
     return rows

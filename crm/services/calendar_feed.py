@@ -26,6 +26,7 @@ from crm.extensions import db
 from crm.models import ACTIVITY_TYPE_CODES, ACTIVITY_TYPES, Activity, Municipality, Region, User
 from crm.models.mixins import utcnow
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.services import auto_notes
 from crm.services.mail import external_url
 
 UID_DOMAIN = "ips-crm"
@@ -170,8 +171,9 @@ def activity_description(activity: Activity, link: str) -> str:
     lines = [activity.type_label, activity.region.name if activity.region else _("Nationalt")]
     if activity.municipalities:
         lines.append(_("Kommuner: %(names)s", names=", ".join(m.name for m in activity.municipalities)))
-    if activity.note:
-        lines += ["", activity.note.strip()]
+    note = auto_notes.note_text(activity)
+    if note:
+        lines += ["", note]
     lines += ["", _("Se i IPS CRM: %(url)s", url=link)]
     return "\n".join(lines)
 

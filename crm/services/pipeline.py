@@ -78,10 +78,12 @@ class StageError(ValueError):
 
 
 def record_stage_change(
-    municipality_code: int, stage: str, effective_date: date, note: Optional[str] = None, user=None
+    municipality_code: int, stage: str, effective_date: date, note: Optional[str] = None, user=None,
+    note_kind: Optional[str] = None, note_params: Optional[dict] = None,
 ) -> StageChange:
     """Add a dated stage change (may be backdated). Refuses an unknown stage or a second entry
-    for the same municipality and date. The caller commits."""
+    for the same municipality and date. ``note_kind``/``note_params``: an automatic note
+    (crm.services.auto_notes). The caller commits."""
     from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
@@ -105,6 +107,8 @@ def record_stage_change(
         stage=stage,
         effective_date=effective_date,
         note=note or None,
+        note_kind=note_kind,
+        note_params=note_params,
         recorded_by_id=getattr(user, "id", None),
     )
     db.session.add(change)
@@ -190,6 +194,7 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
     outcome per municipality; the caller commits.
     """
     from crm.i18n import gettext as _
+    from crm.services import auto_notes
 
     if plan.signed_date is None:
         return []
@@ -217,8 +222,9 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
                 "Ret posten på kommunens side, hvis planen skal gælde fra den dag.",
                 name=name, stage=_stage_label(current.stage), date=_dk(signed))))
         else:
-            record_stage_change(code, "plan_signed", signed,
-                                _("Samarbejdsplan underskrevet: %(title)s", title=plan.title), user)
+            # The note is stored as a code, put into words in the reader's language.
+            record_stage_change(code, "plan_signed", signed, None, user, note_kind=auto_notes.PLAN_SIGNED,
+                                note_params={"title": plan.title, "plan_id": plan.id})
             outcomes.append(PlanStageOutcome(code, name, True, _(
                 "%(name)s er flyttet til »%(stage)s« pr. %(date)s.",
                 name=name, stage=_stage_label("plan_signed"), date=_dk(signed))))
