@@ -146,3 +146,54 @@ def test_migration_turns_recognisable_danish_notes_into_codes(tmp_path):
         ("Ringede til chefen", None, None)]
     assert activities == [("Husk æbleskiver.", "calendar_import"), (None, "calendar_import"),
                           ("Importeret fra kalenderen i går, af mig", None)]
+
+
+# --- Plurals through ngettext -----------------------------------------------------------------
+
+
+def test_import_with_one_bad_row_says_one_row_in_either_language(app, users, login_as):
+    """"1 rækker med fejl" no more."""
+    from tests.test_import import GOOD_ROWS, HEADER, _confirm, _token, _upload, csv_file
+
+    for locale, expected in (("da", ["1 række er importeret.", "0 fandtes allerede og blev sprunget over.",
+                                     "1 række med fejl blev ikke importeret.", "Importér kun den 1 gode række"]),
+                             ("en", ["1 row was imported.", "0 already existed and were skipped.",
+                                     "1 row with errors was not imported.", "Import only the 1 good row"])):
+        users["ambassador"].locale = locale
+        db.session.commit()
+        client = login_as(users["ambassador"])
+        row = GOOD_ROWS[0] if locale == "da" else GOOD_ROWS[1]
+        html = _upload(client, "activities", csv_file([HEADER, row, "2025-03-05,workshop,Køge,1085,259,4,1,"])).text
+        assert expected[3] in html
+        page = client.get(_confirm(client, "activities", _token(html), "good_rows_only").headers["Location"]).text
+        for sentence in expected[:3]:
+            assert sentence in page
+
+
+@pytest.mark.parametrize("locale, one, many", [("da", "1 aktivitet", "2 aktiviteter"), ("en", "1 activity", "2 activities")])
+def test_counts_in_page_headers_use_the_plural_rules(app, users, login_as, locale, one, many):
+    users["working_group"].locale = locale
+    db.session.commit()
+    client = login_as(users["working_group"])
+    factories.ActivityFactory()
+    assert f">{one}<" in client.get("/aktiviteter/").text.replace("\n", "")
+    factories.ActivityFactory()
+    assert f">{many}<" in client.get("/aktiviteter/").text.replace("\n", "")
+    shown = client.get("/kommuner/?q=Frederiksberg").text
+    assert ("1 kommune vist" if locale == "da" else "1 municipality shown") in shown
+
+
+def test_no_sentence_makes_its_plural_by_hand():
+    """"aktivitet(er)", "modtager(e)", "error(s)": a count in a sentence goes through ngettext."""
+    pattern = re.compile(r"\w\((?:er|e|r|s)\)")
+    offenders = []
+    for folder, glob in (("templates", "*.html"), ("crm", "*.py")):
+        for path in (ROOT / folder).rglob(glob):
+            if "cli" in path.parts:  # command-line output is English and not in the catalog
+                continue
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if pattern.search(line) and ("_(" in line or "ngettext(" in line or '"' in line):
+                    offenders.append(f"{path.relative_to(ROOT)}: {line.strip()[:80]}")
+    catalog = (ROOT / "crm/translations/en/LC_MESSAGES/messages.po").read_text(encoding="utf-8")
+    offenders += [line for line in catalog.splitlines() if line.startswith("msgstr") and pattern.search(line)]
+    assert offenders == []

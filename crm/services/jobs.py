@@ -17,6 +17,7 @@ from flask import current_app
 from flask_babel import force_locale
 from crm.clock import LOCAL_TZ
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -115,7 +116,8 @@ def _step_line(municipality: Municipality, today: date) -> str:
     what = (municipality.next_step or _("(intet næste skridt beskrevet)")).strip().replace("\n", " ")
     days = (municipality.next_step_due - today).days
     if days < 0:
-        when = _("frist %(date)s, %(days)s dage over", date=format_date(municipality.next_step_due), days=-days)
+        when = ngettext("frist %(date)s, %(num)s dag over", "frist %(date)s, %(num)s dage over", -days,
+                        date=format_date(municipality.next_step_due))
     elif days == 0:
         when = _("frist i dag")
     else:
@@ -202,9 +204,11 @@ def run_digest(now: datetime) -> tuple[str, str]:
             queued.append(message.id)
     db.session.commit()
     counts = mail.deliver(queued, utc_naive(local_now(now)))
-    detail = _("Overblik til %(queued)s ambassadør(er) (%(counts)s); %(empty)s uden noget at melde; "
-               "%(earlier)s fik det allerede i dag.", queued=len(queued), counts=mail.describe_counts(counts),
-               empty=empty, earlier=earlier)
+    detail = ngettext("Overblik til %(num)s ambassadør (%(counts)s); %(empty)s uden noget at melde; "
+                      "%(earlier)s fik det allerede i dag.",
+                      "Overblik til %(num)s ambassadører (%(counts)s); %(empty)s uden noget at melde; "
+                      "%(earlier)s fik det allerede i dag.",
+                      len(queued), counts=mail.describe_counts(counts), empty=empty, earlier=earlier)
     return RUN_OK, detail
 
 
@@ -269,8 +273,9 @@ def run_halfyear_reminder(now: datetime) -> tuple[str, str]:
             queued.append(message.id)
     db.session.commit()
     counts = mail.deliver(queued, utc_naive(local_now(now)))
-    return RUN_OK, _("Påmindelse med udkast til %(count)s modtager(e) (%(counts)s).",
-                     count=len(queued), counts=mail.describe_counts(counts))
+    return RUN_OK, ngettext("Påmindelse med udkast til %(num)s modtager (%(counts)s).",
+                            "Påmindelse med udkast til %(num)s modtagere (%(counts)s).",
+                            len(queued), counts=mail.describe_counts(counts))
 
 
 # --- Retrying e-mail -------------------------------------------------------------------------
