@@ -73,3 +73,14 @@ def test_no_template_or_module_formats_a_time_on_its_own():
                 and path.name != "clock.py":
             offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
+
+
+def test_today_is_the_danish_day_not_the_servers(app, users, login_as, monkeypatch):
+    """At 23:30 UTC on 28 March it is already 29 March in Denmark: forms and the dashboard say so."""
+    from crm import clock
+
+    monkeypatch.setattr("crm.clock.utcnow", lambda: datetime(2026, 3, 28, 23, 30))
+    assert clock.local_today() == date(2026, 3, 29)
+    client = login_as(users["ambassador"])
+    assert 'value="29-03-2026"' in client.get("/kommuner/101").text  # the stage form's default date
+    assert "29-03-2026" in client.get("/overblik/").text

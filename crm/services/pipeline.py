@@ -5,7 +5,7 @@ from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, select
 
-from crm.clock import format_date
+from crm.clock import format_date, local_today
 from crm.extensions import db
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
@@ -281,7 +281,7 @@ def add_note(municipality_code: int, note_date: date, text: str, user=None):
 
 def is_overdue(municipality: Municipality, today: Optional[date] = None) -> bool:
     """A next step whose due date has passed (and which still has a text or a date)."""
-    today = today or date.today()
+    today = today or local_today()
     return municipality.next_step_due is not None and municipality.next_step_due < today
 
 
@@ -313,7 +313,7 @@ def municipality_rows(
     from sqlalchemy import String, cast, or_
     from sqlalchemy.orm import joinedload
 
-    on = on or date.today()
+    on = on or local_today()
     query = select(Municipality).options(
         joinedload(Municipality.region), joinedload(Municipality.next_step_owner)
     )
@@ -377,7 +377,7 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
 
     if stage not in STAGE_CODES:
         raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
-    on = on or date.today()
+    on = on or local_today()
     if stage_on(municipality.code, on).stage == stage:
         return None
     same_day = db.session.scalar(

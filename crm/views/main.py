@@ -1,11 +1,11 @@
 """The start page."""
-from datetime import date
 
 from flask import Blueprint, render_template
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Municipality, Region
 from crm.permissions import read_required
@@ -23,7 +23,7 @@ def index():
     if region_code:
         regions_query = regions_query.where(Region.code == region_code)
     regions = db.session.scalars(regions_query).all()
-    today = date.today()
+    today = local_today()
     stages = stages_on(today, region_code)
     overdue = db.session.scalars(
         select(Municipality)

@@ -1,8 +1,8 @@
 """Municipalities: the list (filters, sort, export), the board per region, and each municipality's
 page with its timeline, stage history, notes and next step."""
-from datetime import date
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -39,7 +39,7 @@ def _list_filters() -> dict:
 def index():
     """All municipalities with stage and next step; filter, sort, search, export what is shown."""
     filters = _list_filters()
-    today = date.today()
+    today = local_today()
     rows = pipeline.municipality_rows(today, **filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
@@ -60,7 +60,7 @@ def _export(fmt: str, rows):
          r.municipality.next_step_due, _("Ja") if r.overdue else _("Nej"))
         for r in rows
     ]
-    return table_response(fmt, f"kommuner-{date.today().isoformat()}", header, data)
+    return table_response(fmt, f"kommuner-{local_today().isoformat()}", header, data)
 
 
 def _board_region() -> Region:
@@ -80,7 +80,7 @@ def board():
     columns = pipeline.board_columns(region.code)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/board.html", region=region, regions=regions, columns=columns,
-                           can_write=can_write_region(region.code), today=date.today(),
+                           can_write=can_write_region(region.code), today=local_today(),
                            stage_choices=[(code, str(label)) for code, label in STAGES.items()])
 
 
@@ -108,7 +108,7 @@ def move(code: int):
 def _move_answer(municipality: Municipality, ok: bool, message: str, status: int = 200):
     """JSON for the drag-and-drop script, else a flash message and back to the board."""
     if wants_json():
-        stage = pipeline.stage_on(municipality.code, date.today()).stage
+        stage = pipeline.stage_on(municipality.code, local_today()).stage
         return jsonify(ok=ok, message=message, stage=stage, code=municipality.code), status
     flash(message, "success" if ok else "danger")
     return redirect(url_for(".board", region=municipality.region_code))
@@ -140,7 +140,7 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
              for i in timeline.items if i.kind == "activity"}
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
-    today = date.today()
+    today = local_today()
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,
