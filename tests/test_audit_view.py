@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from crm.audit import acting_as
 from crm.extensions import db
-from crm.models import Activity, AuditEntry, Municipality, StageChange, User
+from crm.models import Activity, AuditEntry, Municipality, StageChange
 from tests import factories
 
 

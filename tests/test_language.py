@@ -51,7 +51,7 @@ def test_every_percent_on_a_page_has_the_languages_format(app, users, login_as, 
     number = r"\d[\d.,]*"
     assert re.findall(rf"{number}\.\d %", danish) == []   # an English decimal point on a Danish page
     assert re.findall(rf"{number},\d ?%", english) == []  # a Danish decimal comma on an English page
-    assert re.findall(rf"\d %", english) == []           # English writes 41.8%
+    assert re.findall(r"\d %", english) == []           # English writes 41.8%
     if path in ("/", "/overblik/"):
         assert "41,8 %" in danish and "41.8%" in english
 
@@ -68,8 +68,8 @@ def test_no_template_writes_a_percent_sign_after_a_number_by_hand():
 # --- Automatic notes: stored as codes, shown in the reader's language --------------------------
 from sqlalchemy import select, text  # noqa: E402
 
-from crm.models import Activity, Municipality, StageChange  # noqa: E402
-from crm.services import auto_notes, ics_import  # noqa: E402
+from crm.models import Municipality, StageChange  # noqa: E402
+from crm.services import auto_notes  # noqa: E402
 from crm.services.pipeline import apply_signed_plan  # noqa: E402
 
 
