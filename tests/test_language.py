@@ -110,6 +110,20 @@ def test_automatic_note_parameters_are_put_into_words(app):
         assert auto_notes.render("no_such_kind", {}) == "no_such_kind"
 
 
+def test_stage_and_date_parameters_come_out_in_the_readers_language(app, monkeypatch):
+    """A note kind with a stage among its parameters names the stage in the reader's language."""
+    from crm.i18n import lazy_gettext
+
+    monkeypatch.setitem(auto_notes.KINDS, "moved", lazy_gettext("Fase ved periodens slutning: %(stage)s"))
+    monkeypatch.setitem(auto_notes.KINDS, "dated", lazy_gettext("Siden %(date)s"))
+    with app.test_request_context("/"):
+        with force_locale("en"):
+            assert auto_notes.render("moved", {"stage": "in_operation"}) == "Stage at the end of the period: IPS in operation"
+            assert auto_notes.render("dated", {"date": "2026-03-29"}) == "Since 29-03-2026"
+        with force_locale("da"):
+            assert auto_notes.render("moved", {"stage": "in_operation"}) == "Fase ved periodens slutning: IPS i drift"
+
+
 def test_migration_turns_recognisable_danish_notes_into_codes(tmp_path):
     """Upgrading a database with notes written as text before this change."""
     from flask_migrate import upgrade
