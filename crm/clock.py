@@ -1,8 +1,9 @@
 """The one clock: timestamps are stored as naive UTC and shown, printed and exported in Danish time.
 
-Every formatter of a time (``crm.templating.format_datetime``, exports, e-mails) converts through
-``to_local`` here, so the summer/winter time change is handled in one place (Europe/Copenhagen,
-from the tz database in ``tzdata``).
+Every time shown or printed goes through ``format_datetime`` below (``|dkdatetime`` in templates),
+which converts with ``to_local``, so summer and winter time are handled in one place
+(Europe/Copenhagen, from the tz database in ``tzdata``); "today" is ``local_today``, the Danish date,
+whatever the server's own time zone.
 """
 from datetime import date, datetime, time, timezone
 from typing import Optional

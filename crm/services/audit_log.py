@@ -296,10 +296,10 @@ def _utc_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def entity_choices(present: list[str]) -> list[tuple[str, str]]:
-    """(table, label) for the type filter: every known type and any other found in the log."""
-    tables = set(ENTITY_LABELS) | set(present)
-    tables.discard("audit_log")
+def entity_choices() -> list[tuple[str, str]]:
+    """(table, label) for the type filter: every audited table (read from the models, so the page
+    needs no scan of the log), by label."""
+    tables = set(_mappers()) - {"audit_log"}
     return sorted(((t, entity_label(t)) for t in tables), key=lambda item: item[1].lower())
 
 
