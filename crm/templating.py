@@ -1,9 +1,7 @@
 """Jinja filters and globals shared by all templates (Danish date format, labels)."""
-from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from typing import Any, Optional
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 from babel import Locale
@@ -11,30 +9,13 @@ from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_s
 from flask_babel import format_decimal, get_locale
 from markupsafe import Markup, escape
 
+from crm.clock import format_date, format_datetime, format_time
 from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from crm.permissions import can_change_activity, can_write_region
-from crm.permissions import can_write_region
 from crm.services.importing import format_change_value
 from crm.views.pipeline_forms import QueryUrls
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
-
-
-def format_date(value: Optional[date]) -> str:
-    """Dates as 23-11-2026, the way Danish users write them (formatted by hand: strftime is slow)."""
-    if value is None:
-        return ""
-    return f"{value.day:02d}-{value.month:02d}-{value.year:04d}"
-
-
-def format_datetime(value: Optional[datetime]) -> str:
-    """A stored (naive UTC) timestamp in Danish local time: 23-11-2026 14:05."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo("UTC"))
-    return value.astimezone(LOCAL_TZ).strftime("%d-%m-%Y %H:%M")
 
 
 def format_number(value: Any, decimals: int = 0) -> str:
@@ -61,6 +42,23 @@ def format_number(value: Any, decimals: int = 0) -> str:
     return minus + text if number.is_signed() else text
 
 
+def format_percent(value: Any, decimals: int = 1) -> str:
+    """A share given in percent (41.37 for 41.37 %) the way the user's language writes it:
+    "41,4 %" in Danish, "41.4%" in English (CLDR's percent pattern, as Babel's ``format_percent``,
+    with its no-break space written as a plain one, as pages and tests have always had it); the one
+    percent format of every page. None is shown as "–"."""
+    if value is None:
+        return "–"
+    prefix, suffix = _percent_affixes(current_locale())
+    return prefix + format_number(value, decimals) + suffix
+
+
+@lru_cache(maxsize=8)
+def _percent_affixes(locale: Locale) -> tuple[str, str]:
+    pattern = locale.percent_formats[None]
+    return pattern.prefix[0].replace("\xa0", " "), pattern.suffix[0].replace("\xa0", " ")
+
+
 def _babel_number(value: Any, decimals: int) -> str:
     if isinstance(value, (float, Decimal)) or decimals:
         return format_decimal(value, format="#,##0." + "0" * decimals if decimals else "#,##0.##")
@@ -82,6 +80,13 @@ def stage_badge(code: Optional[str]) -> Markup:
         f'<span class="badge stage-badge stage-{escape(code or "")}">{escape(stage_label(code))}</span>')
 
 
+def auto_note(record: Any) -> str:
+    """A stage change's or activity's automatic note in the reader's language ("" for none)."""
+    from crm.services.auto_notes import render
+
+    return render(getattr(record, "note_kind", None), getattr(record, "note_params", None))
+
+
 def activity_type_label(code: Optional[str]) -> str:
     return str(ACTIVITY_TYPES.get(code or "", (code or "", None))[0])
 
@@ -90,10 +95,13 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "dkdate")
     app.add_template_filter(format_change_value, "change_value")
     app.add_template_filter(format_datetime, "dkdatetime")
+    app.add_template_filter(format_time, "dktime")
     app.add_template_filter(format_number, "number")
+    app.add_template_filter(format_percent, "percent")
     app.add_template_filter(stage_label, "stage_label")
     app.add_template_filter(activity_type_label, "activity_type_label")
     app.add_template_global(stage_badge, "stage_badge")
+    app.add_template_global(auto_note, "auto_note")
     app.add_template_global(QueryUrls, "query_urls")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(can_write_region, "can_write_region")

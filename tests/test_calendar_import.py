@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Activity
-from crm.services import ics_import
+from crm.services import auto_notes, ics_import
 
 UID = "040000008200E00074C5B7101A82E00800000000D0F4A7C1C3A5DA01000000000000000010000000F2D3"
 # As Outlook exports it: Windows time zone name with its VTIMEZONE, CRLF lines, a weekly series
@@ -113,7 +113,7 @@ def test_importing_twice_creates_nothing_the_second_time(app, users):
     assert (len(created), skipped) == (9, 0)
     assert _activity_count() == 9
     stored = db.session.scalar(select(Activity).where(Activity.import_key == f"ics:{UID}:20260309T130000"))
-    assert stored.note.startswith(ics_import.IMPORT_NOTE)
+    assert stored.note_kind == auto_notes.CALENDAR_IMPORT  # the mark is an automatic note, in the reader's language
     assert "Husk æbleskiver." in stored.note
     assert [m.name for m in stored.municipalities] == ["Faxe", "Køge", "Stevns"]
     assert (stored.region_code, stored.created_by_id, stored.type) == (1084, user.id, "supervision")

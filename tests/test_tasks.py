@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from crm.clock import local_now
 from crm.extensions import db
 from crm.models import AuditEntry, Municipality, Task
 from crm.services import tasks as service
@@ -140,11 +141,11 @@ def test_edit_keeps_input_on_error(login_as, users):
 
 def test_overdue_is_judged_by_the_date_in_copenhagen():
     # 23:30 UTC on 1 June is 01:30 on 2 June in Copenhagen (summer time).
-    assert service.local_today(datetime(2026, 6, 1, 23, 30)) == date(2026, 6, 2)
-    assert service.local_today(datetime(2026, 12, 1, 22, 59, tzinfo=timezone.utc)) == date(2026, 12, 1)
+    assert local_now(datetime(2026, 6, 1, 23, 30)).date() == date(2026, 6, 2)
+    assert local_now(datetime(2026, 12, 1, 22, 59, tzinfo=timezone.utc)).date() == date(2026, 12, 1)
     task = Task(municipality_code=KBH, text="x", status="open", due_date=date(2026, 6, 1))
-    assert task.is_overdue(service.local_today(datetime(2026, 6, 1, 23, 30)))
-    assert not task.is_overdue(service.local_today(datetime(2026, 6, 1, 21, 30)))
+    assert task.is_overdue(local_now(datetime(2026, 6, 1, 23, 30)).date())
+    assert not task.is_overdue(local_now(datetime(2026, 6, 1, 21, 30)).date())
     task.status = "done"
     assert not task.is_overdue(date(2027, 1, 1))
 

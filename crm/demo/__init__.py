@@ -11,6 +11,7 @@ from importlib import import_module
 
 from sqlalchemy import select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Region, User
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
@@ -66,7 +67,7 @@ def load_demo(scale: int = 0, today: date | None = None, seed: int = 2026) -> li
     seed_reference_data()
     lines = []
     if db.session.scalar(select(User).where(User.email == "admin@demo.ips.dk")) is None:
-        ctx = DemoContext(rng=random.Random(seed), today=today or date.today(), scale=scale)
+        ctx = DemoContext(rng=random.Random(seed), today=today or local_today(), scale=scale)
         _create_users(ctx)
         if scale > 0:  # a large synthetic history instead of the small believable one
             lines += import_module("crm.demo.scale").load(ctx)

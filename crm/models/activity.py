@@ -1,10 +1,10 @@
 """Activities the ambassadors log, in the programme's four tracks."""
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Optional
+from typing import Any, Optional
 
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import Column, ForeignKey, Index, Numeric, String, Table, Text
+from sqlalchemy import JSON, Column, ForeignKey, Index, Numeric, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -101,6 +101,10 @@ class Activity(VersionedMixin, db.Model):
     sessions: Mapped[Optional[int]]  # a course's number of sessions
     link: Mapped[Optional[str]] = mapped_column(String(500))  # a material's link
     note: Mapped[Optional[str]] = mapped_column(Text)
+    # An automatic note as a code and its parameters (e.g. "calendar_import"), shown in the reader's
+    # language by crm.services.auto_notes; ``note`` holds only what a person wrote.
+    note_kind: Mapped[Optional[str]] = mapped_column(String(40))
+    note_params: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
 
     created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

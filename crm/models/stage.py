@@ -1,9 +1,9 @@
 """Pipeline stages and the dated stage history that is their single source of truth."""
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -43,6 +43,10 @@ class StageChange(VersionedMixin, db.Model):
     stage: Mapped[str] = mapped_column(String(20))
     effective_date: Mapped[date]
     note: Mapped[Optional[str]] = mapped_column(Text)
+    # An automatic note as a code and its parameters (e.g. "plan_signed" with the plan's title),
+    # shown in the reader's language by crm.services.auto_notes; ``note`` is what a person wrote.
+    note_kind: Mapped[Optional[str]] = mapped_column(String(40))
+    note_params: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     recorded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 

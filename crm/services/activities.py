@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Hashable, Mapping, Optional, Sequence
 
+from crm.clock import format_date
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import Select, or_, select
@@ -26,6 +27,7 @@ from crm.models import (
     activity_municipality,
     types_in_track,
 )
+from crm.services import auto_notes
 from crm.services.importing import (
     Change,
     FieldParser,
@@ -218,8 +220,8 @@ class ActivityFilters:
         """The active filters as query arguments (for pagination and export links)."""
         values = {
             "type": self.type, "track": self.track, "region": self.region, "municipality": self.municipality,
-            "date_from": self.date_from.strftime("%d-%m-%Y") if self.date_from else None,
-            "date_to": self.date_to.strftime("%d-%m-%Y") if self.date_to else None,
+            "date_from": format_date(self.date_from) if self.date_from else None,
+            "date_to": format_date(self.date_to) if self.date_to else None,
         }
         return {k: str(v) for k, v in values.items() if v is not None}
 
@@ -291,7 +293,8 @@ def export_rows(activities: Sequence[Activity]) -> list[list[Any]]:
             a.region.name if a.region else _("Landsdækkende"),
             ", ".join(m.name for m in a.municipalities), ", ".join(c.name for c in a.centres), a.location,
             a.hours, a.participants, a.participants_municipality, a.participants_psychiatry,
-            a.participants_other, a.participants_staff, a.participants_managers, a.sessions, a.link, a.note,
+            a.participants_other, a.participants_staff, a.participants_managers, a.sessions, a.link,
+            auto_notes.note_text(a),
             (a.created_by.name or a.created_by.email) if a.created_by else "",
         ])
     return rows

@@ -15,9 +15,9 @@ goes through ``clean_text`` first: no control character or bare line break reach
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Optional
-from zoneinfo import ZoneInfo
 
 from flask import current_app
+from crm.clock import LOCAL_TZ, format_date
 from crm.i18n import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import or_, select
@@ -27,10 +27,10 @@ from crm.extensions import db
 from crm.models import ACTIVITY_TYPE_CODES, ACTIVITY_TYPES, TASK_OPEN, Activity, Municipality, Region, Task, User
 from crm.models.mixins import utcnow
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.services import auto_notes
 from crm.services.mail import external_url
 from crm.services.safe_text import clean_text
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 UID_DOMAIN = "ips-crm"
 PRODID = "-//IPS-ambassadørkorpset//IPS CRM//DA"
 NATIONAL = "national"
@@ -173,8 +173,9 @@ def activity_description(activity: Activity, link: str) -> str:
     lines = [activity.type_label, activity.region.name if activity.region else _("Nationalt")]
     if activity.municipalities:
         lines.append(_("Kommuner: %(names)s", names=", ".join(m.name for m in activity.municipalities)))
-    if activity.note:
-        lines += ["", activity.note.strip()]
+    note = auto_notes.note_text(activity)
+    if note:
+        lines += ["", note]
     lines += ["", _("Se i IPS CRM: %(url)s", url=link)]
     return "\n".join(lines)
 
@@ -242,7 +243,7 @@ def review_event(review) -> Event:
     link = external_url("municipalities.detail", code=municipality.code)
     summary = _("Fidelitetsmåling forfalder: %(name)s", name=municipality.name)
     description = _("Næste fidelitetsmåling af %(name)s forfalder %(date)s.", name=municipality.name,
-                    date=review.due_date.strftime("%d-%m-%Y"))
+                    date=format_date(review.due_date))
     return _all_day_event(
         f"fidelity-due-{municipality.code}-{review.due_date:%Y%m%d}@{UID_DOMAIN}",
         review.due_date, summary, description + "\n\n" + _("Se i IPS CRM: %(url)s", url=link), link,

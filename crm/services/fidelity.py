@@ -19,6 +19,7 @@ from typing import Iterable, Mapping, Optional
 
 from flask import has_request_context
 from flask_babel import get_locale
+from crm.clock import local_today
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -491,7 +492,7 @@ class PanelData:
 
 def panel_data(municipality_code: int, today: Optional[date] = None) -> PanelData:
     """Latest complete review, open drafts and the next due date of one municipality (few queries)."""
-    today = today or date.today()
+    today = today or local_today()
     reviews = db.session.scalars(
         select(FidelityReview).where(FidelityReview.municipality_code == municipality_code)
         .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc())

@@ -3,7 +3,8 @@
 ``read_events`` parses the file and expands recurring events within the chosen date range
 (``recurring-ical-events``), proposing for each occurrence an activity type (keywords in the Danish
 text), date, times, duration in hours and the municipalities named in the text. The user confirms
-which to create; ``create_activities`` creates them, marked "Importeret fra kalender" in the note.
+which to create; ``create_activities`` creates them, marked "Importeret fra kalender" by an automatic
+note (crm.services.auto_notes.CALENDAR_IMPORT, shown in the reader's language).
 
 Nothing is created twice: each activity remembers its event in ``import_key``: ``ics:<UID>`` for
 a single event, ``ics:<UID>:<occurrence start>`` for an occurrence of a recurring one (UIDs too
@@ -15,9 +16,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Iterable, Optional, Sequence
-from zoneinfo import ZoneInfo
 
 import recurring_ical_events
+from crm.clock import LOCAL_TZ
 from crm.i18n import gettext as _
 from icalendar import Calendar
 from sqlalchemy import select
@@ -25,11 +26,10 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.extensions import db
 from crm.models import ACTIVITY_TYPE_CODES, Activity, Municipality
+from crm.services import auto_notes
 from crm.services.locking import mark_updated
 from crm.services.reference import municipality_name_lookup
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
-IMPORT_NOTE = "Importeret fra kalender"
 MAX_RANGE_DAYS = 3 * 366
 MAX_EVENTS = 2000  # a preview longer than this is not something a person can confirm row by row
 KEY_LIMIT = 300  # Activity.import_key length
@@ -241,9 +241,9 @@ def _mark_imported(proposals: Sequence[Proposal]) -> None:
 # --- Creating the activities -----------------------------------------------------------------
 
 
-def _note(proposal: Proposal) -> str:
-    """The activity's note: the import mark, then the event's own description."""
-    return IMPORT_NOTE + (("\n\n" + proposal.description) if proposal.description else "")
+def _note(proposal: Proposal) -> Optional[str]:
+    """The activity's note: the event's own description (the import mark is an automatic note)."""
+    return proposal.description or None
 
 
 def create_activities(proposals: Iterable[Proposal], region_code: Optional[int], user,
@@ -272,7 +272,8 @@ def create_activities(proposals: Iterable[Proposal], region_code: Optional[int],
             type=chosen if chosen in ACTIVITY_TYPE_CODES else proposal.type,
             title=proposal.title, start_date=proposal.start_date, end_date=proposal.end_date,
             start_time=proposal.start_time, end_time=proposal.end_time, hours=proposal.hours,
-            location=proposal.location, region_code=region_code, note=_note(proposal),
+            location=proposal.location, region_code=region_code,
+            note=_note(proposal), note_kind=auto_notes.CALENDAR_IMPORT,
             import_key=proposal.key, created_by_id=getattr(user, "id", None),
             municipalities=[municipalities[c] for c in proposal.municipality_codes if c in municipalities],
         )

@@ -68,6 +68,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -582,7 +583,8 @@ class ImportResult:
         if self.fatal:
             raise ImportRefused(_("Filen kan ikke importeres; ret først fejlene i overskriften/filen."))
         if self.errors and mode == ALL_OR_NOTHING:
-            raise ImportRefused(_("Filen har %(count)s fejl; intet er importeret.", count=len(self.errors)))
+            raise ImportRefused(ngettext("Filen har %(num)s fejl; intet er importeret.",
+                                         "Filen har %(num)s fejl; intet er importeret.", len(self.errors)))
         new_rows = [row for row in self.rows if row.status == "new"]
         changed_rows = [row for row in self.rows if row.status == "changed"] if apply_changes else []
         try:

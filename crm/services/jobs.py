@@ -10,13 +10,14 @@ recipient per half year), so a "run now" on top of a scheduled run never sends a
 import logging
 import secrets
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import Callable, Optional
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale
+from crm.clock import LOCAL_TZ
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,11 +29,10 @@ from crm.models.messaging import RUN_FAILED, RUN_OK, RUN_RUNNING, RUN_SKIPPED, J
 from crm.models.mixins import utcnow
 from crm.models.user import ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services import mail
-from crm.templating import format_date
+from crm.clock import format_date
 
 log = logging.getLogger("crm.jobs")
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 HALF_YEAR_MONTHS = {6: 1, 12: 2}  # the last month of each half year → which half
 
 
@@ -111,7 +111,8 @@ def _step_line(task, today: date) -> str:
     what = " ".join(task.text.split())
     days = (task.due_date - today).days
     if days < 0:
-        when = _("frist %(date)s, %(days)s dage over", date=format_date(task.due_date), days=-days)
+        when = ngettext("frist %(date)s, %(num)s dag over", "frist %(date)s, %(num)s dage over", -days,
+                        date=format_date(task.due_date))
     elif days == 0:
         when = _("frist i dag")
     else:
@@ -199,9 +200,11 @@ def run_digest(now: datetime) -> tuple[str, str]:
             queued.append(message.id)
     db.session.commit()
     counts = mail.deliver(queued, utc_naive(local_now(now)))
-    detail = _("Overblik til %(queued)s ambassadør(er) (%(counts)s); %(empty)s uden noget at melde; "
-               "%(earlier)s fik det allerede i dag.", queued=len(queued), counts=mail.describe_counts(counts),
-               empty=empty, earlier=earlier)
+    detail = ngettext("Overblik til %(num)s ambassadør (%(counts)s); %(empty)s uden noget at melde; "
+                      "%(earlier)s fik det allerede i dag.",
+                      "Overblik til %(num)s ambassadører (%(counts)s); %(empty)s uden noget at melde; "
+                      "%(earlier)s fik det allerede i dag.",
+                      len(queued), counts=mail.describe_counts(counts), empty=empty, earlier=earlier)
     return RUN_OK, detail
 
 
@@ -266,8 +269,9 @@ def run_halfyear_reminder(now: datetime) -> tuple[str, str]:
             queued.append(message.id)
     db.session.commit()
     counts = mail.deliver(queued, utc_naive(local_now(now)))
-    return RUN_OK, _("Påmindelse med udkast til %(count)s modtager(e) (%(counts)s).",
-                     count=len(queued), counts=mail.describe_counts(counts))
+    return RUN_OK, ngettext("Påmindelse med udkast til %(num)s modtager (%(counts)s).",
+                            "Påmindelse med udkast til %(num)s modtagere (%(counts)s).",
+                            len(queued), counts=mail.describe_counts(counts))
 
 
 # --- Retrying e-mail -------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from datetime import date
 from typing import Hashable, Optional, Sequence
 
 from flask import current_app
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import case, func, select, tuple_
@@ -62,7 +63,7 @@ def shift_quarter(quarter: str, steps: int) -> str:
 
 def quarter_range(today: Optional[date] = None) -> tuple[str, str]:
     """The quarters an import accepts: 2020Q1 up to the quarter after the current one."""
-    return FIRST_QUARTER, shift_quarter(quarter_of(today or date.today()), 1)
+    return FIRST_QUARTER, shift_quarter(quarter_of(today or local_today()), 1)
 
 
 def parse_quarter(text: str) -> Optional[str]:

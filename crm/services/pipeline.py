@@ -5,6 +5,7 @@ from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, select
 
+from crm.clock import format_date, local_today
 from crm.extensions import db
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
@@ -77,10 +78,12 @@ class StageError(ValueError):
 
 
 def record_stage_change(
-    municipality_code: int, stage: str, effective_date: date, note: Optional[str] = None, user=None
+    municipality_code: int, stage: str, effective_date: date, note: Optional[str] = None, user=None,
+    note_kind: Optional[str] = None, note_params: Optional[dict] = None,
 ) -> StageChange:
     """Add a dated stage change (may be backdated). Refuses an unknown stage or a second entry
-    for the same municipality and date. The caller commits."""
+    for the same municipality and date. ``note_kind``/``note_params``: an automatic note
+    (crm.services.auto_notes). The caller commits."""
     from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
@@ -97,13 +100,15 @@ def record_stage_change(
     if clash is not None:
         raise StageError(
             _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
-              date=effective_date.strftime("%d-%m-%Y"))
+              date=format_date(effective_date))
         )
     change = StageChange(
         municipality_code=municipality_code,
         stage=stage,
         effective_date=effective_date,
         note=note or None,
+        note_kind=note_kind,
+        note_params=note_params,
         recorded_by_id=getattr(user, "id", None),
     )
     db.session.add(change)
@@ -130,7 +135,7 @@ def _check_stage_and_date(municipality_code: int, stage: str, effective_date: da
     if db.session.scalar(query) is not None:
         raise StageError(
             _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
-              date=effective_date.strftime("%d-%m-%Y"))
+              date=format_date(effective_date))
         )
 
 
@@ -192,6 +197,7 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
     outcome per municipality; the caller commits.
     """
     from crm.i18n import gettext as _
+    from crm.services import auto_notes
 
     if plan.signed_date is None:
         return []
@@ -219,8 +225,9 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
                 "Ret posten på kommunens side, hvis planen skal gælde fra den dag.",
                 name=name, stage=_stage_label(current.stage), date=_dk(signed))))
         else:
-            record_stage_change(code, "plan_signed", signed,
-                                _("Samarbejdsplan underskrevet: %(title)s", title=plan.title), user)
+            # The note is stored as a code, put into words in the reader's language.
+            record_stage_change(code, "plan_signed", signed, None, user, note_kind=auto_notes.PLAN_SIGNED,
+                                note_params={"title": plan.title, "plan_id": plan.id})
             outcomes.append(PlanStageOutcome(code, name, True, _(
                 "%(name)s er flyttet til »%(stage)s« pr. %(date)s.",
                 name=name, stage=_stage_label("plan_signed"), date=_dk(signed))))
@@ -249,7 +256,7 @@ def _stage_label(code: str) -> str:
 
 
 def _dk(value: date) -> str:
-    return value.strftime("%d-%m-%Y")
+    return format_date(value)
 
 
 def add_note(municipality_code: int, note_date: date, text: str, user=None):
@@ -293,7 +300,7 @@ def municipality_rows(
     from sqlalchemy import String, cast, or_
     from sqlalchemy.orm import joinedload
 
-    from crm.services.tasks import earliest_open_tasks, local_today
+    from crm.services.tasks import earliest_open_tasks
 
     on = on or local_today()
     query = select(Municipality).options(joinedload(Municipality.region))
@@ -359,7 +366,7 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
 
     if stage not in STAGE_CODES:
         raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
-    on = on or date.today()
+    on = on or local_today()
     if stage_on(municipality.code, on).stage == stage:
         return None
     same_day = db.session.scalar(

@@ -4,7 +4,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Optional
 
+from crm.clock import local_today
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -76,7 +78,7 @@ def validate(data: PlanData, user) -> list[Municipality]:
         )
     if data.valid_from and data.valid_to and data.valid_to < data.valid_from:
         raise PlanError(_("»Gyldig til« skal ligge efter »Gyldig fra«."), "valid_to")
-    if data.signed_date and data.signed_date > date.today():
+    if data.signed_date and data.signed_date > local_today():
         raise PlanError(_("Underskriftsdatoen kan ikke ligge i fremtiden."), "signed_date")
     return municipalities
 
@@ -175,7 +177,8 @@ def delete_target_group(group: TargetGroup) -> None:
     used = target_group_usage().get(group.id, 0)
     if used:
         raise PlanError(
-            _("Målgruppen »%(name)s« bruges af %(n)s plan(er) og kan ikke slettes.", name=group.name, n=used)
+            ngettext("Målgruppen »%(name)s« bruges af %(num)s plan og kan ikke slettes.",
+                     "Målgruppen »%(name)s« bruges af %(num)s planer og kan ikke slettes.", used, name=group.name)
         )
     db.session.delete(group)
     db.session.commit()

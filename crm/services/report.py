@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 import xlsxwriter
@@ -139,7 +140,7 @@ def half_year_period(year: int, half: int) -> tuple[date, date]:
 
 def last_completed_half(today: Optional[date] = None) -> tuple[int, int]:
     """(year, half) of the most recent half year that has ended: the one due for STAR."""
-    today = today or date.today()
+    today = today or local_today()
     return (today.year, 1) if today.month > 6 else (today.year - 1, 2)
 
 

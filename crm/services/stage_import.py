@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Hashable, Optional, Sequence
 
+from crm.clock import format_date
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select, tuple_
@@ -89,7 +90,7 @@ class StageImporter(Importer):
         return "stage", _(
             "Kommunen har allerede fasen »%(existing)s« registreret den %(date)s; ret den i systemet eller i filen.",
             existing=str(STAGES.get(existing_stage, existing_stage)),
-            date=parsed.effective_date.strftime("%d-%m-%Y"),
+            date=format_date(parsed.effective_date),
         )
 
     def create(self, parsed: StageRow) -> None:

@@ -9,18 +9,17 @@ today in Copenhagen. The caller commits.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable, Optional
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
+from crm.clock import local_now
 from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.models import TASK_DONE, TASK_OPEN, Municipality, Task, User
 from crm.models.mixins import utcnow
 from crm.services import FieldError
 
-LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 TEXT_MAX = 2000
 UPCOMING_DAYS = 7  # the start page's "coming up" window (the digest has its own setting)
 
@@ -33,18 +32,9 @@ class TaskPermissionError(PermissionError):
     """The user may not change tasks of this municipality's region."""
 
 
-def local_today(now: Optional[datetime] = None) -> date:
-    """Today's date in Copenhagen (a server in UTC is an hour or two behind at midnight)."""
-    if now is None:
-        return datetime.now(LOCAL_TZ).date()
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=ZoneInfo("UTC"))
-    return now.astimezone(LOCAL_TZ).date()
-
-
 def local_date(moment: Optional[datetime]) -> Optional[date]:
     """A stored (naive UTC) time as its Copenhagen date, for the timeline."""
-    return local_today(moment) if moment is not None else None
+    return local_now(moment).date() if moment is not None else None
 
 
 # --- rules ---------------------------------------------------------------------------------------

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from crm.clock import local_today
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -213,7 +215,7 @@ def import_upload():
     """Upload an .ics file; valid → the preview of its events within the chosen range."""
     form = IcsUploadForm()
     if request.method == "GET":
-        today = date.today()
+        today = local_today()
         form.start.data, form.end.data = today - timedelta(days=30), today + timedelta(days=180)
         form.region.data = str(current_user.region_code or "")
     if form.validate_on_submit():
@@ -255,6 +257,9 @@ def import_confirm():
     types = {p.key: request.form.get(f"type:{p.key}", "") for p in chosen}
     created, skipped = ics_import.create_activities(chosen, region, current_user, types)
     path.unlink(missing_ok=True)
-    flash(_("%(created)s aktivitet(er) oprettet fra kalenderen; %(skipped)s var importeret før. "
-            "Ret dem til under Aktiviteter.", created=len(created), skipped=skipped), "success")
+    flash(" ".join([
+        ngettext("%(num)s aktivitet oprettet fra kalenderen;", "%(num)s aktiviteter oprettet fra kalenderen;",
+                 len(created)),
+        ngettext("%(num)s var importeret før.", "%(num)s var importeret før.", skipped),
+        _("Ret dem til under Aktiviteter.")]), "success")
     return redirect(url_for("activities.index"))

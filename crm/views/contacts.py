@@ -1,7 +1,7 @@
 """Contacts: work contact details of people at job centres, psychiatry and partners."""
-from datetime import date
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
@@ -51,7 +51,7 @@ def _export(fmt: str, contacts):
               _("Kommune"), _("Psykiatri")]
     rows = [(c.name, c.organisation, c.role, c.email or "", c.phone or "", c.region.name,
              c.municipality.name if c.municipality else "", c.centre.name if c.centre else "") for c in contacts]
-    return table_response(fmt, f"kontakter-{date.today().isoformat()}", header, rows)
+    return table_response(fmt, f"kontakter-{local_today().isoformat()}", header, rows)
 
 
 def _fill_defaults(form: ContactForm, contact) -> None:

@@ -14,6 +14,7 @@ from typing import NamedTuple, Optional
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
 from markupsafe import Markup, escape
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from wtforms import Form
@@ -26,7 +27,7 @@ from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.pipeline import StageOnDate
 from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
-from crm.templating import format_date, format_number
+from crm.templating import format_date
 from crm.views.pipeline_forms import QueryUrls, safe_url
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
@@ -194,7 +195,7 @@ def _quiet_by_region(quiet: list) -> dict:
 @read_required
 def index():
     """The dashboard for today or the date chosen with ``?on=``."""
-    today = date.today()
+    today = local_today()
     form, on = _as_of(today)
     data = _dashboard(on)
     links = Links(on, today)
@@ -234,7 +235,7 @@ def _track_columns() -> list[tuple[int, str]]:
 def map_svg():
     """The map on the chosen date as a standalone SVG file (legend and attribution included),
     for slides; a bad date gives today's map."""
-    today = date.today()
+    today = local_today()
     _form, on = _as_of(today)
     state = service.map_state(on, current_app.config["COVERAGE_TARGET_FRACTION"])
     body = render_template(

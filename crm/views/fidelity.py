@@ -1,9 +1,10 @@
 """Fidelity reviews (IPS quality measurements): the national overview, each municipality's history,
 recording and editing a review, and exporting one as XLSX or a printable form."""
-from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from crm.clock import local_today
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
@@ -44,7 +45,7 @@ def _region_filter():
 def index():
     """The national (or one region's) overview: bands, weakest items, due and overdue reviews."""
     region_code = _region_filter()
-    today = date.today()
+    today = local_today()
     latest = fidelity.latest_complete_reviews(region_code)
     if request.args.get("format") in ("csv", "xlsx"):
         return _export_latest(request.args["format"], latest)
@@ -171,7 +172,7 @@ def new(code: int):
     ensure_can_write(municipality_.region_code)
     form = ReviewForm(region_code=municipality_.region_code)
     if request.method == "GET":
-        form.review_date.data = date.today()
+        form.review_date.data = local_today()
     if form.validate_on_submit():
         review = fidelity.save_review(None, code, form.review_values(), form.ratings(), current_user)
         db.session.commit()
@@ -220,9 +221,11 @@ def _flash_saved(review: FidelityReview) -> None:
                 band=fidelity.band_for(review.total).label), "success")
         return
     missing = fidelity.missing_items(review)
-    flash(_("Målingen er gemt som kladde: %(count)s af 25 punkter mangler en score (%(items)s). "
-            "En kladde har ingen samlet score og tæller ikke med.",
-            count=len(missing), items=", ".join(f"{i.section_label} {i.number}" for i in missing)), "warning")
+    flash(ngettext("Målingen er gemt som kladde: %(num)s af 25 punkter mangler en score (%(items)s). "
+                   "En kladde har ingen samlet score og tæller ikke med.",
+                   "Målingen er gemt som kladde: %(num)s af 25 punkter mangler en score (%(items)s). "
+                   "En kladde har ingen samlet score og tæller ikke med.",
+                   len(missing), items=", ".join(f"{i.section_label} {i.number}" for i in missing)), "warning")
 
 
 @bp.route("/<int:review_id>/slet", methods=["POST"])

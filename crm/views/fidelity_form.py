@@ -1,8 +1,8 @@
 """The fidelity review form: the review's facts and one score (1–5 or not rated) plus an optional
 comment for each of the scale's 25 items, grouped by section."""
-from datetime import date
 from typing import Optional
 
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select
@@ -56,7 +56,7 @@ class ReviewForm(VersionedForm):
 
     def validate_review_date(self, field):
         """A review has taken place: its date cannot lie in the future."""
-        if field.data and field.data > date.today():
+        if field.data and field.data > local_today():
             raise ValidationError(_("Datoen må ikke ligge i fremtiden."))
 
     def sections(self):

@@ -15,6 +15,7 @@ from typing import Optional
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -196,8 +197,13 @@ def confirm():
         writable = result.good_rows or result.changed_rows
         return _report_page(kind, import_kind, result, filename, token if writable else None, 409)
     _drop_pending(token)
-    flash(_("%(created)s rækker er importeret og %(updated)s opdateret. %(present)s fandtes allerede og blev "
-            "sprunget over; %(unchanged)s med andre tal blev ikke opdateret. %(bad)s rækker med fejl blev ikke "
-            "importeret.", created=outcome.created, updated=outcome.updated, present=outcome.skipped_present,
-            unchanged=outcome.skipped_changed, bad=outcome.skipped_errors), "success")
+    flash(" ".join([
+        ngettext("%(num)s række er importeret.", "%(num)s rækker er importeret.", outcome.created),
+        ngettext("%(num)s række er opdateret.", "%(num)s rækker er opdateret.", outcome.updated),
+        ngettext("%(num)s fandtes allerede og blev sprunget over.", "%(num)s fandtes allerede og blev sprunget over.",
+                 outcome.skipped_present),
+        ngettext("%(num)s række med andre tal blev ikke opdateret.",
+                 "%(num)s rækker med andre tal blev ikke opdateret.", outcome.skipped_changed),
+        ngettext("%(num)s række med fejl blev ikke importeret.", "%(num)s rækker med fejl blev ikke importeret.",
+                 outcome.skipped_errors)]), "success")
     return redirect(url_for(import_kind.done_endpoint))

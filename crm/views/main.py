@@ -4,6 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Region
 from crm.permissions import read_required
@@ -23,7 +24,7 @@ def index():
     if region_code:
         regions_query = regions_query.where(Region.code == region_code)
     regions = db.session.scalars(regions_query).all()
-    today = tasks.local_today()
+    today = local_today()
     stages = stages_on(today, region_code)
     open_tasks = tasks.open_tasks(region_code)  # one query: the due lists and each next step
     due = tasks.due_tasks(today, tasks.UPCOMING_DAYS, tasks=open_tasks)

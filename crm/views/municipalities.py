@@ -1,8 +1,8 @@
 """Municipalities: the list (filters, sort, export), the board per region, and each municipality's
 page with its timeline, stage history, notes and open tasks."""
-from datetime import date
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region,
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
 from crm.services import pipeline, tasks
 from crm.services.export import table_response
-from crm.services.locking import check_version, commit_or_conflict, conflict_message
+from crm.services.locking import check_version, conflict_message
 from crm.templating import format_date
 from crm.views.pipeline_forms import (MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm, int_arg,
                                       safe_url, wants_json)
@@ -42,7 +42,7 @@ def index():
     """All municipalities with stage and next step (earliest open task); filter, sort, search,
     export what is shown."""
     filters = _list_filters()
-    today = tasks.local_today()
+    today = local_today()
     rows = pipeline.municipality_rows(today, **filters)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
@@ -63,7 +63,7 @@ def _export(fmt: str, rows):
          r.task.due_date if r.task else None, _("Ja") if r.overdue else _("Nej"))
         for r in rows
     ]
-    return table_response(fmt, f"kommuner-{date.today().isoformat()}", header, data)
+    return table_response(fmt, f"kommuner-{local_today().isoformat()}", header, data)
 
 
 def _board_region() -> Region:
@@ -83,7 +83,7 @@ def board():
     columns = pipeline.board_columns(region.code)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/board.html", region=region, regions=regions, columns=columns,
-                           can_write=can_write_region(region.code), today=tasks.local_today(),
+                           can_write=can_write_region(region.code), today=local_today(),
                            stage_choices=[(code, str(label)) for code, label in STAGES.items()])
 
 
@@ -115,7 +115,7 @@ def move(code: int):
 def _move_answer(municipality: Municipality, ok: bool, message: str, status: int = 200):
     """JSON for the drag-and-drop script, else a flash message and back to the board."""
     if wants_json():
-        stage = pipeline.stage_on(municipality.code, date.today())
+        stage = pipeline.stage_on(municipality.code, local_today())
         since = _("Siden %(date)s", date=format_date(stage.since)) if stage.since else _("Ingen registrering")
         return jsonify(ok=ok, message=message, stage=stage.stage, code=municipality.code, since=since), status
     flash(message, "success" if ok else "danger")
@@ -148,7 +148,7 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
              for i in timeline.items if i.kind == "activity"}
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
-    today = tasks.local_today()
+    today = local_today()
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,

@@ -3,6 +3,7 @@ per municipality, region and nation, the trend by quarter, and the import of STA
 (upload → full check report → confirm all rows or only the good ones)."""
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
+from crm.i18n import ngettext
 from flask_login import current_user
 
 from crm.forms import EmptyForm
@@ -130,9 +131,12 @@ def import_confirm():
         return _report(result, filename, token if result.good_rows else None, 409)
     _drop_pending(token)
     importer = result.importer
-    flash(_("Importeret: %(created)s nye og %(updated)s opdaterede kvartalstal. %(present)s fandtes allerede "
-            "og blev sprunget over. %(bad)s rækker med fejl blev ikke importeret.",
-            created=importer.created, updated=importer.updated, present=outcome.skipped_present,
-            bad=outcome.skipped_errors), "success")
+    flash(" ".join([
+        _("Importeret: %(created)s nye og %(updated)s opdaterede kvartalstal.", created=importer.created,
+          updated=importer.updated),
+        ngettext("%(num)s fandtes allerede og blev sprunget over.", "%(num)s fandtes allerede og blev sprunget over.",
+                 outcome.skipped_present),
+        ngettext("%(num)s række med fejl blev ikke importeret.", "%(num)s rækker med fejl blev ikke importeret.",
+                 outcome.skipped_errors)]), "success")
     return redirect(url_for(".index"))
 

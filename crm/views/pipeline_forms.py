@@ -1,9 +1,9 @@
 """Forms and small request helpers shared by the pipeline views (municipalities, plans, contacts)."""
-from datetime import date
 from typing import Optional
 from urllib.parse import urlencode
 
 from flask import request, url_for
+from crm.clock import local_today
 from crm.i18n import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -147,14 +147,14 @@ class StageChangeForm(FlaskForm):
     """A (possibly backdated) stage change, or the correction of one."""
 
     stage = SelectField(_l("Fase"), choices=STAGE_CHOICES)
-    effective_date = _date_field(_l("Gælder fra"), validators=[InputRequired()], default=date.today)
+    effective_date = _date_field(_l("Gælder fra"), validators=[InputRequired()], default=local_today)
     note = TextAreaField(_l("Bemærkning"), validators=[OptionalValue(), Length(max=2000)],
                          render_kw={"rows": 2})
     submit = SubmitField(_l("Gem faseændring"))
 
     def validate_effective_date(self, field):
         """A stage can be backdated but not set in the future: the history records what happened."""
-        if field.data and field.data > date.today():
+        if field.data and field.data > local_today():
             raise ValidationError(_l("Datoen kan ikke ligge i fremtiden."))
 
 
@@ -174,7 +174,7 @@ class MoveForm(FlaskForm):
 class NoteForm(FlaskForm):
     """A dated note on the municipality's timeline."""
 
-    note_date = _date_field(_l("Dato"), validators=[InputRequired()], default=date.today)
+    note_date = _date_field(_l("Dato"), validators=[InputRequired()], default=local_today)
     text = TextAreaField(_l("Notat"), validators=[InputRequired(), Length(max=5000)], render_kw={"rows": 3})
     submit = SubmitField(_l("Tilføj notat"))
 

@@ -1,8 +1,8 @@
 """Cooperation plans (samarbejdsplaner): list, page, create/edit with PDF document and optimistic
 locking, delete, document download, and each region's list of target groups."""
-from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -47,7 +47,7 @@ def _export(fmt: str, plans):
          p.health_cluster or "", p.health_agreement or "", p.document_name or "")
         for p in plans
     ]
-    return table_response(fmt, f"samarbejdsplaner-{date.today().isoformat()}", header, rows)
+    return table_response(fmt, f"samarbejdsplaner-{local_today().isoformat()}", header, rows)
 
 
 @bp.route("/<int:plan_id>")

@@ -16,6 +16,7 @@ from flask_wtf import FlaskForm
 from wtforms import Form, HiddenField, IntegerField, SelectField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional as OptionalValue
 
+from crm import clock
 from crm.extensions import db
 from crm.forms import DATE_FORMATS, DanishDateField
 from crm.models import ReportSubmission
@@ -175,7 +176,7 @@ def print_view():
     else:
         report, frozen = service.status_report(start, end), None
     return render_template("reports/print.html", report=report, submission=frozen,
-                           printed_at=datetime.now(), **_table_context())
+                           printed_at=clock.utcnow(), **_table_context())
 
 
 @bp.route("/indsend", methods=["POST"])

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.forms import EmptyForm
 from crm.i18n import gettext as _
@@ -36,7 +37,7 @@ def index():
         if region_code is None:
             scope = "all"
     show_done = request.args.get("status") == "udfoert"
-    today = tasks.local_today()
+    today = local_today()
     task_list = tasks.task_list(current_user, scope, region_code=region_code, show_done=show_done)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("tasks/index.html", tasks=task_list, scope=scope, region_code=region_code,
