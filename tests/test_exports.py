@@ -184,3 +184,31 @@ def test_a_control_character_in_a_title_does_not_break_the_activity_export(app, 
     response = login_as(users["working_group"]).get("/aktiviteter/?format=xlsx")
     assert response.status_code == 200
     assert "Møde\x0bom planen" in xlsx_texts(response.data)
+
+
+def test_no_other_module_writes_csv_or_xlsx():
+    """crm/services/export.py is the one writer: elsewhere in crm/ no XlsxWriter, no openpyxl
+    Workbook (openpyxl only reads uploads), no csv.writer."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "crm"
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path == root / "services" / "export.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [(alias.name, "") for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [(node.module or "", alias.name) for alias in node.names]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                names = [(node.value.id, node.attr)]
+            else:
+                continue
+            for module, name in names:
+                if (module.split(".")[0] == "xlsxwriter"
+                        or (module.split(".")[0] == "openpyxl" and name in ("Workbook", "WriteOnlyCell"))
+                        or (module == "csv" and name in ("writer", "DictWriter"))):
+                    found.append(f"{path.relative_to(root.parent)}:{node.lineno} {module} {name}".strip())
+    assert found == []
