@@ -7,17 +7,20 @@ leading single quote (OWASP's CSV-injection advice), in every field; numbers sta
 """
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
 from openpyxl.utils.escape import unescape
+from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import Municipality, OutcomeQuarter
-from crm.services import export, fidelity
+from crm.models import Municipality, OutboxMessage, OutcomeQuarter
+from crm.services import export, fidelity, mail
 from crm.services import report as report_service
+from crm.services.jobs import run_job
 from tests import factories
 
 PAYLOADS = ('=HYPERLINK("http://evil.example","x")', "+1", "-1+2", "@SUM(A1)", "\tX", "\rX")
@@ -136,6 +139,9 @@ def test_the_cli_and_the_halfyear_mail_use_the_same_safe_report(crafted, runner,
                                  "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert set(PAYLOADS) <= xlsx_texts(out.read_bytes())
+    run_job("halfyear", now=datetime(2025, 6, 1, 8, tzinfo=ZoneInfo("Europe/Copenhagen")))
+    message = db.session.scalars(select(OutboxMessage).where(OutboxMessage.job == "halfyear")).first()
+    assert set(PAYLOADS) <= xlsx_texts(mail.attachment_bytes(message))
 
 
 # --- The writers themselves ---------------------------------------------------------------------
