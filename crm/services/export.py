@@ -1,81 +1,205 @@
-"""Tabular exports (CSV and XLSX) of what a page shows, shared by every list."""
+"""Every CSV and XLSX file the CRM writes: the list exports, the status report (page, CLI, frozen
+submissions, half-year mail), the fidelity review and the import templates. Nothing else in
+``crm/`` writes either format.
+
+Exports are data, never code. What a cell holds follows the Python type of the value, never what
+its text looks like:
+
+- ``str`` (and anything else not listed below) is text. XLSX: a text cell, so
+  ``=HYPERLINK("http://evil.example","x")`` is those characters, never a formula, error value or
+  link; characters XML cannot carry (control characters, CR) go in as OOXML ``_xHHHH_`` escapes,
+  which Excel shows as the original; text is cut at Excel's 32 767 characters per cell. CSV: a
+  field whose first character is ``= + - @``, tab, CR or NUL gets a leading single quote
+  (OWASP's CSV-injection advice; ASVS 5.0 1.2.10 adds NUL), in every field, header included. The
+  quote stays visible in the cell: that is the price of never running it.
+- ``int``, ``float``, ``Decimal`` (not ``bool``) are numbers. XLSX: a number cell. CSV: the digits
+  as Python writes them (``-2.5``; a ``Decimal`` through ``float``, as before), never prefixed: a
+  negative number is data and Excel reads it as a number, not a formula. Text that merely looks
+  like a number (a title ``-1``) is text and is prefixed like any other.
+- ``date``/``datetime``: XLSX a date cell shown 23-11-2026; CSV ISO 8601 (2026-11-23).
+- ``None``: an empty cell or field.
+
+XLSX is written by one library, XlsxWriter, with its string-guessing switched off
+(``strings_to_formulas``/``_urls``/``_numbers``) and every cell written by a typed call
+(``write_string``/``write_number``), so no path depends on the switches alone. openpyxl only reads
+uploaded workbooks: written with openpyxl (write-only mode, cells typed as text), the status report
+at 100 000 activities took 1.09 s CPU against XlsxWriter's 0.61 s in the same run, over the 1 s target.
+
+CSV is UTF-8 with a BOM (so Danish Excel opens æøå correctly), comma-separated, quoted where needed
+(``csv.QUOTE_MINIMAL``), CRLF line ends; ``delimiter`` is a parameter for other dialects.
+"""
 import csv
 import io
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
+import xlsxwriter
 from flask import Response
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
+# A CSV text field starting with one of these is read as a formula (or, for tab/CR/NUL, can hide one).
+CSV_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
+NUMBER_TYPES = (int, float, Decimal)
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
+# XlsxWriter must never guess a type from a string; the typed write calls below don't ask it to.
+WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                    "strings_to_numbers": False}
+FORMATS = {
+    "title": {"bold": True, "font_size": 14},
+    "header": {"bold": True, "bg_color": "#DCE6F0", "bottom": 1, "text_wrap": True, "valign": "top"},
+    "int": {"num_format": "0"},
+    "dec": {"num_format": "0.0"},
+    "date": {"num_format": "dd-mm-yyyy"},
+    "wrap": {"text_wrap": True, "valign": "top"},
+}
+SHEET_TITLE_MAX = 31  # Excel's limit
+
+# Excel's day 1 is 1 January 1900, and it also counts a 29 February 1900 that never was.
+_EXCEL_DAY_ZERO = date(1899, 12, 31).toordinal()
+
+
+def is_number(value: Any) -> bool:
+    """A value written as a number (bool is not one, though Python says it is an int)."""
+    return isinstance(value, NUMBER_TYPES) and not isinstance(value, bool)
+
+
+def excel_date(on: date) -> int:
+    """The serial number Excel stores for ``on``: written as a number in the ``date`` format it is
+    the same cell ``write_datetime`` makes, without its conversion per cell (thousands of rows)."""
+    days = on.toordinal() - _EXCEL_DAY_ZERO
+    return days + 1 if days > 59 else days
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def csv_field(value: Any) -> str:
+    """One CSV field by the rules above: numbers as digits, dates ISO, text neutralised."""
     if value is None:
         return ""
-    return value
-
-
-def _csv_cell(value: Any) -> str:
+    if is_number(value):
+        return str(float(value) if isinstance(value, Decimal) else value)
     if isinstance(value, (date, datetime)):
         return value.isoformat()
-    text = str(_cell(value))
-    # Spreadsheet formula injection: a cell starting with = + - @ is run by Excel.
-    if text[:1] in ("=", "+", "@") or (text[:1] == "-" and not _is_number(text)):
-        text = "'" + text
+    text = str(value)
+    if text.startswith(CSV_FORMULA_TRIGGERS):
+        return "'" + text
     return text
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
-
-
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """UTF-8 CSV with BOM (so Danish Excel opens æøå correctly), comma-separated."""
+def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, delimiter: str = ",") -> bytes:
+    """UTF-8 CSV with BOM: the header, then the rows, every field through ``csv_field``."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer = csv.writer(buffer, delimiter=delimiter)
+    writer.writerow([csv_field(v) for v in header])
     for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow([csv_field(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
-def add_sheet(workbook: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]):
-    """Append a sheet with a bold, frozen header row and sensible column widths."""
-    sheet = workbook.create_sheet(title=title[:31])
-    sheet.append(list(header))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([_cell(v) for v in row])
-    sheet.freeze_panes = "A2"
-    for index, name in enumerate(header, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(10, min(60, len(str(name)) + 4))
-    for row_cells in sheet.iter_rows(min_row=2):
-        for cell in row_cells:
-            if isinstance(cell.value, (date, datetime)):
-                cell.number_format = "DD-MM-YYYY"
-    return sheet
+# --- XLSX -----------------------------------------------------------------------------------------
 
 
-def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
-    """An XLSX workbook with one sheet per (title, header, rows)."""
-    workbook = Workbook()
-    workbook.remove(workbook.active)
+class XlsxBook:
+    """A workbook written in memory. ``sheet()`` adds sheets in order; ``to_bytes()`` finishes it."""
+
+    def __init__(self) -> None:
+        self._buffer = io.BytesIO()
+        self._workbook = xlsxwriter.Workbook(self._buffer, WORKBOOK_OPTIONS)
+        self.formats = {name: self._workbook.add_format(properties) for name, properties in FORMATS.items()}
+
+    def sheet(self, title: str) -> "XlsxSheet":
+        """A new sheet; the title is cut at Excel's 31 characters."""
+        return XlsxSheet(self, self._workbook.add_worksheet(str(title)[:SHEET_TITLE_MAX]))
+
+    def to_bytes(self) -> bytes:
+        """Close the workbook and return the file."""
+        self._workbook.close()
+        return self._buffer.getvalue()
+
+
+class XlsxSheet:
+    """One sheet: every cell written by the type of its value (see the module docstring).
+
+    Rows and columns count from 0; ``fmt`` names one of ``FORMATS`` (or None).
+    """
+
+    def __init__(self, book: XlsxBook, worksheet) -> None:
+        self._formats = book.formats
+        self._worksheet = worksheet
+
+    def _format(self, name: Optional[str]):
+        return self._formats[name] if name else None
+
+    def write(self, row: int, col: int, value: Any, fmt: Optional[str] = None) -> None:
+        """One cell: text as text, numbers as numbers, dates as dates (23-11-2026), None empty."""
+        self._write(row, col, value, self._format(fmt))
+
+    def _write(self, row: int, col: int, value: Any, cell_format) -> None:
+        worksheet = self._worksheet
+        if value is None:
+            if cell_format is not None:
+                worksheet.write_blank(row, col, None, cell_format)
+        elif is_number(value):
+            worksheet.write_number(row, col, float(value) if isinstance(value, Decimal) else value, cell_format)
+        elif isinstance(value, (date, datetime)):
+            on = value.date() if isinstance(value, datetime) else value
+            worksheet.write_number(row, col, excel_date(on), cell_format or self._formats["date"])
+        else:
+            worksheet.write_string(row, col, str(value), cell_format)
+
+    def write_row(self, row: int, values: Sequence[Any], fmt: Optional[str] = None) -> None:
+        """A row of cells from column 0, all in one format (or none)."""
+        cell_format = self._format(fmt)
+        for col, value in enumerate(values):
+            self._write(row, col, value, cell_format)
+
+    def write_rows(self, first_row: int, rows: Iterable[Sequence[Any]], formats: Sequence[Optional[str]] = ()) -> None:
+        """Many rows from ``first_row``, ``formats[i]`` for column i. Plain ``str``, ``int`` and
+        ``float`` take the shortest path (the report's record sheets write ~90 000 cells)."""
+        worksheet = self._worksheet
+        write_string, write_number, write = worksheet.write_string, worksheet.write_number, self._write
+        column_formats = [self._format(name) for name in formats]
+        for row, values in enumerate(rows, first_row):
+            for col, value in enumerate(values):
+                cell_format = column_formats[col] if col < len(column_formats) else None
+                kind = type(value)
+                if kind is str:
+                    write_string(row, col, value, cell_format)
+                elif kind is int or kind is float:
+                    write_number(row, col, value, cell_format)
+                elif value is not None:
+                    write(row, col, value, cell_format)
+
+    def header(self, row: int, names: Iterable[Any], widths: Optional[Iterable[int]] = None) -> None:
+        """A bold, shaded header row with the rows below it frozen, and column widths (default:
+        the name's length + 4, between 10 and 60)."""
+        names = [str(name) for name in names]
+        if widths is None:
+            widths = [max(10, min(60, len(name) + 4)) for name in names]
+        for col, (name, width) in enumerate(zip(names, widths)):
+            self._worksheet.write_string(row, col, name, self._formats["header"])
+            self._worksheet.set_column(col, col, width)
+        self.freeze(row + 1, 0)
+
+    def freeze(self, row: int, col: int) -> None:
+        """Keep the rows above ``row`` and the columns left of ``col`` in view."""
+        self._worksheet.freeze_panes(row, col)
+
+
+def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[Any], Iterable[Sequence[Any]]]]) -> bytes:
+    """A workbook with one sheet per (title, header, rows): header frozen, cells typed by value."""
+    book = XlsxBook()
     for title, header, rows in sheets:
-        add_sheet(workbook, title, header, rows)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        sheet = book.sheet(title)
+        sheet.header(0, header)
+        sheet.write_rows(1, rows)
+    return book.to_bytes()
+
+
+# --- Responses ------------------------------------------------------------------------------------
 
 
 def download(data: bytes, filename: str, fmt: str) -> Response:
@@ -88,7 +212,7 @@ def download(data: bytes, filename: str, fmt: str) -> Response:
     )
 
 
-def table_response(fmt: str, basename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+def table_response(fmt: str, basename: str, header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Response:
     """What a list page returns for ``?format=csv`` or ``?format=xlsx``."""
     rows = list(rows)
     if fmt == "xlsx":

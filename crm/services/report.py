@@ -5,7 +5,6 @@ never disagree. ``status_report`` runs one query per metric family (stages at pe
 signed in the period, activities, fidelity reviews); the drill-down and the XLSX record sheets
 reuse the same filters, so the records listed are exactly the records counted.
 """
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,7 +14,6 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-import xlsxwriter
 from sqlalchemy import Date, and_, bindparam, distinct, func, or_, select
 from sqlalchemy.sql.elements import BindParameter
 
@@ -23,7 +21,7 @@ from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Municipality, ReportSubmission, StageChange)
-from crm.services.export import csv_bytes
+from crm.services.export import XlsxBook, csv_bytes, excel_date
 
 TOTAL = "total"
 # CSV and stored-figure column order (official region codes ascending, then the nation).
@@ -595,66 +593,31 @@ def report_to_csv(report: StatusReport) -> bytes:
     return csv_bytes(CSV_HEADER, rows)
 
 
-def _xlsx_formats(workbook) -> dict:
-    """The few cell formats the workbook uses."""
-    return {
-        "title": workbook.add_format({"bold": True, "font_size": 14}),
-        "header": workbook.add_format({"bold": True, "bg_color": "#DCE6F0", "bottom": 1, "text_wrap": True,
-                                       "valign": "top"}),
-        "int": workbook.add_format({"num_format": "0"}),
-        "dec": workbook.add_format({"num_format": "0.0"}),
-        "date": workbook.add_format({"num_format": "dd-mm-yyyy"}),
-        "wrap": workbook.add_format({"text_wrap": True, "valign": "top"}),
-    }
-
-
-def _header(sheet, row: int, names: Iterable[Any], fmt, widths: Iterable[int]) -> None:
-    """A bold, shaded header row, frozen, with column widths."""
-    for col, (name, width) in enumerate(zip(names, widths)):
-        sheet.write_string(row, col, str(name), fmt)
-        sheet.set_column(col, col, width)
-    sheet.freeze_panes(row + 1, 0)
-
-
-def _figures_sheet(workbook, formats: dict, report: StatusReport) -> None:
+def _figures_sheet(book: XlsxBook, report: StatusReport) -> None:
     """The report table: key, Danish label, the five regions (screen order), the nation."""
-    sheet = workbook.add_worksheet(str(_("Statusrapport")))
-    sheet.write_string(0, 0, _("Statusrapport til STAR: %(period)s", period=report.label), formats["title"])
-    sheet.write_string(1, 0, str(_("Periode")))
-    sheet.write_string(1, 1, f"{report.start:%d-%m-%Y} – {report.end:%d-%m-%Y}")
+    sheet = book.sheet(_("Statusrapport"))
+    sheet.write(0, 0, _("Statusrapport til STAR: %(period)s", period=report.label), "title")
+    sheet.write_row(1, [_("Periode"), f"{report.start:%d-%m-%Y} – {report.end:%d-%m-%Y}"])
     names = [_("Nøgle"), _("Nøgletal")] + [REGION_SHORT_NAMES[c] for c in DISPLAY_COLUMNS]
-    _header(sheet, 3, names, formats["header"], [32, 52] + [14] * len(DISPLAY_COLUMNS))
-    sheet.freeze_panes(4, 2)
+    sheet.header(3, names, [32, 52] + [14] * len(DISPLAY_COLUMNS))
+    sheet.freeze(4, 2)
     for row, (metric, values) in enumerate(report.rows(DISPLAY_COLUMNS), start=4):
-        sheet.write_string(row, 0, metric.key)
-        sheet.write_string(row, 1, str(metric.label))
+        sheet.write_row(row, [metric.key, metric.label])
         for col, value in enumerate(values, start=2):
-            sheet.write_number(row, col, value, formats["dec" if metric.decimals else "int"])
+            sheet.write(row, col, value, "dec" if metric.decimals else "int")
 
 
-def _definitions_sheet(workbook, formats: dict) -> None:
+def _definitions_sheet(book: XlsxBook) -> None:
     """Every metric's key, label and definition, so the file explains itself."""
-    sheet = workbook.add_worksheet(str(_("Definitioner")))
-    _header(sheet, 0, [_("Nøgle"), _("Nøgletal"), _("Definition")], formats["header"], [32, 52, 100])
-    for row, metric in enumerate(METRICS, start=1):
-        sheet.write_string(row, 0, metric.key)
-        sheet.write_string(row, 1, str(metric.label))
-        sheet.write_string(row, 2, str(metric.explanation), formats["wrap"])
+    sheet = book.sheet(_("Definitioner"))
+    sheet.header(0, [_("Nøgle"), _("Nøgletal"), _("Definition")], [32, 52, 100])
+    sheet.write_rows(1, ((m.key, m.label, m.explanation) for m in METRICS), (None, None, "wrap"))
 
 
 RECORD_HEADER = (_l("Nøgletal"), _l("Dato"), _l("Kommune/titel"), _l("Kode/id"), _l("Fase/type"),
                  _l("Forrige fase"), _l("Deltagere/score"), _l("Timer"))
-
-
-# XlsxWriter's day 1 is 1 January 1900; Excel also counts a 29 February 1900 that never was.
-_EXCEL_DAY_ZERO = date(1899, 12, 31).toordinal()
-
-
-def _excel_date(on: date) -> int:
-    """The Excel serial number ``write_datetime`` would store for ``on``: written as a number in
-    the date format, the cell is the same, without XlsxWriter's datetime conversion per row."""
-    days = on.toordinal() - _EXCEL_DAY_ZERO
-    return days + 1 if days > 59 else days
+RECORD_WIDTHS = (30, 12, 48, 9, 30, 24, 11, 8)
+RECORD_FORMATS = (None, "date")  # the date column holds Excel serial numbers (excel_date)
 
 
 def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
@@ -670,11 +633,11 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     no_stage = _("(ingen fase)")
     for r in signed_records(report.start, report.end):
         rows[r.region_code].append((
-            "plans_signed_in_period", _excel_date(r.effective_date), r.name, r.code,
+            "plans_signed_in_period", excel_date(r.effective_date), r.name, r.code,
             stage_label.get(r.stage, r.stage),
             stage_label.get(r.previous_stage, r.previous_stage) if r.previous_stage else no_stage, None, None))
     for r in municipality_records(report.end):
-        since = _excel_date(r.since) if r.since else None  # None: no stage recorded yet
+        since = excel_date(r.since) if r.since else None  # None: no stage recorded yet
         rows[r.region_code].append((f"stage_{r.stage}_at_end", since, r.name, r.code,
                                     stage_label.get(r.stage, r.stage), None, None, None))
     metric_for_type = {t: m.key for m in METRICS if m.family == "activities" and m.measure == "count"
@@ -683,57 +646,33 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     national = rows[None]
     for a in activity_records(report.start, report.end):
         rows.get(a.region_code, national).append((
-            metric_for_type[a.type], _excel_date(a.start_date), a.title, a.id, type_label.get(a.type, a.type),
+            metric_for_type[a.type], excel_date(a.start_date), a.title, a.id, type_label.get(a.type, a.type),
             None, a.participants, None if a.hours is None else float(a.hours)))
     for r in review_records(report.start, report.end):
-        rows[r.region_code].append(("fidelity_reviews", _excel_date(r.review_date), r.name, r.code, r.team,
+        rows[r.region_code].append(("fidelity_reviews", excel_date(r.review_date), r.name, r.code, r.team,
                                     None, r.total, None))
     return rows
 
 
-def _records_sheets(workbook, formats: dict, report: StatusReport) -> None:
+def _records_sheets(book: XlsxBook, report: StatusReport) -> None:
     """One sheet per region (screen order) and one for national activities, listing the records."""
     grouped = _record_rows(report)
     names = {code: str(REGION_SHORT_NAMES[code]) for code in REGION_CODES}
     names[None] = str(_("Landsdækkende"))
-    date_format = formats["date"]
     for code in DISPLAY_REGION_ORDER + (None,):
-        sheet = workbook.add_worksheet(names[code][:31])
-        _header(sheet, 0, RECORD_HEADER, formats["header"], [30, 12, 48, 9, 30, 24, 11, 8])
-        # The typed write_* calls (not write()) skip XlsxWriter's type dispatch: thousands of rows.
-        write_string, write_number = sheet.write_string, sheet.write_number
-        for row, (key, on, name, ident, kind, previous, amount, hours) in enumerate(grouped[code], start=1):
-            write_string(row, 0, key)
-            if on is not None:
-                write_number(row, 1, on, date_format)
-            write_string(row, 2, name)
-            write_number(row, 3, ident)
-            if kind:
-                write_string(row, 4, kind)
-            if previous:
-                write_string(row, 5, previous)
-            if amount is not None:
-                write_number(row, 6, amount)
-            if hours is not None:
-                write_number(row, 7, hours)
+        sheet = book.sheet(names[code])
+        sheet.header(0, RECORD_HEADER, RECORD_WIDTHS)
+        sheet.write_rows(1, grouped[code], RECORD_FORMATS)
 
 
 def report_to_xlsx(report: StatusReport) -> bytes:
-    """The report as a formatted workbook: figures, definitions, and the records per region.
-
-    Written with XlsxWriter in memory: several times faster than openpyxl for the record sheets,
-    which can hold thousands of rows (its constant_memory mode, which in_memory switches off,
-    is no faster here).
-    """
-    buffer = io.BytesIO()
-    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True,
-                                            "strings_to_formulas": False, "strings_to_urls": False})
-    formats = _xlsx_formats(workbook)
-    _figures_sheet(workbook, formats, report)
-    _definitions_sheet(workbook, formats)
-    _records_sheets(workbook, formats, report)
-    workbook.close()
-    return buffer.getvalue()
+    """The report as a formatted workbook: figures, definitions, and the records per region
+    (written by crm.services.export, like every XLSX: text as text, never a formula)."""
+    book = XlsxBook()
+    _figures_sheet(book, report)
+    _definitions_sheet(book)
+    _records_sheets(book, report)
+    return book.to_bytes()
 
 
 def report_filename(report: StatusReport, fmt: str) -> str:
