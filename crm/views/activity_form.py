@@ -1,12 +1,7 @@
 """The activity form: fields, choices for the current user, and the cross-field rules."""
-from decimal import Decimal, InvalidOperation
-
-from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import (
-    DecimalField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -18,7 +13,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, URL
 
 from crm.extensions import db
-from crm.forms import DanishDateField, VersionedForm, non_negative
+from crm.forms import DanishDateField, DanishNumberField, VersionedForm, non_negative
 from crm.models import ACTIVITY_TYPES, Municipality, PsychiatricCentre, Region
 from crm.permissions import can_write_region
 from crm.services.activities import validation_errors
@@ -26,27 +21,9 @@ from crm.services.activities import validation_errors
 NATIONAL_CHOICE = ""
 
 
-class DanishDecimalField(DecimalField):
-    """A decimal typed with a comma (2,5) or a point (2.5)."""
-
-    def process_formdata(self, valuelist):
-        if valuelist and valuelist[0].strip():
-            try:
-                self.data = Decimal(valuelist[0].strip().replace(",", "."))
-                self.raw_data = valuelist
-                if not self.data.is_finite():  # "NaN", "Infinity" parse as Decimals
-                    raise InvalidOperation
-                return
-            except InvalidOperation:
-                self.data = None
-                raise ValueError(_("Skriv et tal, fx 2,5."))
-        self.data = None
-
-
 def _count_field(label):
     """An optional count ≥ 0."""
-    return IntegerField(label, validators=[Optional(), non_negative()],
-                        render_kw={"inputmode": "numeric", "min": 0})
+    return DanishNumberField(label, validators=[Optional(), non_negative()])
 
 
 class ActivityForm(VersionedForm):
@@ -59,10 +36,10 @@ class ActivityForm(VersionedForm):
     start_time = TimeField(_l("Starttidspunkt"), validators=[Optional()])
     end_time = TimeField(_l("Sluttidspunkt"), validators=[Optional()])
     location = StringField(_l("Sted"), validators=[Optional(), Length(max=300)])
-    hours = DanishDecimalField(_l("Varighed i timer"), places=2,
-                               validators=[Optional(), NumberRange(min=0, max=10000,
-                                                                   message=_l("Skal være et tal fra 0 og op."))],
-                               render_kw={"inputmode": "decimal"})
+    hours = DanishNumberField(_l("Varighed i timer"), places=2,
+                              validators=[Optional(), NumberRange(min=0, max=10000,
+                                                                  message=_l("Skal være et tal fra 0 og op."))],
+                              description=_l("Fx 2,5 (med komma eller punktum)."))
     region_code = SelectField(_l("Region"), validators=[Optional()],
                               description=_l("Tom: en landsdækkende aktivitet for hele korpset."))
     municipality_codes = SelectMultipleField(_l("Kommuner"), coerce=int, validators=[Optional()],
