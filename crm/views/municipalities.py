@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.forms import EmptyForm
+from crm.forms import EmptyForm, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
 from crm.services import pipeline
@@ -122,9 +122,12 @@ def detail(code: int):
     return _render_detail(municipality)
 
 
-def _render_detail(municipality: Municipality, status: int = 200, **forms):
-    """The municipality page; ``forms`` replaces a default form (to show errors and keep input)."""
-    stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage")
+def _render_detail(municipality: Municipality, status: int = 200, stage_warnings=(), **forms):
+    """The municipality page; ``forms`` replaces a default form (to show errors and keep input).
+    A new stage change starts at the current stage, so one click cannot set it back."""
+    today = date.today()
+    current = pipeline.stage_on(municipality.code, today)
+    stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage", stage=current.stage)
     note_form = forms.get("note_form") or NoteForm(formdata=None, prefix="note")
     next_form = forms.get("next_form") or NextStepForm(formdata=None, obj=municipality, prefix="next")
     if "next_form" not in forms:
@@ -140,15 +143,15 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
              for i in timeline.items if i.kind == "activity"}
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
-    today = date.today()
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,
         municipality=municipality,
-        current=pipeline.stage_on(municipality.code, today),
+        current=current,
         links=links,
         contacts=contacts,
         stage_form=stage_form,
+        stage_warnings=stage_warnings,
         note_form=note_form,
         next_form=next_form,
         post_form=EmptyForm(),
@@ -166,6 +169,9 @@ def add_stage(code: int):
     ensure_can_write(municipality.region_code)
     form = StageChangeForm(prefix="stage")
     if form.validate_on_submit():
+        warnings = unconfirmed(pipeline.backward_move_warnings(code, form.stage.data, form.effective_date.data))
+        if warnings:
+            return _render_detail(municipality, 200, stage_warnings=warnings, stage_form=form)
         try:
             pipeline.record_stage_change(code, form.stage.data, form.effective_date.data, form.note.data,
                                          current_user)
