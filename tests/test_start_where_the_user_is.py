@@ -26,7 +26,8 @@ def rows(html: str) -> list[str]:
 
 def selected_option(html: str, select_id: str) -> str:
     select = re.search(r'<select[^>]*id="%s"[^>]*>(.*?)</select>' % re.escape(select_id), html, re.S).group(1)
-    return re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', select).group(1)
+    match = re.search(r'<option selected value="([^"]*)"|<option value="([^"]*)" selected', select)
+    return match.group(1) or match.group(2)
 
 
 # --- the stage form --------------------------------------------------------------------------------
@@ -84,7 +85,7 @@ def test_working_group_and_admin_lists_start_with_the_whole_country(app, users, 
 
 
 def test_search_within_the_region_names_matches_elsewhere(app, users, login_as):
-    html = login_as(users["ambassador"]).get("/kommuner/?region=1084&q=Aar").text
+    html = login_as(users["ambassador"]).get("/kommuner/?region=1084&q=Aarh").text
     assert rows(html) == []
     assert f'href="/kommuner/{AARHUS}"' in html and "Aarhus" in html
 

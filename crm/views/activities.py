@@ -12,6 +12,7 @@ from crm.services import activities as service
 from crm.services.export import table_response
 from crm.services.locking import check_version
 from crm.views.activity_form import ActivityForm
+from crm.views.municipalities import own_region_default
 
 bp = Blueprint("activities", __name__, url_prefix="/aktiviteter")
 PER_PAGE = 50
@@ -23,6 +24,8 @@ def index():
     """The activity list: filters, pagination, and ``?format=csv|xlsx`` export of what is filtered."""
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     filters = service.ActivityFilters.from_args(request.args, {r.code for r in regions})
+    if (own := own_region_default()) is not None:
+        filters.region = str(own)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         query = service.filtered_query(filters, service.export_options())

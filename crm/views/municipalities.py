@@ -21,12 +21,21 @@ bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
 
 
+def own_region_default():
+    """An ambassador's bare list (no query arguments at all) starts in their own region; any
+    argument, ``region=`` (empty: the whole country) included, means exactly what it says, so
+    links from the dashboard and the start page keep their meaning."""
+    if request.args or not current_user.is_ambassador:
+        return None
+    return current_user.region_code
+
+
 def _list_filters() -> dict:
     """The list's filters from the query string; anything unknown is ignored (never a 500)."""
     stage = request.args.get("stage", "")
     sort = request.args.get("sort", "region")
     return {
-        "region_code": int_arg("region"),
+        "region_code": int_arg("region") or own_region_default(),
         "stage": stage if stage in STAGE_CODES else None,
         "overdue_only": request.args.get("overdue") == "1",
         "search": (request.args.get("q") or "").strip()[:100],
@@ -46,7 +55,16 @@ def index():
         return _export(fmt, rows)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/index.html", rows=rows, regions=regions, filters=filters,
-                           today=today, sorts=pipeline.LIST_SORTS)
+                           today=today, sorts=pipeline.LIST_SORTS, elsewhere=_matches_elsewhere(filters, rows))
+
+
+def _matches_elsewhere(filters: dict, rows) -> list:
+    """A search within a region also names the matching municipalities in other regions, so a
+    name is never "not found" only because the list started in the user's region."""
+    if not filters["search"] or filters["region_code"] is None:
+        return []
+    everywhere = pipeline.municipality_rows(date.today(), **{**filters, "region_code": None})
+    return [r.municipality for r in everywhere if r.municipality.region_code != filters["region_code"]]
 
 
 def _export(fmt: str, rows):
