@@ -14,9 +14,10 @@ from wtforms.validators import InputRequired, Length, NumberRange, Optional, URL
 
 from crm.extensions import db
 from crm.forms import DanishDateField, DanishNumberField, VersionedForm, non_negative
-from crm.models import ACTIVITY_TYPES, Municipality, PsychiatricCentre, Region
+from crm.models import ACTIVITY_TYPES, PsychiatricCentre, Region
 from crm.permissions import can_write_region
 from crm.services.activities import validation_errors
+from crm.views.pipeline_forms import PICKER, municipality_choices
 
 NATIONAL_CHOICE = ""
 
@@ -43,7 +44,7 @@ class ActivityForm(VersionedForm):
     region_code = SelectField(_l("Region"), validators=[Optional()],
                               description=_l("Tom: en landsdækkende aktivitet for hele korpset."))
     municipality_codes = SelectMultipleField(_l("Kommuner"), coerce=int, validators=[Optional()],
-                                             render_kw={"size": 8},
+                                             render_kw={"size": 8, **PICKER},
                                              description=_l("Hold Ctrl (Cmd på Mac) nede for at vælge flere."))
     centre_ids = SelectMultipleField(_l("Psykiatriske centre"), coerce=int, validators=[Optional()],
                                      render_kw={"size": 5})
@@ -63,7 +64,8 @@ class ActivityForm(VersionedForm):
         super().__init__(*args, **kwargs)
         self.type.choices = [(code, str(label)) for code, (label, _track) in ACTIVITY_TYPES.items()]
         self.region_code.choices = _region_choices(user)
-        self.municipality_codes.choices = _municipality_choices()
+        # All 98 (an activity may involve any region's), grouped by region, the user's own first.
+        self.municipality_codes.choices = municipality_choices(first_region=getattr(user, "region_code", None))
         self.centre_ids.choices = _centre_choices()
 
     def values(self) -> dict:
@@ -95,10 +97,6 @@ def _region_choices(user) -> list[tuple[str, str]]:
     return choices
 
 
-def _municipality_choices() -> list[tuple[int, str]]:
-    """All 98 municipalities (an activity may involve any region's), by name."""
-    rows = db.session.execute(select(Municipality.code, Municipality.name).order_by(Municipality.name))
-    return [(code, name) for code, name in rows]
 
 
 def _centre_choices() -> list[tuple[int, str]]:
