@@ -83,3 +83,11 @@ def test_picker_is_searchable_on_the_plan_form_and_submits_the_select(tmp_path):
         values = page.locator("select[name=municipalities]").evaluate(
             "s => Array.from(s.selectedOptions).map(o => o.value)")
         assert values == ["810"]
+
+        # The hidden original select and the search box both keep their accessible name.
+        from axe_playwright_python.sync_playwright import Axe
+
+        rules = {"type": "rule", "values": ["select-name", "label", "aria-input-field-name", "aria-allowed-attr",
+                                             "aria-required-children", "aria-required-parent"]}
+        violations = Axe().run(page, options={"runOnly": rules}).response["violations"]
+        assert violations == [], [(v["id"], [n["html"] for n in v["nodes"]]) for v in violations]

@@ -6,7 +6,7 @@
   if (typeof window.TomSelect === "undefined") { return; }
   document.querySelectorAll("select[data-picker]").forEach(function (select) {
     var noResults = select.getAttribute("data-no-results") || "";
-    new window.TomSelect(select, {
+    var picker = new window.TomSelect(select, {
       plugins: select.multiple ? ["remove_button"] : [],
       maxOptions: null,          // all 98, never a silently shortened list
       lockOptgroupOrder: true,   // regions in the server's order (the user's own first)
@@ -20,5 +20,9 @@
         }
       }
     });
+    // Tom Select points the <label> at its search box; the original select (still read by
+    // assistive technology, though hidden) keeps its name through the same label.
+    var labelledBy = picker.control_input.getAttribute("aria-labelledby");
+    if (labelledBy) { select.setAttribute("aria-labelledby", labelledBy); }
   });
 })();
