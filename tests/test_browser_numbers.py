@@ -42,6 +42,8 @@ def test_typed_danish_hours_reach_the_activity_and_the_report(tmp_path):
         pick(page, "Frederiksb", "Frederiksberg")
         pick(page, "Aarh", "Aarhus")
         page.keyboard.press("Escape")
+        hint = page.locator(".outside-region-hint")  # said at once, before saving
+        expect(hint).to_have_text("⚠ Aarhus ligger uden for Region Hovedstaden. Er det rigtigt?")
         page.get_by_role("button", name="Gem").click()
         page.wait_for_load_state("networkidle")
 

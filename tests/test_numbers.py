@@ -178,3 +178,13 @@ def test_report_year_is_a_text_input(app, users, login_as):
     html = client.get("/rapporter/").text
     assert 'inputmode="numeric"' in input_tag(html, "year") and 'type="number"' not in html
     assert client.get("/rapporter/?year=2.025&half=1").status_code in (200, 400)
+
+
+def test_messages_and_confirmation_in_english(app, users, login_as):
+    users["ambassador"].locale = "en"
+    db.session.commit()
+    client = login_as(users["ambassador"])
+    refused = client.post("/aktiviteter/ny", data=form(hours="1.234")).text
+    assert "Ambiguous number: write it without a thousands separator, e.g. 1234 or 1234.5." in refused
+    asked = client.post("/aktiviteter/ny", data=form(type="supervision", hours="125")).text
+    assert "Save anyway" in asked and "Over 12 hours on one day" in asked and count() == 0

@@ -44,7 +44,8 @@ class ActivityForm(VersionedForm):
     region_code = SelectField(_l("Region"), validators=[Optional()],
                               description=_l("Tom: en landsdækkende aktivitet for hele korpset."))
     municipality_codes = SelectMultipleField(_l("Kommuner"), coerce=int, validators=[Optional()],
-                                             render_kw={"size": 8, **PICKER},
+                                             render_kw={"size": 8, **PICKER, "data-outside-text": _l(
+                                                 "%(names)s ligger uden for %(region)s. Er det rigtigt?")},
                                              description=_l("Hold Ctrl (Cmd på Mac) nede for at vælge flere."))
     centre_ids = SelectMultipleField(_l("Psykiatriske centre"), coerce=int, validators=[Optional()],
                                      render_kw={"size": 5})
