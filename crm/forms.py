@@ -106,4 +106,5 @@ def region_choices(codes=None, blank: Optional[str] = None) -> list[tuple[str, s
     return ([("", blank)] if blank is not None else []) + choices
 
 
-__all__ = ["CONFIRM_FIELD", "DanishDateField", "DanishNumberField", "FormWarning", "unconfirmed", "EmptyForm", "VersionedForm", "non_negative", "region_choices", "InputRequired"]
+__all__ = ["CONFIRM_FIELD", "DanishDateField", "DanishNumberField", "EmptyForm", "FormWarning", "InputRequired",
+           "VersionedForm", "non_negative", "region_choices", "unconfirmed"]

@@ -12,7 +12,7 @@ from crm.services import activities as service
 from crm.services.export import table_response
 from crm.services.locking import check_version
 from crm.views.activity_form import ActivityForm
-from crm.views.municipalities import own_region_default
+from crm.views.pipeline_forms import own_region_default
 
 bp = Blueprint("activities", __name__, url_prefix="/aktiviteter")
 PER_PAGE = 50

@@ -14,20 +14,11 @@ from crm.permissions import can_write_region, ensure_can_write, read_required, w
 from crm.services import pipeline
 from crm.services.export import table_response
 from crm.services.locking import check_version, commit_or_conflict
-from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageChangeForm, int_arg, safe_url,
-                                      wants_json)
+from crm.views.pipeline_forms import (MoveForm, NextStepForm, NoteForm, StageChangeForm, int_arg,
+                                      own_region_default, safe_url, wants_json)
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
-
-
-def own_region_default():
-    """An ambassador's bare list (no query arguments at all) starts in their own region; any
-    argument, ``region=`` (empty: the whole country) included, means exactly what it says, so
-    links from the dashboard and the start page keep their meaning."""
-    if request.args or not current_user.is_ambassador:
-        return None
-    return current_user.region_code
 
 
 def _list_filters() -> dict:

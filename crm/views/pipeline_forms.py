@@ -4,6 +4,7 @@ from typing import Optional
 from urllib.parse import urlencode
 
 from flask import request, url_for
+from flask_login import current_user
 from crm.i18n import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -28,6 +29,15 @@ def int_arg(name: str, source=None) -> Optional[int]:
         return int((source or request.args).get(name, ""))
     except (TypeError, ValueError):
         return None
+
+
+def own_region_default() -> Optional[int]:
+    """An ambassador's bare list (no query arguments at all) starts in their own region; any
+    argument, ``region=`` (empty: the whole country) included, means exactly what it says, so
+    links from the dashboard and the start page keep their meaning."""
+    if request.args or not current_user.is_ambassador:
+        return None
+    return current_user.region_code
 
 
 def wants_json() -> bool:
