@@ -96,8 +96,8 @@ def municipality_choices(region_codes=None, first_region: Optional[int] = None) 
                        Municipality.region_code, Municipality.name))
     if region_codes is not None:
         query = query.where(Municipality.region_code.in_(region_codes))
-    return [SelectChoice(str(code), name, optgroup=region, render_kw={"data-region": region_code})
-            for code, name, region_code, region in db.session.execute(query)]
+    return [SelectChoice(str(code), name, optgroup=region) for code, name, _region_code, region
+            in db.session.execute(query)]
 
 
 # A select of municipalities becomes a searchable picker (static/js/pickers.js, Tom Select); without

@@ -37,8 +37,8 @@
     var option = region.options[region.selectedIndex];
     var regionName = region.value && option ? option.textContent : "";
     var outside = Array.prototype.filter.call(municipalities.options, function (o) {
-      // data-region, not the <optgroup>: Tom Select moves chosen options out of their group.
-      return o.selected && regionName && o.getAttribute("data-region") !== region.value;
+      var group = o.getAttribute("data-group") || (o.parentNode.label || "");  // see pickers.js
+      return o.selected && regionName && group && group !== regionName;
     }).map(function (o) { return o.textContent; });
     hint.textContent = outside.length
       ? "⚠ " + text.replace("%(names)s", outside.join(", ")).replace("%(region)s", regionName) : "";

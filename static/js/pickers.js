@@ -6,6 +6,10 @@
   if (typeof window.TomSelect === "undefined") { return; }
   document.querySelectorAll("select[data-picker]").forEach(function (select) {
     var noResults = select.getAttribute("data-no-results") || "";
+    // Tom Select moves chosen options out of their <optgroup>: remember each one's group (region).
+    Array.prototype.forEach.call(select.querySelectorAll("optgroup > option"), function (option) {
+      option.setAttribute("data-group", option.parentNode.label);
+    });
     var picker = new window.TomSelect(select, {
       plugins: select.multiple ? ["remove_button"] : [],
       maxOptions: null,          // all 98, never a silently shortened list
