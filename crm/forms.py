@@ -2,14 +2,16 @@
 from typing import Optional
 
 from crm.i18n import lazy_gettext as _l
+from flask import request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, HiddenField, IntegerField
+from wtforms import DateField, Field, HiddenField
 from wtforms.validators import InputRequired, NumberRange
 from wtforms.widgets import TextInput
 
 from crm.extensions import db
 from crm.models import Region
+from crm.services.numbers import FormWarning, NumberError, input_text, parse_number, signature
 
 DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
 
@@ -44,6 +46,38 @@ class DanishDateField(DateField):
         return super()._value()
 
 
+class DanishNumberField(Field):
+    """Every count and decimal input: a text input (``inputmode`` numeric or decimal) read with
+    ``crm.services.numbers.parse_number``, so ``12,5`` and ``12.5`` both mean twelve and a half and
+    an ambiguous ``1.234`` is refused beside the field with the user's text kept.
+
+    Not ``type=number``: Chromium drops a typed Danish comma there (``12,5`` becomes 125).
+    ``places`` 0 gives an int (a count), more a Decimal with at most that many decimals.
+    """
+
+    widget = TextInput()
+
+    def __init__(self, label=None, validators=None, places: int = 0, **kwargs):
+        self.places = places
+        render_kw = dict(kwargs.pop("render_kw", None) or {})
+        render_kw.setdefault("inputmode", "decimal" if places else "numeric")
+        render_kw.setdefault("autocomplete", "off")
+        super().__init__(label, validators, render_kw=render_kw, **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if valuelist:
+            try:
+                self.data = parse_number(valuelist[0], self.places)
+            except NumberError as error:
+                raise ValueError(str(error)) from None
+
+    def _value(self) -> str:
+        if self.raw_data:  # what the user typed, also when it was refused
+            return self.raw_data[0]
+        return input_text(self.data)
+
+
 def non_negative(message=None):
     """Counts cannot be negative."""
     return NumberRange(min=0, max=10_000_000, message=message or _l("Skal være et tal fra 0 og op."))
@@ -59,6 +93,17 @@ class VersionedForm(FlaskForm):
     version = HiddenField()
 
 
+CONFIRM_FIELD = "confirm_warnings"
+
+
+def unconfirmed(warnings: list[FormWarning]) -> list[FormWarning]:
+    """The warnings the submitted form has not confirmed ("Gem alligevel" ticks exactly the
+    warnings shown; a changed value gives a new warning, which must be confirmed again)."""
+    if warnings and request.form.get(CONFIRM_FIELD) != signature(warnings):
+        return warnings
+    return []
+
+
 def region_choices(codes=None, blank: Optional[str] = None) -> list[tuple[str, str]]:
     """Regions as select choices, optionally only ``codes``."""
     query = select(Region).order_by(Region.code)
@@ -68,4 +113,5 @@ def region_choices(codes=None, blank: Optional[str] = None) -> list[tuple[str, s
     return ([("", blank)] if blank is not None else []) + choices
 
 
-__all__ = ["DanishDateField", "EmptyForm", "VersionedForm", "non_negative", "region_choices", "IntegerField", "InputRequired"]
+__all__ = ["CONFIRM_FIELD", "DanishDateField", "DanishNumberField", "EmptyForm", "FormWarning", "InputRequired",
+           "VersionedForm", "non_negative", "region_choices", "unconfirmed"]

@@ -39,12 +39,16 @@ from crm.services.importing import (
     stable_hash,
 )
 from crm.services.locking import commit_or_conflict, mark_updated
+from crm.services.numbers import FormWarning, input_text
 
 NATIONAL = "national"  # filter value for activities without a region
 SPLIT_ORGANISATION = ("participants_municipality", "participants_psychiatry", "participants_other")
 SPLIT_LEVEL = ("participants_staff", "participants_managers")
 COUNT_FIELDS = ("participants",) + SPLIT_ORGANISATION + SPLIT_LEVEL + ("sessions",)
 MAX_HOURS = 9999  # the column holds up to 999 999.99; anything near that is a typing error
+# Allowed but unusual: saved only after the user confirms ("12,5" read as 125 must not slip through).
+MAX_PLAUSIBLE_HOURS_PER_DAY = 12  # a single supervision over 12 hours is a typing error until confirmed
+MAX_PLAUSIBLE_PARTICIPANTS = 5000
 # Types whose extra field matters: a course's sessions, a material's link.
 SESSION_TYPES = frozenset({"course"})
 LINK_REQUIRED_TYPES = frozenset({"material"})
@@ -78,6 +82,41 @@ def validation_errors(data: Mapping[str, Any]) -> dict[str, str]:
     errors.update(_split_errors(data))
     errors.update(_type_errors(data))
     return errors
+
+
+def plausibility_warnings(data: Mapping[str, Any], municipality_codes: Sequence[int] = ()) -> list[FormWarning]:
+    """Values that are allowed but unusual, to be confirmed before saving: more than
+    ``MAX_PLAUSIBLE_HOURS_PER_DAY`` hours a day (or a course session), more than
+    ``MAX_PLAUSIBLE_PARTICIPANTS`` participants, municipalities outside the activity's region."""
+    warnings = []
+    hours, start, end = data.get("hours"), data.get("start_date"), data.get("end_date")
+    days = (end - start).days + 1 if start and end and end >= start else 1
+    limit = MAX_PLAUSIBLE_HOURS_PER_DAY * max(days, data.get("sessions") or 1)
+    if hours is not None and hours > limit:
+        message = (_("Over %(max)s timer på én dag. Er det rigtigt (fx 12,5 og ikke 125)?", max=limit) if limit ==
+                   MAX_PLAUSIBLE_HOURS_PER_DAY else _("Over %(max)s timer i alt. Er det rigtigt?", max=limit))
+        warnings.append(FormWarning("hours", f"hours:{input_text(hours)}>{limit}", message))
+    participants = data.get("participants")
+    if participants is not None and participants > MAX_PLAUSIBLE_PARTICIPANTS:
+        warnings.append(FormWarning("participants", f"participants:{participants}", _(
+            "Over %(max)s deltagere. Er det rigtigt?", max=MAX_PLAUSIBLE_PARTICIPANTS)))
+    outside = municipalities_outside_region(data.get("region_code"), municipality_codes)
+    if outside:
+        region = db.session.get(Region, data["region_code"])
+        warnings.append(FormWarning(
+            "municipality_codes", "outside:%s:%s" % (data["region_code"], ",".join(str(m.code) for m in outside)),
+            _("%(names)s ligger uden for %(region)s. Er det rigtigt?",
+              names=", ".join(m.name for m in outside), region=region.name)))
+    return warnings
+
+
+def municipalities_outside_region(region_code: Optional[int], codes: Sequence[int]) -> list[Municipality]:
+    """The chosen municipalities that lie outside the activity's region (none for a national one)."""
+    if region_code is None or not codes:
+        return []
+    return list(db.session.scalars(
+        select(Municipality).where(Municipality.code.in_(list(codes)), Municipality.region_code != region_code)
+        .order_by(Municipality.name)))
 
 
 def _split_errors(data: Mapping[str, Any]) -> dict[str, str]:

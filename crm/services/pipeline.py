@@ -73,6 +73,24 @@ def stage_on(municipality, on: date) -> StageOnDate:
     return StageOnDate(row.stage, row.effective_date) if row else StageOnDate(DEFAULT_STAGE, None)
 
 
+def backward_move_warnings(municipality_code: int, stage: str, effective_date: date) -> list:
+    """A warning (to be confirmed) when ``stage`` lies earlier in the pipeline than the stage in
+    effect on ``effective_date``; "Sat i bero" is beside the pipeline, so pausing or resuming
+    from a pause is no move backwards."""
+    from crm.i18n import gettext as _
+    from crm.models import STAGE_CODES
+    from crm.services.numbers import FormWarning
+
+    before = stage_on(municipality_code, effective_date).stage
+    if "paused" in (stage, before) or stage not in STAGE_CODES or before not in STAGE_CODES:
+        return []
+    if STAGE_CODES.index(stage) >= STAGE_CODES.index(before):
+        return []
+    return [FormWarning("stage", f"backwards:{municipality_code}:{before}>{stage}:{effective_date.isoformat()}", _(
+        "Det er et skridt tilbage: fra »%(before)s« til »%(stage)s«. Er det rigtigt?",
+        before=_stage_label(before), stage=_stage_label(stage)))]
+
+
 class StageError(ValueError):
     """A stage change that breaks a rule; the message is for the user."""
 

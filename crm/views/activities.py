@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.forms import EmptyForm
+from crm.forms import EmptyForm, unconfirmed
 from crm.models import ACTIVITY_TYPES, TRACKS, Activity, Municipality, Region
 from crm.permissions import (can_write_region, ensure_can_change_activity, ensure_can_write, read_required,
                              write_required)
@@ -13,6 +13,7 @@ from crm.services import activities as service
 from crm.services.export import table_response
 from crm.services.locking import check_version
 from crm.views.activity_form import ActivityForm
+from crm.views.pipeline_forms import own_region_default
 
 bp = Blueprint("activities", __name__, url_prefix="/aktiviteter")
 PER_PAGE = 50
@@ -24,6 +25,8 @@ def index():
     """The activity list: filters, pagination, and ``?format=csv|xlsx`` export of what is filtered."""
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     filters = service.ActivityFilters.from_args(request.args, {r.code for r in regions})
+    if (own := own_region_default()) is not None:
+        filters.region = str(own)
     fmt = request.args.get("format")
     if fmt in ("csv", "xlsx"):
         query = service.filtered_query(filters, service.export_options())
@@ -60,9 +63,16 @@ def _ensure_submitted_region_writable() -> None:
         ensure_can_write(int(raw))
 
 
-def _form_page(form: ActivityForm, activity: Activity | None, heading: str, action: str):
-    """Render the create/edit form (errors beside fields, input kept)."""
-    return render_template("activities/form.html", form=form, activity=activity, heading=heading, action=action)
+def _form_page(form: ActivityForm, activity: Activity | None, heading: str, action: str, warnings=()):
+    """Render the create/edit form (errors and warnings beside fields, input kept)."""
+    return render_template("activities/form.html", form=form, activity=activity, heading=heading, action=action,
+                           warnings=warnings)
+
+
+def _unconfirmed_warnings(form: ActivityForm) -> list:
+    """Implausible values and municipalities outside the region that the user has not yet
+    confirmed with "Gem alligevel" (then nothing is saved and the form comes back)."""
+    return unconfirmed(service.plausibility_warnings(form.values(), form.municipality_codes.data or []))
 
 
 @bp.route("/ny", methods=["GET", "POST"])
@@ -74,7 +84,8 @@ def new():
         form.region_code.data = str(current_user.region_code or "")
     else:
         _ensure_submitted_region_writable()
-    if form.validate_on_submit():
+    warnings = []
+    if form.validate_on_submit() and not (warnings := _unconfirmed_warnings(form)):
         values = form.values()
         ensure_can_write(values["region_code"])
         activity, _conflict = service.save_activity(
@@ -82,7 +93,7 @@ def new():
         )
         flash(_("Aktiviteten »%(title)s« er gemt.", title=activity.title), "success")
         return redirect(url_for("activities.detail", activity_id=activity.id))
-    return _form_page(form, None, _("Registrér aktivitet"), url_for("activities.new"))
+    return _form_page(form, None, _("Registrér aktivitet"), url_for("activities.new"), warnings)
 
 
 @bp.route("/<int:activity_id>/kopier")
@@ -113,7 +124,8 @@ def edit(activity_id: int):
         form.version.data = str(activity.version)
     else:
         _ensure_submitted_region_writable()
-    if form.validate_on_submit():
+    warnings = []
+    if form.validate_on_submit() and not (warnings := _unconfirmed_warnings(form)):
         conflict = check_version(activity, form.version.data)
         if conflict is None:
             values = form.values()
@@ -126,7 +138,8 @@ def edit(activity_id: int):
             return redirect(url_for("activities.detail", activity_id=activity.id))
         flash(conflict, "warning")
         form.version.data = str(activity.version)
-    return _form_page(form, activity, _("Redigér aktivitet"), url_for("activities.edit", activity_id=activity.id))
+    return _form_page(form, activity, _("Redigér aktivitet"), url_for("activities.edit", activity_id=activity.id),
+                      warnings)
 
 
 @bp.route("/<int:activity_id>/slet", methods=["POST"])

@@ -1,12 +1,7 @@
 """The activity form: fields, choices for the current user, and the cross-field rules."""
-from decimal import Decimal, InvalidOperation
-
-from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import (
-    DecimalField,
-    IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -18,35 +13,18 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, URL
 
 from crm.extensions import db
-from crm.forms import DanishDateField, VersionedForm, non_negative
-from crm.models import ACTIVITY_TYPES, Municipality, PsychiatricCentre, Region
+from crm.forms import DanishDateField, DanishNumberField, VersionedForm, non_negative
+from crm.models import ACTIVITY_TYPES, PsychiatricCentre, Region
 from crm.permissions import can_write_region
 from crm.services.activities import validation_errors
+from crm.views.pipeline_forms import PICKER, municipality_choices
 
 NATIONAL_CHOICE = ""
 
 
-class DanishDecimalField(DecimalField):
-    """A decimal typed with a comma (2,5) or a point (2.5)."""
-
-    def process_formdata(self, valuelist):
-        if valuelist and valuelist[0].strip():
-            try:
-                self.data = Decimal(valuelist[0].strip().replace(",", "."))
-                self.raw_data = valuelist
-                if not self.data.is_finite():  # "NaN", "Infinity" parse as Decimals
-                    raise InvalidOperation
-                return
-            except InvalidOperation:
-                self.data = None
-                raise ValueError(_("Skriv et tal, fx 2,5."))
-        self.data = None
-
-
 def _count_field(label):
     """An optional count ≥ 0."""
-    return IntegerField(label, validators=[Optional(), non_negative()],
-                        render_kw={"inputmode": "numeric", "min": 0})
+    return DanishNumberField(label, validators=[Optional(), non_negative()])
 
 
 class ActivityForm(VersionedForm):
@@ -59,14 +37,15 @@ class ActivityForm(VersionedForm):
     start_time = TimeField(_l("Starttidspunkt"), validators=[Optional()])
     end_time = TimeField(_l("Sluttidspunkt"), validators=[Optional()])
     location = StringField(_l("Sted"), validators=[Optional(), Length(max=300)])
-    hours = DanishDecimalField(_l("Varighed i timer"), places=2,
-                               validators=[Optional(), NumberRange(min=0, max=10000,
-                                                                   message=_l("Skal være et tal fra 0 og op."))],
-                               render_kw={"inputmode": "decimal"})
+    hours = DanishNumberField(_l("Varighed i timer"), places=2,
+                              validators=[Optional(), NumberRange(min=0, max=10000,
+                                                                  message=_l("Skal være et tal fra 0 og op."))],
+                              description=_l("Fx 2,5 (med komma eller punktum)."))
     region_code = SelectField(_l("Region"), validators=[Optional()],
                               description=_l("Tom: en landsdækkende aktivitet for hele korpset."))
     municipality_codes = SelectMultipleField(_l("Kommuner"), coerce=int, validators=[Optional()],
-                                             render_kw={"size": 8},
+                                             render_kw={"size": 8, **PICKER, "data-outside-text": _l(
+                                                 "%(names)s ligger uden for %(region)s. Er det rigtigt?")},
                                              description=_l("Hold Ctrl (Cmd på Mac) nede for at vælge flere."))
     centre_ids = SelectMultipleField(_l("Psykiatriske centre"), coerce=int, validators=[Optional()],
                                      render_kw={"size": 5})
@@ -86,7 +65,8 @@ class ActivityForm(VersionedForm):
         super().__init__(*args, **kwargs)
         self.type.choices = [(code, str(label)) for code, (label, _track) in ACTIVITY_TYPES.items()]
         self.region_code.choices = _region_choices(user)
-        self.municipality_codes.choices = _municipality_choices()
+        # All 98 (an activity may involve any region's), grouped by region, the user's own first.
+        self.municipality_codes.choices = municipality_choices(first_region=getattr(user, "region_code", None))
         self.centre_ids.choices = _centre_choices()
 
     def values(self) -> dict:
@@ -118,10 +98,6 @@ def _region_choices(user) -> list[tuple[str, str]]:
     return choices
 
 
-def _municipality_choices() -> list[tuple[int, str]]:
-    """All 98 municipalities (an activity may involve any region's), by name."""
-    rows = db.session.execute(select(Municipality.code, Municipality.name).order_by(Municipality.name))
-    return [(code, name) for code, name in rows]
 
 
 def _centre_choices() -> list[tuple[int, str]]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
-from crm.forms import EmptyForm
+from crm.forms import EmptyForm, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
 from crm.services import pipeline, tasks
@@ -17,7 +17,7 @@ from crm.services.export import table_response
 from crm.services.locking import check_version, conflict_message
 from crm.templating import format_date
 from crm.views.pipeline_forms import (MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm, int_arg,
-                                      safe_url, wants_json)
+                                      own_region_default, safe_url, wants_json)
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
@@ -28,7 +28,7 @@ def _list_filters() -> dict:
     stage = request.args.get("stage", "")
     sort = request.args.get("sort", "region")
     return {
-        "region_code": int_arg("region"),
+        "region_code": int_arg("region") or own_region_default(),
         "stage": stage if stage in STAGE_CODES else None,
         "overdue_only": request.args.get("overdue") == "1",
         "search": (request.args.get("q") or "").strip()[:100],
@@ -49,7 +49,16 @@ def index():
         return _export(fmt, rows)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/index.html", rows=rows, regions=regions, filters=filters,
-                           today=today, sorts=pipeline.LIST_SORTS)
+                           today=today, sorts=pipeline.LIST_SORTS, elsewhere=_matches_elsewhere(filters, rows))
+
+
+def _matches_elsewhere(filters: dict, rows) -> list:
+    """A search within a region also names the matching municipalities in other regions, so a
+    name is never "not found" only because the list started in the user's region."""
+    if not filters["search"] or filters["region_code"] is None:
+        return []
+    everywhere = pipeline.municipality_rows(local_today(), **{**filters, "region_code": None})
+    return [r.municipality for r in everywhere if r.municipality.region_code != filters["region_code"]]
 
 
 def _export(fmt: str, rows):
@@ -130,9 +139,12 @@ def detail(code: int):
     return _render_detail(municipality)
 
 
-def _render_detail(municipality: Municipality, status: int = 200, **forms):
-    """The municipality page; ``forms`` replaces a default form (to show errors and keep input)."""
-    stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage")
+def _render_detail(municipality: Municipality, status: int = 200, stage_warnings=(), **forms):
+    """The municipality page; ``forms`` replaces a default form (to show errors and keep input).
+    A new stage change starts at the current stage, so one click cannot set it back."""
+    today = local_today()
+    current = pipeline.stage_on(municipality.code, today)
+    stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage", stage=current.stage)
     note_form = forms.get("note_form") or NoteForm(formdata=None, prefix="note")
     task_form = forms.get("task_form")
     if task_form is None:
@@ -148,15 +160,15 @@ def _render_detail(municipality: Municipality, status: int = 200, **forms):
              for i in timeline.items if i.kind == "activity"}
     links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
-    today = local_today()
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,
         municipality=municipality,
-        current=pipeline.stage_on(municipality.code, today),
+        current=current,
         links=links,
         contacts=contacts,
         stage_form=stage_form,
+        stage_warnings=stage_warnings,
         note_form=note_form,
         task_form=task_form,
         open_tasks=tasks.municipality_tasks(municipality.code),
@@ -174,6 +186,9 @@ def add_stage(code: int):
     ensure_can_write(municipality.region_code)
     form = StageChangeForm(prefix="stage")
     if form.validate_on_submit():
+        warnings = unconfirmed(pipeline.backward_move_warnings(code, form.stage.data, form.effective_date.data))
+        if warnings:
+            return _render_detail(municipality, 200, stage_warnings=warnings, stage_form=form)
         try:
             pipeline.record_stage_change(code, form.stage.data, form.effective_date.data, form.note.data,
                                          current_user)

@@ -4,12 +4,14 @@ from urllib.parse import urlencode
 
 from flask import request, url_for
 from crm.clock import local_today
+from flask_login import current_user
 from crm.i18n import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from werkzeug.routing import BuildError
 from wtforms import EmailField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Email, InputRequired, Length, Optional as OptionalValue, ValidationError
 from wtforms.widgets import TextInput
 
@@ -27,6 +29,15 @@ def int_arg(name: str, source=None) -> Optional[int]:
         return int((source or request.args).get(name, ""))
     except (TypeError, ValueError):
         return None
+
+
+def own_region_default() -> Optional[int]:
+    """An ambassador's bare list (no query arguments at all) starts in their own region; any
+    argument, ``region=`` (empty: the whole country) included, means exactly what it says, so
+    links from the dashboard and the start page keep their meaning."""
+    if request.args or not current_user.is_ambassador:
+        return None
+    return current_user.region_code
 
 
 def wants_json() -> bool:
@@ -76,12 +87,22 @@ class QueryUrls:
         return self._encoded[pair]
 
 
-def municipality_choices(region_codes=None) -> list[tuple[str, str]]:
-    """Municipalities as choices, by region then name, optionally only some regions."""
-    query = select(Municipality).order_by(Municipality.region_code, Municipality.name)
+def municipality_choices(region_codes=None, first_region: Optional[int] = None) -> list[SelectChoice]:
+    """Municipalities as choices grouped by region (``<optgroup>``), by region then name,
+    optionally only some regions; ``first_region`` (the user's own) is listed first (one query)."""
+    query = (select(Municipality.code, Municipality.name, Municipality.region_code, Region.name)
+             .join(Region, Region.code == Municipality.region_code)
+             .order_by(Municipality.region_code != first_region if first_region else Municipality.region_code,
+                       Municipality.region_code, Municipality.name))
     if region_codes is not None:
         query = query.where(Municipality.region_code.in_(region_codes))
-    return [(str(m.code), m.name) for m in db.session.scalars(query)]
+    return [SelectChoice(str(code), name, optgroup=region) for code, name, _region_code, region
+            in db.session.execute(query)]
+
+
+# A select of municipalities becomes a searchable picker (static/js/pickers.js, Tom Select); without
+# JavaScript it stays the plain select it is.
+PICKER = {"data-picker": "municipalities", "data-no-results": _l("Ingen kommune passer på søgningen.")}
 
 
 def _regional_choices(model, region_codes=None) -> list[tuple[str, str]]:
@@ -208,9 +229,9 @@ class PlanForm(VersionedForm):
 
     title = StringField(_l("Titel"), validators=[InputRequired(), Length(max=200)])
     region = SelectField(_l("Ejerregion"))
-    municipalities = SelectMultipleField(_l("Kommuner"), render_kw={"size": 8})
+    municipalities = SelectMultipleField(_l("Kommuner"), render_kw={"size": 8, **PICKER})
     centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5},
-                                  description=_l("Listen vedligeholdes af en administrator (Psykiatri i menuen)."))
+                                  description=_l("Listen vedligeholdes af en administrator (Administration › Psykiatriske centre i menuen)."))
     signed_date = _date_field(_l("Underskrevet den"), validators=[OptionalValue()])
     valid_from = _date_field(_l("Gyldig fra"), validators=[OptionalValue()])
     valid_to = _date_field(_l("Gyldig til"), validators=[OptionalValue()])
@@ -251,7 +272,7 @@ class ContactForm(VersionedForm):
     email = EmailField(_l("Arbejds-e-mail"), validators=[OptionalValue(), Email(), Length(max=254)])
     phone = StringField(_l("Arbejdstelefon"), validators=[OptionalValue(), Length(max=40)])
     region = SelectField(_l("Region"))
-    municipality = SelectField(_l("Kommune"), validators=[OptionalValue()])
+    municipality = SelectField(_l("Kommune"), validators=[OptionalValue()], render_kw=PICKER)
     centre = SelectField(_l("Psykiatrisk center/enhed"), validators=[OptionalValue()])
     submit = SubmitField(_l("Gem kontakt"))
 
@@ -259,5 +280,5 @@ class ContactForm(VersionedForm):
         super().__init__(*args, **kwargs)
         none = str(_l("— ingen —"))
         self.region.choices = region_choices(writable)
-        self.municipality.choices = [("", none)] + municipality_choices(writable)
+        self.municipality.choices = [SelectChoice("", none)] + municipality_choices(writable)
         self.centre.choices = [("", none)] + centre_choices(writable)

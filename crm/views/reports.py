@@ -13,12 +13,12 @@ from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import Form, HiddenField, IntegerField, SelectField, TextAreaField
+from wtforms import Form, HiddenField, SelectField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional as OptionalValue
 
 from crm import clock
 from crm.extensions import db
-from crm.forms import DATE_FORMATS, DanishDateField
+from crm.forms import DATE_FORMATS, DanishDateField, DanishNumberField
 from crm.models import ReportSubmission
 from crm.permissions import admin_required, read_required
 from crm.services import report as service
@@ -32,7 +32,7 @@ HALF_CHOICES = [("1", _l("1. halvår (januar–juni)")), ("2", _l("2. halvår (j
 class HalfYearForm(Form):
     """Choose a half year (GET; no CSRF needed for reading)."""
 
-    year = IntegerField(_l("År"), validators=[OptionalValue(), NumberRange(2000, 2100)])
+    year = DanishNumberField(_l("År"), validators=[OptionalValue(), NumberRange(2000, 2100)])
     half = SelectField(_l("Halvår"), choices=HALF_CHOICES, validators=[OptionalValue()])
 
 
