@@ -1,13 +1,21 @@
 """Import an .ics file (e.g. exported from Outlook) as draft activities.
 
 ``read_events`` parses the file and expands recurring events within the chosen date range
-(``recurring-ical-events``), proposing for each occurrence an activity type (keywords in the Danish
+(``recurring-ical-events``, its rules walked lazily: see "Bounds" below), proposing for each occurrence an activity type (keywords in the Danish
 text), date, times, duration in hours and the municipalities named in the text. The user confirms
 which to create; ``create_activities`` creates them, marked "Importeret fra kalender" in the note.
 
 Nothing is created twice: each activity remembers its event in ``import_key``: ``ics:<UID>`` for
 a single event, ``ics:<UID>:<occurrence start>`` for an occurrence of a recurring one (UIDs too
 long for the column are hashed).
+
+Bounds: a 215-byte file with ``RRULE:FREQ=SECONDLY`` and no COUNT describes billions of
+occurrences, and the parser itself costs time per line. So before parsing, a file may have at
+most ``MAX_LINES`` content lines and ``MAX_COMPONENTS`` components; while expanding, every date a
+recurrence rule generates (also those before the chosen range, since a rule is walked from its
+start) spends one unit of ``MAX_EXPANSION`` for the whole file, and the walk stops at the end of
+the range; and reading stops at ``MAX_EVENTS`` occurrences in the range. Each bound refuses the
+file with a message that names it.
 """
 import re
 from dataclasses import dataclass, field
@@ -33,6 +41,9 @@ IMPORT_NOTE = "Importeret fra kalender"
 MAX_RANGE_DAYS = 3 * 366
 MAX_EVENTS = 2000  # a preview longer than this is not something a person can confirm row by row
 KEY_LIMIT = 300  # Activity.import_key length
+MAX_LINES = 50_000  # content lines (folded continuation lines not counted); parsing costs per line
+MAX_COMPONENTS = 5_000  # BEGIN: lines (events, alarms, time zones…)
+MAX_EXPANSION = 100_000  # dates all recurrence rules of one file may generate, counted from their starts
 
 # First matching rule wins, so the specific words come before the general ones.
 TYPE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -196,22 +207,89 @@ def proposal_from_event(event, recurring: bool = False) -> Proposal:
     )
 
 
+class _Budget:
+    """How many more dates the file's recurrence rules may generate."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise IcsError(_("Filen har gentagne aftaler med for mange gentagelser (over %(max)s, fx hvert "
+                             "sekund eller minut) til at kunne læses.", max=MAX_EXPANSION))
+
+
+class _LazyRule:
+    """A dateutil rule whose ``between`` is a generator that stops at the end of the range and
+    spends the budget for every date it generates (dateutil's own ``between`` builds a list of
+    every occurrence up to the end first)."""
+
+    def __init__(self, rule, budget: _Budget):
+        self._rule = rule
+        self._budget = budget
+
+    def __getattr__(self, name):
+        return getattr(self._rule, name)
+
+    def between(self, after, before, inc: bool = False):
+        for moment in self._rule:
+            self._budget.spend()
+            if moment > before or (moment == before and not inc):
+                return
+            if moment > after or (moment == after and inc):
+                yield moment
+
+
+def _check_size(text: str) -> None:
+    """Refuse a file with more content lines or components than the bounds, before parsing it."""
+    lines = components = 0
+    for line in text.splitlines():
+        if line[:1] in (" ", "\t") or not line:
+            continue  # a folded continuation line
+        lines += 1
+        if line[:6].upper() == "BEGIN:":
+            components += 1
+        if lines > MAX_LINES:
+            raise IcsError(_("Kalenderfilen er for stor: mere end %(max)s linjer. Eksportér en kortere periode.",
+                             max=MAX_LINES))
+        if components > MAX_COMPONENTS:
+            raise IcsError(_("Kalenderfilen har mere end %(max)s aftaler og andre dele. Eksportér en kortere "
+                             "periode.", max=MAX_COMPONENTS))
+
+
+def bounded_occurrences(calendar: Calendar, start: date, end: date) -> Iterable:
+    """The occurrences (as components) of every event between ``start`` and ``end`` (exclusive),
+    one series at a time, each rule walked lazily against one budget (``MAX_EXPANSION``)."""
+    query = recurring_ical_events.of(calendar)
+    budget = _Budget(MAX_EXPANSION)
+    for series in query.series:
+        recurrence = getattr(series, "recurrence", None)
+        if getattr(recurrence, "rrules", None):
+            recurrence.rrules = [_LazyRule(rule, budget) for rule in recurrence.rrules]
+    span_start, span_end = query.to_datetime(start), query.to_datetime(end)
+    for series in query.series:
+        for occurrence in series.between(span_start, span_end):
+            yield occurrence.as_component(query.keep_recurrence_attributes)
+
+
 def read_events(data: bytes, start: date, end: date) -> list[Proposal]:
     """Proposals for every event in ``data`` between ``start`` and ``end`` (inclusive), by date.
 
-    Recurring events are expanded within the range. Raises ``IcsError`` for an unreadable file
-    or an unreasonable range.
+    Recurring events are expanded within the range (bounded: see the module docstring). Raises
+    ``IcsError`` for an unreadable file, an unreasonable range or a file over a bound.
     """
     if end < start:
         raise IcsError(_("Slutdatoen må ikke ligge før startdatoen."))
     if (end - start).days > MAX_RANGE_DAYS:
         raise IcsError(_("Vælg en periode på højst tre år."))
     try:
-        calendar = Calendar.from_ical(data.decode("utf-8-sig", errors="replace"))
-        occurrences = recurring_ical_events.of(calendar).between(start, end + timedelta(days=1))
+        text = data.decode("utf-8-sig", errors="replace")
+        _check_size(text)
+        calendar = Calendar.from_ical(text)
         series = recurring_uids(calendar)
         proposals = []
-        for occurrence in occurrences:
+        for occurrence in bounded_occurrences(calendar, start, end + timedelta(days=1)):
             if not _text(occurrence, "UID") or occurrence.get("DTSTART") is None:
                 continue  # without a UID an event cannot be recognised next time; skip it
             proposals.append(proposal_from_event(occurrence, _text(occurrence, "UID") in series))

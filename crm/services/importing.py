@@ -9,7 +9,8 @@ Reading
     * CSV: UTF-8 with or without BOM (falls back to Windows-1252, what Danish Excel's plain
       "CSV (semikolonsepareret)" writes); the separator ``;``, ``,`` or tab is sniffed from the
       header line.
-    * XLSX (``.xlsx``/``.xlsm``, or any file that starts like a zip): the first sheet, read-only.
+    * XLSX (``.xlsx``/``.xlsm``, or any file that starts like a zip): the first sheet, through the
+      bounded reader ``crm.services.xlsx_reader`` (limits checked before parsing; read-only).
       Cells are turned into text the way the CSV would carry them (dates as ``YYYY-MM-DD``,
       whole floats without ``.0``), so row parsers only ever see strings.
 
@@ -55,9 +56,8 @@ import csv
 import hashlib
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Hashable, Iterable, Optional, Sequence
 
@@ -66,12 +66,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from crm.extensions import db
+from crm.services.xlsx_reader import LIMITS as XLSX_LIMITS
+from crm.services.xlsx_reader import XlsxRefused, read_sheets
 
 ALL_OR_NOTHING = "all_or_nothing"
 GOOD_ROWS_ONLY = "good_rows_only"
 MODES = (ALL_OR_NOTHING, GOOD_ROWS_ONLY)
 
 MAX_ROWS = 50_000
+MAX_COLUMNS = XLSX_LIMITS.columns  # CSV as XLSX: a wider record is refused
+MAX_RECORD_CHARS = 100_000  # one CSV record (a row, with any line breaks inside quotes)
 # Dates outside this range are almost always typing errors (0205 for 2025…).
 MIN_YEAR, MAX_YEAR = 1990, 2100
 MAX_WHOLE = 1_000_000
@@ -108,6 +112,7 @@ class Table:
 
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    sheet: Optional[str] = None  # the worksheet's title (XLSX)
 
 
 # --------------------------------------------------------------------------------------------
@@ -116,20 +121,28 @@ class Table:
 
 def read_table(data: bytes, filename: str = "") -> Table:
     """Read CSV or XLSX bytes into a ``Table`` (see the module docstring)."""
+    return read_tables(data, filename, first_only=True)[0]
+
+
+def read_tables(data: bytes, filename: str = "", first_only: bool = False) -> list[Table]:
+    """Every table of a file: the CSV, or each worksheet of an XLSX workbook (the first one is the
+    data; an empty sheet has an empty header). ``ImportFileError`` for a file that cannot be read
+    or breaks a limit."""
     name = (filename or "").lower()
     if name.endswith(".xls"):
         raise ImportFileError(_("Gamle .xls-filer kan ikke læses. Gem filen som .xlsx eller CSV."))
     if not data or not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise ImportFileError(_("Filen er tom."))
     if name.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
-        table = _read_xlsx(data)
+        tables = _sheet_tables(data, first_only)
     else:
-        table = _read_csv(data)
+        tables = [_read_csv(data)]
+    table = tables[0]
     if not any(cell.strip() for cell in table.header):
         raise ImportFileError(_("Filens første linje skal være en overskrift med kolonnenavne."))
     if len(table.rows) > MAX_ROWS:
         raise ImportFileError(_("Filen har mere end %(max)s rækker. Del den op.", max=MAX_ROWS))
-    return table
+    return tables
 
 
 def _decode(data: bytes) -> str:
@@ -147,23 +160,57 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+class _BoundedLines:
+    """The CSV text line by line, refusing a record longer than ``MAX_RECORD_CHARS`` before the csv
+    module has built it (a quoted field can run over many lines); ``record_done`` resets the count."""
+
+    def __init__(self, text: str):
+        self.lines = io.StringIO(text, newline="")
+        self.chars = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.lines.readline(MAX_RECORD_CHARS + 1)
+        if not line:
+            raise StopIteration
+        self.chars += len(line)
+        if self.chars > MAX_RECORD_CHARS:
+            raise ImportFileError(_("En linje i filen er længere end %(max)s tegn. Er et anførselstegn ikke lukket?",
+                                    max=MAX_RECORD_CHARS))
+        return line
+
+    def record_done(self) -> None:
+        self.chars = 0
+
+
 def _read_csv(data: bytes) -> Table:
     """CSV text → Table; line numbers are the line on which each record starts."""
     text = _decode(data)
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line))
+    first_line = text.lstrip("\r\n").split("\n", 1)[0][:MAX_RECORD_CHARS]
+    lines = _BoundedLines(text)
+    reader = csv.reader(lines, delimiter=_sniff_delimiter(first_line))
     header: Optional[list[str]] = None
     rows: list[tuple[int, list[str]]] = []
     previous_end = 0
     try:
         for record in reader:
+            lines.record_done()
             start, previous_end = previous_end + 1, reader.line_num
+            if len(record) > MAX_COLUMNS:
+                if any(cell.strip() for cell in record[MAX_COLUMNS:]):
+                    raise ImportFileError(_("Linje %(line)s har mere end %(max)s kolonner.", line=start,
+                                            max=MAX_COLUMNS))
+                record = record[:MAX_COLUMNS]
             if not any(cell.strip() for cell in record):
                 continue
             if header is None:
                 header = record
             else:
                 rows.append((start, record))
+                if len(rows) > MAX_ROWS:
+                    break
     except csv.Error as exc:
         raise ImportFileError(_("CSV-filen kan ikke læses (linje %(line)s): %(error)s",
                                 line=reader.line_num, error=str(exc)))
@@ -172,49 +219,24 @@ def _read_csv(data: bytes) -> Table:
     return Table(header, rows)
 
 
-def _cell_text(value: Any) -> str:
-    """An XLSX cell as the text a CSV would carry."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
-
-
 def _read_xlsx(data: bytes) -> Table:
     """The first sheet of an XLSX workbook → Table; line numbers are the sheet's row numbers."""
-    from openpyxl import load_workbook
+    return _sheet_tables(data, first_only=True)[0]
 
+
+def _sheet_tables(data: bytes, first_only: bool = False) -> list[Table]:
+    """Worksheets → Tables (an empty sheet has an empty header), through the bounded reader."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(_("Filen kan ikke læses som et Excel-regneark (.xlsx): %(error)s", error=str(exc)))
-    try:
-        if not workbook.worksheets:
-            raise ImportFileError(_("Regnearket har ingen ark."))
-        header: Optional[list[str]] = None
-        rows: list[tuple[int, list[str]]] = []
-        for line_no, cells in enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1):
-            record = [_cell_text(v) for v in cells]
-            if not any(cell.strip() for cell in record):
-                continue
-            if header is None:
-                header = record
-            else:
-                rows.append((line_no, record))
-                if len(rows) > MAX_ROWS:
-                    break
-    finally:
-        workbook.close()
-    if header is None:
+        sheets = read_sheets(data, first_only=first_only)
+    except XlsxRefused as exc:
+        raise ImportFileError(str(exc))
+    tables = []
+    for sheet in sheets:
+        header = sheet.rows[0][1] if sheet.rows else []
+        tables.append(Table(header, sheet.rows[1:], sheet.title))
+    if not tables[0].header:
         raise ImportFileError(_("Filen er tom."))
-    return Table(header, rows)
+    return tables
 
 
 def _normalise_column(name: str) -> str:
