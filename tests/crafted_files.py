@@ -146,7 +146,7 @@ def xlsx_many_members(count: int = 5_000) -> bytes:
 def ics_secondly(dtstart: str = "20260301T090000Z", extra: str = "") -> bytes:
     """215 bytes: an event repeating every second for ever."""
     return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//y//EN\r\nBEGIN:VEVENT\r\nUID:bomb@example.org\r\n"
-            f"DTSTART:{dtstart}\r\nDTEND:{dtstart[:-3]}001Z\r\nRRULE:FREQ=SECONDLY{extra}\r\n"
+            f"DTSTART:{dtstart}\r\nDTEND:{dtstart[:-2]}1Z\r\nRRULE:FREQ=SECONDLY{extra}\r\n"
             "SUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n").encode()
 
 

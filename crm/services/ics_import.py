@@ -26,6 +26,7 @@ from typing import Iterable, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 import recurring_ical_events
+from dateutil.rrule import DAILY, YEARLY, rrule
 from crm.i18n import gettext as _
 from icalendar import Calendar
 from sqlalchemy import select
@@ -220,19 +221,50 @@ class _Budget:
                              "sekund eller minut) til at kunne læses.", max=MAX_EXPANSION))
 
 
+_DAY_FILTERS = ("byweekday", "bymonthday", "byyearday", "byweekno", "bymonth")
+
+
+def _never_matches(rule) -> bool:
+    """Whether a rule's day filters can never all hold (30 February, 31 April…): dateutil would walk
+    such a rule, finding nothing, to the year 9999. Probed as a yearly rule over the last 400-year
+    cycle before 9999 (the Gregorian calendar repeats every 400 years), which takes milliseconds."""
+    given = getattr(rule, "_original_rule", {}) or {}
+    if not any(given.get(name) for name in _DAY_FILTERS if name != "bymonth"):
+        return False  # without day filters dateutil derives the day from DTSTART: always a match
+    start = rule._dtstart
+    shifted = start.replace(year=start.year + 400 * max(0, (9600 - start.year + 399) // 400))
+    probe = rule.replace(freq=YEARLY, interval=1, count=None, until=None, dtstart=shifted)
+    return next(iter(probe), None) is None
+
+
+def _check_rule(rule) -> None:
+    """Refuse a rule that could walk day by day for millennia without a match: a daily or finer
+    rule with an interval and day filters (every 7th day on Tuesdays, from a Monday)."""
+    given = getattr(rule, "_original_rule", {}) or {}
+    if rule._freq >= DAILY and rule._interval > 1 and any(given.get(name) for name in _DAY_FILTERS):
+        raise IcsError(_("Filen har en gentagelsesregel, der ikke understøttes (et interval sammen med "
+                         "bestemte dage ved daglige eller hyppigere gentagelser)."))
+
+
 class _LazyRule:
     """A dateutil rule whose ``between`` is a generator that stops at the end of the range and
     spends the budget for every date it generates (dateutil's own ``between`` builds a list of
-    every occurrence up to the end first)."""
+    every occurrence up to the end first). A rule that can never match yields nothing."""
 
     def __init__(self, rule, budget: _Budget):
         self._rule = rule
         self._budget = budget
+        self._empty = False
+        if isinstance(rule, rrule):
+            _check_rule(rule)
+            self._empty = _never_matches(rule)
 
     def __getattr__(self, name):
         return getattr(self._rule, name)
 
     def between(self, after, before, inc: bool = False):
+        if self._empty:
+            return
         for moment in self._rule:
             self._budget.spend()
             if moment > before or (moment == before and not inc):
