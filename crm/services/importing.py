@@ -298,6 +298,11 @@ class FieldParser:
         self.line_no = line_no
         self.errors = errors
 
+    def shown(self, text: str) -> str:
+        """How a bad value is quoted back in a message (an importer that must not repeat what it
+        reads, such as the outcome import, overrides this)."""
+        return text
+
     def error(self, column: Optional[str], message: str) -> None:
         """Record a problem with this row."""
         self.errors.append(RowError(self.line_no, column, message))
@@ -329,7 +334,7 @@ class FieldParser:
             return None
         value = parse_date_text(text)
         if value is None:
-            self.error(column, _("Ugyldig dato »%(value)s«. Skriv den som DD-MM-ÅÅÅÅ eller ÅÅÅÅ-MM-DD.", value=text))
+            self.error(column, _("Ugyldig dato »%(value)s«. Skriv den som DD-MM-ÅÅÅÅ eller ÅÅÅÅ-MM-DD.", value=self.shown(text)))
         return value
 
     def whole(self, values, column: str, required: bool = False) -> Optional[int]:
@@ -339,13 +344,13 @@ class FieldParser:
             return None
         number = parse_decimal_text(text)
         if number is None or number != number.to_integral_value():
-            self.error(column, _("»%(value)s« er ikke et helt tal.", value=text))
+            self.error(column, _("»%(value)s« er ikke et helt tal.", value=self.shown(text)))
             return None
         if number < 0:
-            self.error(column, _("Må ikke være negativ (%(value)s).", value=text))
+            self.error(column, _("Må ikke være negativ (%(value)s).", value=self.shown(text)))
             return None
         if number > MAX_WHOLE:
-            self.error(column, _("Urimeligt stort tal (%(value)s).", value=text))
+            self.error(column, _("Urimeligt stort tal (%(value)s).", value=self.shown(text)))
             return None
         return int(number)
 
@@ -356,13 +361,13 @@ class FieldParser:
             return None
         number = parse_decimal_text(text)
         if number is None:
-            self.error(column, _("»%(value)s« er ikke et tal. Brug komma eller punktum som decimaltegn.", value=text))
+            self.error(column, _("»%(value)s« er ikke et tal. Brug komma eller punktum som decimaltegn.", value=self.shown(text)))
             return None
         if number < 0:
-            self.error(column, _("Må ikke være negativ (%(value)s).", value=text))
+            self.error(column, _("Må ikke være negativ (%(value)s).", value=self.shown(text)))
             return None
         if number > MAX_DECIMAL:
-            self.error(column, _("Urimeligt stort tal (%(value)s).", value=text))
+            self.error(column, _("Urimeligt stort tal (%(value)s).", value=self.shown(text)))
             return None
         return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
@@ -374,7 +379,7 @@ class FieldParser:
         code = _as_int(text)
         if code is None or code not in set(known_codes):
             self.error(column, _("Ukendt regionskode »%(value)s«. Brug 1081–1085, eller lad feltet stå tomt "
-                                 "for en landsdækkende aktivitet.", value=text))
+                                 "for en landsdækkende aktivitet.", value=self.shown(text)))
             return None
         return code
 
@@ -385,7 +390,7 @@ class FieldParser:
             return None
         code = lookup.resolve(text)
         if code is None:
-            self.error(column, _("Ukendt kommunekode »%(value)s«.", value=text))
+            self.error(column, _("Ukendt kommunekode »%(value)s«.", value=self.shown(text)))
         return code
 
     def municipalities(self, values, column: str, lookup: "MunicipalityLookup") -> list[int]:
@@ -404,7 +409,7 @@ class FieldParser:
                 codes.add(code)
         if unknown:
             self.error(column, _("Ukendt kommunekode: %(values)s. Adskil flere koder med |.",
-                                 values=", ".join(unknown)))
+                                 values=", ".join(self.shown(u) for u in unknown)))
         return sorted(codes)
 
 
