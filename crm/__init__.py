@@ -50,6 +50,9 @@ def create_app(config: Union[str, type, None] = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     configure_logging(app)
+    from crm.services.pending_uploads import clean_at_start
+
+    clean_at_start(app)  # unconfirmed uploads older than an hour go (also by the scheduler)
     return app
 
 
