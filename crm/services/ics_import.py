@@ -14,7 +14,7 @@ occurrences, and the parser itself costs time per line. So before parsing, a fil
 most ``MAX_LINES`` content lines and ``MAX_COMPONENTS`` components; while expanding, every date a
 recurrence rule generates (also those before the chosen range, since a rule is walked from its
 start) spends one unit of ``MAX_EXPANSION`` for the whole file, and the walk stops at the end of
-the range; and reading stops at ``MAX_EVENTS`` occurrences in the range. Each bound refuses the
+the range; and the walk stops at ``MAX_EVENTS`` occurrences in the range. Each bound refuses the
 file with a message that names it.
 """
 import re
@@ -42,7 +42,7 @@ IMPORT_NOTE = "Importeret fra kalender"
 MAX_RANGE_DAYS = 3 * 366
 MAX_EVENTS = 2000  # a preview longer than this is not something a person can confirm row by row
 KEY_LIMIT = 300  # Activity.import_key length
-MAX_LINES = 50_000  # content lines (folded continuation lines not counted); parsing costs per line
+MAX_LINES = 30_000  # content lines (folded continuation lines not counted); parsing costs per line
 MAX_COMPONENTS = 5_000  # BEGIN: lines (events, alarms, time zones…)
 MAX_EXPANSION = 100_000  # dates all recurrence rules of one file may generate, counted from their starts
 
@@ -273,26 +273,27 @@ class _LazyRule:
                 yield moment
 
 
+_CONTENT_LINE = re.compile(r"^[^ \t\r\n]", re.MULTILINE)  # a line that is not a folded continuation
+_BEGIN = re.compile(r"^BEGIN:", re.MULTILINE | re.IGNORECASE)
+
+
 def _check_size(text: str) -> None:
-    """Refuse a file with more content lines or components than the bounds, before parsing it."""
-    lines = components = 0
-    for line in text.splitlines():
-        if line[:1] in (" ", "\t") or not line:
-            continue  # a folded continuation line
-        lines += 1
-        if line[:6].upper() == "BEGIN:":
-            components += 1
-        if lines > MAX_LINES:
-            raise IcsError(_("Kalenderfilen er for stor: mere end %(max)s linjer. Eksportér en kortere periode.",
-                             max=MAX_LINES))
-        if components > MAX_COMPONENTS:
+    """Refuse a file with more content lines or components than the bounds, before parsing it
+    (counting stops at the bound, and holds no list of lines)."""
+    for count, _match in enumerate(_BEGIN.finditer(text), start=1):
+        if count > MAX_COMPONENTS:
             raise IcsError(_("Kalenderfilen har mere end %(max)s aftaler og andre dele. Eksportér en kortere "
                              "periode.", max=MAX_COMPONENTS))
+    for count, _match in enumerate(_CONTENT_LINE.finditer(text), start=1):
+        if count > MAX_LINES:
+            raise IcsError(_("Kalenderfilen er for stor: mere end %(max)s linjer. Eksportér en kortere periode.",
+                             max=MAX_LINES))
 
 
-def bounded_occurrences(calendar: Calendar, start: date, end: date) -> Iterable:
+def bounded_occurrences(calendar: Calendar, start: date, end: date) -> list:
     """The occurrences (as components) of every event between ``start`` and ``end`` (exclusive),
-    one series at a time, each rule walked lazily against one budget (``MAX_EXPANSION``)."""
+    one series at a time, each rule walked lazily against one budget (``MAX_EXPANSION``); more
+    than ``MAX_EVENTS`` stops the walk at once."""
     query = recurring_ical_events.of(calendar)
     budget = _Budget(MAX_EXPANSION)
     for series in query.series:
@@ -300,9 +301,14 @@ def bounded_occurrences(calendar: Calendar, start: date, end: date) -> Iterable:
         if getattr(recurrence, "rrules", None):
             recurrence.rrules = [_LazyRule(rule, budget) for rule in recurrence.rrules]
     span_start, span_end = query.to_datetime(start), query.to_datetime(end)
+    occurrences = []
     for series in query.series:
         for occurrence in series.between(span_start, span_end):
-            yield occurrence.as_component(query.keep_recurrence_attributes)
+            occurrences.append(occurrence)
+            if len(occurrences) > MAX_EVENTS:
+                raise IcsError(_("Filen har mere end %(max)s aftaler i perioden. Vælg en kortere periode.",
+                                 max=MAX_EVENTS))
+    return [occurrence.as_component(query.keep_recurrence_attributes) for occurrence in occurrences]
 
 
 def read_events(data: bytes, start: date, end: date) -> list[Proposal]:
@@ -325,9 +331,6 @@ def read_events(data: bytes, start: date, end: date) -> list[Proposal]:
             if not _text(occurrence, "UID") or occurrence.get("DTSTART") is None:
                 continue  # without a UID an event cannot be recognised next time; skip it
             proposals.append(proposal_from_event(occurrence, _text(occurrence, "UID") in series))
-            if len(proposals) > MAX_EVENTS:
-                raise IcsError(_("Filen har mere end %(max)s aftaler i perioden. Vælg en kortere periode.",
-                                 max=MAX_EVENTS))
     except IcsError:
         raise
     except Exception as error:  # icalendar and the expander raise many kinds for broken input

@@ -160,21 +160,27 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+_LINE = re.compile(r"[^\r\n]{0,%d}(?:\r\n|\r|\n)?" % (MAX_RECORD_CHARS + 1))
+
+
 class _BoundedLines:
-    """The CSV text line by line, refusing a record longer than ``MAX_RECORD_CHARS`` before the csv
-    module has built it (a quoted field can run over many lines); ``record_done`` resets the count."""
+    """The CSV text line by line (without copying it), refusing a record longer than
+    ``MAX_RECORD_CHARS`` before the csv module has built it (a quoted field can run over many
+    lines); ``record_done`` resets the count."""
 
     def __init__(self, text: str):
-        self.lines = io.StringIO(text, newline="")
+        self.text = text
+        self.position = 0
         self.chars = 0
 
     def __iter__(self):
         return self
 
     def __next__(self) -> str:
-        line = self.lines.readline(MAX_RECORD_CHARS + 1)
-        if not line:
+        if self.position >= len(self.text):
             raise StopIteration
+        line = _LINE.match(self.text, self.position).group()
+        self.position += len(line)
         self.chars += len(line)
         if self.chars > MAX_RECORD_CHARS:
             raise ImportFileError(_("En linje i filen er længere end %(max)s tegn. Er et anførselstegn ikke lukket?",
@@ -188,7 +194,8 @@ class _BoundedLines:
 def _read_csv(data: bytes) -> Table:
     """CSV text → Table; line numbers are the line on which each record starts."""
     text = _decode(data)
-    first_line = text.lstrip("\r\n").split("\n", 1)[0][:MAX_RECORD_CHARS]
+    start = len(text) - len(text[:MAX_RECORD_CHARS].lstrip("\r\n"))
+    first_line = text[start:start + MAX_RECORD_CHARS].split("\n", 1)[0]
     lines = _BoundedLines(text)
     reader = csv.reader(lines, delimiter=_sniff_delimiter(first_line))
     header: Optional[list[str]] = None
