@@ -51,7 +51,7 @@ class XlsxLimits:
     sheets: int = 20
     rows: int = 60_000
     columns: int = 50
-    cells: int = 600_000
+    cells: int = 450_000
     shared_strings: int = 300_000
 
 
