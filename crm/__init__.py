@@ -39,6 +39,9 @@ def create_app(config: Union[str, type, None] = None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(BASE_DIR / "instance"),
     )
+    from crm.requests import CrmRequest
+
+    app.request_class = CrmRequest  # uploads stay in memory until checked (never spooled to disk)
     config_class = CONFIGS[config or "development"] if isinstance(config, (str, type(None))) else config
     if hasattr(config_class, "validate"):
         config_class.validate()

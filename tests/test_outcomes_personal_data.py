@@ -168,3 +168,18 @@ def test_cli_refuses_a_second_sheet_with_personal_data(app, runner, tmp_path):
     assert result.exit_code == 1 and "personoplysninger" in result.output
     assert "01.01.90" not in result.output
     assert stored_count() == 0
+
+
+def test_a_large_refused_upload_never_touches_the_disk(app, users, login_as, monkeypatch):
+    """Werkzeug spools uploads above 500 kB to a temporary file; the app keeps them in memory."""
+    import tempfile
+
+    created = []
+    real = tempfile.TemporaryFile
+    monkeypatch.setattr(tempfile, "TemporaryFile", lambda *a, **k: created.append(1) or real(*a, **k))
+    rows = [GOOD] + [f"147,2025Q3,{n},1,1,1,2" for n in range(100, 45_000)] + ["151,2025Q3,010190 1234,1,1,1,2"]
+    data = csv_file(*rows)
+    assert len(data) > 1024 * 1024
+    response = upload(login_as(users["admin"]), data)
+    assert response.status_code == 422 and "010190" not in response.text
+    assert created == [] and files_on_disk(app) == [] and stored_count() == 0
