@@ -67,10 +67,11 @@ def _sheet_up_to(limit: int) -> bytes:
 
 
 def _largest_allowed() -> bytes:
-    """An ordinary activity file at the row limit (50 000 rows, 8 columns): read, not refused."""
+    """An ordinary activity file at the cell limit (12 499 rows of 8 columns and the header, written
+    by openpyxl with inline strings, its slowest form to read): read, not refused."""
     header = ("date", "type", "title", "region", "municipalities", "participants", "hours", "note")
     rows = [header] + [("2025-03-05", "workshop", f"Workshop {n}", "1084", "101", "12", "2,5", f"note {n}")
-                       for n in range(50_000)]
+                       for n in range(12_499)]
     return crafted.plain_xlsx(rows)
 
 
@@ -90,7 +91,7 @@ def cases(limit: int):
         ("XLSX 20 MB of distinct shared strings", "activities/stages", lambda: _counted_strings(limit), xlsx),
         ("XLSX zip-bomb member (2 GB of spaces)", "activities/stages", lambda: crafted.xlsx_zip_bomb(2000), xlsx),
         ("XLSX 40 MB sheet of real rows", "activities/stages", lambda: _sheet_up_to(limit), xlsx),
-        ("XLSX 50 000 rows × 8 columns (just allowed)", "activities/stages", _largest_allowed, xlsx),
+        ("XLSX 12 500 rows × 8 columns (just allowed)", "activities/stages", _largest_allowed, xlsx),
         ("XLSX row of 2 M empty cells", "activities/stages", crafted.xlsx_wide_row, xlsx),
         ("XLSX billion laughs", "outcomes", crafted.xlsx_entities,
          lambda d: outcomes.check_outcome_file(d, "star.xlsx")),
@@ -136,26 +137,28 @@ def main() -> None:
             data = build()
             gc.collect()
             rss_before = _rss()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             outcome = _outcome(call, data)
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
             gc.collect()
             tracemalloc.start()
             _outcome(call, data)
             peak = tracemalloc.get_traced_memory()[1]
             tracemalloc.stop()
             rss_growth = max(0, _rss() - rss_before)
-            rows.append((name, path, len(data), outcome, seconds, peak, rss_growth))
+            rows.append((name, path, len(data), outcome, seconds, cpu, peak, rss_growth))
             del data
     print(f"Upload limit (MAX_UPLOAD_BYTES): {limit / MB:.0f} MB\n")
-    print("| crafted file | upload path | size | outcome | time s | peak Python MB | RSS growth MB |")
-    print("|---|---|---:|---|---:|---:|---:|")
-    for name, path, size, outcome, seconds, peak, rss in rows:
+    print("| crafted file | upload path | size | outcome | wall s | CPU s | peak Python MB | RSS growth MB |")
+    print("|---|---|---:|---|---:|---:|---:|---:|")
+    for name, path, size, outcome, seconds, cpu, peak, rss in rows:
         shown = f"{size / 1024:.1f} KB" if size < MB else f"{size / MB:.1f} MB"
-        print(f"| {name} | {path} | {shown} | {outcome} | {seconds:.3f} | {peak / MB:.1f} | {rss / MB:.1f} |")
-    worst = max(rows, key=lambda r: r[4])
-    print(f"\nSlowest: {worst[0]} ({worst[4]:.2f} s). Largest peak: "
-          f"{max(r[5] for r in rows) / MB:.1f} MB (Python), {max(r[6] for r in rows) / MB:.1f} MB (RSS).")
+        print(f"| {name} | {path} | {shown} | {outcome} | {seconds:.3f} | {cpu:.3f} | {peak / MB:.1f} | "
+              f"{rss / MB:.1f} |")
+    refused = [r for r in rows if r[3].startswith("refused")]
+    worst = max(refused, key=lambda r: r[5])
+    print(f"\nRefused: {len(refused)} of {len(rows)}; slowest refusal {worst[0]} ({worst[5]:.2f} s CPU). "
+          f"Largest peak: {max(r[6] for r in rows) / MB:.1f} MB (Python), {max(r[7] for r in rows) / MB:.1f} MB (RSS).")
 
 
 if __name__ == "__main__":

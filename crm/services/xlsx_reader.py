@@ -51,8 +51,8 @@ class XlsxLimits:
     sheets: int = 20
     rows: int = 60_000
     columns: int = 50
-    cells: int = 450_000
-    shared_strings: int = 300_000
+    cells: int = 100_000
+    shared_strings: int = 100_000
 
 
 LIMITS = XlsxLimits()
