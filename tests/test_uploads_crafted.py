@@ -105,6 +105,20 @@ def test_extra_columns_are_refused_while_reading_only_when_they_hold_something(r
     assert read_sheets(padded, limits=limits)[0].rows == [(1, ["a", "b", "c"]), (2, ["1", "2", "3"])]
 
 
+def test_damaged_workbooks_are_refused_not_a_crash(request_context):
+    data = bytearray(crafted.plain_xlsx())
+    start = bytes(data).find(b"xl/worksheets/sheet1.xml") + 40  # inside the sheet's deflated data
+    for offset in range(start, start + 200, 7):
+        damaged = bytearray(data)
+        damaged[offset] ^= 0xFF
+        try:
+            read_table(bytes(damaged), "fil.xlsx")
+        except ImportFileError:
+            pass
+    with pytest.raises(ImportFileError):
+        read_table(bytes(data[: len(data) // 2]), "fil.xlsx")
+
+
 def test_an_ordinary_workbook_reads_every_sheet(request_context):
     sheets = read_sheets(crafted.plain_xlsx([("municipality", "quarter"), (751, "2025Q3")]))
     assert [(s.title, s.rows) for s in sheets] == [("Sheet", [(1, ["municipality", "quarter"]), (2, ["751", "2025Q3"])])]
