@@ -121,7 +121,8 @@ def test_damaged_workbooks_are_refused_not_a_crash(request_context):
 
 def test_an_ordinary_workbook_reads_every_sheet(request_context):
     sheets = read_sheets(crafted.plain_xlsx([("municipality", "quarter"), (751, "2025Q3")]))
-    assert [(s.title, s.rows) for s in sheets] == [("Sheet", [(1, ["municipality", "quarter"]), (2, ["751", "2025Q3"])])]
+    expected = [("Sheet", [(1, ["municipality", "quarter"]), (2, ["751", "2025Q3"])])]
+    assert [(s.title, s.rows) for s in sheets] == expected
 
 
 # --- CSV ------------------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Import an .ics file (e.g. exported from Outlook) as draft activities.
 
 ``read_events`` parses the file and expands recurring events within the chosen date range
-(``recurring-ical-events``, its rules walked lazily: see "Bounds" below), proposing for each occurrence an activity type (keywords in the Danish
-text), date, times, duration in hours and the municipalities named in the text. The user confirms
-which to create; ``create_activities`` creates them, marked "Importeret fra kalender" in the note.
+(``recurring-ical-events``, its rules walked lazily: see "Bounds" below), proposing for each
+occurrence an activity type (keywords in the Danish text), date, times, duration in hours and the
+municipalities named in the text. The user confirms which to create; ``create_activities`` creates
+them, marked "Importeret fra kalender" in the note.
 
 Nothing is created twice: each activity remembers its event in ``import_key``: ``ics:<UID>`` for
 a single event, ``ics:<UID>:<occurrence start>`` for an occurrence of a recurring one (UIDs too

@@ -194,8 +194,8 @@ class _BoundedLines:
 def _read_csv(data: bytes) -> Table:
     """CSV text → Table; line numbers are the line on which each record starts."""
     text = _decode(data)
-    start = len(text) - len(text[:MAX_RECORD_CHARS].lstrip("\r\n"))
-    first_line = text[start:start + MAX_RECORD_CHARS].split("\n", 1)[0]
+    offset = len(text) - len(text[:MAX_RECORD_CHARS].lstrip("\r\n"))
+    first_line = text[offset:offset + MAX_RECORD_CHARS].split("\n", 1)[0]
     lines = _BoundedLines(text)
     reader = csv.reader(lines, delimiter=_sniff_delimiter(first_line))
     header: Optional[list[str]] = None
@@ -224,11 +224,6 @@ def _read_csv(data: bytes) -> Table:
     if header is None:
         raise ImportFileError(_("Filen er tom."))
     return Table(header, rows)
-
-
-def _read_xlsx(data: bytes) -> Table:
-    """The first sheet of an XLSX workbook → Table; line numbers are the sheet's row numbers."""
-    return _sheet_tables(data, first_only=True)[0]
 
 
 def _sheet_tables(data: bytes, first_only: bool = False) -> list[Table]:
@@ -341,7 +336,8 @@ class FieldParser:
             return None
         value = parse_date_text(text)
         if value is None:
-            self.error(column, _("Ugyldig dato »%(value)s«. Skriv den som DD-MM-ÅÅÅÅ eller ÅÅÅÅ-MM-DD.", value=self.shown(text)))
+            self.error(column, _("Ugyldig dato »%(value)s«. Skriv den som DD-MM-ÅÅÅÅ eller ÅÅÅÅ-MM-DD.",
+                                 value=self.shown(text)))
         return value
 
     def whole(self, values, column: str, required: bool = False) -> Optional[int]:
@@ -368,7 +364,8 @@ class FieldParser:
             return None
         number = parse_decimal_text(text)
         if number is None:
-            self.error(column, _("»%(value)s« er ikke et tal. Brug komma eller punktum som decimaltegn.", value=self.shown(text)))
+            self.error(column, _("»%(value)s« er ikke et tal. Brug komma eller punktum som decimaltegn.",
+                                 value=self.shown(text)))
             return None
         if number < 0:
             self.error(column, _("Må ikke være negativ (%(value)s).", value=self.shown(text)))

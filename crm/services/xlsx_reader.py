@@ -180,7 +180,8 @@ def _scan_xml(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: XlsxLimit
                 first = False
                 declared = _DECLARATION.match(buffer[:200])
                 if declared and declared.group(1).lower().replace(b"-", b"").replace(b"_", b"") != b"utf8":
-                    raise XlsxRefused(_("Regnearket bruger en tegnkodning, der ikke understøttes. Gem det igen fra Excel."))
+                    raise XlsxRefused(_("Regnearket bruger en tegnkodning, der ikke understøttes. "
+                                        "Gem det igen fra Excel."))
             for marker in _FORBIDDEN:
                 if marker in buffer:
                     raise XlsxRefused(_("Regnearket indeholder XML-konstruktioner, som Excel ikke skriver "
