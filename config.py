@@ -116,6 +116,11 @@ class Config:
     # Failed e-mails are retried this often (minutes) until MAIL_MAX_ATTEMPTS.
     SCHEDULER_MAIL_RETRY_ENABLED = _env_bool("SCHEDULER_MAIL_RETRY_ENABLED", True)
     SCHEDULER_MAIL_RETRY_MINUTES = int(os.environ.get("SCHEDULER_MAIL_RETRY_MINUTES", "15"))
+    # Uploads waiting for their confirmation step are removed after this many minutes: at start,
+    # and by the scheduler every SCHEDULER_PENDING_CLEANUP_MINUTES (crm/services/pending_uploads.py).
+    PENDING_UPLOAD_MAX_AGE_MINUTES = int(os.environ.get("PENDING_UPLOAD_MAX_AGE_MINUTES", "60"))
+    SCHEDULER_PENDING_CLEANUP_ENABLED = _env_bool("SCHEDULER_PENDING_CLEANUP_ENABLED", True)
+    SCHEDULER_PENDING_CLEANUP_MINUTES = int(os.environ.get("SCHEDULER_PENDING_CLEANUP_MINUTES", "15"))
 
 
 class DevelopmentConfig(Config):

@@ -42,6 +42,9 @@ def create_app(config: Union[str, type, None] = None) -> Flask:
         static_folder=str(BASE_DIR / "static"),
         instance_path=str(settings.INSTANCE_DIR),
     )
+    from crm.requests import CrmRequest
+
+    app.request_class = CrmRequest  # uploads stay in memory until checked (never spooled to disk)
     config_class = CONFIGS[config or "development"] if isinstance(config, (str, type(None))) else config
     if hasattr(config_class, "validate"):
         config_class.validate()
@@ -55,6 +58,9 @@ def create_app(config: Union[str, type, None] = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     configure_logging(app)
+    from crm.services.pending_uploads import clean_at_start
+
+    clean_at_start(app)  # unconfirmed uploads older than an hour go (also by the scheduler)
     return app
 
 

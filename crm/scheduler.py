@@ -59,4 +59,8 @@ def build_scheduler(app: Flask, blocking: bool = True) -> BaseScheduler:
         scheduler.add_job(job_runner(app, "mail"), IntervalTrigger(
             minutes=max(1, int(config.get("SCHEDULER_MAIL_RETRY_MINUTES", 15))), timezone=tz),
             id="mail", name="mail", **options)
+    if config.get("SCHEDULER_PENDING_CLEANUP_ENABLED"):
+        scheduler.add_job(job_runner(app, "pending"), IntervalTrigger(
+            minutes=max(1, int(config.get("SCHEDULER_PENDING_CLEANUP_MINUTES", 15))), timezone=tz),
+            id="pending", name="pending", **options)
     return scheduler

@@ -13,7 +13,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from crm.audit import acting_as
 
-jobs_cli = AppGroup("jobs", help="Scheduled jobs: digest, halfyear, mail.")
+jobs_cli = AppGroup("jobs", help="Scheduled jobs: digest, halfyear, mail, pending.")
 
 
 @click.command("scheduler")
@@ -79,7 +79,7 @@ def _watch_lock(lock, scheduler, interval: float, lost: threading.Event, stopped
 @jobs_cli.command("run")
 @click.argument("name")
 def run_command(name):
-    """Run job NAME now (digest, halfyear or mail) and print its outcome."""
+    """Run job NAME now (digest, halfyear, mail or pending) and print its outcome."""
     from crm.services.jobs import JOBS, run_job
 
     if name not in JOBS:
@@ -99,7 +99,7 @@ def list_command():
     from crm.services.jobs import JOBS
 
     switches = {"digest": "SCHEDULER_DIGEST_ENABLED", "halfyear": "SCHEDULER_HALFYEAR_ENABLED",
-                "mail": "SCHEDULER_MAIL_RETRY_ENABLED"}
+                "mail": "SCHEDULER_MAIL_RETRY_ENABLED", "pending": "SCHEDULER_PENDING_CLEANUP_ENABLED"}
     for name, job in JOBS.items():
         state = "on" if current_app.config.get(switches[name]) else "off"
         click.echo(f"{name}\t{state}\t{job.label}")

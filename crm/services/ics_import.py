@@ -1,14 +1,23 @@
 """Import an .ics file (e.g. exported from Outlook) as draft activities.
 
 ``read_events`` parses the file and expands recurring events within the chosen date range
-(``recurring-ical-events``), proposing for each occurrence an activity type (keywords in the Danish
-text), date, times, duration in hours and the municipalities named in the text. The user confirms
-which to create; ``create_activities`` creates them, marked "Importeret fra kalender" by an automatic
-note (crm.services.auto_notes.CALENDAR_IMPORT, shown in the reader's language).
+(``recurring-ical-events``, its rules walked lazily: see "Bounds" below), proposing for each
+occurrence an activity type (keywords in the Danish text), date, times, duration in hours and the
+municipalities named in the text. The user confirms which to create; ``create_activities`` creates
+them, marked "Importeret fra kalender" by an automatic note (crm.services.auto_notes.CALENDAR_IMPORT,
+shown in the reader's language).
 
 Nothing is created twice: each activity remembers its event in ``import_key``: ``ics:<UID>`` for
 a single event, ``ics:<UID>:<occurrence start>`` for an occurrence of a recurring one (UIDs too
 long for the column are hashed).
+
+Bounds: a 215-byte file with ``RRULE:FREQ=SECONDLY`` and no COUNT describes billions of
+occurrences, and the parser itself costs time per line. So before parsing, a file may have at
+most ``MAX_LINES`` content lines and ``MAX_COMPONENTS`` components; while expanding, every date a
+recurrence rule generates (also those before the chosen range, since a rule is walked from its
+start) spends one unit of ``MAX_EXPANSION`` for the whole file, and the walk stops at the end of
+the range; and the walk stops at ``MAX_EVENTS`` occurrences in the range. Each bound refuses the
+file with a message that names it.
 """
 import re
 from dataclasses import dataclass, field
@@ -19,6 +28,7 @@ from typing import Iterable, Optional, Sequence
 
 import recurring_ical_events
 from crm.clock import LOCAL_TZ
+from dateutil.rrule import DAILY, YEARLY, rrule
 from crm.i18n import gettext as _
 from icalendar import Calendar
 from sqlalchemy import select
@@ -33,6 +43,9 @@ from crm.services.reference import municipality_name_lookup
 MAX_RANGE_DAYS = 3 * 366
 MAX_EVENTS = 2000  # a preview longer than this is not something a person can confirm row by row
 KEY_LIMIT = 300  # Activity.import_key length
+MAX_LINES = 30_000  # content lines (folded continuation lines not counted); parsing costs per line
+MAX_COMPONENTS = 5_000  # BEGIN: lines (events, alarms, time zones…)
+MAX_EXPANSION = 100_000  # dates all recurrence rules of one file may generate, counted from their starts
 
 # First matching rule wins, so the specific words come before the general ones.
 TYPE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -196,28 +209,129 @@ def proposal_from_event(event, recurring: bool = False) -> Proposal:
     )
 
 
+class _Budget:
+    """How many more dates the file's recurrence rules may generate."""
+
+    def __init__(self, limit: int):
+        self.left = limit
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise IcsError(_("Filen har gentagne aftaler med for mange gentagelser (over %(max)s, fx hvert "
+                             "sekund eller minut) til at kunne læses.", max=MAX_EXPANSION))
+
+
+_DAY_FILTERS = ("byweekday", "bymonthday", "byyearday", "byweekno", "bymonth")
+
+
+def _never_matches(rule) -> bool:
+    """Whether a rule's day filters can never all hold (30 February, 31 April…): dateutil would walk
+    such a rule, finding nothing, to the year 9999. Probed as a yearly rule over the last 400-year
+    cycle before 9999 (the Gregorian calendar repeats every 400 years), which takes milliseconds."""
+    given = getattr(rule, "_original_rule", {}) or {}
+    if not any(given.get(name) for name in _DAY_FILTERS if name != "bymonth"):
+        return False  # without day filters dateutil derives the day from DTSTART: always a match
+    start = rule._dtstart
+    shifted = start.replace(year=start.year + 400 * max(0, (9600 - start.year + 399) // 400))
+    probe = rule.replace(freq=YEARLY, interval=1, count=None, until=None, dtstart=shifted)
+    return next(iter(probe), None) is None
+
+
+def _check_rule(rule) -> None:
+    """Refuse a rule that could walk day by day for millennia without a match: a daily or finer
+    rule with an interval and day filters (every 7th day on Tuesdays, from a Monday)."""
+    given = getattr(rule, "_original_rule", {}) or {}
+    if rule._freq >= DAILY and rule._interval > 1 and any(given.get(name) for name in _DAY_FILTERS):
+        raise IcsError(_("Filen har en gentagelsesregel, der ikke understøttes (et interval sammen med "
+                         "bestemte dage ved daglige eller hyppigere gentagelser)."))
+
+
+class _LazyRule:
+    """A dateutil rule whose ``between`` is a generator that stops at the end of the range and
+    spends the budget for every date it generates (dateutil's own ``between`` builds a list of
+    every occurrence up to the end first). A rule that can never match yields nothing."""
+
+    def __init__(self, rule, budget: _Budget):
+        self._rule = rule
+        self._budget = budget
+        self._empty = False
+        if isinstance(rule, rrule):
+            _check_rule(rule)
+            self._empty = _never_matches(rule)
+
+    def __getattr__(self, name):
+        return getattr(self._rule, name)
+
+    def between(self, after, before, inc: bool = False):
+        if self._empty:
+            return
+        for moment in self._rule:
+            self._budget.spend()
+            if moment > before or (moment == before and not inc):
+                return
+            if moment > after or (moment == after and inc):
+                yield moment
+
+
+_CONTENT_LINE = re.compile(r"^[^ \t\r\n]", re.MULTILINE)  # a line that is not a folded continuation
+_BEGIN = re.compile(r"^BEGIN:", re.MULTILINE | re.IGNORECASE)
+
+
+def _check_size(text: str) -> None:
+    """Refuse a file with more content lines or components than the bounds, before parsing it
+    (counting stops at the bound, and holds no list of lines)."""
+    for count, _match in enumerate(_BEGIN.finditer(text), start=1):
+        if count > MAX_COMPONENTS:
+            raise IcsError(_("Kalenderfilen har mere end %(max)s aftaler og andre dele. Eksportér en kortere "
+                             "periode.", max=MAX_COMPONENTS))
+    for count, _match in enumerate(_CONTENT_LINE.finditer(text), start=1):
+        if count > MAX_LINES:
+            raise IcsError(_("Kalenderfilen er for stor: mere end %(max)s linjer. Eksportér en kortere periode.",
+                             max=MAX_LINES))
+
+
+def bounded_occurrences(calendar: Calendar, start: date, end: date) -> list:
+    """The occurrences (as components) of every event between ``start`` and ``end`` (exclusive),
+    one series at a time, each rule walked lazily against one budget (``MAX_EXPANSION``); more
+    than ``MAX_EVENTS`` stops the walk at once."""
+    query = recurring_ical_events.of(calendar)
+    budget = _Budget(MAX_EXPANSION)
+    for series in query.series:
+        recurrence = getattr(series, "recurrence", None)
+        if getattr(recurrence, "rrules", None):
+            recurrence.rrules = [_LazyRule(rule, budget) for rule in recurrence.rrules]
+    span_start, span_end = query.to_datetime(start), query.to_datetime(end)
+    occurrences = []
+    for series in query.series:
+        for occurrence in series.between(span_start, span_end):
+            occurrences.append(occurrence)
+            if len(occurrences) > MAX_EVENTS:
+                raise IcsError(_("Filen har mere end %(max)s aftaler i perioden. Vælg en kortere periode.",
+                                 max=MAX_EVENTS))
+    return [occurrence.as_component(query.keep_recurrence_attributes) for occurrence in occurrences]
+
+
 def read_events(data: bytes, start: date, end: date) -> list[Proposal]:
     """Proposals for every event in ``data`` between ``start`` and ``end`` (inclusive), by date.
 
-    Recurring events are expanded within the range. Raises ``IcsError`` for an unreadable file
-    or an unreasonable range.
+    Recurring events are expanded within the range (bounded: see the module docstring). Raises
+    ``IcsError`` for an unreadable file, an unreasonable range or a file over a bound.
     """
     if end < start:
         raise IcsError(_("Slutdatoen må ikke ligge før startdatoen."))
     if (end - start).days > MAX_RANGE_DAYS:
         raise IcsError(_("Vælg en periode på højst tre år."))
     try:
-        calendar = Calendar.from_ical(data.decode("utf-8-sig", errors="replace"))
-        occurrences = recurring_ical_events.of(calendar).between(start, end + timedelta(days=1))
+        text = data.decode("utf-8-sig", errors="replace")
+        _check_size(text)
+        calendar = Calendar.from_ical(text)
         series = recurring_uids(calendar)
         proposals = []
-        for occurrence in occurrences:
+        for occurrence in bounded_occurrences(calendar, start, end + timedelta(days=1)):
             if not _text(occurrence, "UID") or occurrence.get("DTSTART") is None:
                 continue  # without a UID an event cannot be recognised next time; skip it
             proposals.append(proposal_from_event(occurrence, _text(occurrence, "UID") in series))
-            if len(proposals) > MAX_EVENTS:
-                raise IcsError(_("Filen har mere end %(max)s aftaler i perioden. Vælg en kortere periode.",
-                                 max=MAX_EVENTS))
     except IcsError:
         raise
     except Exception as error:  # icalendar and the expander raise many kinds for broken input

@@ -9,7 +9,8 @@ Reading
     * CSV: UTF-8 with or without BOM (falls back to Windows-1252, what Danish Excel's plain
       "CSV (semikolonsepareret)" writes); the separator ``;``, ``,`` or tab is sniffed from the
       header line.
-    * XLSX (``.xlsx``/``.xlsm``, or any file that starts like a zip): the first sheet, read-only.
+    * XLSX (``.xlsx``/``.xlsm``, or any file that starts like a zip): the first sheet, through the
+      bounded reader ``crm.services.xlsx_reader`` (limits checked before parsing; read-only).
       Cells are turned into text the way the CSV would carry them (dates as ``YYYY-MM-DD``,
       whole floats without ``.0``), so row parsers only ever see strings.
 
@@ -59,11 +60,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import re
-import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
@@ -73,12 +72,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from crm.extensions import db
+from crm.services.xlsx_reader import LIMITS as XLSX_LIMITS
+from crm.services.xlsx_reader import XlsxRefused, read_sheets
 
 ALL_OR_NOTHING = "all_or_nothing"
 GOOD_ROWS_ONLY = "good_rows_only"
 MODES = (ALL_OR_NOTHING, GOOD_ROWS_ONLY)
 
 MAX_ROWS = 50_000
+MAX_COLUMNS = XLSX_LIMITS.columns  # CSV as XLSX: a wider record is refused
+MAX_RECORD_CHARS = 100_000  # one CSV record (a row, with any line breaks inside quotes)
 # Dates outside this range are almost always typing errors (0205 for 2025…).
 MIN_YEAR, MAX_YEAR = 1990, 2100
 MAX_WHOLE = 1_000_000
@@ -115,6 +118,7 @@ class Table:
 
     header: list[str]
     rows: list[tuple[int, list[str]]]
+    sheet: Optional[str] = None  # the worksheet's title (XLSX)
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,20 +127,28 @@ class Table:
 
 def read_table(data: bytes, filename: str = "") -> Table:
     """Read CSV or XLSX bytes into a ``Table`` (see the module docstring)."""
+    return read_tables(data, filename, first_only=True)[0]
+
+
+def read_tables(data: bytes, filename: str = "", first_only: bool = False) -> list[Table]:
+    """Every table of a file: the CSV, or each worksheet of an XLSX workbook (the first one is the
+    data; an empty sheet has an empty header). ``ImportFileError`` for a file that cannot be read
+    or breaks a limit."""
     name = (filename or "").lower()
     if name.endswith(".xls"):
         raise ImportFileError(_("Gamle .xls-filer kan ikke læses. Gem filen som .xlsx eller CSV."))
     if not data or not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise ImportFileError(_("Filen er tom."))
     if name.endswith((".xlsx", ".xlsm")) or data[:4] == b"PK\x03\x04":
-        table = _read_xlsx(data)
+        tables = _sheet_tables(data, first_only)
     else:
-        table = _read_csv(data)
+        tables = [_read_csv(data)]
+    table = tables[0]
     if not any(cell.strip() for cell in table.header):
         raise ImportFileError(_("Filens første linje skal være en overskrift med kolonnenavne."))
     if len(table.rows) > MAX_ROWS:
         raise ImportFileError(_("Filen har mere end %(max)s rækker. Del den op.", max=MAX_ROWS))
-    return table
+    return tables
 
 
 def _decode(data: bytes) -> str:
@@ -154,23 +166,64 @@ def _sniff_delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+_LINE = re.compile(r"[^\r\n]{0,%d}(?:\r\n|\r|\n)?" % (MAX_RECORD_CHARS + 1))
+
+
+class _BoundedLines:
+    """The CSV text line by line (without copying it), refusing a record longer than
+    ``MAX_RECORD_CHARS`` before the csv module has built it (a quoted field can run over many
+    lines); ``record_done`` resets the count."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.position = 0
+        self.chars = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        if self.position >= len(self.text):
+            raise StopIteration
+        line = _LINE.match(self.text, self.position).group()
+        self.position += len(line)
+        self.chars += len(line)
+        if self.chars > MAX_RECORD_CHARS:
+            raise ImportFileError(_("En linje i filen er længere end %(max)s tegn. Er et anførselstegn ikke lukket?",
+                                    max=MAX_RECORD_CHARS))
+        return line
+
+    def record_done(self) -> None:
+        self.chars = 0
+
+
 def _read_csv(data: bytes) -> Table:
     """CSV text → Table; line numbers are the line on which each record starts."""
     text = _decode(data)
-    first_line = text.lstrip("\r\n").split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line))
+    offset = len(text) - len(text[:MAX_RECORD_CHARS].lstrip("\r\n"))
+    first_line = text[offset:offset + MAX_RECORD_CHARS].split("\n", 1)[0]
+    lines = _BoundedLines(text)
+    reader = csv.reader(lines, delimiter=_sniff_delimiter(first_line))
     header: Optional[list[str]] = None
     rows: list[tuple[int, list[str]]] = []
     previous_end = 0
     try:
         for record in reader:
+            lines.record_done()
             start, previous_end = previous_end + 1, reader.line_num
+            if len(record) > MAX_COLUMNS:
+                if any(cell.strip() for cell in record[MAX_COLUMNS:]):
+                    raise ImportFileError(_("Linje %(line)s har mere end %(max)s kolonner.", line=start,
+                                            max=MAX_COLUMNS))
+                record = record[:MAX_COLUMNS]
             if not any(cell.strip() for cell in record):
                 continue
             if header is None:
                 header = record
             else:
                 rows.append((start, record))
+                if len(rows) > MAX_ROWS:
+                    break
     except csv.Error as exc:
         raise ImportFileError(_("CSV-filen kan ikke læses (linje %(line)s): %(error)s",
                                 line=reader.line_num, error=str(exc)))
@@ -179,49 +232,19 @@ def _read_csv(data: bytes) -> Table:
     return Table(header, rows)
 
 
-def _cell_text(value: Any) -> str:
-    """An XLSX cell as the text a CSV would carry."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time(0) else value.isoformat(sep=" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
-
-
-def _read_xlsx(data: bytes) -> Table:
-    """The first sheet of an XLSX workbook → Table; line numbers are the sheet's row numbers."""
-    from openpyxl import load_workbook
-
+def _sheet_tables(data: bytes, first_only: bool = False) -> list[Table]:
+    """Worksheets → Tables (an empty sheet has an empty header), through the bounded reader."""
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(_("Filen kan ikke læses som et Excel-regneark (.xlsx): %(error)s", error=str(exc)))
-    try:
-        if not workbook.worksheets:
-            raise ImportFileError(_("Regnearket har ingen ark."))
-        header: Optional[list[str]] = None
-        rows: list[tuple[int, list[str]]] = []
-        for line_no, cells in enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1):
-            record = [_cell_text(v) for v in cells]
-            if not any(cell.strip() for cell in record):
-                continue
-            if header is None:
-                header = record
-            else:
-                rows.append((line_no, record))
-                if len(rows) > MAX_ROWS:
-                    break
-    finally:
-        workbook.close()
-    if header is None:
+        sheets = read_sheets(data, first_only=first_only)
+    except XlsxRefused as exc:
+        raise ImportFileError(str(exc))
+    tables = []
+    for sheet in sheets:
+        header = sheet.rows[0][1] if sheet.rows else []
+        tables.append(Table(header, sheet.rows[1:], sheet.title))
+    if not tables[0].header:
         raise ImportFileError(_("Filen er tom."))
-    return Table(header, rows)
+    return tables
 
 
 def _normalise_column(name: str) -> str:
@@ -283,6 +306,11 @@ class FieldParser:
         self.line_no = line_no
         self.errors = errors
 
+    def shown(self, text: str) -> str:
+        """How a bad value is quoted back in a message (an importer that must not repeat what it
+        reads, such as the outcome import, overrides this)."""
+        return text
+
     def error(self, column: Optional[str], message: str) -> None:
         """Record a problem with this row."""
         self.errors.append(RowError(self.line_no, column, message))
@@ -314,7 +342,8 @@ class FieldParser:
             return None
         value = parse_date_text(text)
         if value is None:
-            self.error(column, _("Ugyldig dato »%(value)s«. Skriv den som DD-MM-ÅÅÅÅ eller ÅÅÅÅ-MM-DD.", value=text))
+            self.error(column, _("Ugyldig dato »%(value)s«. Skriv den som DD-MM-ÅÅÅÅ eller ÅÅÅÅ-MM-DD.",
+                                 value=self.shown(text)))
         return value
 
     def whole(self, values, column: str, required: bool = False) -> Optional[int]:
@@ -324,13 +353,13 @@ class FieldParser:
             return None
         number = parse_decimal_text(text)
         if number is None or number != number.to_integral_value():
-            self.error(column, _("»%(value)s« er ikke et helt tal.", value=text))
+            self.error(column, _("»%(value)s« er ikke et helt tal.", value=self.shown(text)))
             return None
         if number < 0:
-            self.error(column, _("Må ikke være negativ (%(value)s).", value=text))
+            self.error(column, _("Må ikke være negativ (%(value)s).", value=self.shown(text)))
             return None
         if number > MAX_WHOLE:
-            self.error(column, _("Urimeligt stort tal (%(value)s).", value=text))
+            self.error(column, _("Urimeligt stort tal (%(value)s).", value=self.shown(text)))
             return None
         return int(number)
 
@@ -341,13 +370,14 @@ class FieldParser:
             return None
         number = parse_decimal_text(text)
         if number is None:
-            self.error(column, _("»%(value)s« er ikke et tal. Brug komma eller punktum som decimaltegn.", value=text))
+            self.error(column, _("»%(value)s« er ikke et tal. Brug komma eller punktum som decimaltegn.",
+                                 value=self.shown(text)))
             return None
         if number < 0:
-            self.error(column, _("Må ikke være negativ (%(value)s).", value=text))
+            self.error(column, _("Må ikke være negativ (%(value)s).", value=self.shown(text)))
             return None
         if number > MAX_DECIMAL:
-            self.error(column, _("Urimeligt stort tal (%(value)s).", value=text))
+            self.error(column, _("Urimeligt stort tal (%(value)s).", value=self.shown(text)))
             return None
         return number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
@@ -359,7 +389,7 @@ class FieldParser:
         code = _as_int(text)
         if code is None or code not in set(known_codes):
             self.error(column, _("Ukendt regionskode »%(value)s«. Brug 1081–1085, eller lad feltet stå tomt "
-                                 "for en landsdækkende aktivitet.", value=text))
+                                 "for en landsdækkende aktivitet.", value=self.shown(text)))
             return None
         return code
 
@@ -370,7 +400,7 @@ class FieldParser:
             return None
         code = lookup.resolve(text)
         if code is None:
-            self.error(column, _("Ukendt kommunekode »%(value)s«.", value=text))
+            self.error(column, _("Ukendt kommunekode »%(value)s«.", value=self.shown(text)))
         return code
 
     def municipalities(self, values, column: str, lookup: "MunicipalityLookup") -> list[int]:
@@ -389,7 +419,7 @@ class FieldParser:
                 codes.add(code)
         if unknown:
             self.error(column, _("Ukendt kommunekode: %(values)s. Adskil flere koder med |.",
-                                 values=", ".join(unknown)))
+                                 values=", ".join(self.shown(u) for u in unknown)))
         return sorted(codes)
 
 

@@ -1,4 +1,5 @@
-"""Scheduled jobs: the ambassadors' daily digest, the half-year reminder, and the e-mail retry.
+"""Scheduled jobs: the ambassadors' daily digest, the half-year reminder, the e-mail retry, and the
+removal of unconfirmed uploads.
 
 Each job is a plain function of the clock (``now``), so tests drive it with a frozen time and
 read the outbox. ``run_job`` wraps a job with its lock and record: it first inserts a ``JobRun``
@@ -287,22 +288,47 @@ def _mail_has_work(now: datetime) -> bool:
     return bool(mail.pending_ids(utc_naive(local_now(now))))
 
 
+# --- Removing unconfirmed uploads ------------------------------------------------------------
+
+
+def run_pending_cleanup(now: datetime) -> tuple[str, str]:
+    """Remove uploads that waited for their confirmation longer than the limit (default an hour)."""
+    from crm.services import pending_uploads
+
+    max_age = pending_uploads.max_age_seconds()
+    removed = pending_uploads.remove_stale(current_app.config["UPLOAD_FOLDER"], max_age, local_now(now).timestamp())
+    return RUN_OK, _("Fjernede %(count)s ubekræftede upload(s) ældre end %(minutes)s minutter.",
+                     count=removed, minutes=max_age // 60)
+
+
+def _pending_has_work(now: datetime) -> bool:
+    from crm.services import pending_uploads
+
+    return bool(pending_uploads.stale_files(current_app.config["UPLOAD_FOLDER"], pending_uploads.max_age_seconds(),
+                                            local_now(now).timestamp()))
+
+
 JOBS: dict[str, Job] = {
     "digest": Job("digest", _l("Dagligt overblik til ambassadørerne"), run_digest),
     "halfyear": Job("halfyear", _l("Halvårspåmindelse til arbejdsgruppen"), run_halfyear_reminder),
     "mail": Job("mail", _l("Send e-mails i kø og gensend fejlede"), run_mail_retry, _mail_has_work),
+    "pending": Job("pending", _l("Fjern ubekræftede uploads"), run_pending_cleanup, _pending_has_work),
 }
 
 
 # --- Running a job with its lock and record --------------------------------------------------
 
 
+# The frequent jobs and the setting of their interval in minutes (their run key is the slot).
+INTERVAL_SETTINGS = {"mail": "SCHEDULER_MAIL_RETRY_MINUTES", "pending": "SCHEDULER_PENDING_CLEANUP_MINUTES"}
+
+
 def scheduled_run_key(name: str, now: datetime) -> str:
     """The key two schedulers firing the same job at the same time agree on: the day, or the
     retry slot for the frequent e-mail job."""
     now = local_now(now)
-    if name == "mail":
-        minutes = max(1, int(current_app.config.get("SCHEDULER_MAIL_RETRY_MINUTES", 15)))
+    if name in INTERVAL_SETTINGS:
+        minutes = max(1, int(current_app.config.get(INTERVAL_SETTINGS[name], 15)))
         slot = (now.hour * 60 + now.minute) // minutes * minutes
         return f"{now.date().isoformat()}T{slot // 60:02d}:{slot % 60:02d}"
     return now.date().isoformat()

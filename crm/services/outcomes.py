@@ -1,9 +1,14 @@
 """Outcome monitoring: STAR's quarterly aggregate figures per municipality, their import, and the
 shares against the programme's targets.
 
-Only aggregate numbers are held, never data about individual citizens. A file that looks like it
-contains personal data (a column named like a CPR number or a name, or any cell that looks like a
-CPR number) is refused outright, before any row is checked, and nothing of it is kept.
+Only aggregate numbers are held, never data about individual citizens. Every sheet of a workbook
+is read; a file that looks like it contains personal data (a column named like a CPR number or a
+name, or any cell, the header included, holding a CPR number as people write it: ``ddmmyy-xxxx``,
+``ddmmyyxxxx``, ``ddmmyy xxxx``, ``dd.mm.yy-xxxx``, ``dd-mm-yy-xxxx``, with a real date) is refused
+outright, before any row is checked; so is a workbook with another non-empty sheet, and a column
+that is not one of the documented ones (so a name column cannot slip in). Findings name the line
+and column, never the value; row errors quote back only values that cannot be personal. Nothing
+of a refused file is kept: the views store an upload for the confirm step only after this check.
 
 The import is built on ``crm.services.importing``: columns
 ``municipality,quarter,citizens,with_paid_hours,with_employment,with_education,
@@ -29,6 +34,7 @@ from typing import Hashable, Optional, Sequence
 
 from flask import current_app
 from crm.clock import local_today
+from openpyxl.utils import get_column_letter
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import case, func, select, tuple_
@@ -38,7 +44,7 @@ from crm.extensions import db
 from crm.models import Municipality, OutcomeQuarter, Region
 from crm.models.mixins import utcnow
 from crm.services.importing import (FieldParser, Importer, ImportFileError, ImportResult, MunicipalityLookup,
-                                    RowError, Table, check_table, chunked, read_table)
+                                    RowError, Table, check_table, chunked, read_tables)
 
 FIRST_QUARTER = "2020Q1"
 COUNT_COLUMNS = ("citizens", "with_paid_hours", "with_employment", "with_education", "ever_paid_hours_or_education")
@@ -86,7 +92,12 @@ PERSONAL_HEADER_WORDS = frozenset({
     "fodselsdato", "fødselsdag", "birth", "birthdate", "birthday", "dateofbirth", "dob", "firstname",
     "lastname", "surname", "fullname", "ssn",
 })
-_CPR = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})-?(\d{4})(?!\d)")
+# CPR numbers as people write them: ddmmyy-xxxx, ddmmyyxxxx, ddmmyy xxxx, dd.mm.yy-xxxx, dd-mm-yy-xxxx
+# (the date's two separators alike: none, '.', '-' or '/'; then none, '-', '.' or a space).
+_CPR = re.compile(r"(?<!\d)(\d{2})([./-]?)(\d{2})\2(\d{2})[-.\s]?(\d{4})(?!\d)")
+# Values a row error may quote back: numbers, quarters, dates; anything else (a name) is not repeated.
+_SHOWABLE = re.compile(r"[0-9QqKk .,:/+-]{1,20}")
+SHEET_COLUMNS = frozenset(COLUMNS)
 
 
 def _header_words(cell: str) -> set[str]:
@@ -121,24 +132,49 @@ def cell_looks_like_cpr(cell: str) -> bool:
     if re.fullmatch(r"\d{9}", text):
         text = "0" + text
     for match in _CPR.finditer(text):
-        day, month, year2 = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        day, month, year2 = int(match.group(1)), int(match.group(3)), int(match.group(4))
         if _valid_day_month(day, month, year2):
             return True
     return False
 
 
-def personal_data_findings(table: Table) -> list[RowError]:
-    """Where the file looks like it holds personal data; the values themselves are never repeated."""
+def _column_label(table: Table, index: int, sheet_no: int) -> str:
+    """How a finding names its column without repeating what the file holds: the documented column
+    name, else the spreadsheet letter (A, B…), with the sheet's number after the first sheet."""
+    header = table.header[index].strip() if index < len(table.header) else ""
+    if sheet_no == 1 and re.sub(r"\s+", "", header).lower() in SHEET_COLUMNS:
+        return re.sub(r"\s+", "", header).lower()
+    letter = get_column_letter(index + 1)
+    return letter if sheet_no == 1 else _("%(column)s på ark %(sheet)s", column=letter, sheet=sheet_no)
+
+
+def personal_data_findings(tables: Sequence[Table]) -> list[RowError]:
+    """Where the file looks like it holds personal data, in every sheet and every cell (the header
+    too); the values themselves are never repeated, only the line and column."""
     findings = []
-    for cell in table.header:
-        if header_looks_personal(cell):
-            findings.append(RowError(1, cell.strip(), _("Kolonnenavnet tyder på personoplysninger.")))
-    for line_no, record in table.rows:
-        for index, cell in enumerate(record):
+    for sheet_no, table in enumerate(tables, start=1):
+        for index, cell in enumerate(table.header):
             if cell_looks_like_cpr(cell):
-                column = table.header[index].strip() if index < len(table.header) else None
-                findings.append(RowError(line_no, column or None, _("Feltet ligner et CPR-nummer.")))
+                findings.append(RowError(1, _column_label(table, index, sheet_no), _("Feltet ligner et CPR-nummer.")))
+            elif header_looks_personal(cell):
+                column = cell.strip() if sheet_no == 1 else _column_label(table, index, sheet_no)
+                findings.append(RowError(1, column, _("Kolonnenavnet tyder på personoplysninger.")))
+        for line_no, record in table.rows:
+            for index, cell in enumerate(record):
+                if cell_looks_like_cpr(cell):
+                    findings.append(RowError(line_no, _column_label(table, index, sheet_no),
+                                             _("Feltet ligner et CPR-nummer.")))
+                elif sheet_no > 1 and header_looks_personal(cell):
+                    findings.append(RowError(line_no, _column_label(table, index, sheet_no),
+                                             _("Feltet tyder på personoplysninger.")))
     return findings
+
+
+def other_sheet_errors(tables: Sequence[Table]) -> list[RowError]:
+    """Only the first sheet may hold anything: another non-empty sheet is an error (by number)."""
+    return [RowError(1, None, _("Ark %(sheet)s i regnearket har indhold. Kun det første ark må have indhold; "
+                                "slet de andre ark, og upload filen igen.", sheet=sheet_no))
+            for sheet_no, table in enumerate(tables, start=1) if sheet_no > 1 and (table.header or table.rows)]
 
 
 def personal_data_message() -> str:
@@ -149,6 +185,13 @@ def personal_data_message() -> str:
 
 
 # --- The importer ----------------------------------------------------------------------------
+
+
+class QuietFieldParser(FieldParser):
+    """Field parsing that quotes back only values that cannot be personal (numbers, quarters)."""
+
+    def shown(self, text: str) -> str:
+        return text if _SHOWABLE.fullmatch(text) else _("(værdien vises ikke)")
 
 
 @dataclass(frozen=True)
@@ -194,7 +237,7 @@ class OutcomeImporter(Importer):
         """Check one row: known municipality the user may write, quarter in range, counts ≥ 0 and
         none above ``citizens``, and no other row for the same municipality and quarter."""
         errors: list[RowError] = []
-        p = FieldParser(line_no, errors)
+        p = QuietFieldParser(line_no, errors)
         code = p.municipality(values, "municipality", self.municipalities)
         if code is not None:
             self.check_region(p, "municipality", self.municipalities.region_of[code])
@@ -218,7 +261,7 @@ class OutcomeImporter(Importer):
             return None
         quarter = parse_quarter(text)
         if quarter is None:
-            p.error("quarter", _("Ugyldigt kvartal »%(value)s«. Skriv det som ÅÅÅÅQn, fx 2025Q3.", value=text))
+            p.error("quarter", _("Ugyldigt kvartal »%(value)s«. Skriv det som ÅÅÅÅQn, fx 2025Q3.", value=p.shown(text)))
         elif not self.first_quarter <= quarter <= self.last_quarter:
             p.error("quarter", _("Kvartalet %(value)s ligger uden for det tilladte interval %(first)s–%(last)s.",
                                  value=quarter, first=self.first_quarter, last=self.last_quarter))
@@ -301,17 +344,24 @@ def check_outcome_file(data: bytes, filename: str = "", user=None, today: Option
     importer = OutcomeImporter(user, today)
     result = OutcomeCheck(importer)
     try:
-        table = read_table(data, filename)
+        tables = read_tables(data, filename)
     except ImportFileError as exc:
         result.fatal = True
         result.errors.append(RowError(1, None, str(exc)))
         return result
-    findings = personal_data_findings(table)
+    table = tables[0]
+    findings = personal_data_findings(tables)
     if findings:
         result.fatal = True
         result.personal_data = True
         result.total_rows = len(table.rows)
         result.errors = [RowError(1, None, personal_data_message())] + findings
+        return result
+    sheets = other_sheet_errors(tables)
+    if sheets:
+        result.fatal = True
+        result.total_rows = len(table.rows)
+        result.errors = sheets
         return result
     check_table(importer, table, result)
     return result

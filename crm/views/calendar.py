@@ -2,7 +2,6 @@
 and importing an .ics file as draft activities (upload → preview → confirm)."""
 import re
 import secrets
-import time as clock
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Optional
@@ -23,7 +22,7 @@ from crm.extensions import db
 from crm.forms import DanishDateField, EmptyForm
 from crm.models import ACTIVITY_TYPES, ROLES, Activity, Municipality, Region, User
 from crm.permissions import ensure_can_write, read_required, roles_required, write_required
-from crm.services import calendar_feed, ics_import
+from crm.services import calendar_feed, ics_import, pending_uploads
 from crm.services.mail import external_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/kalender")
@@ -32,7 +31,6 @@ bp = Blueprint("calendar", __name__, url_prefix="/kalender")
 own_account_required = roles_required(*ROLES)
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,80}$")
 IMPORT_DIR = "ics-import"
-IMPORT_FILE_MAX_AGE = 24 * 3600  # seconds an uploaded file waits for its confirmation
 
 
 class DigestForm(FlaskForm):
@@ -186,10 +184,7 @@ def _import_path(token: str) -> Path:
 
 def _store_upload(data: bytes) -> str:
     """Keep the uploaded file until it is confirmed; old unconfirmed uploads are removed."""
-    folder = _import_folder()
-    for old in folder.glob("*.ics"):
-        if old.stat().st_mtime < clock.time() - IMPORT_FILE_MAX_AGE:
-            old.unlink(missing_ok=True)
+    pending_uploads.remove_stale(current_app.config["UPLOAD_FOLDER"], pending_uploads.max_age_seconds())
     token = secrets.token_urlsafe(24)
     _import_path(token).write_bytes(data)
     return token

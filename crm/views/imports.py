@@ -8,7 +8,6 @@ meanwhile) and writes all rows, or with the user's consent only the good ones.
 import json
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -26,13 +25,13 @@ from crm.forms import EmptyForm
 from crm.permissions import write_required
 from crm.services.export import csv_bytes, download
 from crm.services.activities import ActivityImporter
+from crm.services import pending_uploads
 from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, Importer, ImportRefused, check_file
 from crm.services.stage_import import StageImporter
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")
-PENDING_MAX_AGE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -82,18 +81,10 @@ def _pending_dir() -> Path:
     return folder
 
 
-def _remove_stale(folder: Path) -> None:
-    """Forget uploads nobody confirmed within a day."""
-    limit = time.time() - PENDING_MAX_AGE_SECONDS
-    for path in folder.iterdir():
-        if path.stat().st_mtime < limit:
-            path.unlink(missing_ok=True)
-
-
 def _store_pending(kind: str, filename: str, data: bytes) -> str:
     """Save the upload for the confirm step; returns its token."""
     folder = _pending_dir()
-    _remove_stale(folder)
+    pending_uploads.remove_stale(current_app.config["UPLOAD_FOLDER"], pending_uploads.max_age_seconds())
     token = secrets.token_urlsafe(24)
     (folder / f"{token}.data").write_bytes(data)
     meta = {"kind": kind, "filename": filename, "user_id": current_user.id}
