@@ -1,6 +1,7 @@
 """Form pieces shared by several areas."""
 from typing import Optional
 
+from crm.clock import format_date
 from crm.i18n import lazy_gettext as _l
 from flask import request
 from flask_wtf import FlaskForm
@@ -42,7 +43,7 @@ class DanishDateField(DateField):
         """A valid date is shown the Danish way, also when it was typed as ISO; input with an
         error is shown as typed, so the user can correct it."""
         if self.data is not None and not self.errors:
-            return self.data.strftime("%d-%m-%Y")
+            return format_date(self.data)
         return super()._value()
 
 

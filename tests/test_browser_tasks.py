@@ -25,7 +25,8 @@ def test_add_a_task_and_finish_it(tmp_path):
         assert page.get_by_text("Opgaven er gemt.").is_visible()
         assert page.locator("#open-tasks").get_by_text("Ring til jobcenterchefen om IPS-teamet", exact=True).first.is_visible()
 
-        page.get_by_role("link", name="Mine opgaver").first.click()
+        page.locator("#mainnav").get_by_role("button", name="Kommuner", exact=True).click()
+        page.locator("#mainnav").get_by_role("link", name="Mine opgaver").click()
         first_row = page.locator("#task-table tbody tr").first
         assert "Ring til jobcenterchefen om IPS-teamet" in first_row.inner_text()
         assert "Overskredet" in first_row.inner_text()

@@ -291,8 +291,7 @@ def test_activity_download_with_hostile_text_is_a_valid_calendar(login_as, users
 def test_feed_with_hostile_text_is_a_valid_calendar(client, users, app, text):
     users["ambassador"].name = text[:120]
     factories.ActivityFactory(region_code=1084, title=text, location=text, start_date=SOON)
-    municipality = db.session.get(Municipality, 101)
-    municipality.next_step, municipality.next_step_due = text, SOON
+    task = factories.TaskFactory(municipality_code=101, text=text, due_date=SOON, owner=users["ambassador"])
     db.session.commit()
     response = _feed(client, users["ambassador"])
     lines = _assert_well_formed(response.data)
@@ -300,7 +299,7 @@ def test_feed_with_hostile_text_is_a_valid_calendar(client, users, app, text):
     assert "\\n" not in calname  # a calendar's name is one line
     _cal, events = _parse(response.data)
     assert {event.summary.value for event in events.values()} >= {_expected_text(text)}
-    assert _expected_text(text) in events["next-step-101@ips-crm"].description.value
+    assert _expected_text(text) in events[f"task-{task.id}@ips-crm"].description.value
 
 
 def test_nul_and_line_breaks_never_reach_the_calendar_file(app, users):

@@ -59,8 +59,8 @@ def test_next_steps_are_carried_over_as_open_tasks(empty_database_url):
             conn.execute(text("INSERT INTO region (code, name) VALUES (1084, 'Region Hovedstaden')"))
             conn.execute(text(
                 "INSERT INTO \"user\" (id, email, name, password_hash, role, region_code, active, locale, "
-                "digest_enabled, failed_logins, created_at) VALUES (7, 'anne@test.dk', 'Anne', 'x', 'ambassador', "
-                "1084, :true, 'da', :true, 0, '2026-01-01 08:00:00')"), {"true": True})
+                "digest_enabled, session_token, version, created_at) VALUES (7, 'anne@test.dk', 'Anne', 'x', "
+                "'ambassador', 1084, :true, 'da', :true, 'token', 1, '2026-01-01 08:00:00')"), {"true": True})
             conn.execute(text(
                 "INSERT INTO municipality (code, name, region_code, version, next_step, next_step_owner_id, "
                 "next_step_due, updated_by_id) VALUES "

@@ -9,14 +9,14 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from crm.clock import local_now
+from crm.clock import local_now, local_today
 from crm.extensions import db
 from crm.models import AuditEntry, Municipality, Task
 from crm.services import tasks as service
 from tests import factories
 
 KBH, FRB, BALLERUP, GREVE = 101, 147, 151, 253  # København, Frederiksberg, Ballerup (1084); Greve (1085)
-TODAY = service.local_today()
+TODAY = local_today()
 
 
 def _hidden(html: str, name: str) -> str:
