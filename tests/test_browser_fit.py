@@ -97,7 +97,18 @@ def _clipped(page, base_url: str, viewport: str) -> list[str]:
         response = page.goto(base_url + url, wait_until="load")
         assert response and response.status == 200, url
         problems += [f"{url} ({viewport}): {p}" for p in page.evaluate(CLIPPED, viewport == "laptop")]
+        if viewport == "phone" and url == PAGES[0]:
+            problems += _axe_problems(page, url)  # with every <details> opened: the scroll regions too
     return problems
+
+
+def _axe_problems(page, url: str) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A/AA findings (scroll regions must be focusable)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    return [f"{url}: axe {v['id']} ({v['impact']}) at {v['nodes'][0]['target']}"
+            for v in result.response["violations"] if v["impact"] in {"serious", "critical"}]
 
 
 @pytest.mark.parametrize("role", ROLES)
