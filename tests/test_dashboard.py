@@ -473,3 +473,19 @@ def test_line_chart_geometry():
     assert len(chart.markers) == 3
     empty = service.Series(service.NATIONAL, "x", [], service.Coverage(0, 98, 66), None)
     assert service.line_chart(empty, date(2025, 3, 31), 640, 250, str) is None
+
+
+def test_line_chart_leaves_room_for_its_labels():
+    """The target label ("Mål 66", "Target 66") ends at the chart's right edge, right-aligned,
+    above the target line's end point, so it grows leftwards into the chart however long the
+    translation is; there is headroom above the top grid line for it and the last value's label."""
+    points = [(date(2025, 1, 31), 0), (date(2026, 3, 31), 20)]
+    line = service.TargetLine(date(2025, 1, 31), 0, date(2027, 12, 31), 20)
+    series = service.Series(1084, "Hovedstaden", points, service.Coverage(20, 29, 20), line)
+    for width, height in ((640, 250), (250, 150)):
+        chart = service.line_chart(series, date(2026, 3, 31), width, height, str, 4)
+        x, y, anchor = chart.target_label
+        assert anchor == "end" and x <= width - 2
+        assert chart.target_end[1] == chart.top  # 20 of 20: the end point is on the top grid line
+        assert y < chart.target_end[1] and y - 11 >= 0  # above the point, a whole 11-unit line inside
+        assert chart.last[1] - 7 - 11 >= 0  # the last value's label too

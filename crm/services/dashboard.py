@@ -259,7 +259,11 @@ class LineChart:
     x_ticks: list[Tick] = field(default_factory=list)
     last: Optional[tuple[float, float, int]] = None
     target_end: Optional[tuple[float, float, int]] = None
+    target_label: Optional[tuple[float, float, str]] = None  # x, y, text-anchor of "Mål 66"
     today_x: Optional[float] = None
+
+
+LABEL_HEADROOM = 26  # above the top grid line: room for an 11-unit label over a point on it
 
 
 def _nice_step(maximum: int, max_ticks: int) -> int:
@@ -279,7 +283,7 @@ def line_chart(series: Series, on: date, width: int, height: int, month_label,
     """
     if not series.points or series.target_line is None:
         return None
-    chart = LineChart(width, height, left=34, top=14, right=width - 46, bottom=height - 24)
+    chart = LineChart(width, height, left=34, top=LABEL_HEADROOM, right=width - 46, bottom=height - 24)
     start = series.points[0][0].replace(day=1)
     end = max(series.target_line.end, on)
     span = max(1, (end - start).days)
@@ -305,6 +309,9 @@ def line_chart(series: Series, on: date, width: int, height: int, month_label,
     line = series.target_line
     chart.target = (x(line.start), y(line.start_value), x(line.end), y(line.end_value))
     chart.target_end = (x(line.end), y(line.end_value), line.end_value)
+    # Right-aligned to the SVG's edge and above the end point: a longer translation ("Target 66")
+    # grows leftwards into the chart instead of past the viewBox, where it would be cut off.
+    chart.target_label = (width - 2, round(chart.target_end[1] - 8, 1), "end")
     last_day, last_value = series.points[-1]
     chart.last = (x(last_day), y(last_value), last_value)
     chart.today_x = x(on)
