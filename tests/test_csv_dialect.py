@@ -145,21 +145,24 @@ def test_excel_dialect_writes_danish_fields_and_neutralises_text_exactly_like_th
     assert export.csv_bytes(["a", "b"], [[-2.5, date(2026, 11, 23)]]) == "\ufeffa,b\r\n-2.5,2026-11-23\r\n".encode()
 
 
-def test_a_danish_excel_export_of_activities_imports_back_unchanged(world, users, login_as):
+@pytest.mark.parametrize("fmt", ["csv-excel", "csv", "xlsx"])
+def test_a_danish_excel_export_of_activities_imports_back_unchanged(world, users, login_as, fmt):
+    """The Danish Excel CSV, and the machine CSV and XLSX alike."""
     client = login_as(users["admin"])
-    data = client.get("/aktiviteter/?format=csv-excel").data
+    data = client.get(f"/aktiviteter/?format={fmt}").data
+    filename = f"aktiviteter.{'xlsx' if fmt == 'xlsx' else 'csv'}"
     stored = {a.title: (a.type, a.start_date, a.region_code, sorted(m.code for m in a.municipalities),
                         a.participants, a.hours, a.note)
               for a in db.session.scalars(select(Activity))}
 
-    again = check_file(ActivityImporter(users["admin"]), data, "aktiviteter.csv")
+    again = check_file(ActivityImporter(users["admin"]), data, filename)
     assert again.errors == []
     assert (again.total_rows, again.duplicates_already_present, again.changed_rows, again.good_rows) == (3, 3, 0, 0)
 
     # Into an empty log, the same file gives the same activities.
     db.session.execute(delete(Activity.__table__))
     db.session.commit()
-    fresh = check_file(ActivityImporter(users["admin"]), data, "aktiviteter.csv")
+    fresh = check_file(ActivityImporter(users["admin"]), data, filename)
     assert fresh.errors == [] and fresh.good_rows == 3
     fresh.apply()
     db.session.expire_all()
