@@ -22,7 +22,7 @@ from crm.forms import DATE_FORMATS, DanishDateField
 from crm.models import ReportSubmission
 from crm.permissions import admin_required, read_required
 from crm.services import report as service
-from crm.services.export import CSV_EXCEL, EXPORT_FORMATS, download
+from crm.services.export import CSV_EXCEL, download
 
 bp = Blueprint("reports", __name__, url_prefix="/rapporter")
 
@@ -152,21 +152,25 @@ def drilldown():
                            period=service.period_label(start, end), **_table_context())
 
 
-@bp.route("/eksport-excel.csv", defaults={"fmt": CSV_EXCEL})
 @bp.route("/eksport.<fmt>")
 @read_required
 def export(fmt: str):
-    """The report for ``start``–``end``: ``eksport.csv`` STAR's machine CSV (unchanged),
-    ``eksport-excel.csv`` the same table for Danish Excel, ``eksport.xlsx``."""
-    if fmt not in EXPORT_FORMATS:
+    """The report for ``start``–``end`` as CSV (STAR's machine format, unchanged) or XLSX."""
+    if fmt not in ("csv", "xlsx"):
         abort(404)
     start, end = _period_from_args()
     report = service.status_report(start, end)
-    if fmt == "xlsx":
-        data = service.report_to_xlsx(report)
-    else:
-        data = service.report_to_excel_csv(report) if fmt == CSV_EXCEL else service.report_to_csv(report)
-    return download(data, service.report_filename(report, "xlsx" if fmt == "xlsx" else "csv"), fmt)
+    data = service.report_to_csv(report) if fmt == "csv" else service.report_to_xlsx(report)
+    return download(data, service.report_filename(report, fmt), fmt)
+
+
+@bp.route("/eksport-excel.csv")
+@read_required
+def export_excel():
+    """The same report table as ``eksport.csv`` in the Danish Excel dialect (the page's button)."""
+    start, end = _period_from_args()
+    report = service.status_report(start, end)
+    return download(service.report_to_excel_csv(report), service.report_filename(report, "csv"), CSV_EXCEL)
 
 
 @bp.route("/udskrift")
@@ -215,19 +219,25 @@ def submission_detail(submission_id: int):
                            **_table_context())
 
 
-@bp.route("/indsendelser/<int:submission_id>-excel.csv", defaults={"fmt": CSV_EXCEL})
 @bp.route("/indsendelser/<int:submission_id>.<fmt>")
 @read_required
 def submission_file(submission_id: int, fmt: str):
-    """The CSV or XLSX file exactly as generated when the report was submitted; ``-excel.csv`` is
-    that frozen CSV in the Danish Excel dialect (same figures)."""
-    if fmt not in EXPORT_FORMATS:
+    """The CSV or XLSX file exactly as generated when the report was submitted."""
+    if fmt not in ("csv", "xlsx"):
         abort(404)
     submission = db.get_or_404(ReportSubmission, submission_id)
-    if fmt == "xlsx":
-        data = submission.xlsx_data
-    else:
-        data = service.report_csv_to_excel(submission.csv_data) if fmt == CSV_EXCEL else submission.csv_data
-    extension = "xlsx" if fmt == "xlsx" else "csv"
-    name = f"statusrapport-{submission.period_start}-{submission.period_end}-indsendt-{submission.id}.{extension}"
-    return download(data, name, fmt)
+    data = submission.csv_data if fmt == "csv" else submission.xlsx_data
+    return download(data, _submission_filename(submission, fmt), fmt)
+
+
+@bp.route("/indsendelser/<int:submission_id>-excel.csv")
+@read_required
+def submission_excel(submission_id: int):
+    """The submitted CSV's frozen figures in the Danish Excel dialect (the same rows and figures)."""
+    submission = db.get_or_404(ReportSubmission, submission_id)
+    return download(service.report_csv_to_excel(submission.csv_data), _submission_filename(submission, "csv"),
+                    CSV_EXCEL)
+
+
+def _submission_filename(submission: ReportSubmission, extension: str) -> str:
+    return f"statusrapport-{submission.period_start}-{submission.period_end}-indsendt-{submission.id}.{extension}"
