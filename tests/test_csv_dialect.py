@@ -213,3 +213,15 @@ def test_an_english_export_imports_back_on_a_danish_page(world, users, login_as)
     assert data.decode("utf-8-sig").startswith("Start date;") and ";National;" in data.decode("utf-8-sig")
     result = check_file(ActivityImporter(None), data, "activities.csv")
     assert result.errors == [] and (result.duplicates_already_present, result.good_rows) == (3, 0)
+
+
+def test_the_import_page_finds_nothing_new_in_the_list_s_excel_export(world, users, login_as):
+    """Through the page, as people do it: download CSV (Excel), upload it on /import/."""
+    client = login_as(users["admin"])
+    data = client.get("/aktiviteter/?format=csv-excel").data
+    response = client.post("/import/", data={"kind": "activities", "activities-file": (io.BytesIO(data), "akt.csv")},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert re.search(r'data-count="present">\s*3\s*<', page)
+    assert "Alle rækker findes allerede; der er intet nyt at importere." in page
