@@ -117,6 +117,22 @@ def test_every_csv_export_neutralises_formula_fields(crafted, users, login_as, u
         assert {"'" + payload for payload in PAYLOADS} <= set(fields)
 
 
+@pytest.mark.parametrize("url, csv_has_text", EXPORTS)
+def test_every_danish_excel_csv_export_neutralises_formula_fields_the_same_way(crafted, users, login_as, url,
+                                                                               csv_has_text):
+    """``format=csv-excel`` (the report: ``eksport-excel.csv``, ``<id>-excel.csv``): the same
+    neutralised fields, separated by ;."""
+    excel_url = url.replace("eksport.{fmt}", "eksport-excel.csv").replace("{submission}.{fmt}",
+                                                                          "{submission}-excel.csv")
+    response = login_as(users["admin"]).get(excel_url.format(fmt="csv-excel", submission=crafted["submission"]))
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    text = response.data.decode("utf-8-sig")
+    fields = [field for row in csv.reader(io.StringIO(text, newline=""), delimiter=";") for field in row]
+    assert [f for f in fields if f.startswith(CSV_TRIGGERS)] == []
+    if csv_has_text:
+        assert {"'" + payload for payload in PAYLOADS} <= set(fields)
+
+
 def test_the_fidelity_review_xlsx_writes_text_as_text_cells(crafted, users, login_as):
     client = login_as(users["working_group"])
     for review_id, payload in zip(crafted["reviews"], PAYLOADS):

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Hashable, Mapping, Optional, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
 from crm.clock import format_date
 from crm.i18n import gettext as _
@@ -28,6 +28,7 @@ from crm.models import (
     types_in_track,
 )
 from crm.services import auto_notes
+from crm.services.export import csv_text
 from crm.services.importing import (
     Change,
     FieldParser,
@@ -269,6 +270,16 @@ def _region_codes() -> set[int]:
     return set(db.session.scalars(select(Region.code)))
 
 
+def _region_name_lookup() -> dict[str, int]:
+    """Region names as the export writes them ("Region Hovedstaden"), also without "Region ",
+    lower-cased → code."""
+    lookup: dict[str, int] = {}
+    for code, name in db.session.execute(select(Region.code, Region.name)):
+        lookup[name.lower()] = code
+        lookup[re.sub(r"^region\s+", "", name.lower())] = code
+    return lookup
+
+
 # What the list page shows, loaded with it; everything else stays unloaded (a page of 50 rows
 # of 25 columns and four relationships cost more to build than to render).
 LIST_COLUMNS = (Activity.id, Activity.type, Activity.title, Activity.start_date, Activity.end_date,
@@ -316,6 +327,11 @@ EXPORT_HEADER = (  # literal _l() calls, so Babel extracts each title
     _l("Heraf kommune"), _l("Heraf psykiatri"), _l("Heraf andre"), _l("Heraf medarbejdere"),
     _l("Heraf ledere"), _l("Antal gange"), _l("Link"), _l("Note"), _l("Registreret af"),
 )
+# The import column each export column is read back as (None: shown for information, read past),
+# so an exported file, saved by Excel or not, imports back unchanged.
+EXPORT_READ_BACK_AS = ("date", None, "type", None, "title", "region", "municipalities", None, None, "hours",
+                       "participants", None, None, None, None, None, None, None, "note", None)
+NATIONAL_LABEL = _l("Landsdækkende")
 
 
 def export_header() -> list[str]:
@@ -329,7 +345,7 @@ def export_rows(activities: Sequence[Activity]) -> list[list[Any]]:
     for a in activities:
         rows.append([
             a.start_date, a.end_date, a.type_label, str(TRACKS[a.track]) if a.track else "", a.title,
-            a.region.name if a.region else _("Landsdækkende"),
+            a.region.name if a.region else str(NATIONAL_LABEL),
             ", ".join(m.name for m in a.municipalities), ", ".join(c.name for c in a.centres), a.location,
             a.hours, a.participants, a.participants_municipality, a.participants_psychiatry,
             a.participants_other, a.participants_staff, a.participants_managers, a.sessions, a.link,
@@ -373,9 +389,15 @@ def _type_lookup() -> dict[str, str]:
 
 def import_key(row: ActivityRow) -> str:
     """A stable hash of the fields that identify an activity (date, type, title, region, municipalities)."""
-    title = re.sub(r"\s+", " ", row.title).strip().casefold()
-    codes = "|".join(str(c) for c in row.municipality_codes)
-    return "import:" + stable_hash(row.start_date.isoformat(), row.type, title, row.region_code or "", codes)
+    return identity_key(row.start_date, row.type, row.title, row.region_code, row.municipality_codes)
+
+
+def identity_key(start_date: date, kind: str, title: str, region_code: Optional[int],
+                 municipality_codes: Sequence[int]) -> str:
+    """``import_key`` from the fields themselves (municipality codes sorted), for stored activities too."""
+    title = re.sub(r"\s+", " ", title).strip().casefold()
+    codes = "|".join(str(c) for c in municipality_codes)
+    return "import:" + stable_hash(start_date.isoformat(), kind, title, region_code or "", codes)
 
 
 class ActivityImporter(Importer):
@@ -393,12 +415,40 @@ class ActivityImporter(Importer):
         self.region_codes = _region_codes()
         self.types = _type_lookup()
         self._municipality_objects: Optional[dict[int, Municipality]] = None
+        # The list export's own headers, in every language: read back, or read past.
+        exported = labels_in_every_language(dict(enumerate(EXPORT_HEADER)))
+        self.column_aliases = {**type(self).column_aliases,
+                               **{title: EXPORT_READ_BACK_AS[i] for title, i in exported.items()
+                                  if EXPORT_READ_BACK_AS[i]}}
+        self.ignored_columns = tuple(title for title, i in exported.items() if not EXPORT_READ_BACK_AS[i])
+        self.region_by_name = _region_name_lookup()
+        self.national_words = set(labels_in_every_language({"": NATIONAL_LABEL}))
+        self._dates: set[date] = set()  # the rows' dates, to find activities logged on the page
+        self._matched_ids: dict[str, int] = {}  # identity key → such an activity
+
+    def read_back(self, values: dict[str, str]) -> dict[str, str]:
+        """What the export writes in place of the import's codes, as the import's own cells: a
+        region's name (or "Landsdækkende") as its code (or empty), municipalities separated by
+        commas as by ``|``, and text the export protected with a leading ``'`` without it."""
+        region = values.get("region", "")
+        if region.lower() in self.national_words:
+            region = ""
+        else:
+            region = str(self.region_by_name.get(region.lower(), region))
+        municipalities = values.get("municipalities", "")
+        if "|" not in municipalities:
+            municipalities = municipalities.replace(",", "|")
+        return {**values, "region": region, "municipalities": municipalities,
+                "title": csv_text(values.get("title", "")), "note": csv_text(values.get("note", ""))}
 
     def parse_row(self, values: dict[str, str], line_no: int) -> tuple[Optional[ActivityRow], list[RowError]]:
         """Check one row's cells and the user's right to write its region."""
+        values = self.read_back(values)
         errors: list[RowError] = []
         p = FieldParser(line_no, errors)
         start = p.date(values, "date", required=True)
+        if start is not None:
+            self._dates.add(start)
         type_text = p.text(values, "type", required=True, max_length=60)
         kind = self.types.get(type_text.lower()) if type_text else None
         if type_text and kind is None:
@@ -425,14 +475,41 @@ class ActivityImporter(Importer):
         return import_key(parsed)
 
     def existing_slots(self, slot_keys: Sequence[Hashable]) -> dict[Hashable, Hashable]:
-        """Stored activities with these import keys, with their figures (chunked IN queries)."""
+        """Stored activities with these import keys, with their figures (chunked IN queries); then,
+        for the keys not found, activities logged on the page (or from a calendar) on the file's
+        dates whose date, type, title, region and municipalities are the row's, so an exported
+        file imports back as "already present" rather than twice."""
         found: dict[Hashable, Hashable] = {}
         for chunk in chunked(list(slot_keys)):
             query = select(Activity.import_key, Activity.participants, Activity.hours, Activity.note).where(
                 Activity.import_key.in_(chunk))
             for key, *figures in db.session.execute(query):
                 found[key] = (key, *figures)
+        missing = set(slot_keys) - set(found)
+        if missing:
+            for activity_id, key, figures in self._logged_elsewhere(missing):
+                if key not in found:
+                    found[key] = (key, *figures)
+                    self._matched_ids[key] = activity_id
         return found
+
+    def _logged_elsewhere(self, keys: set) -> Iterable[tuple[int, str, tuple]]:
+        """(id, identity key, figures) of every activity on the file's dates (one logged on the page
+        has no import key; one imported and then renamed keeps its old one)."""
+        query = select(Activity.id, Activity.start_date, Activity.type, Activity.title, Activity.region_code,
+                       Activity.participants, Activity.hours, Activity.note)
+        for chunk in chunked(sorted(self._dates)):
+            rows = db.session.execute(query.where(Activity.start_date.in_(chunk))).all()
+            codes: dict[int, list[int]] = {row.id: [] for row in rows}
+            for ids in chunked(list(codes)):
+                links = select(activity_municipality.c.activity_id, activity_municipality.c.municipality_code).where(
+                    activity_municipality.c.activity_id.in_(ids))
+                for activity_id, code in db.session.execute(links):
+                    codes[activity_id].append(code)
+            for row in rows:
+                key = identity_key(row.start_date, row.type, row.title, row.region_code, sorted(codes[row.id]))
+                if key in keys:
+                    yield row.id, key, (row.participants, row.hours, row.note)
 
     def changes(self, parsed: ActivityRow, existing_row_key: Hashable) -> list[Change]:
         """The figures that differ from the stored activity's, old → new."""
@@ -441,7 +518,11 @@ class ActivityImporter(Importer):
 
     def update(self, parsed: ActivityRow) -> None:
         """Put the file's figures on the stored activity (audited like any edit)."""
-        activity = db.session.scalar(select(Activity).where(Activity.import_key == import_key(parsed)))
+        key = import_key(parsed)
+        if key in self._matched_ids:
+            activity = db.session.get(Activity, self._matched_ids[key])
+        else:
+            activity = db.session.scalar(select(Activity).where(Activity.import_key == key))
         activity.participants, activity.hours, activity.note = parsed.figures
 
     def create(self, parsed: ActivityRow) -> None:

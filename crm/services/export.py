@@ -19,6 +19,15 @@ its text looks like:
 - ``date``/``datetime``: XLSX a date cell shown 23-11-2026; CSV ISO 8601 (2026-11-23).
 - ``None``: an empty cell or field.
 
+CSV comes in two dialects, with the same neutralisation of text in both:
+
+- machine (``format=csv``, the default of ``csv_bytes``): ``,``, ISO dates, decimal point
+  (``12.5``): the documented formats (the status report's ``metric,1081,…,total``, the CLI).
+- Danish Excel (``format=csv-excel``, ``csv_bytes(..., excel=True)``), the button people click:
+  ``;``, dates ``23-11-2026`` (timestamps ``23-11-2026 14:05`` in Danish time), decimal comma
+  (``12,5``), no thousands separator, so Danish Excel opens it in columns with numbers as numbers,
+  and the activity import reads it back unchanged.
+
 XLSX is written by one library, XlsxWriter, with its string-guessing switched off
 (``strings_to_formulas``/``_urls``/``_numbers``) and every cell written by a typed call
 (``write_string``/``write_number``), so no path depends on the switches alone. openpyxl only reads
@@ -37,7 +46,12 @@ from typing import Any, Iterable, Optional, Sequence
 import xlsxwriter
 from flask import Response
 
+from crm.clock import format_date, format_datetime
+
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_EXCEL = "csv-excel"  # the Danish Excel dialect, as ``?format=`` says it
+CSV_FORMATS = ("csv", CSV_EXCEL)
+EXPORT_FORMATS = ("csv", CSV_EXCEL, "xlsx")  # what a list page's ``?format=`` accepts
 
 # A CSV text field starting with one of these is read as a formula (or, for tab/CR/NUL, can hide one).
 CSV_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -89,13 +103,36 @@ def csv_field(value: Any) -> str:
     return text
 
 
-def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, delimiter: str = ",") -> bytes:
-    """UTF-8 CSV with BOM: the header, then the rows, every field through ``csv_field``."""
+def csv_text(field: str) -> str:
+    """A text field as ``csv_field`` wrote it, back to the text (the import's inverse): the quote
+    put before ``= + - @``, tab, CR or NUL is taken off again; any other field is left as it is."""
+    if field[:1] == "'" and field[1:2] and field[1:2] in CSV_FORMULA_TRIGGERS:
+        return field[1:]
+    return field
+
+
+def excel_csv_field(value: Any) -> str:
+    """One field of the Danish Excel dialect: decimal comma, dates 23-11-2026, timestamps in Danish
+    time; text (and None) exactly as ``csv_field`` writes it, neutralisation included."""
+    if is_number(value):
+        return csv_field(value).replace(".", ",")
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, date):
+        return format_date(value)
+    return csv_field(value)
+
+
+def csv_bytes(header: Sequence[Any], rows: Iterable[Sequence[Any]], *, delimiter: Optional[str] = None,
+              excel: bool = False) -> bytes:
+    """UTF-8 CSV with BOM and CRLF: the header, then the rows. Machine dialect (``,``, every field
+    through ``csv_field``) or, with ``excel``, the Danish one (``;``, ``excel_csv_field``)."""
+    field = excel_csv_field if excel else csv_field
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter)
-    writer.writerow([csv_field(v) for v in header])
+    writer = csv.writer(buffer, delimiter=delimiter or (";" if excel else ","))
+    writer.writerow([field(v) for v in header])
     for row in rows:
-        writer.writerow([csv_field(v) for v in row])
+        writer.writerow([field(v) for v in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -203,8 +240,8 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[Any], Iterable[Sequence[Any]
 
 
 def download(data: bytes, filename: str, fmt: str) -> Response:
-    """A download response for CSV or XLSX bytes."""
-    mimetype = "text/csv; charset=utf-8" if fmt == "csv" else XLSX_MIMETYPE
+    """A download response for CSV (either dialect) or XLSX bytes."""
+    mimetype = "text/csv; charset=utf-8" if fmt in CSV_FORMATS else XLSX_MIMETYPE
     return Response(
         data,
         mimetype=mimetype,
@@ -213,8 +250,9 @@ def download(data: bytes, filename: str, fmt: str) -> Response:
 
 
 def table_response(fmt: str, basename: str, header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Response:
-    """What a list page returns for ``?format=csv`` or ``?format=xlsx``."""
+    """What a list page returns for ``?format=csv-excel`` (Danish Excel), ``csv`` (machine) or
+    ``xlsx``; both CSV dialects are named ``basename.csv``."""
     rows = list(rows)
     if fmt == "xlsx":
         return download(xlsx_bytes([(basename, header, rows)]), f"{basename}.xlsx", "xlsx")
-    return download(csv_bytes(header, rows), f"{basename}.csv", "csv")
+    return download(csv_bytes(header, rows, excel=fmt == CSV_EXCEL), f"{basename}.csv", fmt)

@@ -36,7 +36,8 @@ Writing an importer
       whose slot is stored with other figures is "changed" (old → new listed, applied only when
       the user asks) rather than a conflict.
     * ``column_aliases`` (optional): other header names accepted for a column, e.g. the Danish
-      ``{"dato": "date"}``.
+      ``{"dato": "date"}``; ``ignored_columns`` (optional): header names read past, e.g. the
+      columns an export shows for information only.
 
     The importer is constructed with ``user`` (the signed-in user whose region rights apply;
     ``None`` means the command line, which acts as administrator).
@@ -496,6 +497,8 @@ class Importer:
     columns: tuple[str, ...] = ()
     #: Other header names accepted for a column (the Danish headers), lower-case: {"dato": "date"}.
     column_aliases: dict[str, str] = {}
+    #: Other header names that are read past without a word (an export's information-only columns).
+    ignored_columns: tuple[str, ...] = ()
     #: Shown in reports and the UI ("aktiviteter", "faseændringer"); a lazy_gettext string.
     label: Any = ""
 
@@ -655,10 +658,11 @@ def _map_header(importer: Importer, header: list[str], result: ImportResult) -> 
     """Column name → index; missing, unknown and repeated columns become line-1 errors."""
     wanted = {_normalise_column(c): c for c in importer.columns}
     wanted.update({_normalise_column(alias): c for alias, c in importer.column_aliases.items()})
+    ignored = {_normalise_column(name) for name in importer.ignored_columns} - set(wanted)
     positions: dict[str, int] = {}
     for index, cell in enumerate(header):
         key = _normalise_column(cell)
-        if not key:
+        if not key or key in ignored:
             continue
         if key not in wanted:
             result.errors.append(RowError(1, cell.strip(), _("Ukendt kolonne. Tilladte kolonner: %(columns)s.",

@@ -5,6 +5,8 @@ never disagree. ``status_report`` runs one query per metric family (stages at pe
 signed in the period, activities, fidelity reviews); the drill-down and the XLSX record sheets
 reuse the same filters, so the records listed are exactly the records counted.
 """
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -591,6 +593,27 @@ def report_to_csv(report: StatusReport) -> bytes:
     """``metric,1081,1082,1083,1084,1085,total``, one row per metric key, UTF-8."""
     rows = [[m.key] + [format_value(m, v) for v in values] for m, values in report.rows(COLUMNS)]
     return csv_bytes(CSV_HEADER, rows)
+
+
+def report_to_excel_csv(report: StatusReport) -> bytes:
+    """The same table in the Danish Excel dialect (``;``, decimal comma), for people; the machine
+    CSV above stays STAR's format."""
+    return report_csv_to_excel(report_to_csv(report))
+
+
+def report_csv_to_excel(data: bytes) -> bytes:
+    """A machine report CSV (as made now or frozen in a submission) in the Danish Excel dialect:
+    the same rows, figures as numbers with a decimal comma. Only the dialect changes."""
+    header, *rows = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    return csv_bytes(header, [[key] + [_figure(text) for text in figures] for key, *figures in rows], excel=True)
+
+
+def _figure(text: str) -> Union[int, Decimal, str]:
+    """'12' → 12, '12.5' → Decimal('12.5') (its digits kept), anything else as it is."""
+    try:
+        return Decimal(text) if "." in text else int(text)
+    except (ValueError, ArithmeticError):
+        return text
 
 
 def _figures_sheet(book: XlsxBook, report: StatusReport) -> None:

@@ -10,7 +10,7 @@ from crm.models import ACTIVITY_TYPES, TRACKS, Activity, Municipality, Region
 from crm.permissions import (can_write_region, ensure_can_change_activity, ensure_can_write, read_required,
                              write_required)
 from crm.services import activities as service
-from crm.services.export import table_response
+from crm.services.export import EXPORT_FORMATS, table_response
 from crm.services.locking import check_version
 from crm.views.activity_form import ActivityForm
 from crm.views.pipeline_forms import own_region_default
@@ -22,13 +22,13 @@ PER_PAGE = 50
 @bp.route("/")
 @read_required
 def index():
-    """The activity list: filters, pagination, and ``?format=csv|xlsx`` export of what is filtered."""
+    """The activity list: filters, pagination, and ``?format=csv-excel|csv|xlsx`` export of what is filtered."""
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     filters = service.ActivityFilters.from_args(request.args, {r.code for r in regions})
     if (own := own_region_default()) is not None:
         filters.region = str(own)
     fmt = request.args.get("format")
-    if fmt in ("csv", "xlsx"):
+    if fmt in EXPORT_FORMATS:
         query = service.filtered_query(filters, service.export_options())
         rows = service.export_rows(db.session.scalars(query).all())
         return table_response(fmt, "aktiviteter", service.export_header(), rows)

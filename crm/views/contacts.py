@@ -11,7 +11,7 @@ from crm.extensions import db
 from crm.models import Contact, Municipality, Region
 from crm.permissions import ensure_can_write, read_required, write_required, writable_region_codes
 from crm.services import contacts as contact_service
-from crm.services.export import table_response
+from crm.services.export import EXPORT_FORMATS, table_response
 from crm.views.pipeline_forms import ContactForm, int_arg
 from crm.services.search import LIKE_ESCAPE, contains_pattern
 
@@ -38,7 +38,7 @@ def index():
         query = query.where(or_(*(column.ilike(pattern, escape=LIKE_ESCAPE) for column in (
             Contact.name, Contact.organisation, Contact.role, Contact.email))))
     contacts = db.session.scalars(query).all()
-    if request.args.get("format") in ("csv", "xlsx"):
+    if request.args.get("format") in EXPORT_FORMATS:
         return _export(request.args["format"], contacts)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("contacts/index.html", contacts=contacts, regions=regions, region_code=region_code,

@@ -14,7 +14,7 @@ from crm.forms import EmptyForm
 from crm.models import FidelityReview, Municipality, Region
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
 from crm.services import fidelity
-from crm.services.export import download, table_response, xlsx_bytes
+from crm.services.export import EXPORT_FORMATS, download, table_response, xlsx_bytes
 from crm.services.locking import check_version, commit_or_conflict
 from crm.views.fidelity_form import ReviewForm
 from crm.views.pipeline_forms import int_arg
@@ -47,7 +47,7 @@ def index():
     region_code = _region_filter()
     today = local_today()
     latest = fidelity.latest_complete_reviews(region_code)
-    if request.args.get("format") in ("csv", "xlsx"):
+    if request.args.get("format") in EXPORT_FORMATS:
         return _export_latest(request.args["format"], latest)
     due = fidelity.due_reviews(today, fidelity.DUE_WITHIN_DAYS, region_code)
     return render_template(

@@ -13,7 +13,7 @@ from crm.forms import EmptyForm, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
 from crm.services import pipeline, tasks
-from crm.services.export import table_response
+from crm.services.export import EXPORT_FORMATS, table_response
 from crm.services.locking import check_version, conflict_message
 from crm.templating import format_date
 from crm.views.pipeline_forms import (MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm, int_arg,
@@ -45,7 +45,7 @@ def index():
     today = local_today()
     rows = pipeline.municipality_rows(today, **filters)
     fmt = request.args.get("format")
-    if fmt in ("csv", "xlsx"):
+    if fmt in EXPORT_FORMATS:
         return _export(fmt, rows)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/index.html", rows=rows, regions=regions, filters=filters,

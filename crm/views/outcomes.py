@@ -9,7 +9,7 @@ from flask_login import current_user
 from crm.forms import EmptyForm
 from crm.permissions import read_required, write_required
 from crm.services import outcomes
-from crm.services.export import csv_bytes, download, table_response
+from crm.services.export import EXPORT_FORMATS, csv_bytes, download, table_response
 from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused
 from crm.views.imports import UploadForm, _drop_pending, _load_pending, _store_pending
 from crm.views.pipeline_forms import int_arg
@@ -42,7 +42,7 @@ def index():
     region_code = int_arg("region")
     region_code = region_code if region_code in {r.code for r in trend.regions} else None
     rows = outcomes.municipality_outcomes(quarter, region_code) if quarter else []
-    if request.args.get("format") in ("csv", "xlsx") and quarter:
+    if request.args.get("format") in EXPORT_FORMATS and quarter:
         return _export(request.args["format"], quarter, rows)
     region_shares, nation = trend.latest(quarter) if quarter else ([], None)
     target_current, target_cumulative = outcomes.targets()

@@ -11,7 +11,7 @@ from crm.extensions import db
 from crm.models import CooperationPlan, Municipality, Region, TargetGroup
 from crm.permissions import can_write_region, ensure_can_write, read_required, write_required, writable_region_codes
 from crm.services import plans as plan_service
-from crm.services.export import table_response
+from crm.services.export import EXPORT_FORMATS, table_response
 from crm.services.locking import check_version
 from crm.services.uploads import UploadError, send_pdf
 from crm.forms import region_choices
@@ -31,7 +31,7 @@ def index():
     if region_code:
         query = query.where(CooperationPlan.region_code == region_code)
     plans = db.session.scalars(query).all()
-    if request.args.get("format") in ("csv", "xlsx"):
+    if request.args.get("format") in EXPORT_FORMATS:
         return _export(request.args["format"], plans)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("plans/index.html", plans=plans, regions=regions, region_code=region_code)

@@ -22,7 +22,7 @@ from crm.forms import DATE_FORMATS, DanishDateField, DanishNumberField
 from crm.models import ReportSubmission
 from crm.permissions import admin_required, read_required
 from crm.services import report as service
-from crm.services.export import download
+from crm.services.export import CSV_EXCEL, download
 
 bp = Blueprint("reports", __name__, url_prefix="/rapporter")
 
@@ -155,13 +155,22 @@ def drilldown():
 @bp.route("/eksport.<fmt>")
 @read_required
 def export(fmt: str):
-    """The report for ``start``–``end`` as CSV or XLSX."""
+    """The report for ``start``–``end`` as CSV (STAR's machine format, unchanged) or XLSX."""
     if fmt not in ("csv", "xlsx"):
         abort(404)
     start, end = _period_from_args()
     report = service.status_report(start, end)
     data = service.report_to_csv(report) if fmt == "csv" else service.report_to_xlsx(report)
     return download(data, service.report_filename(report, fmt), fmt)
+
+
+@bp.route("/eksport-excel.csv")
+@read_required
+def export_excel():
+    """The same report table as ``eksport.csv`` in the Danish Excel dialect (the page's button)."""
+    start, end = _period_from_args()
+    report = service.status_report(start, end)
+    return download(service.report_to_excel_csv(report), service.report_filename(report, "csv"), CSV_EXCEL)
 
 
 @bp.route("/udskrift")
@@ -218,5 +227,17 @@ def submission_file(submission_id: int, fmt: str):
         abort(404)
     submission = db.get_or_404(ReportSubmission, submission_id)
     data = submission.csv_data if fmt == "csv" else submission.xlsx_data
-    name = f"statusrapport-{submission.period_start}-{submission.period_end}-indsendt-{submission.id}.{fmt}"
-    return download(data, name, fmt)
+    return download(data, _submission_filename(submission, fmt), fmt)
+
+
+@bp.route("/indsendelser/<int:submission_id>-excel.csv")
+@read_required
+def submission_excel(submission_id: int):
+    """The submitted CSV's frozen figures in the Danish Excel dialect (the same rows and figures)."""
+    submission = db.get_or_404(ReportSubmission, submission_id)
+    return download(service.report_csv_to_excel(submission.csv_data), _submission_filename(submission, "csv"),
+                    CSV_EXCEL)
+
+
+def _submission_filename(submission: ReportSubmission, extension: str) -> str:
+    return f"statusrapport-{submission.period_start}-{submission.period_end}-indsendt-{submission.id}.{extension}"
