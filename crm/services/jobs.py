@@ -297,8 +297,9 @@ def run_pending_cleanup(now: datetime) -> tuple[str, str]:
 
     max_age = pending_uploads.max_age_seconds()
     removed = pending_uploads.remove_stale(current_app.config["UPLOAD_FOLDER"], max_age, local_now(now).timestamp())
-    return RUN_OK, _("Fjernede %(count)s ubekræftede upload(s) ældre end %(minutes)s minutter.",
-                     count=removed, minutes=max_age // 60)
+    return RUN_OK, ngettext("Fjernede %(num)s ubekræftet upload ældre end %(minutes)s minutter.",
+                            "Fjernede %(num)s ubekræftede uploads ældre end %(minutes)s minutter.",
+                            removed, minutes=max_age // 60)
 
 
 def _pending_has_work(now: datetime) -> bool:

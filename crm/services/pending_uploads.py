@@ -65,4 +65,4 @@ def clean_at_start(app) -> None:
         log.warning("Could not clean pending uploads: %s", error)
         return
     if removed:
-        log.info("Removed %s unconfirmed upload(s) older than the limit.", removed)
+        log.info("Removed unconfirmed uploads older than the limit: %s.", removed)
