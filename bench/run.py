@@ -103,11 +103,11 @@ def count_statements(app, pages: list[PageResult]) -> None:
     from crm.models import User
 
     with app.app_context():
-        user_id = db.session.scalar(select(User.id).where(User.email == AMBASSADOR[0]))
+        session_id = db.session.scalar(select(User).where(User.email == AMBASSADOR[0])).get_id()
         engine = db.engine
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user_id)
+        session["_user_id"] = session_id  # "id:session token", as Flask-Login stores it
     counter = {"n": 0}
 
     def on_execute(*_args):
