@@ -144,3 +144,33 @@ def test_constant_number_of_queries_per_page(app, users, login_as, count_queries
     with count_queries() as again:
         client.get("/admin/audit?page=2")
     assert again.count <= few.count + 8
+
+
+def test_every_audited_table_and_column_has_a_label():
+    """A new model or column shows in the log by its Danish name, not its table or column name."""
+    from crm.audit import SKIPPED_FIELDS
+    from crm.extensions import db
+    from crm.services import audit_log
+
+    association_tables = {"activity_centre", "activity_municipality", "plan_centre", "plan_municipality",
+                          "plan_target_group"}  # logged as collections on their owner
+    missing = []
+    for table in db.metadata.sorted_tables:
+        if table.name in association_tables | {"audit_log"}:
+            continue
+        if table.name not in audit_log.ENTITY_LABELS:
+            missing.append(table.name)
+        missing += [f"{table.name}.{column.name}" for column in table.columns
+                    if column.name not in audit_log.FIELD_LABELS and column.name not in SKIPPED_FIELDS]
+    assert missing == []
+
+
+def test_a_task_entry_is_labelled_and_links_to_its_municipality(app, users, login_as):
+    from tests.factories import TaskFactory
+
+    from crm.extensions import db
+
+    TaskFactory(municipality_code=101, text="Ring til jobcentret", owner=users["ambassador"])
+    db.session.commit()
+    html = login_as(users["admin"]).get("/admin/audit").get_data(as_text=True)
+    assert "Opgave" in html and "Ansvarlig" in html and 'href="/kommuner/101"' in html

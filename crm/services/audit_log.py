@@ -41,13 +41,29 @@ ENTITY_LABELS = {
     "psychiatric_centre": _l("Psykiatrisk enhed"),
     "region": _l("Region"),
     "report_submission": _l("Indsendt statusrapport"),
+    "sign_in_throttle": _l("Forsinkelse af log ind"),
     "stage_change": _l("Faseændring"),
     "target_group": _l("Målgruppe"),
+    "task": _l("Opgave"),
     "user": _l("Bruger"),
 }
 
 # Column or collection name -> label, the same in every table (a name not listed shows itself).
 FIELD_LABELS = {
+    "blocked_until": _l("Spærret til"),
+    "csv_data": _l("CSV-fil"),
+    "data": _l("Indhold"),
+    "done_at": _l("Udført"),
+    "done_by_id": _l("Udført af"),
+    "due_date": _l("Frist"),
+    "failures": _l("Fejlede forsøg"),
+    "last_failure_at": _l("Seneste fejlede forsøg"),
+    "message_id": _l("E-mail"),
+    "note_kind": _l("Automatisk notat"),
+    "note_params": _l("Automatisk notats oplysninger"),
+    "owner_id": _l("Ansvarlig"),
+    "session_token": _l("Sessionsnøgle"),
+    "xlsx_data": _l("XLSX-fil"),
     "action_plan": _l("Handleplan"),
     "active": _l("Aktiv"),
     "attachment_mimetype": _l("Filtype"),
@@ -160,6 +176,7 @@ CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
     ("user", "locale"): LANGUAGE_LABELS,
     ("outbox_message", "status"): MAIL_STATUSES,
     ("job_run", "outcome"): RUN_OUTCOMES,
+    ("task", "status"): {"open": _l("Åben"), "done": _l("Udført")},
 }
 
 # Referenced tables whose records are shown by name: table -> (model, key column, name column).
@@ -184,6 +201,7 @@ LINKS = {
     "municipality": ("municipalities.detail", "code", "code"),
     "note": ("municipalities.detail", "code", "municipality_code"),
     "stage_change": ("municipalities.detail", "code", "municipality_code"),
+    "task": ("municipalities.detail", "code", "municipality_code"),
     "outcome_quarter": ("municipalities.detail", "code", "municipality_code"),
     "outbox_message": ("jobs.message", "message_id", "id"),
     "psychiatric_centre": ("admin.centre_edit", "centre_id", "id"),
