@@ -111,7 +111,6 @@ def init_app(app: Flask) -> None:
     app.add_template_global(TRACKS, "TRACKS")
 
     app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")
-    app.add_template_global(app.view_functions, "endpoints")  # the menu shows only what exists
 
     @app.context_processor
     def _languages():
