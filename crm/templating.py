@@ -12,9 +12,9 @@ from markupsafe import Markup, escape
 from crm.clock import format_date, format_datetime, format_time
 from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
-from crm.permissions import can_change_activity, can_write_region
+from crm.services.permissions import can_change_activity, can_write_region
 from crm.services.importing import format_change_value
-from crm.views.pipeline_forms import QueryUrls
+from crm.views.urls import QueryUrls
 
 
 

@@ -67,7 +67,7 @@ def _url_for_rule(rule, values: dict[str, object]) -> str:
 
 
 def test_every_write_route_carries_a_role_decorator(app):
-    """A visible decorator from crm.permissions on every write route (so the check is server-side)."""
+    """A visible decorator from crm.services.permissions on every write route (so the check is server-side)."""
     unguarded = [
         rule.endpoint for rule in _write_rules(app) if not hasattr(app.view_functions[rule.endpoint], "required_roles")
     ]

@@ -16,7 +16,7 @@ from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, User
-from crm.services import FieldError
+from crm.services.errors import FieldError
 from crm.services.locking import mark_updated
 
 MIN_PASSWORD_LENGTH = 12

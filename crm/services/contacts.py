@@ -8,8 +8,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, Municipality, PsychiatricCentre
-from crm.permissions import can_write_region
-from crm.services import FieldError
+from crm.services.permissions import can_write_region
+from crm.services.errors import FieldError
 from crm.services.locking import check_version, commit_or_conflict, conflict_message, mark_updated
 
 

@@ -537,7 +537,7 @@ class Importer:
         """The region rule for an imported row (a new record: national rows are allowed)."""
         if self.user is None:
             return True
-        from crm.permissions import can_write_region
+        from crm.services.permissions import can_write_region
 
         return can_write_region(region_code, None, user=self.user)
 

@@ -14,8 +14,8 @@ from werkzeug.datastructures import FileStorage
 
 from crm.extensions import db
 from crm.models import CooperationPlan, Municipality, PsychiatricCentre, TargetGroup, plan_target_group
-from crm.permissions import can_write_region
-from crm.services import FieldError
+from crm.services.permissions import can_write_region
+from crm.services.errors import FieldError
 from crm.services.locking import conflict_message, mark_updated
 from crm.services.pipeline import PlanStageOutcome, apply_signed_plan
 from crm.services.uploads import remove_stored, store_pdf

@@ -1,7 +1,7 @@
 """Tasks ("next steps") on municipalities: the rules for creating, editing, completing, reopening
 and deleting them, and the lists the pages, the digest and the exports show.
 
-Who may change a task is the municipality's region rule (``crm.permissions.can_write_region``):
+Who may change a task is the municipality's region rule (``crm.services.permissions.can_write_region``):
 ambassadors their own region, admins everything, the working group nothing. Views check it too
 (403); here it guards every other caller. Overdue means an open task whose due date is before
 today in Copenhagen. The caller commits.
@@ -18,7 +18,7 @@ from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.models import TASK_DONE, TASK_OPEN, Municipality, Task, User
 from crm.models.mixins import utcnow
-from crm.services import FieldError
+from crm.services.errors import FieldError
 
 TEXT_MAX = 2000
 UPCOMING_DAYS = 7  # the start page's "coming up" window (the digest has its own setting)
@@ -41,7 +41,7 @@ def local_date(moment: Optional[datetime]) -> Optional[date]:
 
 
 def _ensure_may_write(municipality: Municipality, user) -> None:
-    from crm.permissions import can_write_region
+    from crm.services.permissions import can_write_region
 
     if user is not None and not can_write_region(municipality.region_code, user=user):
         raise TaskPermissionError(_("Du kan kun ændre opgaver i din egen region."))

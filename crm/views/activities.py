@@ -5,15 +5,15 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.forms import EmptyForm, unconfirmed
+from crm.views.forms import EmptyForm, unconfirmed
 from crm.models import ACTIVITY_TYPES, TRACKS, Activity, Municipality, Region
-from crm.permissions import (can_write_region, ensure_can_change_activity, ensure_can_write, read_required,
-                             write_required)
+from crm.services.permissions import can_write_region, ensure_can_change_activity, ensure_can_write
+from crm.views.access import read_required, write_required
 from crm.services import activities as service
 from crm.services.export import EXPORT_FORMATS, table_response
 from crm.services.locking import check_version
 from crm.views.activity_form import ActivityForm
-from crm.views.pipeline_forms import own_region_default
+from crm.views.helpers import own_region_default
 
 bp = Blueprint("activities", __name__, url_prefix="/aktiviteter")
 PER_PAGE = 50

@@ -13,11 +13,11 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, URL
 
 from crm.extensions import db
-from crm.forms import DanishDateField, DanishNumberField, VersionedForm, non_negative
+from crm.views.forms import DanishDateField, DanishNumberField, VersionedForm, non_negative
 from crm.models import ACTIVITY_TYPES, PsychiatricCentre, Region
-from crm.permissions import can_write_region
+from crm.services.permissions import can_write_region
 from crm.services.activities import validation_errors
-from crm.views.pipeline_forms import PICKER, municipality_choices
+from crm.views.forms import PICKER, municipality_choices
 
 NATIONAL_CHOICE = ""
 

@@ -9,9 +9,9 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from crm.extensions import db
-from crm.forms import EmptyForm, VersionedForm, region_choices
+from crm.views.forms import EmptyForm, VersionedForm, region_choices
 from crm.models import ROLES, AuditEntry, PsychiatricCentre, User
-from crm.permissions import admin_required, read_required, roles_required
+from crm.views.access import admin_required, read_required, roles_required
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services import accounts
 from crm.services.locking import check_version, commit_or_conflict

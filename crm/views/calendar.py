@@ -19,9 +19,10 @@ from wtforms import BooleanField, SelectField, SubmitField
 from wtforms.validators import InputRequired, ValidationError
 
 from crm.extensions import db
-from crm.forms import DanishDateField, EmptyForm
+from crm.views.forms import DanishDateField, EmptyForm
 from crm.models import ACTIVITY_TYPES, ROLES, Activity, Municipality, Region, User
-from crm.permissions import ensure_can_write, read_required, roles_required, write_required
+from crm.services.permissions import ensure_can_write
+from crm.views.access import read_required, roles_required, write_required
 from crm.services import calendar_feed, ics_import, pending_uploads
 from crm.services.mail import external_url
 

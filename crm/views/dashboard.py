@@ -20,15 +20,15 @@ from crm.i18n import lazy_gettext as _l
 from wtforms import Form
 from wtforms.validators import Optional as OptionalValue
 
-from crm.forms import DanishDateField
+from crm.views.forms import DanishDateField
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
-from crm.permissions import read_required
+from crm.views.access import read_required
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.pipeline import StageOnDate
 from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
 from crm.templating import format_date
-from crm.views.pipeline_forms import QueryUrls, safe_url
+from crm.views.urls import QueryUrls, safe_url
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
 

@@ -5,6 +5,7 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from crm.extensions import db
+from crm.services.errors import Conflict, Forbidden
 
 bp = Blueprint("errors", __name__)
 
@@ -22,6 +23,7 @@ def _status_text(status: int) -> str:
         403: _("Du har ikke adgang til at gøre dette."),
         404: _("Siden findes ikke."),
         405: _("Handlingen er ikke tilladt her."),
+        409: _("Posten er ændret af en anden i mellemtiden."),
         413: _("Filen er for stor."),
         429: _("For mange forsøg. Vent lidt og prøv igen."),
         503: _("Databasen kan ikke nås lige nu. Prøv igen om lidt."),
@@ -45,6 +47,20 @@ def csrf_error(error: CSRFError):
     from crm.i18n import gettext as _
 
     return _render(400, _("Formularen var udløbet eller manglede sikkerhedsnøglen. Genindlæs siden og prøv igen."))
+
+
+@bp.app_errorhandler(Forbidden)
+def forbidden(error: Forbidden):
+    """A service refused the acting user: the 403 page (or JSON), nothing written."""
+    db.session.rollback()
+    return _render(403, str(error) or None)
+
+
+@bp.app_errorhandler(Conflict)
+def conflict(error: Conflict):
+    """Someone saved first and no form could show it beside a field: 409 with who and when."""
+    db.session.rollback()
+    return _render(409, str(error))
 
 
 @bp.app_errorhandler(HTTPException)

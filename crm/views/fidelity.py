@@ -10,14 +10,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
-from crm.forms import EmptyForm
+from crm.views.forms import EmptyForm
 from crm.models import FidelityReview, Municipality, Region
-from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
+from crm.services.permissions import can_write_region, ensure_can_write
+from crm.views.access import read_required, write_required
 from crm.services import fidelity
 from crm.services.export import EXPORT_FORMATS, download, table_response, xlsx_bytes
 from crm.services.locking import check_version, commit_or_conflict
 from crm.views.fidelity_form import ReviewForm
-from crm.views.pipeline_forms import int_arg
+from crm.views.helpers import int_arg
 
 bp = Blueprint("fidelity", __name__, url_prefix="/fidelitet")
 

@@ -11,7 +11,7 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
 from crm.extensions import db
-from crm.forms import DanishDateField, VersionedForm
+from crm.views.forms import DanishDateField, VersionedForm
 from crm.models import FidelityReview, PsychiatricCentre
 from crm.services.fidelity import MAX_SCORE, MIN_SCORE, ScaleItem, items_by_section, scale_items
 

@@ -21,8 +21,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import SubmitField
 
-from crm.forms import EmptyForm
-from crm.permissions import write_required
+from crm.views.forms import EmptyForm
+from crm.views.access import write_required
 from crm.services.export import csv_bytes, download
 from crm.services.activities import ActivityImporter
 from crm.services import pending_uploads

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from crm.cli.scheduler import jobs_cli, scheduler_command
 from crm.extensions import db
-from crm.forms import EmptyForm
+from crm.views.forms import EmptyForm
 from crm.models.messaging import MAIL_STATUSES, JobRun, OutboxMessage
-from crm.permissions import admin_required
+from crm.views.access import admin_required
 from crm.services import jobs as jobs_service
 from crm.services import mail
 

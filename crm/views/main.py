@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Region
-from crm.permissions import read_required
+from crm.views.access import read_required
 from crm.services import tasks
 from crm.services.pipeline import stages_on
 

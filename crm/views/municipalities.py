@@ -9,15 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
-from crm.forms import EmptyForm, unconfirmed
+from crm.views.forms import EmptyForm, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
-from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
+from crm.services.permissions import can_write_region, ensure_can_write
+from crm.views.access import read_required, write_required
 from crm.services import pipeline, tasks
 from crm.services.export import EXPORT_FORMATS, table_response
 from crm.services.locking import check_version, conflict_message
 from crm.templating import format_date
-from crm.views.pipeline_forms import (MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm, int_arg,
-                                      own_region_default, safe_url, wants_json)
+from crm.views.pipeline_forms import MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm
+from crm.views.helpers import int_arg, own_region_default, wants_json
+from crm.views.urls import safe_url
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches

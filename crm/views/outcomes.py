@@ -6,13 +6,13 @@ from crm.i18n import gettext as _
 from crm.i18n import ngettext
 from flask_login import current_user
 
-from crm.forms import EmptyForm
-from crm.permissions import read_required, write_required
+from crm.views.forms import EmptyForm
+from crm.views.access import read_required, write_required
 from crm.services import outcomes
 from crm.services.export import EXPORT_FORMATS, csv_bytes, download, table_response
 from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused
 from crm.views.imports import UploadForm, _drop_pending, _load_pending, _store_pending
-from crm.views.pipeline_forms import int_arg
+from crm.views.helpers import int_arg
 
 bp = Blueprint("outcomes", __name__, url_prefix="/resultater")
 

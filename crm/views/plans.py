@@ -9,13 +9,15 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import CooperationPlan, Municipality, Region, TargetGroup
-from crm.permissions import can_write_region, ensure_can_write, read_required, write_required, writable_region_codes
+from crm.services.permissions import can_write_region, ensure_can_write, writable_region_codes
+from crm.views.access import read_required, write_required
 from crm.services import plans as plan_service
 from crm.services.export import EXPORT_FORMATS, table_response
 from crm.services.locking import check_version
 from crm.services.uploads import UploadError, send_pdf
-from crm.forms import region_choices
-from crm.views.pipeline_forms import PlanForm, TargetGroupForm, int_arg, ints
+from crm.views.forms import region_choices
+from crm.views.pipeline_forms import PlanForm, TargetGroupForm
+from crm.views.helpers import int_arg, ints
 
 bp = Blueprint("plans", __name__, url_prefix="/planer")
 

@@ -18,9 +18,9 @@ from wtforms.validators import Length, NumberRange, Optional as OptionalValue
 
 from crm import clock
 from crm.extensions import db
-from crm.forms import DATE_FORMATS, DanishDateField, DanishNumberField
+from crm.views.forms import DATE_FORMATS, DanishDateField, DanishNumberField
 from crm.models import ReportSubmission
-from crm.permissions import admin_required, read_required
+from crm.views.access import admin_required, read_required
 from crm.services import report as service
 from crm.services.export import CSV_EXCEL, download
 

@@ -9,13 +9,15 @@ from sqlalchemy import select
 
 from crm.clock import local_today
 from crm.extensions import db
-from crm.forms import EmptyForm
+from crm.views.forms import EmptyForm
 from crm.i18n import gettext as _
 from crm.models import Region, Task
-from crm.permissions import can_write_region, ensure_can_write, read_required, write_required
+from crm.services.permissions import can_write_region, ensure_can_write
+from crm.views.access import read_required, write_required
 from crm.services import tasks
 from crm.services.locking import check_version, commit_or_conflict
-from crm.views.pipeline_forms import TaskForm, int_arg
+from crm.views.pipeline_forms import TaskForm
+from crm.views.helpers import int_arg
 
 bp = Blueprint("tasks", __name__, url_prefix="/opgaver")
 

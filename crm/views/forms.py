@@ -8,10 +8,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, Field, HiddenField
 from wtforms.validators import InputRequired, NumberRange
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import TextInput
 
 from crm.extensions import db
-from crm.models import Region
+from crm.models import Municipality, PsychiatricCentre, Region, TargetGroup, User
 from crm.services.numbers import FormWarning, NumberError, input_text, parse_number, signature
 
 DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
@@ -114,5 +115,66 @@ def region_choices(codes=None, blank: Optional[str] = None) -> list[tuple[str, s
     return ([("", blank)] if blank is not None else []) + choices
 
 
+def municipality_choices(region_codes=None, first_region: Optional[int] = None) -> list[SelectChoice]:
+    """Municipalities as choices grouped by region (``<optgroup>``), by region then name,
+    optionally only some regions; ``first_region`` (the user's own) is listed first (one query)."""
+    query = (select(Municipality.code, Municipality.name, Municipality.region_code, Region.name)
+             .join(Region, Region.code == Municipality.region_code)
+             .order_by(Municipality.region_code != first_region if first_region else Municipality.region_code,
+                       Municipality.region_code, Municipality.name))
+    if region_codes is not None:
+        query = query.where(Municipality.region_code.in_(region_codes))
+    return [SelectChoice(str(code), name, optgroup=region) for code, name, _region_code, region
+            in db.session.execute(query)]
+
+
+# A select of municipalities becomes a searchable picker (static/js/pickers.js, Tom Select); without
+# JavaScript it stays the plain select it is.
+PICKER = {"data-picker": "municipalities", "data-no-results": _l("Ingen kommune passer på søgningen.")}
+
+
+def _regional_choices(model, region_codes=None) -> list[tuple[str, str]]:
+    """Choices for a per-region list (centres, target groups), by region then name; the region is
+    named when several regions are listed, since names repeat across regions (one query)."""
+    query = (
+        select(model.id, model.name, Region.name)
+        .join(Region, Region.code == model.region_code)
+        .order_by(model.region_code, model.name)
+    )
+    if region_codes is not None:
+        query = query.where(model.region_code.in_(region_codes))
+    rows = db.session.execute(query).all()
+    several = len({region for _id, _name, region in rows}) > 1
+    return [
+        (str(id_), f"{name} ({region.removeprefix('Region ')})" if several else name)
+        for id_, name, region in rows
+    ]
+
+
+def centre_choices(region_codes=None) -> list[tuple[str, str]]:
+    """Psychiatric centres as choices, by region then name."""
+    return _regional_choices(PsychiatricCentre, region_codes)
+
+
+def target_group_choices(region_codes=None) -> list[tuple[str, str]]:
+    """Target groups as choices, by region then name."""
+    return _regional_choices(TargetGroup, region_codes)
+
+
+def user_choices() -> list[tuple[str, str]]:
+    """Active users who can own a task (ambassadors and admins)."""
+    users = db.session.scalars(
+        select(User).where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name)
+    )
+    return [("", str(_l("— ingen —")))] + [(str(u.id), u.display_name) for u in users]
+
+
+def date_text_field(label, validators=None, **kwargs) -> DanishDateField:
+    """A Danish date typed as text: a browser's type="date" input cannot show 23-11-2026, so a
+    re-shown form (after an error or a conflict) would look empty and lose the user's date."""
+    return DanishDateField(label, validators, widget=TextInput(), **kwargs)
+
+
 __all__ = ["CONFIRM_FIELD", "DanishDateField", "DanishNumberField", "EmptyForm", "FormWarning", "InputRequired",
-           "VersionedForm", "non_negative", "region_choices", "unconfirmed"]
+           "VersionedForm", "non_negative", "region_choices", "unconfirmed", "PICKER", "municipality_choices",
+           "centre_choices", "target_group_choices", "user_choices", "date_text_field"]
