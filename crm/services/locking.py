@@ -12,6 +12,7 @@ from crm.i18n import gettext as _
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
+from crm.services.errors import Conflict
 from crm.models.mixins import utcnow
 
 
@@ -74,3 +75,20 @@ def commit_or_conflict(obj) -> Optional[str]:
         db.session.rollback()
         return conflict_message(obj)
     return None
+
+
+def ensure_version(obj, submitted_version: Any) -> None:
+    """Raise ``Conflict`` (who changed it, when) unless ``submitted_version`` is the stored one."""
+    message = check_version(obj, submitted_version)
+    if message:
+        raise Conflict(message)
+
+
+def commit_versioned(obj) -> None:
+    """Commit; if another session saved ``obj`` since it was loaded, roll back and raise
+    ``Conflict`` (the database's version check caught what ``ensure_version`` could not see)."""
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(conflict_message(obj)) from None

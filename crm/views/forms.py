@@ -3,7 +3,7 @@ from typing import Optional
 
 from crm.clock import format_date
 from crm.i18n import lazy_gettext as _l
-from flask import request
+from flask import flash, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, Field, HiddenField
@@ -13,6 +13,7 @@ from wtforms.widgets import TextInput
 
 from crm.extensions import db
 from crm.models import Municipality, PsychiatricCentre, Region, TargetGroup, User
+from crm.services.errors import Conflict, FieldError
 from crm.services.numbers import FormWarning, NumberError, input_text, parse_number, signature
 
 DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
@@ -175,6 +176,18 @@ def date_text_field(label, validators=None, **kwargs) -> DanishDateField:
     return DanishDateField(label, validators, widget=TextInput(), **kwargs)
 
 
+def show_error(form, error: FieldError) -> int:
+    """Show a service's refusal on the re-shown form, the user's input kept: beside the field it
+    names, or at the top as a warning when it names none (or a hidden one, as a ``Conflict``'s
+    ``version`` does). The status for the response: 409 for a conflict, else 400."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None and field.type not in ("HiddenField", "CSRFTokenField"):
+        field.errors = [*field.errors, str(error)]
+    else:
+        flash(str(error), "warning")
+    return 409 if isinstance(error, Conflict) else 400
+
+
 __all__ = ["CONFIRM_FIELD", "DanishDateField", "DanishNumberField", "EmptyForm", "FormWarning", "InputRequired",
            "VersionedForm", "non_negative", "region_choices", "unconfirmed", "PICKER", "municipality_choices",
-           "centre_choices", "target_group_choices", "user_choices", "date_text_field"]
+           "centre_choices", "target_group_choices", "user_choices", "date_text_field", "show_error"]
