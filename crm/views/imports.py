@@ -129,7 +129,7 @@ def upload():
     if data is None:
         return _index_page({kind: form}, 400)
     filename = form.file.data.filename or ""
-    result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
+    result = check_file(import_kind.importer(actor=current_user._get_current_object()), data, filename)
     writable = not result.fatal and (result.good_rows or result.changed_rows)
     token = pending_uploads.save(kind, filename, data, actor=current_user) if writable else None
     return _report_page(kind, import_kind, result, filename, token)
@@ -151,7 +151,7 @@ def confirm():
     token = request.form.get("token", "")
     filename, data = load_pending(kind, token)
     mode = GOOD_ROWS_ONLY if request.form.get("mode") == GOOD_ROWS_ONLY else ALL_OR_NOTHING
-    result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
+    result = check_file(import_kind.importer(actor=current_user._get_current_object()), data, filename)
     try:
         outcome = result.apply(mode, apply_changes=request.form.get("apply_changes") == "1")
     except ImportRefused as exc:

@@ -10,7 +10,7 @@ from crm.views.forms import EmptyForm
 from crm.views.access import read_required, write_required
 from crm.services import outcomes, pending_uploads
 from crm.services.export import EXPORT_FORMATS, csv_bytes, download, table_response
-from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused
+from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused, check_file
 from crm.views.imports import UploadForm, load_pending, uploaded_bytes
 from crm.views.helpers import int_arg
 
@@ -100,7 +100,7 @@ def import_upload():
     if data is None:
         return _import_page(form, 400)
     filename = form.file.data.filename or ""
-    result = outcomes.check_outcome_file(data, filename, current_user._get_current_object())
+    result = check_file(outcomes.OutcomeImporter(actor=current_user._get_current_object()), data, filename)
     # A refused file (personal data) is never kept, not even for the confirm step.
     writable = not result.fatal and result.good_rows
     token = pending_uploads.save(IMPORT_KIND, filename, data, actor=current_user) if writable else None
@@ -122,7 +122,7 @@ def import_confirm():
     token = request.form.get("token", "")
     filename, data = load_pending(IMPORT_KIND, token)
     mode = GOOD_ROWS_ONLY if request.form.get("mode") == GOOD_ROWS_ONLY else ALL_OR_NOTHING
-    result = outcomes.check_outcome_file(data, filename, current_user._get_current_object())
+    result = check_file(outcomes.OutcomeImporter(actor=current_user._get_current_object()), data, filename)
     try:
         outcome = result.apply(mode)
     except ImportRefused as exc:
