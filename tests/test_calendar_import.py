@@ -109,7 +109,7 @@ def test_recurring_series_is_expanded_within_the_range(app):
 def test_importing_twice_creates_nothing_the_second_time(app, users):
     user = users["ambassador"]
     proposals = ics_import.read_events(OUTLOOK_ICS, date(2026, 3, 1), date(2026, 4, 30))
-    created, skipped = ics_import.create_activities(proposals, 1084, user)
+    created, skipped = ics_import.create_activities(proposals, 1084, actor=user)
     assert (len(created), skipped) == (9, 0)
     assert _activity_count() == 9
     stored = db.session.scalar(select(Activity).where(Activity.import_key == f"ics:{UID}:20260309T130000"))
@@ -120,7 +120,7 @@ def test_importing_twice_creates_nothing_the_second_time(app, users):
 
     again = ics_import.read_events(OUTLOOK_ICS, date(2026, 1, 1), date(2026, 6, 30))
     assert all(p.already_imported for p in again)
-    created, skipped = ics_import.create_activities(again, 1084, user)
+    created, skipped = ics_import.create_activities(again, 1084, actor=user)
     assert (created, skipped) == ([], 9)
     assert _activity_count() == 9
 

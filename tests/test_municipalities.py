@@ -389,7 +389,7 @@ def test_timeline_pages_through_years_of_activities_and_notes(login_as, users):
 
     pages = [timeline(101, page) for page in (1, 2, 3)]
     assert [len(p.items) for p in pages] == [TIMELINE_PAGE_SIZE, TIMELINE_PAGE_SIZE, 60 - 2 * TIMELINE_PAGE_SIZE]
-    assert [p.has_older for p in pages] == [True, True, False]
+    assert [p.has_next for p in pages] == [True, True, False]
     seen = [i.obj.title if i.kind == "activity" else i.obj.text for p in pages for i in p.items]
     expected = [f"{kind} nr. {n}" for n in reversed(range(30)) for kind in ("Notat", "Møde")]
     assert seen == expected  # newest first, nothing lost or repeated across pages

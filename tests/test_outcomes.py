@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.models import AuditEntry, OutcomeQuarter
 from crm.services import outcomes
-from crm.services.importing import GOOD_ROWS_ONLY, ImportRefused
+from crm.services.importing import GOOD_ROWS_ONLY, ImportRefused, check_file
 
 HEADER = "municipality,quarter,citizens,with_paid_hours,with_employment,with_education,ever_paid_hours_or_education"
 TODAY = date(2026, 5, 10)  # current quarter 2026Q2: the import accepts 2020Q1..2026Q3
@@ -22,7 +22,7 @@ def csv_file(*rows: str, header: str = HEADER) -> bytes:
 
 
 def check(data: bytes, user=None, filename="fil.csv"):
-    return outcomes.check_outcome_file(data, filename, user=user, today=TODAY)
+    return check_file(outcomes.OutcomeImporter(user, today=TODAY), data, filename)
 
 
 def stored_count() -> int:

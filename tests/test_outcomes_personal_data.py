@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.models import OutcomeQuarter
 from crm.services import outcomes
+from crm.services.importing import check_file
 
 HEADER = "municipality,quarter,citizens,with_paid_hours,with_employment,with_education,ever_paid_hours_or_education"
 GOOD = "101,2025Q3,100,30,20,10,50"
@@ -38,7 +39,7 @@ def xlsx_file(*sheets) -> bytes:
 
 
 def check(data: bytes, filename="fil.csv"):
-    return outcomes.check_outcome_file(data, filename, user=None, today=TODAY)
+    return check_file(outcomes.OutcomeImporter(None, today=TODAY), data, filename)
 
 
 def stored_count() -> int:

@@ -23,7 +23,7 @@ from crm.services.importing import (
 def run_import(importer_class, path: str, good_rows_only: bool, dry_run: bool, apply_changes: bool = False) -> None:
     """Check ``path`` with ``importer_class``, print the report, and write unless told otherwise."""
     data = Path(path).read_bytes()
-    result = check_file(importer_class(user=None), data, Path(path).name)
+    result = check_file(importer_class(actor=None), data, Path(path).name)
     for line in report_lines(result):
         click.echo(line)
     outcome = apply_checked(result, good_rows_only, dry_run, apply_changes)

@@ -23,9 +23,10 @@ from crm.services.importing import report_lines
 def import_outcomes(file, good_rows_only, dry_run):
     """Import outcome figures: municipality,quarter,citizens,with_paid_hours,with_employment,
     with_education,ever_paid_hours_or_education (quarter as 2025Q3)."""
-    from crm.services.outcomes import check_outcome_file
+    from crm.services.importing import check_file
+    from crm.services.outcomes import OutcomeImporter
 
-    result = check_outcome_file(Path(file).read_bytes(), Path(file).name, user=None)
+    result = check_file(OutcomeImporter(actor=None), Path(file).read_bytes(), Path(file).name)
     if result.personal_data:
         for error in result.errors:
             click.echo(str(error), err=True)

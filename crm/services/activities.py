@@ -409,8 +409,8 @@ class ActivityImporter(Importer):
                       "deltagere": "participants", "timer": "hours", "bemærkning": "note"}
     changeable = ("participants", "hours", "note")
 
-    def __init__(self, user=None):
-        super().__init__(user)
+    def __init__(self, actor=None):
+        super().__init__(actor)
         self.municipalities = MunicipalityLookup()
         self.region_codes = _region_codes()
         self.types = _type_lookup()
@@ -532,6 +532,6 @@ class ActivityImporter(Importer):
         db.session.add(Activity(
             type=parsed.type, title=parsed.title, start_date=parsed.start_date, region_code=parsed.region_code,
             participants=parsed.participants, hours=parsed.hours, note=parsed.note,
-            created_by_id=getattr(self.user, "id", None), import_key=import_key(parsed),
+            created_by_id=getattr(self.actor, "id", None), import_key=import_key(parsed),
             municipalities=[self._municipality_objects[c] for c in parsed.municipality_codes],
         ))

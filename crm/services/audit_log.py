@@ -276,6 +276,10 @@ class AuditFilters:
             filters.date_from = filters.date_to = None
         return filters
 
+    def as_args(self) -> dict[str, str]:
+        """The filters as given, as query arguments (for the page links)."""
+        return {name: value for name, value in self.raw.items() if value}
+
     def apply(self, query: Select) -> Select:
         """``query`` (over AuditEntry) narrowed by the valid filters; days are Danish days."""
         from crm.services.search import LIKE_ESCAPE, contains_pattern

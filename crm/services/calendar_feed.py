@@ -310,3 +310,21 @@ def type_choices() -> list[tuple[str, str]]:
     """(value, label) for the feed's type option."""
     choices = [(code, str(label)) for code, (label, _track) in ACTIVITY_TYPES.items()]
     return choices + [(NEXT_STEP, _("Opgaver (næste skridt)")), (FIDELITY, _("Fidelitetsmålinger"))]
+
+
+# --- The user's own settings on the calendar page ----------------------------------------------
+
+
+def reset_feed_token(*, actor: User) -> bool:
+    """Issue ``actor`` a new feed token (or the first one) and commit; the old feed URL stops
+    working at once. True when a token was replaced."""
+    had_token = bool(actor.calendar_token)
+    actor.reset_calendar_token()
+    db.session.commit()
+    return had_token
+
+
+def set_digest(enabled: bool, *, actor: User) -> None:
+    """Turn ``actor``'s own daily digest e-mail on or off, and commit."""
+    actor.digest_enabled = enabled
+    db.session.commit()

@@ -4,8 +4,9 @@
 (``recurring-ical-events``, its rules walked lazily: see "Bounds" below), proposing for each
 occurrence an activity type (keywords in the Danish text), date, times, duration in hours and the
 municipalities named in the text. The user confirms which to create; ``create_activities`` creates
-them, marked "Importeret fra kalender" by an automatic note (crm.services.auto_notes.CALENDAR_IMPORT,
-shown in the reader's language).
+them for the acting user (``actor``, who must be allowed to write their region: ``import_region``)
+and commits, marked "Importeret fra kalender" by an automatic note
+(crm.services.auto_notes.CALENDAR_IMPORT, shown in the reader's language).
 
 Nothing is created twice: each activity remembers its event in ``import_key``: ``ics:<UID>`` for
 a single event, ``ics:<UID>:<occurrence start>`` for an occurrence of a recurring one (UIDs too
@@ -38,6 +39,7 @@ from crm.extensions import db
 from crm.models import ACTIVITY_TYPE_CODES, Activity, Municipality
 from crm.services import auto_notes
 from crm.services.locking import mark_updated
+from crm.services.permissions import ensure_can_write
 from crm.services.reference import municipality_name_lookup
 
 MAX_RANGE_DAYS = 3 * 366
@@ -360,13 +362,23 @@ def _note(proposal: Proposal) -> Optional[str]:
     return proposal.description or None
 
 
-def create_activities(proposals: Iterable[Proposal], region_code: Optional[int], user,
+def import_region(chosen: Optional[int], *, actor) -> Optional[int]:
+    """The region imported activities get: an ambassador's own, else the one ``actor`` chose
+    (None: national). ``Forbidden`` unless ``actor`` may write it."""
+    region = actor.region_code if actor.is_ambassador else chosen
+    ensure_can_write(region, user=actor)
+    return region
+
+
+def create_activities(proposals: Iterable[Proposal], region_code: Optional[int], *, actor,
                       types: Optional[dict[str, str]] = None) -> tuple[list[Activity], int]:
-    """Create activities for ``proposals`` not imported before; commits once.
+    """Create activities of ``region_code`` for ``proposals`` not imported before, as ``actor``;
+    commits once. ``Forbidden`` unless ``actor`` may write the region (every activity has it).
 
     ``types`` maps a proposal key to the type the user chose. Returns the created activities
     and how many were skipped as already imported (including repeats within the file).
     """
+    ensure_can_write(region_code, user=actor)
     types = types or {}
     proposals = list(proposals)
     _mark_imported(proposals)
@@ -388,10 +400,10 @@ def create_activities(proposals: Iterable[Proposal], region_code: Optional[int],
             start_time=proposal.start_time, end_time=proposal.end_time, hours=proposal.hours,
             location=proposal.location, region_code=region_code,
             note=_note(proposal), note_kind=auto_notes.CALENDAR_IMPORT,
-            import_key=proposal.key, created_by_id=getattr(user, "id", None),
+            import_key=proposal.key, created_by_id=actor.id,
             municipalities=[municipalities[c] for c in proposal.municipality_codes if c in municipalities],
         )
-        mark_updated(activity, user)
+        mark_updated(activity, actor)
         db.session.add(activity)
         created.append(activity)
     try:

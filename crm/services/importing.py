@@ -38,9 +38,14 @@ Writing an importer
     * ``column_aliases`` (optional): other header names accepted for a column, e.g. the Danish
       ``{"dato": "date"}``; ``ignored_columns`` (optional): header names read past, e.g. the
       columns an export shows for information only.
+    * ``refuse_file(tables) -> [RowError]`` (optional): problems that refuse the whole file before
+      any row is checked (the outcome import's personal-data scan); with ``reads_every_sheet``
+      every worksheet is read for it. ``new_result()`` (optional) returns a subclass of
+      ``ImportResult`` that reports more.
 
-    The importer is constructed with ``user`` (the signed-in user whose region rights apply;
-    ``None`` means the command line, which acts as administrator).
+    The importer is constructed with ``actor`` (the acting user whose region rights apply, checked
+    per row through ``crm.services.permissions``; ``None`` means the command line, which acts as
+    administrator).
 
 Checking and applying
     ``result = check_file(importer, data, filename)`` → ``ImportResult`` with ``errors``
@@ -502,8 +507,20 @@ class Importer:
     #: Shown in reports and the UI ("aktiviteter", "faseændringer"); a lazy_gettext string.
     label: Any = ""
 
-    def __init__(self, user=None):
-        self.user = user  # None: the command line, acting as administrator
+    #: Read every worksheet of a workbook (for ``refuse_file``), not only the first.
+    reads_every_sheet = False
+
+    def __init__(self, actor=None):
+        self.actor = actor  # the acting user whose region rights apply; None: the command line (admin)
+
+    def new_result(self) -> "ImportResult":
+        """The empty check ``check_file`` fills in; an importer with more to report returns a
+        subclass of ``ImportResult``."""
+        return ImportResult(self)
+
+    def refuse_file(self, tables: Sequence[Table]) -> list[RowError]:
+        """Problems that refuse the whole file before any row is checked (none by default)."""
+        return []
 
     def parse_row(self, values: dict[str, str], line_no: int) -> tuple[Optional[Any], list[RowError]]:
         raise NotImplementedError
@@ -535,11 +552,11 @@ class Importer:
 
     def may_write_region(self, region_code: Optional[int]) -> bool:
         """The region rule for an imported row (a new record: national rows are allowed)."""
-        if self.user is None:
+        if self.actor is None:
             return True
         from crm.services.permissions import can_write_region
 
-        return can_write_region(region_code, None, user=self.user)
+        return can_write_region(region_code, None, user=self.actor)
 
     def check_region(self, parser: FieldParser, column: str, region_code: Optional[int]) -> bool:
         """Record 'region the user may not write' unless the user may write ``region_code``."""
@@ -643,15 +660,22 @@ class ImportResult:
 
 
 def check_file(importer: Importer, data: bytes, filename: str = "") -> ImportResult:
-    """Read and check the whole file; nothing is written. File problems become line-1 errors."""
-    result = ImportResult(importer)
+    """Read and check the whole file; nothing is written. File problems, and the importer's
+    ``refuse_file`` findings, become errors of a fatal result (the rows are not checked)."""
+    result = importer.new_result()
     try:
-        table = read_table(data, filename)
+        tables = read_tables(data, filename, first_only=not importer.reads_every_sheet)
     except ImportFileError as exc:
         result.fatal = True
         result.errors.append(RowError(1, None, str(exc)))
         return result
-    return check_table(importer, table, result)
+    refusal = importer.refuse_file(tables)
+    if refusal:
+        result.fatal = True
+        result.total_rows = len(tables[0].rows)
+        result.errors = refusal
+        return result
+    return check_table(importer, tables[0], result)
 
 
 def _map_header(importer: Importer, header: list[str], result: ImportResult) -> dict[str, int]:
@@ -681,7 +705,7 @@ def _map_header(importer: Importer, header: list[str], result: ImportResult) -> 
 
 def check_table(importer: Importer, table: Table, result: Optional[ImportResult] = None) -> ImportResult:
     """Check a table already read: header, each row, duplicates in the file, what is already present."""
-    result = result or ImportResult(importer)
+    result = result or importer.new_result()
     positions = _map_header(importer, table.header, result)
     result.total_rows = len(table.rows)
     if result.fatal:

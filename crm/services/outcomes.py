@@ -10,7 +10,9 @@ that is not one of the documented ones (so a name column cannot slip in). Findin
 and column, never the value; row errors quote back only values that cannot be personal. Nothing
 of a refused file is kept: the views store an upload for the confirm step only after this check.
 
-The import is built on ``crm.services.importing``: columns
+The import is built on ``crm.services.importing``: ``check_file(OutcomeImporter(actor), data,
+filename)`` checks a file (an ``OutcomeCheck``, with the personal-data refusal as the importer's
+``refuse_file``) and ``apply`` writes it. Columns
 ``municipality,quarter,citizens,with_paid_hours,with_employment,with_education,
 ever_paid_hours_or_education``; ``quarter`` as ``2025Q3`` between 2020Q1 and the quarter after the
 current one. A row for a (municipality, quarter) already stored with the same figures is skipped
@@ -43,8 +45,7 @@ from sqlalchemy.orm import joinedload
 from crm.extensions import db
 from crm.models import Municipality, OutcomeQuarter, Region
 from crm.models.mixins import utcnow
-from crm.services.importing import (FieldParser, Importer, ImportFileError, ImportResult, MunicipalityLookup,
-                                    RowError, Table, check_table, chunked, read_tables)
+from crm.services.importing import FieldParser, Importer, ImportResult, MunicipalityLookup, RowError, Table, chunked
 
 FIRST_QUARTER = "2020Q1"
 COUNT_COLUMNS = ("citizens", "with_paid_hours", "with_employment", "with_education", "ever_paid_hours_or_education")
@@ -216,15 +217,37 @@ def _key_of(code: int, quarter: str, counts: Sequence[int]) -> tuple:
     return (code, quarter, *counts)
 
 
+class OutcomeCheck(ImportResult):
+    """The check of an outcome file; ``personal_data`` when it was refused for personal data."""
+
+    @property
+    def personal_data(self) -> bool:
+        """The file was refused because it looks like it holds personal data."""
+        return self.importer.found_personal_data
+
+    @property
+    def updates(self) -> int:
+        """Good rows that will update a stored row rather than add one."""
+        slots = self.importer.updates
+        return sum(1 for row in self.rows if row.status == "new" and row.slot in slots)
+
+    @property
+    def additions(self) -> int:
+        """Good rows that will add a new row."""
+        return self.good_rows - self.updates
+
+
 class OutcomeImporter(Importer):
     """STAR's quarterly figures; ambassadors import only their own region's municipalities."""
 
     label = _l("resultattal")
     columns = COLUMNS
+    reads_every_sheet = True  # personal data or anything else on another sheet refuses the file
 
-    def __init__(self, user=None, today: Optional[date] = None):
-        """``user`` None means the command line (administrator); ``today`` fixes the quarter range."""
-        super().__init__(user)
+    def __init__(self, actor=None, today: Optional[date] = None):
+        """``actor`` None means the command line (administrator); ``today`` fixes the quarter range."""
+        super().__init__(actor)
+        self.found_personal_data = False
         self.municipalities = MunicipalityLookup()
         self.first_quarter, self.last_quarter = quarter_range(today)
         self._seen: dict[tuple[int, str], tuple[int, tuple]] = {}  # slot → (line, key) in this file
@@ -232,6 +255,18 @@ class OutcomeImporter(Importer):
         self.updates: set[tuple[int, str]] = set()  # slots whose stored figures differ (will update)
         self.created = 0
         self.updated = 0
+
+    def new_result(self) -> OutcomeCheck:
+        return OutcomeCheck(self)
+
+    def refuse_file(self, tables: Sequence[Table]) -> list[RowError]:
+        """Personal data anywhere refuses the file (reason first, then where, never the values);
+        so does another non-empty sheet."""
+        findings = personal_data_findings(tables)
+        if findings:
+            self.found_personal_data = True
+            return [RowError(1, None, personal_data_message())] + findings
+        return other_sheet_errors(tables)
 
     def parse_row(self, values: dict[str, str], line_no: int) -> tuple[Optional[OutcomeRow], list[RowError]]:
         """Check one row: known municipality the user may write, quarter in range, counts ≥ 0 and
@@ -319,52 +354,6 @@ class OutcomeImporter(Importer):
                 setattr(stored, name, getattr(parsed, name))
         stored.imported_at = utcnow()
         self.updated += 1
-
-
-@dataclass
-class OutcomeCheck(ImportResult):
-    """The check of an outcome file; ``personal_data`` when it was refused for personal data."""
-
-    personal_data: bool = False
-
-    @property
-    def updates(self) -> int:
-        """Good rows that will update a stored row rather than add one."""
-        slots = self.importer.updates
-        return sum(1 for row in self.rows if row.status == "new" and row.slot in slots)
-
-    @property
-    def additions(self) -> int:
-        """Good rows that will add a new row."""
-        return self.good_rows - self.updates
-
-
-def check_outcome_file(data: bytes, filename: str = "", user=None, today: Optional[date] = None) -> OutcomeCheck:
-    """Read and check an outcome file; nothing is written. Personal data refuses the whole file."""
-    importer = OutcomeImporter(user, today)
-    result = OutcomeCheck(importer)
-    try:
-        tables = read_tables(data, filename)
-    except ImportFileError as exc:
-        result.fatal = True
-        result.errors.append(RowError(1, None, str(exc)))
-        return result
-    table = tables[0]
-    findings = personal_data_findings(tables)
-    if findings:
-        result.fatal = True
-        result.personal_data = True
-        result.total_rows = len(table.rows)
-        result.errors = [RowError(1, None, personal_data_message())] + findings
-        return result
-    sheets = other_sheet_errors(tables)
-    if sheets:
-        result.fatal = True
-        result.total_rows = len(table.rows)
-        result.errors = sheets
-        return result
-    check_table(importer, table, result)
-    return result
 
 
 # --- Shares against the targets ---------------------------------------------------------------

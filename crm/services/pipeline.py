@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, select
 from crm.clock import format_date, local_today
 from crm.extensions import db
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
+from crm.services.paging import Page
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
 
 
@@ -413,17 +414,9 @@ _KIND_ORDER = {"stage": 0, "plan": 1, "review": 2, "activity": 3, "note": 4, "ta
 TIMELINE_PAGE_SIZE = 25
 
 
-@dataclass
-class Timeline:
-    """One page of a municipality's timeline, newest first; page 1 is the newest."""
-
-    items: list[TimelineItem]
-    page: int
-    has_older: bool
-
-
-def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE) -> Timeline:
-    """Everything dated about a municipality, newest first, one page at a time, in six queries.
+def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE) -> Page:
+    """Everything dated about a municipality, newest first, one page of ``TimelineItem`` at a time
+    (page 1 is the newest; not counted: ``has_next`` tells whether older items exist), in six queries.
 
     Activities, notes and tasks pile up over the years, so each is fetched newest first and only
     as far as this page reaches; stage changes, plans and reviews are a handful per municipality.
@@ -466,7 +459,7 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     # Newest first; undated items (a plan still being drafted) at the top; stable order per day.
     items.sort(key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
     first = (page - 1) * page_size
-    return Timeline(items[first:first + page_size], page, len(items) > first + page_size)
+    return Page(items[first:first + page_size], page, page_size, more=len(items) > first + page_size)
 
 
 def _date_of(value) -> Optional[date]:

@@ -24,6 +24,7 @@ from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Municipality, ReportSubmission, StageChange)
 from crm.services.export import XlsxBook, csv_bytes, excel_date
+from crm.services.paging import Page
 
 TOTAL = "total"
 # CSV and stored-figure column order (official region codes ascending, then the nation).
@@ -532,14 +533,13 @@ def review_records(start: date, end: date, region_code: Optional[int] = None) ->
 @dataclass
 class Drilldown:
     """The records behind one figure. ``kind``: municipalities, signed, activities or reviews.
-    Activities come one page at a time (``page``/``pages``); the others are short lists."""
+    Activities come one ``page`` at a time (its items are the records); the others are short lists."""
 
     metric: Metric
     column: Column
     kind: str
     records: list
-    page: int = 1
-    pages: int = 1
+    page: Optional[Page] = None
     total_records: int = 0
     amount: Number = 0  # activities: the figure itself (count, participants or hours summed)
 
@@ -581,7 +581,8 @@ def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -
     page = min(max(1, page), pages)
     records = activity_records(start, end, metric.types, column, DRILLDOWN_PAGE_SIZE,
                                (page - 1) * DRILLDOWN_PAGE_SIZE)
-    return Drilldown(metric, column, "activities", records, page, pages, total, amount)
+    return Drilldown(metric, column, "activities", records, Page(records, page, DRILLDOWN_PAGE_SIZE, total),
+                     total, amount)
 
 
 # --- Exports ---------------------------------------------------------------------------------

@@ -43,8 +43,8 @@ class StageImporter(Importer):
     columns = ("municipality", "stage", "date", "note")
     column_aliases = {"kommune": "municipality", "fase": "stage", "dato": "date", "bemærkning": "note"}
 
-    def __init__(self, user=None):
-        super().__init__(user)
+    def __init__(self, actor=None):
+        super().__init__(actor)
         self.municipalities = MunicipalityLookup()
         self.stages = _stage_lookup()
 
@@ -97,6 +97,6 @@ class StageImporter(Importer):
         """Record the change through the pipeline service (it flushes; the framework commits)."""
         try:
             record_stage_change(parsed.municipality_code, parsed.stage, parsed.effective_date, parsed.note,
-                                self.user)
+                                self.actor)
         except StageError as exc:
             raise ValueError(str(exc)) from exc

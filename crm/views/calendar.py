@@ -1,9 +1,7 @@
 """Kalender: the personal feed (token URL, reset), the daily digest switch, one activity as .ics,
 and importing an .ics file as draft activities (upload → preview → confirm)."""
 import re
-import secrets
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Optional
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
@@ -21,7 +19,6 @@ from wtforms.validators import InputRequired, ValidationError
 from crm.extensions import db
 from crm.views.forms import DanishDateField, EmptyForm
 from crm.models import ACTIVITY_TYPES, ROLES, Activity, Municipality, Region, User
-from crm.services.permissions import ensure_can_write
 from crm.views.access import read_required, roles_required, write_required
 from crm.services import calendar_feed, ics_import, pending_uploads
 from crm.services.mail import external_url
@@ -31,7 +28,7 @@ bp = Blueprint("calendar", __name__, url_prefix="/kalender")
 # Every signed-in user manages their own feed link and digest (their own account only).
 own_account_required = roles_required(*ROLES)
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,80}$")
-IMPORT_DIR = "ics-import"
+IMPORT_KIND = "calendar"  # the kind of its uploads in the pending-upload store
 
 
 class DigestForm(FlaskForm):
@@ -114,10 +111,7 @@ def reset_token():
     """Issue a new feed token (or the first one); the old feed URL stops working at once."""
     if not EmptyForm().validate_on_submit():
         abort(400)
-    had_token = bool(current_user.calendar_token)
-    current_user.reset_calendar_token()
-    db.session.commit()
-    if had_token:
+    if calendar_feed.reset_feed_token(actor=current_user._get_current_object()):
         flash(_("Du har fået et nyt kalenderlink. Det gamle virker ikke længere: abonnér på det nye."), "success")
     else:
         flash(_("Dit personlige kalenderlink er oprettet."), "success")
@@ -131,8 +125,7 @@ def digest():
     form = DigestForm()
     if not form.validate_on_submit():
         abort(400)
-    current_user.digest_enabled = bool(form.enabled.data)
-    db.session.commit()
+    calendar_feed.set_digest(bool(form.enabled.data), actor=current_user._get_current_object())
     flash(_("Det daglige overblik er slået til.") if current_user.digest_enabled
           else _("Det daglige overblik er slået fra."), "success")
     return redirect(url_for("calendar.index"))
@@ -170,35 +163,9 @@ def activity_ics(activity_id: int):
 # --- Importing an .ics file ------------------------------------------------------------------
 
 
-def _import_folder() -> Path:
-    folder = Path(current_app.config["UPLOAD_FOLDER"]) / IMPORT_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _import_path(token: str) -> Path:
-    """Where the signed-in user's upload ``token`` is kept; the user id in the name keeps it theirs."""
-    if not TOKEN_PATTERN.match(token or ""):
-        abort(400)
-    return _import_folder() / f"{current_user.id}-{token}.ics"
-
-
-def _store_upload(data: bytes) -> str:
-    """Keep the uploaded file until it is confirmed; old unconfirmed uploads are removed."""
-    pending_uploads.remove_stale(current_app.config["UPLOAD_FOLDER"], pending_uploads.max_age_seconds())
-    token = secrets.token_urlsafe(24)
-    _import_path(token).write_bytes(data)
-    return token
-
-
 def _import_region(raw: str) -> Optional[int]:
-    """The region the imported activities get: an ambassador's own, or the admin's choice."""
-    if current_user.is_ambassador:
-        region = current_user.region_code
-    else:
-        region = int(raw) if raw.isdigit() else None
-    ensure_can_write(region)
-    return region
+    """The region the imported activities get (403 unless the user may write it)."""
+    return ics_import.import_region(int(raw) if raw.isdigit() else None, actor=current_user._get_current_object())
 
 
 def _municipality_names() -> dict[int, str]:
@@ -224,8 +191,9 @@ def import_upload():
             form.file.errors.append(str(error))
         else:
             region = _import_region(form.region.data or "")
+            token = pending_uploads.save(IMPORT_KIND, form.file.data.filename or "", data, actor=current_user)
             return render_template(
-                "calendar/import_preview.html", proposals=proposals, token=_store_upload(data),
+                "calendar/import_preview.html", proposals=proposals, token=token,
                 start=form.start.data, end=form.end.data, region=region,
                 region_name=db.session.get(Region, region).name if region else _("Landsdækkende"),
                 names=_municipality_names(), types=ACTIVITY_TYPES, form=EmptyForm(),
@@ -240,19 +208,22 @@ def import_confirm():
     if not EmptyForm().validate_on_submit():
         abort(400)
     region = _import_region(request.form.get("region", ""))
-    path = _import_path(request.form.get("token", ""))
+    token = request.form.get("token", "")
+    if not pending_uploads.is_token(token):
+        abort(400)
     try:
         start, end = date.fromisoformat(request.form["start"]), date.fromisoformat(request.form["end"])
-        data = path.read_bytes()
-        proposals = ics_import.read_events(data, start, end)
-    except (KeyError, ValueError, OSError):
+        upload = pending_uploads.load(IMPORT_KIND, token, actor=current_user)
+        proposals = ics_import.read_events(upload.data, start, end)
+    except (KeyError, ValueError, pending_uploads.UnknownUpload):
         flash(_("Den uploadede fil er ikke længere tilgængelig. Upload den igen."), "warning")
         return redirect(url_for("calendar.import_upload"))
     selected = set(request.form.getlist("selected"))
     chosen = [p for p in proposals if p.key in selected]
     types = {p.key: request.form.get(f"type:{p.key}", "") for p in chosen}
-    created, skipped = ics_import.create_activities(chosen, region, current_user, types)
-    path.unlink(missing_ok=True)
+    created, skipped = ics_import.create_activities(chosen, region, actor=current_user._get_current_object(),
+                                                    types=types)
+    pending_uploads.discard(token)
     flash(" ".join([
         ngettext("%(num)s aktivitet oprettet fra kalenderen;", "%(num)s aktiviteter oprettet fra kalenderen;",
                  len(created)),

@@ -1,15 +1,11 @@
 """Import of activities and stage changes from spreadsheets: upload → full check report → confirm.
 
-The uploaded file waits between the two steps in a temporary file under the upload folder
-(``instance/uploads/imports``), named by a random token that only its uploader can use; the
-session cookie carries nothing. The confirm step checks the file again (data may have changed
-meanwhile) and writes all rows, or with the user's consent only the good ones.
+The uploaded file waits between the two steps in the pending-upload store
+(``crm.services.pending_uploads``), under a random token that only its uploader can use. The
+confirm step checks the file again (data may have changed meanwhile) and writes all rows, or with
+the user's consent only the good ones.
 """
-import json
-import re
-import secrets
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -30,8 +26,6 @@ from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, Importer, Imp
 from crm.services.stage_import import StageImporter
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
-
-TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32}$")
 
 
 @dataclass(frozen=True)
@@ -74,44 +68,23 @@ def _kind_or_404(kind: str) -> ImportKind:
     return KINDS[kind]
 
 
-def _pending_dir() -> Path:
-    """Where uploaded files wait for confirmation."""
-    folder = Path(current_app.config["UPLOAD_FOLDER"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def uploaded_bytes(form: UploadForm) -> Optional[bytes]:
+    """The validated form's file as bytes; None (with the error beside the field) when it is too large."""
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    data = form.file.data.read(limit + 1)
+    if len(data) > limit:
+        form.file.errors = [_("Filen er for stor (højst %(mb)s MB).", mb=limit // (1024 * 1024))]
+        return None
+    return data
 
 
-def _store_pending(kind: str, filename: str, data: bytes) -> str:
-    """Save the upload for the confirm step; returns its token."""
-    folder = _pending_dir()
-    pending_uploads.remove_stale(current_app.config["UPLOAD_FOLDER"], pending_uploads.max_age_seconds())
-    token = secrets.token_urlsafe(24)
-    (folder / f"{token}.data").write_bytes(data)
-    meta = {"kind": kind, "filename": filename, "user_id": current_user.id}
-    (folder / f"{token}.json").write_text(json.dumps(meta), encoding="utf-8")
-    return token
-
-
-def _load_pending(kind: str, token: str) -> tuple[str, bytes]:
-    """(filename, bytes) of this user's pending upload; 404 if unknown, expired or someone else's."""
-    if not TOKEN_PATTERN.match(token):
-        abort(404)
-    folder = _pending_dir()
+def load_pending(kind: str, token: str) -> tuple[str, bytes]:
+    """(filename, bytes) of the signed-in user's pending upload; 404 if unknown, expired or someone else's."""
     try:
-        meta = json.loads((folder / f"{token}.json").read_text(encoding="utf-8"))
-        data = (folder / f"{token}.data").read_bytes()
-    except (OSError, ValueError):
+        upload = pending_uploads.load(kind, token, actor=current_user)
+    except pending_uploads.UnknownUpload:
         abort(404)
-    if meta.get("user_id") != current_user.id or meta.get("kind") != kind:
-        abort(404)
-    return meta.get("filename", ""), data
-
-
-def _drop_pending(token: str) -> None:
-    """Delete a pending upload once it is imported."""
-    folder = _pending_dir()
-    for suffix in (".data", ".json"):
-        (folder / f"{token}{suffix}").unlink(missing_ok=True)
+    return upload.filename, upload.data
 
 
 def _index_page(forms: Optional[dict] = None, status: int = 200):
@@ -152,15 +125,13 @@ def upload():
     form = UploadForm(prefix=kind)
     if not form.validate_on_submit():
         return _index_page({kind: form}, 400)
-    data = form.file.data.read(current_app.config["MAX_UPLOAD_BYTES"] + 1)
-    if len(data) > current_app.config["MAX_UPLOAD_BYTES"]:
-        form.file.errors = [_("Filen er for stor (højst %(mb)s MB).",
-                              mb=current_app.config["MAX_UPLOAD_BYTES"] // (1024 * 1024))]
+    data = uploaded_bytes(form)
+    if data is None:
         return _index_page({kind: form}, 400)
     filename = form.file.data.filename or ""
-    result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
-    writable = result.good_rows or result.changed_rows
-    token = _store_pending(kind, filename, data) if not result.fatal and writable else None
+    result = check_file(import_kind.importer(actor=current_user._get_current_object()), data, filename)
+    writable = not result.fatal and (result.good_rows or result.changed_rows)
+    token = pending_uploads.save(kind, filename, data, actor=current_user) if writable else None
     return _report_page(kind, import_kind, result, filename, token)
 
 
@@ -178,16 +149,16 @@ def confirm():
     if not EmptyForm().validate_on_submit():
         abort(400)
     token = request.form.get("token", "")
-    filename, data = _load_pending(kind, token)
+    filename, data = load_pending(kind, token)
     mode = GOOD_ROWS_ONLY if request.form.get("mode") == GOOD_ROWS_ONLY else ALL_OR_NOTHING
-    result = check_file(import_kind.importer(current_user._get_current_object()), data, filename)
+    result = check_file(import_kind.importer(actor=current_user._get_current_object()), data, filename)
     try:
         outcome = result.apply(mode, apply_changes=request.form.get("apply_changes") == "1")
     except ImportRefused as exc:
         flash(str(exc), "danger")
         writable = result.good_rows or result.changed_rows
         return _report_page(kind, import_kind, result, filename, token if writable else None, 409)
-    _drop_pending(token)
+    pending_uploads.discard(token)
     flash(" ".join([
         ngettext("%(num)s række er importeret.", "%(num)s rækker er importeret.", outcome.created),
         ngettext("%(num)s række er opdateret.", "%(num)s rækker er opdateret.", outcome.updated),

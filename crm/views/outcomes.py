@@ -1,22 +1,22 @@
 """Outcome monitoring: shares of citizens in paid hours or education against the programme's targets
 per municipality, region and nation, the trend by quarter, and the import of STAR's figures
 (upload → full check report → confirm all rows or only the good ones)."""
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
 from crm.i18n import ngettext
 from flask_login import current_user
 
 from crm.views.forms import EmptyForm
 from crm.views.access import read_required, write_required
-from crm.services import outcomes
+from crm.services import outcomes, pending_uploads
 from crm.services.export import EXPORT_FORMATS, csv_bytes, download, table_response
-from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused
-from crm.views.imports import UploadForm, _drop_pending, _load_pending, _store_pending
+from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused, check_file
+from crm.views.imports import UploadForm, load_pending, uploaded_bytes
 from crm.views.helpers import int_arg
 
 bp = Blueprint("outcomes", __name__, url_prefix="/resultater")
 
-IMPORT_KIND = "outcomes"  # the name of pending uploads in the shared upload store
+IMPORT_KIND = "outcomes"  # the kind of its uploads in the pending-upload store
 
 
 @bp.app_template_filter("quarter_label")
@@ -96,15 +96,14 @@ def import_upload():
     form = UploadForm(prefix=IMPORT_KIND)
     if not form.validate_on_submit():
         return _import_page(form, 400)
-    limit = current_app.config["MAX_UPLOAD_BYTES"]
-    data = form.file.data.read(limit + 1)
-    if len(data) > limit:
-        form.file.errors = [_("Filen er for stor (højst %(mb)s MB).", mb=limit // (1024 * 1024))]
+    data = uploaded_bytes(form)
+    if data is None:
         return _import_page(form, 400)
     filename = form.file.data.filename or ""
-    result = outcomes.check_outcome_file(data, filename, current_user._get_current_object())
+    result = check_file(outcomes.OutcomeImporter(actor=current_user._get_current_object()), data, filename)
     # A refused file (personal data) is never kept, not even for the confirm step.
-    token = _store_pending(IMPORT_KIND, filename, data) if not result.fatal and result.good_rows else None
+    writable = not result.fatal and result.good_rows
+    token = pending_uploads.save(IMPORT_KIND, filename, data, actor=current_user) if writable else None
     return _report(result, filename, token, 422 if result.personal_data else 200)
 
 
@@ -121,15 +120,15 @@ def import_confirm():
     if not EmptyForm().validate_on_submit():
         abort(400)
     token = request.form.get("token", "")
-    filename, data = _load_pending(IMPORT_KIND, token)
+    filename, data = load_pending(IMPORT_KIND, token)
     mode = GOOD_ROWS_ONLY if request.form.get("mode") == GOOD_ROWS_ONLY else ALL_OR_NOTHING
-    result = outcomes.check_outcome_file(data, filename, current_user._get_current_object())
+    result = check_file(outcomes.OutcomeImporter(actor=current_user._get_current_object()), data, filename)
     try:
         outcome = result.apply(mode)
     except ImportRefused as exc:
         flash(str(exc), "danger")
         return _report(result, filename, token if result.good_rows else None, 409)
-    _drop_pending(token)
+    pending_uploads.discard(token)
     importer = result.importer
     flash(" ".join([
         _("Importeret: %(created)s nye og %(updated)s opdaterede kvartalstal.", created=importer.created,
