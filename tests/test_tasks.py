@@ -150,6 +150,24 @@ def test_overdue_is_judged_by_the_date_in_copenhagen():
     assert not task.is_overdue(date(2027, 1, 1))
 
 
+def test_overdue_is_one_rule_for_loaded_tasks_and_queries(app):
+    """``Task.is_overdue`` (open, due before today) answers the same on a loaded task and in SQL."""
+    today = date(2026, 3, 10)
+    overdue = {  # text: overdue on ``today``?
+        "open, due yesterday": True, "open, due today": False, "open, due tomorrow": False,
+        "open, no due date": False, "done, due last week": False,
+    }
+    dues = {"yesterday": today - timedelta(days=1), "today": today, "tomorrow": today + timedelta(days=1),
+            "no due date": None, "last week": today - timedelta(days=7)}
+    for text in overdue:
+        status, due = text.split(", ")
+        factories.TaskFactory(municipality_code=KBH, text=text, status=status,
+                              due_date=dues[due.removeprefix("due ")])
+    expected = {text for text, late in overdue.items() if late}
+    assert {t.text for t in db.session.scalars(select(Task)) if t.is_overdue(today)} == expected
+    assert set(db.session.scalars(select(Task.text).where(Task.is_overdue(today)))) == expected
+
+
 # --- "Mine opgaver" ---------------------------------------------------------------------------
 
 

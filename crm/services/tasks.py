@@ -3,8 +3,8 @@ and deleting them, and the lists the pages, the digest and the exports show.
 
 Who may change a task is the municipality's region rule (``crm.services.permissions.can_write_region``):
 ambassadors their own region, admins everything, the working group nothing. Views check it too
-(403); here it guards every other caller. Overdue means an open task whose due date is before
-today in Copenhagen. The caller commits.
+(403); here it guards every other caller. Overdue is ``Task.is_overdue``: an open task whose due
+date is before today in Copenhagen. The caller commits.
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -185,7 +185,7 @@ def due_tasks(today: date, days: int = UPCOMING_DAYS, region_code: Optional[int]
     for task in tasks:
         if task.due_date is None or task.due_date > horizon:
             continue
-        (due.overdue if task.due_date < today else due.upcoming).append(task)
+        (due.overdue if task.is_overdue(today) else due.upcoming).append(task)
     return due
 
 
