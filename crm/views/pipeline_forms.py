@@ -1,14 +1,12 @@
-"""Forms of the pipeline views (municipalities, plans, contacts, tasks)."""
+"""Forms of the pipeline views (municipalities, plans, tasks)."""
 from typing import Optional
 
 from crm.clock import local_today
 from crm.i18n import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import EmailField, HiddenField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
-from wtforms.validators import Email, InputRequired, Length, Optional as OptionalValue, ValidationError
-
-from wtforms.fields.choices import SelectChoice
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional as OptionalValue, ValidationError
 
 from crm.views.forms import (PICKER, VersionedForm, centre_choices, date_text_field, municipality_choices, region_choices,
                              target_group_choices, user_choices)
@@ -116,26 +114,3 @@ class TargetGroupForm(FlaskForm):
     name = StringField(_l("Ny målgruppe"), validators=[InputRequired(), Length(max=160)])
     submit = SubmitField(_l("Tilføj målgruppe"))
 
-
-# --- contacts --------------------------------------------------------------------------------
-
-
-class ContactForm(VersionedForm):
-    """A work contact; only work contact data (optimistic locking via ``version``)."""
-
-    name = StringField(_l("Navn"), validators=[InputRequired(), Length(max=160)])
-    organisation = StringField(_l("Organisation"), validators=[OptionalValue(), Length(max=200)])
-    role = StringField(_l("Rolle/titel"), validators=[OptionalValue(), Length(max=160)])
-    email = EmailField(_l("Arbejds-e-mail"), validators=[OptionalValue(), Email(), Length(max=254)])
-    phone = StringField(_l("Arbejdstelefon"), validators=[OptionalValue(), Length(max=40)])
-    region = SelectField(_l("Region"))
-    municipality = SelectField(_l("Kommune"), validators=[OptionalValue()], render_kw=PICKER)
-    centre = SelectField(_l("Psykiatrisk center/enhed"), validators=[OptionalValue()])
-    submit = SubmitField(_l("Gem kontakt"))
-
-    def __init__(self, *args, writable=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        none = str(_l("— ingen —"))
-        self.region.choices = region_choices(writable)
-        self.municipality.choices = [SelectChoice("", none)] + municipality_choices(writable)
-        self.centre.choices = [("", none)] + centre_choices(writable)
