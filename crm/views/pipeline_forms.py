@@ -1,15 +1,13 @@
-"""Forms of the pipeline views (municipalities, plans, tasks)."""
+"""Forms of the pipeline views (municipalities, tasks)."""
 from typing import Optional
 
 from crm.clock import local_today
 from crm.i18n import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
-from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional as OptionalValue, ValidationError
 
-from crm.views.forms import (PICKER, VersionedForm, centre_choices, date_text_field, municipality_choices, region_choices,
-                             target_group_choices, user_choices)
+from crm.views.forms import VersionedForm, date_text_field, user_choices
 from crm.models import STAGES
 
 
@@ -74,43 +72,4 @@ class TaskForm(VersionedForm):
             return int(self.owner.data) if self.owner.data else None
         except (TypeError, ValueError):
             return None
-
-
-# --- plans -----------------------------------------------------------------------------------
-
-
-class PlanForm(VersionedForm):
-    """A cooperation plan; choices are limited to what the user may write."""
-
-    title = StringField(_l("Titel"), validators=[InputRequired(), Length(max=200)])
-    region = SelectField(_l("Ejerregion"))
-    municipalities = SelectMultipleField(_l("Kommuner"), render_kw={"size": 8, **PICKER})
-    centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5},
-                                  description=_l("Listen vedligeholdes af en administrator (Administration › Psykiatriske centre i menuen)."))
-    signed_date = date_text_field(_l("Underskrevet den"), validators=[OptionalValue()])
-    valid_from = date_text_field(_l("Gyldig fra"), validators=[OptionalValue()])
-    valid_to = date_text_field(_l("Gyldig til"), validators=[OptionalValue()])
-    target_groups = SelectMultipleField(_l("Målgrupper"), render_kw={"size": 5})
-    health_cluster = StringField(_l("Sundhedsklynge"), validators=[OptionalValue(), Length(max=200)])
-    health_agreement = StringField(_l("Sundhedsaftale (link eller henvisning)"),
-                                   validators=[OptionalValue(), Length(max=500)])
-    note = TextAreaField(_l("Bemærkning"), validators=[OptionalValue(), Length(max=5000)], render_kw={"rows": 3})
-    document = FileField(_l("Dokument (PDF)"), render_kw={"accept": "application/pdf,.pdf"})
-    submit = SubmitField(_l("Gem plan"))
-
-    def __init__(self, *args, writable=None, **kwargs):
-        """``writable``: region codes the user may write (None: all)."""
-        super().__init__(*args, **kwargs)
-        self.region.choices = region_choices(writable)
-        self.municipalities.choices = municipality_choices(writable)
-        self.centres.choices = centre_choices(writable)
-        self.target_groups.choices = target_group_choices(writable)
-
-
-class TargetGroupForm(FlaskForm):
-    """Add a target group to a region's list."""
-
-    region = SelectField(_l("Region"))
-    name = StringField(_l("Ny målgruppe"), validators=[InputRequired(), Length(max=160)])
-    submit = SubmitField(_l("Tilføj målgruppe"))
 
