@@ -13,6 +13,7 @@ from crm.clock import local_now, local_today
 from crm.extensions import db
 from crm.models import AuditEntry, Municipality, Task
 from crm.services import tasks as service
+from crm.services.errors import Forbidden
 from tests import factories
 
 KBH, FRB, BALLERUP, GREVE = 101, 147, 151, 253  # København, Frederiksberg, Ballerup (1084); Greve (1085)
@@ -269,14 +270,14 @@ def test_every_task_route_refuses_other_region_and_working_group(app, login_as, 
 def test_services_refuse_other_regions_too(app, users):
     task = factories.TaskFactory(municipality_code=GREVE)
     greve = db.session.get(Municipality, GREVE)
-    for call in (lambda: service.create_task(greve, "x", user=users["ambassador"]),
-                 lambda: service.edit_task(task, "x", None, None, users["ambassador"]),
-                 lambda: service.complete_task(task, users["working_group"]),
-                 lambda: service.delete_task(task, users["working_group"])):
-        with pytest.raises(service.TaskPermissionError):
+    for call in (lambda: service.create_task(greve, "x", actor=users["ambassador"]),
+                 lambda: service.edit_task(task, "x", None, None, actor=users["ambassador"]),
+                 lambda: service.complete_task(task, actor=users["working_group"]),
+                 lambda: service.delete_task(task, actor=users["working_group"])):
+        with pytest.raises(Forbidden):
             call()
     db.session.rollback()
-    assert service.complete_task(task, users["admin"]) is True
+    assert service.complete_task(task, actor=users["admin"]) is True
 
 
 # --- start page, list, board, exports -----------------------------------------------------------
