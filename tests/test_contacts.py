@@ -162,10 +162,11 @@ def test_deleting_a_contact_someone_changed_meanwhile_is_refused(login_as, users
 
 
 def test_database_version_check_catches_a_contact_save_between_check_and_commit(app, users):
-    """check_version passed, then another worker saved before our commit: refused, not overwritten."""
+    """ensure_version passed, then another worker saved before our commit: refused, not overwritten."""
     from sqlalchemy import update
 
     from crm.services import contacts as contact_service
+    from crm.services.errors import Conflict
 
     contact = factories.ContactFactory(region_code=1084, municipality_code=KBH, name="Mette Hansen")
     anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen", email="anne@test.dk")
@@ -175,8 +176,8 @@ def test_database_version_check_catches_a_contact_save_between_check_and_commit(
             other_worker.execute(update(Contact.__table__).where(Contact.id == contact.id).values(
                 version=version + 1, name="Mette Holm", updated_by_id=anne.id))
         data = contact_service.ContactData(name="Mette Jensen", region_code=1084, municipality_code=KBH)
-        with pytest.raises(contact_service.ContactError) as refused:
-            contact_service.save_contact(contact, data, users["ambassador"], version=version)
+        with pytest.raises(Conflict) as refused:
+            contact_service.save_contact(contact, data, version, actor=users["ambassador"])
     assert refused.value.field == "version" and str(refused.value).startswith("Ændret af Anne Andersen i mellemtiden")
     db.session.expire_all()
     assert db.session.get(Contact, contact.id).name == "Mette Holm"

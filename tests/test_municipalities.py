@@ -350,22 +350,25 @@ def test_every_change_is_audited_with_the_user(login_as, users):
 
 
 def test_database_version_check_catches_a_save_between_check_and_commit(app, users):
-    """check_version passed, then another worker saved before our commit: the version column
+    """ensure_version passed, then another worker saved before our commit: the version column
     makes the UPDATE match nothing, and the user gets the same message instead of overwriting."""
     from sqlalchemy import update
 
-    from crm.services.locking import check_version, commit_or_conflict
+    from crm.services.errors import Conflict
+    from crm.services.locking import ensure_version
     from crm.services.tasks import edit_task
 
     anne = factories.UserFactory(role="ambassador", region_code=1084, name="Anne Andersen")
     task = factories.TaskFactory(municipality_code=KBH, text="Ring")
     with app.test_request_context():
-        assert check_version(task, str(task.version)) is None
+        version = str(task.version)
+        ensure_version(task, version)  # current: no Conflict
         with db.engine.begin() as other_worker:
             other_worker.execute(update(Task.__table__).where(Task.id == task.id).values(
                 version=task.version + 1, text="Annes skridt", updated_by_id=anne.id))
-        edit_task(task, "Mit skridt", None, None, users["ambassador"])
-        message = commit_or_conflict(task)
+        with pytest.raises(Conflict) as refused:
+            edit_task(task, "Mit skridt", None, None, version, actor=users["ambassador"])
+        message = str(refused.value)
     assert message and message.startswith("Ændret af Anne Andersen i mellemtiden")
     assert task.text == "Annes skridt"
 

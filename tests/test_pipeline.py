@@ -13,7 +13,8 @@ from sqlalchemy import insert, select
 from crm.extensions import db
 from crm.models import STAGE_CODES, CooperationPlan, Municipality, StageChange
 from crm.services import pipeline
-from crm.services.pipeline import StageError, record_stage_change, stage_on, stages_on
+from crm.services.errors import FieldError
+from crm.services.pipeline import record_stage_change, stage_on, stages_on
 
 KBH, FRB, GREVE, AARHUS = 101, 147, 253, 751
 
@@ -73,7 +74,7 @@ def test_backdated_corrected_and_deleted_entries(req, users):
 def test_same_municipality_and_date_refused_with_clear_message(req, users):
     record_stage_change(KBH, "dialogue", date(2025, 3, 4), None, users["ambassador"])
     db.session.commit()
-    with pytest.raises(StageError, match="allerede registreret en faseændring.*04-03-2025"):
+    with pytest.raises(FieldError, match="allerede registreret en faseændring.*04-03-2025"):
         record_stage_change(KBH, "plan_in_progress", date(2025, 3, 4), None, users["ambassador"])
     db.session.rollback()
     # Another municipality on the same date is fine.
@@ -85,7 +86,7 @@ def test_correction_cannot_collide_with_another_entry(req, users):
     record_stage_change(KBH, "dialogue", date(2025, 3, 4))
     later = record_stage_change(KBH, "plan_in_progress", date(2025, 5, 1))
     db.session.commit()
-    with pytest.raises(StageError, match="allerede registreret"):
+    with pytest.raises(FieldError, match="allerede registreret"):
         pipeline.correct_stage_change(later, "plan_in_progress", date(2025, 3, 4))
     db.session.rollback()
     # Correcting an entry onto its own date (changing only the stage) is allowed.
@@ -95,9 +96,9 @@ def test_correction_cannot_collide_with_another_entry(req, users):
 
 
 def test_unknown_stage_and_municipality_refused(req):
-    with pytest.raises(StageError, match="Ukendt fase"):
+    with pytest.raises(FieldError, match="Ukendt fase"):
         record_stage_change(KBH, "nonsense", date(2025, 1, 1))
-    with pytest.raises(StageError, match="Ukendt kommunekode"):
+    with pytest.raises(FieldError, match="Ukendt kommunekode"):
         record_stage_change(9999, "dialogue", date(2025, 1, 1))
 
 
@@ -201,5 +202,5 @@ def test_board_move_today_corrects_a_same_day_move(req, users):
     db.session.commit()
     changes = db.session.scalars(select(StageChange).where(StageChange.municipality_code == 101)).all()
     assert [(c.stage, c.effective_date) for c in changes] == [("plan_in_progress", date(2025, 5, 5))]
-    with pytest.raises(StageError):
+    with pytest.raises(FieldError):
         pipeline.move_on_board(municipality, "nonsense", date(2025, 5, 6))

@@ -13,6 +13,7 @@ from crm.clock import local_now, local_today
 from crm.extensions import db
 from crm.models import AuditEntry, Municipality, Task
 from crm.services import tasks as service
+from crm.services.errors import Forbidden
 from tests import factories
 
 KBH, FRB, BALLERUP, GREVE = 101, 147, 151, 253  # København, Frederiksberg, Ballerup (1084); Greve (1085)
@@ -150,6 +151,24 @@ def test_overdue_is_judged_by_the_date_in_copenhagen():
     assert not task.is_overdue(date(2027, 1, 1))
 
 
+def test_overdue_is_one_rule_for_loaded_tasks_and_queries(app):
+    """``Task.is_overdue`` (open, due before today) answers the same on a loaded task and in SQL."""
+    today = date(2026, 3, 10)
+    overdue = {  # text: overdue on ``today``?
+        "open, due yesterday": True, "open, due today": False, "open, due tomorrow": False,
+        "open, no due date": False, "done, due last week": False,
+    }
+    dues = {"yesterday": today - timedelta(days=1), "today": today, "tomorrow": today + timedelta(days=1),
+            "no due date": None, "last week": today - timedelta(days=7)}
+    for text in overdue:
+        status, due = text.split(", ")
+        factories.TaskFactory(municipality_code=KBH, text=text, status=status,
+                              due_date=dues[due.removeprefix("due ")])
+    expected = {text for text, late in overdue.items() if late}
+    assert {t.text for t in db.session.scalars(select(Task)) if t.is_overdue(today)} == expected
+    assert set(db.session.scalars(select(Task.text).where(Task.is_overdue(today)))) == expected
+
+
 # --- "Mine opgaver" ---------------------------------------------------------------------------
 
 
@@ -251,14 +270,14 @@ def test_every_task_route_refuses_other_region_and_working_group(app, login_as, 
 def test_services_refuse_other_regions_too(app, users):
     task = factories.TaskFactory(municipality_code=GREVE)
     greve = db.session.get(Municipality, GREVE)
-    for call in (lambda: service.create_task(greve, "x", user=users["ambassador"]),
-                 lambda: service.edit_task(task, "x", None, None, users["ambassador"]),
-                 lambda: service.complete_task(task, users["working_group"]),
-                 lambda: service.delete_task(task, users["working_group"])):
-        with pytest.raises(service.TaskPermissionError):
+    for call in (lambda: service.create_task(greve, "x", actor=users["ambassador"]),
+                 lambda: service.edit_task(task, "x", None, None, actor=users["ambassador"]),
+                 lambda: service.complete_task(task, actor=users["working_group"]),
+                 lambda: service.delete_task(task, actor=users["working_group"])):
+        with pytest.raises(Forbidden):
             call()
     db.session.rollback()
-    assert service.complete_task(task, users["admin"]) is True
+    assert service.complete_task(task, actor=users["admin"]) is True
 
 
 # --- start page, list, board, exports -----------------------------------------------------------

@@ -2,7 +2,8 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, and_
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -48,9 +49,16 @@ class Task(VersionedMixin, db.Model):
     def is_done(self) -> bool:
         return self.status == TASK_DONE
 
+    @hybrid_method
     def is_overdue(self, today: date) -> bool:
-        """Open, with a due date before ``today`` (Copenhagen's date: see crm.services.tasks)."""
+        """The one "overdue" rule: open, with a due date before ``today`` (Copenhagen's date, see
+        crm.clock.local_today). On a loaded task a bool; on the class the same rule as SQL,
+        ``select(Task).where(Task.is_overdue(today))``."""
         return self.status == TASK_OPEN and self.due_date is not None and self.due_date < today
+
+    @is_overdue.expression
+    def is_overdue(cls, today: date):
+        return and_(cls.status == TASK_OPEN, cls.due_date.is_not(None), cls.due_date < today)
 
     def __repr__(self) -> str:
         return f"<Task {self.id} {self.municipality_code} {self.status}>"

@@ -1,28 +1,24 @@
-"""Work contacts: saving with the region rule, and deleting for good."""
+"""Work contacts: saving and deleting for good, each as the acting user under the region rule,
+with the version the user saw, in one transaction."""
 from dataclasses import dataclass
 from typing import Optional
 
 from crm.i18n import gettext as _
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, Municipality, PsychiatricCentre
-from crm.services.permissions import can_write_region
 from crm.services.errors import FieldError
-from crm.services.locking import check_version, commit_or_conflict, conflict_message, mark_updated
-
-
-class ContactError(FieldError):
-    """A contact that breaks a rule (always about one field)."""
+from crm.services.locking import commit_versioned, ensure_version, flush_versioned, mark_updated
+from crm.services.permissions import ensure_can_write, submitted_region
 
 
 @dataclass
 class ContactData:
-    """What the contact form submits, already parsed."""
+    """What the contact form submits, already parsed (None: nothing, or nothing valid, chosen)."""
 
     name: str
-    region_code: int
+    region_code: Optional[int]
     organisation: str = ""
     role: str = ""
     email: str = ""
@@ -31,37 +27,39 @@ class ContactData:
     centre_id: Optional[int] = None
 
 
-def _check(data: ContactData, user) -> None:
-    """Region rule, and the municipality/centre must belong to the contact's region."""
-    if not can_write_region(data.region_code, user=user):
-        raise ContactError(_("Du kan kun registrere kontakter i din egen region."), "region")
+def ensure_can_change(contact: Contact, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may change ``contact`` (its region's rule)."""
+    ensure_can_write(contact.region_code, user=actor)
+
+
+def _check(data: ContactData, actor) -> None:
+    """The region rule for what is submitted (region and municipality: ``Forbidden``), then the
+    municipality and centre must belong to the contact's region (``FieldError``)."""
+    region_code = submitted_region(data.region_code, actor=actor)
     if data.municipality_code is not None:
         municipality = db.session.get(Municipality, data.municipality_code)
-        if municipality is None or municipality.region_code != data.region_code:
-            raise ContactError(_("Kommunen ligger ikke i den valgte region."), "municipality")
+        if municipality is not None:
+            ensure_can_write(municipality.region_code, user=actor)
+        if municipality is None or municipality.region_code != region_code:
+            raise FieldError(_("Kommunen ligger ikke i den valgte region."), "municipality")
     if data.centre_id is not None:
         centre = db.session.get(PsychiatricCentre, data.centre_id)
-        if centre is None or centre.region_code != data.region_code:
-            raise ContactError(_("Enheden hører ikke til den valgte region."), "centre")
+        if centre is None or centre.region_code != region_code:
+            raise FieldError(_("Enheden hører ikke til den valgte region."), "centre")
 
 
-def _ensure_current(contact: Contact, version) -> None:
-    """ContactError on the ``version`` field unless ``version`` is the stored one (someone else
-    saved the contact since the user's form was shown: they are told who, nothing is changed)."""
-    conflict = check_version(contact, version)
-    if conflict:
-        raise ContactError(conflict, "version")
-
-
-def save_contact(contact: Optional[Contact], data: ContactData, user, version=None) -> Contact:
-    """Create or update a contact (work data only). An update needs the ``version`` the user's
-    form was shown with. Raises ContactError (field "version": changed meanwhile). Commits."""
+def save_contact(contact: Optional[Contact], data: ContactData, version=None, *, actor) -> Contact:
+    """Create (``contact`` None) or update a contact, work data only, as ``actor``. An update needs
+    the ``version`` the user's form was shown with. Raises ``Forbidden`` (region rule),
+    ``FieldError`` or ``Conflict`` (changed meanwhile) before anything is written. Commits."""
     if contact is not None:
-        _ensure_current(contact, version)
-    _check(data, user)
+        ensure_can_change(contact, actor=actor)
+    _check(data, actor)
     if contact is None:
         contact = Contact(name=data.name, region_code=data.region_code)
         db.session.add(contact)
+    else:
+        ensure_version(contact, version)
     contact.name = data.name.strip()
     contact.organisation = data.organisation.strip()
     contact.role = data.role.strip()
@@ -70,10 +68,8 @@ def save_contact(contact: Optional[Contact], data: ContactData, user, version=No
     contact.region_code = data.region_code
     contact.municipality_code = data.municipality_code
     contact.centre_id = data.centre_id
-    mark_updated(contact, user)
-    conflict = commit_or_conflict(contact)  # the database's version check, for a save in between
-    if conflict:
-        raise ContactError(conflict, "version")
+    mark_updated(contact, actor)
+    commit_versioned(contact)  # the database's version check, for a save in between
     return contact
 
 
@@ -82,19 +78,16 @@ PERSONAL_FIELDS = ("name", "email", "phone", "role")
 REDACTED = "[slettet]"
 
 
-def delete_contact(contact: Contact, version=None) -> None:
-    """Delete the contact for good: the row goes, and the audit log keeps only *that* it existed
-    and who changed or deleted it, with the person's name, e-mail, phone and title blanked out.
-    ``version`` is the one the user saw: a contact changed meanwhile is not deleted (ContactError).
-    Commits."""
-    _ensure_current(contact, version)
+def delete_contact(contact: Contact, version=None, *, actor) -> None:
+    """Delete the contact for good, as ``actor``: the row goes, and the audit log keeps only *that*
+    it existed and who changed or deleted it, with the person's name, e-mail, phone and title
+    blanked out. ``version`` is the one the user saw: a contact changed meanwhile is not deleted
+    (``Conflict``). Raises ``Forbidden`` under the region rule. Commits."""
+    ensure_can_change(contact, actor=actor)
+    ensure_version(contact, version)
     contact_id = str(contact.id)
     db.session.delete(contact)
-    try:
-        db.session.flush()  # writes the audit entry for the delete; the database checks the version
-    except StaleDataError:
-        db.session.rollback()
-        raise ContactError(conflict_message(contact), "version")
+    flush_versioned(contact)  # writes the audit entry for the delete; the database checks the version
     entries = db.session.scalars(
         select(AuditEntry).where(AuditEntry.entity == Contact.__table__.name, AuditEntry.entity_id == contact_id)
     )

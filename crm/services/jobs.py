@@ -111,7 +111,7 @@ def _step_line(task, today: date) -> str:
     """'- Gentofte: Ring til chefen (frist 01-06-2026, 2 dage over) – Anne' and the link."""
     what = " ".join(task.text.split())
     days = (task.due_date - today).days
-    if days < 0:
+    if task.is_overdue(today):
         when = ngettext("frist %(date)s, %(num)s dag over", "frist %(date)s, %(num)s dage over", -days,
                         date=format_date(task.due_date))
     elif days == 0:

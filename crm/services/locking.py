@@ -4,7 +4,8 @@ An edit form carries the ``version`` it was rendered with. Before saving, ``chec
 compares it with the stored one: if somebody saved in between, the second editor is told who
 changed the record and when, and nothing is overwritten. ``mark_updated`` stamps who saved, so
 that message can name them. SQLAlchemy's ``version_id_col`` guards the tiny window between the
-check and the commit (``StaleDataError``), see ``commit_or_conflict``.
+check and the commit (``StaleDataError``): services write with ``ensure_version`` and
+``commit_versioned``, which raise ``Conflict``.
 """
 from typing import Any, Optional
 
@@ -87,8 +88,18 @@ def ensure_version(obj, submitted_version: Any) -> None:
 def commit_versioned(obj) -> None:
     """Commit; if another session saved ``obj`` since it was loaded, roll back and raise
     ``Conflict`` (the database's version check caught what ``ensure_version`` could not see)."""
+    _unless_stale(db.session.commit, obj)
+
+
+def flush_versioned(obj) -> None:
+    """Flush ``obj``'s UPDATE or DELETE now, where the database checks its version, when more work
+    follows in the same transaction; a stale ``obj`` rolls back and raises ``Conflict``."""
+    _unless_stale(db.session.flush, obj)
+
+
+def _unless_stale(write, obj) -> None:
     try:
-        db.session.commit()
+        write()
     except StaleDataError:
         db.session.rollback()
         raise Conflict(conflict_message(obj)) from None

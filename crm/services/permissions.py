@@ -8,8 +8,11 @@ from typing import Optional
 
 from flask_login import current_user
 
-from crm.services.errors import Forbidden
+from crm.extensions import db
+from crm.i18n import gettext as _
+from crm.services.errors import FieldError, Forbidden
 
+from crm.models.region import Region
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR
 
 
@@ -36,6 +39,17 @@ def ensure_can_write(region_code: Optional[int], owner_id: Optional[int] = None,
     """Raise ``Forbidden`` unless the user may change a record of ``region_code``."""
     if not can_write_region(region_code, owner_id, user=user):
         raise Forbidden()
+
+
+def submitted_region(region_code: Optional[int], *, actor) -> int:
+    """The region a form submitted for a record, checked by a service before it writes: ``Forbidden``
+    unless ``actor`` may write it (the form offers only those, so only a forged request sends
+    another), ``FieldError`` on the ``region`` field when none or no such region was chosen."""
+    if region_code is not None:
+        ensure_can_write(region_code, user=actor)
+    if region_code is None or db.session.get(Region, region_code) is None:
+        raise FieldError(_("Vælg en region fra listen."), "region")
+    return region_code
 
 
 def can_change_activity(activity, user=None) -> bool:

@@ -4,11 +4,16 @@ from datetime import date
 from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from crm.clock import format_date, local_today
 from crm.extensions import db
-from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
+from crm.i18n import gettext as _
+from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, Note, StageChange
+from crm.services.errors import Conflict, FieldError
+from crm.services.locking import commit_versioned, ensure_version
 from crm.services.paging import Page
+from crm.services.permissions import ensure_can_write
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
 
 
@@ -92,34 +97,31 @@ def backward_move_warnings(municipality_code: int, stage: str, effective_date: d
         before=_stage_label(before), stage=_stage_label(stage)))]
 
 
-class StageError(ValueError):
-    """A stage change that breaks a rule; the message is for the user."""
-
-
 def record_stage_change(
     municipality_code: int, stage: str, effective_date: date, note: Optional[str] = None, user=None,
     note_kind: Optional[str] = None, note_params: Optional[dict] = None,
 ) -> StageChange:
     """Add a dated stage change (may be backdated). Refuses an unknown stage or a second entry
-    for the same municipality and date. ``note_kind``/``note_params``: an automatic note
-    (crm.services.auto_notes). The caller commits."""
+    for the same municipality and date (``FieldError``). ``note_kind``/``note_params``: an
+    automatic note (crm.services.auto_notes). The caller commits (importers write many at once;
+    the page's action is ``add_stage_change``)."""
     from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
 
     if stage not in STAGE_CODES:
-        raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
+        raise FieldError(_("Ukendt fase: %(stage)s", stage=stage), "stage")
     if db.session.get(Municipality, municipality_code) is None:
-        raise StageError(_("Ukendt kommunekode: %(code)s", code=municipality_code))
+        raise FieldError(_("Ukendt kommunekode: %(code)s", code=municipality_code))
     clash = db.session.scalar(
         select(StageChange).where(
             StageChange.municipality_code == municipality_code, StageChange.effective_date == effective_date
         )
     )
     if clash is not None:
-        raise StageError(
+        raise FieldError(
             _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
-              date=format_date(effective_date))
+              date=format_date(effective_date)), "effective_date"
         )
     change = StageChange(
         municipality_code=municipality_code,
@@ -139,22 +141,22 @@ def record_stage_change(
 
 
 def _check_stage_and_date(municipality_code: int, stage: str, effective_date: date, ignore_id=None) -> None:
-    """Raise StageError for an unknown stage or a second entry on the same municipality and date."""
+    """Raise FieldError for an unknown stage or a second entry on the same municipality and date."""
     from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
 
     if stage not in STAGE_CODES:
-        raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
+        raise FieldError(_("Ukendt fase: %(stage)s", stage=stage), "stage")
     query = select(StageChange.id).where(
         StageChange.municipality_code == municipality_code, StageChange.effective_date == effective_date
     )
     if ignore_id is not None:
         query = query.where(StageChange.id != ignore_id)
     if db.session.scalar(query) is not None:
-        raise StageError(
+        raise FieldError(
             _("Der er allerede registreret en faseændring for denne kommune den %(date)s.",
-              date=format_date(effective_date))
+              date=format_date(effective_date)), "effective_date"
         )
 
 
@@ -162,7 +164,8 @@ def correct_stage_change(
     change: StageChange, stage: str, effective_date: date, note: Optional[str] = None, user=None
 ) -> StageChange:
     """Correct a wrongly recorded entry (stage, date or note). The audit log keeps the old values;
-    the same rules as for a new entry apply. The caller commits."""
+    the same rules as for a new entry apply (``FieldError``). The caller commits, where the
+    database checks the version."""
     _check_stage_and_date(change.municipality_code, stage, effective_date, ignore_id=change.id)
     change.stage = stage
     change.effective_date = effective_date
@@ -172,14 +175,12 @@ def correct_stage_change(
     from crm.services.locking import mark_updated
 
     mark_updated(change, user)
-    db.session.flush()  # the UPDATE, where the database checks the version (StaleDataError)
     return change
 
 
 def delete_stage_change(change: StageChange) -> None:
     """Delete a wrong entry (through the ORM, so the audit log keeps a copy). The caller commits."""
     db.session.delete(change)
-    db.session.flush()
 
 
 def stage_history(municipality_code: int) -> list[StageChange]:
@@ -278,17 +279,6 @@ def _dk(value: date) -> str:
     return format_date(value)
 
 
-def add_note(municipality_code: int, note_date: date, text: str, user=None):
-    """Add a dated note to a municipality's timeline. The caller commits."""
-    from crm.models import Note
-
-    note = Note(municipality_code=municipality_code, note_date=note_date, text=text.strip(),
-                created_by_id=getattr(user, "id", None))
-    db.session.add(note)
-    db.session.flush()
-    return note
-
-
 @dataclass(frozen=True)
 class MunicipalityRow:
     """A municipality with its stage on a date and its earliest open task ("next step"), as the
@@ -377,14 +367,14 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
 
     Returns None when it already stands there. A change already recorded for that very date is
     corrected rather than duplicated (moving a card twice on one day keeps the last move). The
-    caller commits.
+    caller commits (the board's action is ``move_card``).
     """
     from crm.i18n import gettext as _
 
     from crm.models import STAGE_CODES
 
     if stage not in STAGE_CODES:
-        raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
+        raise FieldError(_("Ukendt fase: %(stage)s", stage=stage), "stage")
     on = on or local_today()
     if stage_on(municipality.code, on).stage == stage:
         return None
@@ -468,3 +458,75 @@ def _date_of(value) -> Optional[date]:
 
 def _obj_id(obj) -> int:
     return getattr(obj, "id", 0) or 0
+
+
+# --- Changes from the municipality page and the board: as the acting user, one commit each -------
+
+
+def ensure_can_change(municipality: Municipality, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may change ``municipality``'s records (stage history, notes,
+    tasks): its region's rule."""
+    ensure_can_write(municipality.region_code, user=actor)
+
+
+def add_stage_change(municipality: Municipality, stage: str, effective_date: date, note: Optional[str] = None,
+                     *, actor) -> StageChange:
+    """Record a (possibly backdated) stage change as ``actor``. Raises ``Forbidden`` or
+    ``FieldError`` (see ``record_stage_change``). Commits."""
+    ensure_can_change(municipality, actor=actor)
+    change = record_stage_change(municipality.code, stage, effective_date, note, actor)
+    db.session.commit()
+    return change
+
+
+def save_stage_correction(change: StageChange, stage: str, effective_date: date, note: Optional[str],
+                          version=None, *, actor) -> StageChange:
+    """Correct a wrongly recorded stage change as ``actor``, unless someone else saved it since
+    ``version`` (the one the user's form was shown with). Raises ``Forbidden``, ``FieldError`` or
+    ``Conflict`` before anything is written. Commits."""
+    ensure_can_change(change.municipality, actor=actor)
+    _check_stage_and_date(change.municipality_code, stage, effective_date, ignore_id=change.id)
+    ensure_version(change, version)
+    correct_stage_change(change, stage, effective_date, note, actor)
+    commit_versioned(change)
+    return change
+
+
+def remove_stage_change(change: StageChange, version=None, *, actor) -> None:
+    """Delete a wrong stage change as ``actor`` (the audit log keeps a copy), unless someone else
+    saved it since ``version``. Raises ``Forbidden`` or ``Conflict``. Commits."""
+    ensure_can_change(change.municipality, actor=actor)
+    ensure_version(change, version)
+    delete_stage_change(change)
+    commit_versioned(change)
+
+
+def move_card(municipality: Municipality, stage: str, *, actor) -> Optional[StageChange]:
+    """The board's move as ``actor``: ``move_on_board`` as of today. None when it already stands
+    there. Raises ``Forbidden``, ``FieldError`` (an unknown stage), or ``Conflict`` when today's
+    entry was corrected or deleted by someone else in the same instant. Commits."""
+    ensure_can_change(municipality, actor=actor)
+    change = move_on_board(municipality, stage, user=actor)
+    try:
+        db.session.commit()
+    except StaleDataError:  # not ``commit_versioned``: the entry may be gone, with nobody to name
+        db.session.rollback()
+        raise Conflict(_("Kortet blev flyttet af en anden i samme øjeblik. Se tavlen igen, og flyt det på ny, "
+                         "hvis det stadig er nødvendigt.")) from None
+    return change
+
+
+def add_note(municipality: Municipality, note_date: date, text: str, *, actor) -> Note:
+    """Add a dated note to a municipality's timeline as ``actor``. Raises ``Forbidden``. Commits."""
+    ensure_can_change(municipality, actor=actor)
+    note = Note(municipality_code=municipality.code, note_date=note_date, text=text.strip(), created_by_id=actor.id)
+    db.session.add(note)
+    db.session.commit()
+    return note
+
+
+def delete_note(note: Note, *, actor) -> None:
+    """Delete a note as ``actor`` (the audit log keeps a copy). Raises ``Forbidden``. Commits."""
+    ensure_can_change(note.municipality, actor=actor)
+    db.session.delete(note)
+    db.session.commit()

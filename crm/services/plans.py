@@ -1,5 +1,6 @@
-"""Cooperation plans: saving (with the region rule and the signed-plan stage rule), documents,
-and each region's list of target groups."""
+"""Cooperation plans: saving (with the signed-plan stage rule), documents, and each region's list
+of target groups. Every change is made as the acting user (``actor``) under the region rule
+(``Forbidden``) and commits."""
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Iterable, Optional
@@ -9,28 +10,23 @@ from crm.i18n import gettext as _
 from crm.i18n import ngettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import FileStorage
 
 from crm.extensions import db
 from crm.models import CooperationPlan, Municipality, PsychiatricCentre, TargetGroup, plan_target_group
-from crm.services.permissions import can_write_region
-from crm.services.errors import FieldError
-from crm.services.locking import conflict_message, mark_updated
+from crm.services.errors import Conflict, FieldError
+from crm.services.locking import commit_versioned, ensure_version, flush_versioned, mark_updated
+from crm.services.permissions import ensure_can_write, submitted_region
 from crm.services.pipeline import PlanStageOutcome, apply_signed_plan
 from crm.services.uploads import remove_stored, store_pdf
 
 
-class PlanError(FieldError):
-    """A plan or target group that breaks a rule."""
-
-
 @dataclass
 class PlanData:
-    """What a plan form submits, already parsed."""
+    """What a plan form submits, already parsed (None: no region, or no valid one, chosen)."""
 
     title: str
-    region_code: int
+    region_code: Optional[int]
     municipality_codes: list[int]
     centre_ids: list[int] = field(default_factory=list)
     target_group_ids: list[int] = field(default_factory=list)
@@ -59,35 +55,41 @@ def _by_ids(model, ids: Iterable[int]) -> list:
     return list(db.session.scalars(select(model).where(model.id.in_(ids))))
 
 
-def validate(data: PlanData, user) -> list[Municipality]:
-    """Check the region rule and the dates; return the plan's municipalities or raise PlanError."""
-    if not can_write_region(data.region_code, user=user):
-        raise PlanError(_("Du kan kun oprette planer i din egen region."), "region")
-    if not data.municipality_codes:
-        raise PlanError(_("Vælg mindst én kommune."), "municipalities")
-    municipalities = list(
-        db.session.scalars(select(Municipality).where(Municipality.code.in_(set(data.municipality_codes))))
-    )
-    if len(municipalities) != len(set(data.municipality_codes)):
-        raise PlanError(_("Ukendt kommune valgt."), "municipalities")
-    foreign = [m.name for m in municipalities if not can_write_region(m.region_code, user=user)]
-    if foreign:
-        raise PlanError(
-            _("Du kan ikke registrere planer for kommuner uden for din region: %(names)s.", names=", ".join(foreign)),
-            "municipalities",
-        )
+def ensure_can_change(plan: CooperationPlan, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may change ``plan`` (its owning region's rule)."""
+    ensure_can_write(plan.region_code, user=actor)
+
+
+def _check(data: PlanData, actor) -> list[Municipality]:
+    """The region rule for what is submitted (the owning region and every municipality:
+    ``Forbidden``), then the plan's own rules (``FieldError``); returns its municipalities."""
+    submitted_region(data.region_code, actor=actor)
+    codes = set(data.municipality_codes)
+    municipalities = list(db.session.scalars(select(Municipality).where(Municipality.code.in_(codes)))) if codes else []
+    for region_code in {m.region_code for m in municipalities}:
+        ensure_can_write(region_code, user=actor)
+    if not codes:
+        raise FieldError(_("Vælg mindst én kommune."), "municipalities")
+    if len(municipalities) != len(codes):
+        raise FieldError(_("Ukendt kommune valgt."), "municipalities")
     if data.valid_from and data.valid_to and data.valid_to < data.valid_from:
-        raise PlanError(_("»Gyldig til« skal ligge efter »Gyldig fra«."), "valid_to")
+        raise FieldError(_("»Gyldig til« skal ligge efter »Gyldig fra«."), "valid_to")
     if data.signed_date and data.signed_date > local_today():
-        raise PlanError(_("Underskriftsdatoen kan ikke ligge i fremtiden."), "signed_date")
+        raise FieldError(_("Underskriftsdatoen kan ikke ligge i fremtiden."), "signed_date")
     return municipalities
 
 
-def save_plan(plan: Optional[CooperationPlan], data: PlanData, user,
-              document: Optional[FileStorage] = None) -> tuple[CooperationPlan, list[PlanStageOutcome]]:
-    """Create or update a plan, store its document, and move signed municipalities to
-    ``plan_signed``. Raises PlanError or UploadError before anything is changed. Commits."""
-    municipalities = validate(data, user)
+def save_plan(plan: Optional[CooperationPlan], data: PlanData, version=None, document: Optional[FileStorage] = None,
+              *, actor) -> tuple[CooperationPlan, list[PlanStageOutcome]]:
+    """Create (``plan`` None) or update a plan as ``actor``, store its document, and move signed
+    municipalities to ``plan_signed``. An update needs the ``version`` the user's form was shown
+    with. Raises ``Forbidden``, ``FieldError``, ``Conflict`` or ``UploadError`` before anything is
+    changed. Commits."""
+    if plan is not None:
+        ensure_can_change(plan, actor=actor)
+    municipalities = _check(data, actor)
+    if plan is not None:
+        ensure_version(plan, version)
     stored = store_pdf(document) if document is not None and document.filename else None
     if plan is None:
         plan = CooperationPlan(title=data.title, region_code=data.region_code)
@@ -108,35 +110,38 @@ def save_plan(plan: Optional[CooperationPlan], data: PlanData, user,
         plan.note = data.note.strip() or None
         if stored:
             plan.document_file, plan.document_name = stored.stored_name, stored.original_name
-    mark_updated(plan, user)
+    mark_updated(plan, actor)
     try:
-        db.session.flush()  # the UPDATE, where the database checks the version
-        outcomes = apply_signed_plan(plan, user)
-        db.session.commit()
-    except StaleDataError:  # someone saved the plan between our version check and now
-        db.session.rollback()
+        flush_versioned(plan)  # the UPDATE, where the database checks the version
+        outcomes = apply_signed_plan(plan, actor)
+        commit_versioned(plan)
+    except Conflict:  # someone saved the plan between our version check and now
         remove_stored(stored.stored_name if stored else None)
-        raise PlanError(conflict_message(plan), "version")
+        raise
     remove_stored(old_file)  # only once the new one is safely recorded
     return plan, outcomes
 
 
-def delete_plan(plan: CooperationPlan) -> None:
-    """Delete a plan and its stored document; stage history stays (it is the record of what
-    happened). Commits."""
+def delete_plan(plan: CooperationPlan, *, actor) -> None:
+    """Delete a plan and its stored document as ``actor``; stage history stays (it is the record
+    of what happened). Raises ``Forbidden``, or ``Conflict`` when someone saved it this instant.
+    Commits."""
+    ensure_can_change(plan, actor=actor)
     stored = plan.document_file
     db.session.delete(plan)
-    db.session.commit()
+    commit_versioned(plan)
     remove_stored(stored)
 
 
-def remove_document(plan: CooperationPlan, user) -> None:
-    """Detach and delete a plan's document. Commits."""
+def remove_document(plan: CooperationPlan, *, actor) -> None:
+    """Detach and delete a plan's document as ``actor``. Raises ``Forbidden``, or ``Conflict`` when
+    someone saved the plan this instant. Commits."""
+    ensure_can_change(plan, actor=actor)
     stored = plan.document_file
     plan.document_file = None
     plan.document_name = None
-    mark_updated(plan, user)
-    db.session.commit()
+    mark_updated(plan, actor)
+    commit_versioned(plan)
     remove_stored(stored)
 
 
@@ -156,27 +161,31 @@ def target_group_usage() -> dict[int, int]:
     return {group_id: count for group_id, count in rows}
 
 
-def add_target_group(region_code: int, name: str) -> TargetGroup:
-    """Add a target group to a region's list; refuses an empty name or a duplicate. Commits."""
+def add_target_group(region_code: Optional[int], name: str, *, actor) -> TargetGroup:
+    """Add a target group to a region's list as ``actor``. Raises ``Forbidden`` (region rule) or
+    ``FieldError`` (no region, an empty name or a duplicate). Commits."""
+    region_code = submitted_region(region_code, actor=actor)
     name = " ".join((name or "").split())
     if not name:
-        raise PlanError(_("Skriv målgruppens navn."), "name")
+        raise FieldError(_("Skriv målgruppens navn."), "name")
     clash = db.session.scalar(
         select(TargetGroup).where(TargetGroup.region_code == region_code, func.lower(TargetGroup.name) == name.lower())
     )
     if clash is not None:
-        raise PlanError(_("Målgruppen »%(name)s« findes allerede i regionen.", name=name), "name")
+        raise FieldError(_("Målgruppen »%(name)s« findes allerede i regionen.", name=name), "name")
     group = TargetGroup(region_code=region_code, name=name[:160])
     db.session.add(group)
     db.session.commit()
     return group
 
 
-def delete_target_group(group: TargetGroup) -> None:
-    """Remove a target group that no plan uses (a used one would silently change those plans)."""
+def delete_target_group(group: TargetGroup, *, actor) -> None:
+    """Remove a target group that no plan uses (a used one would silently change those plans), as
+    ``actor``. Raises ``Forbidden``, or ``FieldError`` when it is in use. Commits."""
+    ensure_can_write(group.region_code, user=actor)
     used = target_group_usage().get(group.id, 0)
     if used:
-        raise PlanError(
+        raise FieldError(
             ngettext("Målgruppen »%(name)s« bruges af %(num)s plan og kan ikke slettes.",
                      "Målgruppen »%(name)s« bruges af %(num)s planer og kan ikke slettes.", used, name=group.name)
         )

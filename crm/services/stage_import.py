@@ -16,7 +16,7 @@ from sqlalchemy import select, tuple_
 from crm.extensions import db
 from crm.models import STAGE_CODES, STAGES, StageChange
 from crm.services.importing import FieldParser, Importer, MunicipalityLookup, RowError, chunked, labels_in_every_language
-from crm.services.pipeline import StageError, record_stage_change
+from crm.services.pipeline import record_stage_change
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,6 @@ class StageImporter(Importer):
         )
 
     def create(self, parsed: StageRow) -> None:
-        """Record the change through the pipeline service (it flushes; the framework commits)."""
-        try:
-            record_stage_change(parsed.municipality_code, parsed.stage, parsed.effective_date, parsed.note,
-                                self.actor)
-        except StageError as exc:
-            raise ValueError(str(exc)) from exc
+        """Record the change through the pipeline service (it flushes; the framework commits, and
+        refuses the whole import on a broken rule, a ``FieldError``, which is a ``ValueError``)."""
+        record_stage_change(parsed.municipality_code, parsed.stage, parsed.effective_date, parsed.note, self.actor)

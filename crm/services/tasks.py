@@ -1,10 +1,10 @@
-"""Tasks ("next steps") on municipalities: the rules for creating, editing, completing, reopening
-and deleting them, and the lists the pages, the digest and the exports show.
+"""Tasks ("next steps") on municipalities: creating, editing, completing, reopening and deleting
+them, and the lists the pages, the digest and the exports show.
 
-Who may change a task is the municipality's region rule (``crm.services.permissions.can_write_region``):
-ambassadors their own region, admins everything, the working group nothing. Views check it too
-(403); here it guards every other caller. Overdue means an open task whose due date is before
-today in Copenhagen. The caller commits.
+Each change is made as the acting user (``actor``) under the municipality's region rule
+(``crm.services.permissions``: ambassadors their own region, admins everything, the working
+group nothing), raising ``Forbidden``, and commits. Overdue is ``Task.is_overdue``: an open task
+whose due date is before today in Copenhagen.
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -19,17 +19,11 @@ from crm.i18n import gettext as _
 from crm.models import TASK_DONE, TASK_OPEN, Municipality, Task, User
 from crm.models.mixins import utcnow
 from crm.services.errors import FieldError
+from crm.services.locking import commit_versioned, ensure_version, mark_updated
+from crm.services.permissions import ensure_can_write
 
 TEXT_MAX = 2000
 UPCOMING_DAYS = 7  # the start page's "coming up" window (the digest has its own setting)
-
-
-class TaskError(FieldError):
-    """A task rule broken by the submitted data (``field`` names the form field)."""
-
-
-class TaskPermissionError(PermissionError):
-    """The user may not change tasks of this municipality's region."""
 
 
 def local_date(moment: Optional[datetime]) -> Optional[date]:
@@ -37,22 +31,20 @@ def local_date(moment: Optional[datetime]) -> Optional[date]:
     return local_now(moment).date() if moment is not None else None
 
 
-# --- rules ---------------------------------------------------------------------------------------
+# --- changes -------------------------------------------------------------------------------------
 
 
-def _ensure_may_write(municipality: Municipality, user) -> None:
-    from crm.services.permissions import can_write_region
-
-    if user is not None and not can_write_region(municipality.region_code, user=user):
-        raise TaskPermissionError(_("Du kan kun ændre opgaver i din egen region."))
+def ensure_can_change(task: Task, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may change ``task`` (its municipality's region rule)."""
+    ensure_can_write(task.municipality.region_code, user=actor)
 
 
 def _clean_text(text: Optional[str]) -> str:
     cleaned = (text or "").strip()
     if not cleaned:
-        raise TaskError(_("Skriv hvad der skal gøres."), "text")
+        raise FieldError(_("Skriv hvad der skal gøres."), "text")
     if len(cleaned) > TEXT_MAX:
-        raise TaskError(_("Højst %(max)s tegn.", max=TEXT_MAX), "text")
+        raise FieldError(_("Højst %(max)s tegn.", max=TEXT_MAX), "text")
     return cleaned
 
 
@@ -62,62 +54,64 @@ def _check_owner(owner_id: Optional[int]) -> Optional[int]:
         return None
     owner = db.session.get(User, owner_id)
     if owner is None or not owner.active or owner.role not in ("ambassador", "admin"):
-        raise TaskError(_("Vælg en aktiv ambassadør eller administrator."), "owner")
+        raise FieldError(_("Vælg en aktiv ambassadør eller administrator."), "owner")
     return owner.id
 
 
 def create_task(municipality: Municipality, text: Optional[str], owner_id: Optional[int] = None,
-                due: Optional[date] = None, user=None) -> Task:
-    """A new open task on ``municipality``. Raises TaskError / TaskPermissionError."""
-    _ensure_may_write(municipality, user)
+                due: Optional[date] = None, *, actor) -> Task:
+    """A new open task on ``municipality``. Raises ``Forbidden`` or ``FieldError``. Commits."""
+    ensure_can_write(municipality.region_code, user=actor)
     task = Task(municipality_code=municipality.code, text=_clean_text(text), owner_id=_check_owner(owner_id),
-                due_date=due, status=TASK_OPEN, created_by_id=getattr(user, "id", None),
-                updated_by_id=getattr(user, "id", None))
+                due_date=due, status=TASK_OPEN, created_by_id=actor.id, updated_by_id=actor.id)
     db.session.add(task)
-    db.session.flush()
+    db.session.commit()
     return task
 
 
-def edit_task(task: Task, text: Optional[str], owner_id: Optional[int], due: Optional[date], user=None) -> Task:
-    """Change what, who and by when (after ``crm.services.locking.check_version`` in the view)."""
-    from crm.services.locking import mark_updated
-
-    _ensure_may_write(task.municipality, user)
+def edit_task(task: Task, text: Optional[str], owner_id: Optional[int], due: Optional[date], version=None,
+              *, actor) -> Task:
+    """Change what, who and by when, unless someone else saved the task since ``version`` (the one
+    the user's form was shown with). Raises ``Forbidden``, ``FieldError`` or ``Conflict``. Commits."""
+    ensure_can_change(task, actor=actor)
     cleaned, owner = _clean_text(text), _check_owner(owner_id)
+    ensure_version(task, version)
     task.text, task.owner_id, task.due_date = cleaned, owner, due
-    mark_updated(task, user)
+    mark_updated(task, actor)
+    commit_versioned(task)
     return task
 
 
-def complete_task(task: Task, user=None) -> bool:
-    """Mark done by ``user`` now. False (nothing changed) when it is already done."""
-    from crm.services.locking import mark_updated
-
-    _ensure_may_write(task.municipality, user)
+def complete_task(task: Task, *, actor) -> bool:
+    """Mark done by ``actor`` now. False (nothing changed) when it is already done. Raises
+    ``Forbidden``, or ``Conflict`` when someone else saved it this instant. Commits."""
+    ensure_can_change(task, actor=actor)
     if task.status == TASK_DONE:
         return False
-    task.status, task.done_by_id, task.done_at = TASK_DONE, getattr(user, "id", None), utcnow()
-    mark_updated(task, user)
+    task.status, task.done_by_id, task.done_at = TASK_DONE, actor.id, utcnow()
+    mark_updated(task, actor)
+    commit_versioned(task)
     return True
 
 
-def reopen_task(task: Task, user=None) -> bool:
-    """Open a done task again (done by/at cleared; the audit log keeps them). False if already open."""
-    from crm.services.locking import mark_updated
-
-    _ensure_may_write(task.municipality, user)
+def reopen_task(task: Task, *, actor) -> bool:
+    """Open a done task again (done by/at cleared; the audit log keeps them). False if already open.
+    Raises ``Forbidden``, or ``Conflict`` when someone else saved it this instant. Commits."""
+    ensure_can_change(task, actor=actor)
     if task.status == TASK_OPEN:
         return False
     task.status, task.done_by_id, task.done_at = TASK_OPEN, None, None
-    mark_updated(task, user)
+    mark_updated(task, actor)
+    commit_versioned(task)
     return True
 
 
-def delete_task(task: Task, user=None) -> None:
-    """Delete a task entered by mistake (through the ORM, so the audit log keeps a copy)."""
-    _ensure_may_write(task.municipality, user)
+def delete_task(task: Task, *, actor) -> None:
+    """Delete a task entered by mistake (through the ORM, so the audit log keeps a copy). Raises
+    ``Forbidden``, or ``Conflict`` when someone else saved it this instant. Commits."""
+    ensure_can_change(task, actor=actor)
     db.session.delete(task)
-    db.session.flush()
+    commit_versioned(task)
 
 
 # --- lists ---------------------------------------------------------------------------------------
@@ -185,7 +179,7 @@ def due_tasks(today: date, days: int = UPCOMING_DAYS, region_code: Optional[int]
     for task in tasks:
         if task.due_date is None or task.due_date > horizon:
             continue
-        (due.overdue if task.due_date < today else due.upcoming).append(task)
+        (due.overdue if task.is_overdue(today) else due.upcoming).append(task)
     return due
 
 

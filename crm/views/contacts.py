@@ -3,21 +3,51 @@
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from crm.clock import local_today
 from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
+from wtforms import EmailField, SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Email, InputRequired, Length, Optional as OptionalValue
 
 from crm.extensions import db
 from crm.models import Contact, Municipality, Region
-from crm.services.permissions import ensure_can_write, writable_region_codes
+from crm.services.errors import Conflict, FieldError
+from crm.services.permissions import writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import contacts as contact_service
 from crm.services.export import EXPORT_FORMATS, table_response
-from crm.views.pipeline_forms import ContactForm
+from crm.views.forms import PICKER, VersionedForm, centre_choices, municipality_choices, region_choices, show_error
 from crm.views.helpers import int_arg
 from crm.services.search import LIKE_ESCAPE, contains_pattern
 
 bp = Blueprint("contacts", __name__, url_prefix="/kontakter")
+
+
+class ContactForm(VersionedForm):
+    """A work contact; only work contact data (optimistic locking via ``version``).
+
+    Region and municipality offer only what the user may write; the service checks what is
+    submitted (a forged other region is refused as such, 403, not as an invalid choice)."""
+
+    name = StringField(_l("Navn"), validators=[InputRequired(), Length(max=160)])
+    organisation = StringField(_l("Organisation"), validators=[OptionalValue(), Length(max=200)])
+    role = StringField(_l("Rolle/titel"), validators=[OptionalValue(), Length(max=160)])
+    email = EmailField(_l("Arbejds-e-mail"), validators=[OptionalValue(), Email(), Length(max=254)])
+    phone = StringField(_l("Arbejdstelefon"), validators=[OptionalValue(), Length(max=40)])
+    region = SelectField(_l("Region"), validate_choice=False)
+    municipality = SelectField(_l("Kommune"), validators=[OptionalValue()], render_kw=PICKER, validate_choice=False)
+    centre = SelectField(_l("Psykiatrisk center/enhed"), validators=[OptionalValue()])
+    submit = SubmitField(_l("Gem kontakt"))
+
+    def __init__(self, *args, writable=None, **kwargs):
+        """``writable``: region codes the user may write (None: all)."""
+        super().__init__(*args, **kwargs)
+        none = str(_l("— ingen —"))
+        self.region.choices = region_choices(writable)
+        self.municipality.choices = [SelectChoice("", none)] + municipality_choices(writable)
+        self.centre.choices = [("", none)] + centre_choices(writable)
 
 
 @bp.route("/")
@@ -73,7 +103,7 @@ def _contact_data(form: ContactForm) -> contact_service.ContactData:
     """The submitted form as the service's input."""
     return contact_service.ContactData(
         name=form.name.data or "",
-        region_code=int_arg("region", {"region": form.region.data}) or 0,
+        region_code=int_arg("region", {"region": form.region.data}),
         organisation=form.organisation.data or "",
         role=form.role.data or "",
         email=form.email.data or "",
@@ -87,47 +117,38 @@ def _contact_data(form: ContactForm) -> contact_service.ContactData:
 @bp.route("/<int:contact_id>", methods=["GET", "POST"])
 @write_required
 def edit(contact_id: int | None = None):
-    """Create or edit a contact in the user's own region."""
+    """Create or edit a contact in a region the user may write."""
     contact = db.get_or_404(Contact, contact_id) if contact_id else None
     if contact is not None:
-        ensure_can_write(contact.region_code)
-    if request.method == "POST":
-        _ensure_submitted_regions()
-    form = ContactForm(obj=contact if request.method == "GET" else None, writable=writable_region_codes())
+        contact_service.ensure_can_change(contact, actor=current_user)  # its form only for who may change it
+    # Stored values only for GET; a submitted form shows exactly what the user sent.
+    form = ContactForm(obj=contact if request.method == "GET" else None,
+                       writable=writable_region_codes(current_user))
     if request.method == "GET":
         _fill_defaults(form, contact)
-    elif form.validate_on_submit():
-        try:
-            contact = contact_service.save_contact(contact, _contact_data(form), current_user, form.version.data)
-        except contact_service.ContactError as error:
-            db.session.rollback()
-            if error.field == "version":
-                return _refuse(form, contact, str(error))
-            getattr(form, error.field).errors.append(str(error))
-        else:
-            flash(_("Kontakten %(name)s er gemt.", name=contact.name), "success")
-            return redirect(_back(contact))
-    status = 400 if request.method == "POST" else 200
-    return render_template("contacts/form.html", form=form, contact=contact), status
+        return _form_page(form, contact)
+    if not form.validate_on_submit():
+        return _form_page(form, contact, 400)
+    try:
+        contact = contact_service.save_contact(contact, _contact_data(form), form.version.data, actor=current_user)
+    except FieldError as error:
+        return _refused(form, contact, error)
+    flash(_("Kontakten %(name)s er gemt.", name=contact.name), "success")
+    return redirect(_back(contact))
 
 
-def _refuse(form: ContactForm, contact: Contact, message: str):
-    """Someone else saved the contact meanwhile: say who, keep the user's input, show what is
-    stored now, and carry the new version so a deliberate second save goes through."""
-    flash(message, "warning")
+def _form_page(form: ContactForm, contact, status: int = 200, **context):
+    return render_template("contacts/form.html", form=form, contact=contact, **context), status
+
+
+def _refused(form: ContactForm, contact, error: FieldError):
+    """The form again with the service's refusal, the user's input kept. After a conflict also
+    what is stored now, and its version, so a deliberate second save goes through."""
+    status = show_error(form, error)
+    if not isinstance(error, Conflict):
+        return _form_page(form, contact, status)
     form.version.data = str(contact.version)
-    return render_template("contacts/form.html", form=form, contact=contact, current=contact), 409
-
-
-def _ensure_submitted_regions() -> None:
-    """403 for a submitted region or municipality the user may not write (the form never offers
-    them, so only a forged request sends them)."""
-    region_code = int_arg("region", request.form)
-    if region_code is not None:
-        ensure_can_write(region_code)
-    municipality = db.session.get(Municipality, int_arg("municipality", request.form) or 0)
-    if municipality is not None:
-        ensure_can_write(municipality.region_code)
+    return _form_page(form, contact, status, current=contact)
 
 
 def _back(contact: Contact) -> str:
@@ -142,14 +163,13 @@ def _back(contact: Contact) -> str:
 def delete(contact_id: int):
     """Delete a contact for good (not just hide it)."""
     contact = db.get_or_404(Contact, contact_id)
-    ensure_can_write(contact.region_code)
     name = contact.name
     try:
-        contact_service.delete_contact(contact, request.form.get("version"))
-    except contact_service.ContactError as error:
+        contact_service.delete_contact(contact, request.form.get("version"), actor=current_user)
+    except Conflict as error:
         # Changed since the user decided to delete it: show it as it is now, to decide again.
-        form = ContactForm(formdata=None, obj=contact, writable=writable_region_codes())
+        form = ContactForm(formdata=None, obj=contact, writable=writable_region_codes(current_user))
         _fill_defaults(form, contact)
-        return _refuse(form, contact, str(error))
+        return _refused(form, contact, error)
     flash(_("Kontakten %(name)s er slettet.", name=name), "success")
     return redirect(url_for(".index"))

@@ -4,25 +4,64 @@ page with its timeline, stage history, notes and open tasks."""
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from crm.clock import local_today
 from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
+from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional as OptionalValue, ValidationError
 
 from crm.extensions import db
-from crm.views.forms import EmptyForm, unconfirmed
+from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
-from crm.services.permissions import can_write_region, ensure_can_write
 from crm.views.access import read_required, write_required
 from crm.services import pipeline, tasks
+from crm.services.errors import Conflict, FieldError
 from crm.services.export import EXPORT_FORMATS, table_response
-from crm.services.locking import check_version, conflict_message
 from crm.templating import format_date
-from crm.views.pipeline_forms import MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm
 from crm.views.helpers import int_arg, own_region_default, wants_json
+from crm.views.tasks import TaskForm
 from crm.views.urls import safe_url
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
+STAGE_CHOICES = [(code, label) for code, label in STAGES.items()]
+
+
+class StageChangeForm(FlaskForm):
+    """A (possibly backdated) stage change, or the correction of one."""
+
+    stage = SelectField(_l("Fase"), choices=STAGE_CHOICES)
+    effective_date = date_text_field(_l("Gælder fra"), validators=[InputRequired()], default=local_today)
+    note = TextAreaField(_l("Bemærkning"), validators=[OptionalValue(), Length(max=2000)],
+                         render_kw={"rows": 2})
+    submit = SubmitField(_l("Gem faseændring"))
+
+    def validate_effective_date(self, field):
+        """A stage can be backdated but not set in the future: the history records what happened."""
+        if field.data and field.data > local_today():
+            raise ValidationError(_l("Datoen kan ikke ligge i fremtiden."))
+
+
+class StageCorrectionForm(StageChangeForm):
+    """The correction of a recorded stage change, optimistically locked like ``VersionedForm``."""
+
+    version = HiddenField()
+
+
+class MoveForm(FlaskForm):
+    """The board card's "move to stage" form (the same route the drag-and-drop script posts to)."""
+
+    stage = SelectField(_l("Flyt til fase"), choices=STAGE_CHOICES)
+    submit = SubmitField(_l("Flyt"))
+
+
+class NoteForm(FlaskForm):
+    """A dated note on the municipality's timeline."""
+
+    note_date = date_text_field(_l("Dato"), validators=[InputRequired()], default=local_today)
+    text = TextAreaField(_l("Notat"), validators=[InputRequired(), Length(max=5000)], render_kw={"rows": 3})
+    submit = SubmitField(_l("Tilføj notat"))
 
 
 def _list_filters() -> dict:
@@ -94,7 +133,7 @@ def board():
     columns = pipeline.board_columns(region.code)
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
     return render_template("municipalities/board.html", region=region, regions=regions, columns=columns,
-                           can_write=can_write_region(region.code), today=local_today(),
+                           today=local_today(),
                            stage_choices=[(code, str(label)) for code, label in STAGES.items()])
 
 
@@ -103,20 +142,16 @@ def board():
 def move(code: int):
     """Move a card to another stage as of today (the board's form and its drag and drop)."""
     municipality = db.get_or_404(Municipality, code)
-    ensure_can_write(municipality.region_code)
+    pipeline.ensure_can_change(municipality, actor=current_user)  # a refusal comes before the form is read
     form = MoveForm()
     if not form.validate_on_submit():
         return _move_answer(municipality, False, _("Vælg en gyldig fase."), 400)
     try:
-        change = pipeline.move_on_board(municipality, form.stage.data, user=current_user)
-        db.session.commit()
-    except pipeline.StageError as error:
-        db.session.rollback()
+        change = pipeline.move_card(municipality, form.stage.data, actor=current_user)
+    except Conflict as error:
+        return _move_answer(municipality, False, str(error), 409)
+    except FieldError as error:
         return _move_answer(municipality, False, str(error), 400)
-    except StaleDataError:  # today's entry was corrected or deleted by someone else this instant
-        db.session.rollback()
-        return _move_answer(municipality, False, _("Kortet blev flyttet af en anden i samme øjeblik. Se tavlen "
-                                                   "igen, og flyt det på ny, hvis det stadig er nødvendigt."), 409)
     label = STAGES[form.stage.data]
     message = (_("%(name)s er flyttet til »%(stage)s«.", name=municipality.name, stage=label) if change
                else _("%(name)s står allerede i »%(stage)s«.", name=municipality.name, stage=label))
@@ -129,7 +164,7 @@ def _move_answer(municipality: Municipality, ok: bool, message: str, status: int
         stage = pipeline.stage_on(municipality.code, local_today())
         since = _("Siden %(date)s", date=format_date(stage.since)) if stage.since else _("Ingen registrering")
         return jsonify(ok=ok, message=message, stage=stage.stage, code=municipality.code, since=since), status
-    flash(message, "success" if ok else "danger")
+    flash(message, "success" if ok else "warning")
     return redirect(url_for(".board", region=municipality.region_code))
 
 
@@ -175,7 +210,6 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         task_form=task_form,
         open_tasks=tasks.municipality_tasks(municipality.code),
         post_form=EmptyForm(),
-        can_write=can_write_region(municipality.region_code),
         today=today,
     ), status
 
@@ -185,23 +219,20 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
 def add_stage(code: int):
     """Record a stage change (backdating allowed); a second entry on the same date is refused."""
     municipality = db.get_or_404(Municipality, code)
-    ensure_can_write(municipality.region_code)
+    pipeline.ensure_can_change(municipality, actor=current_user)  # a refusal comes before the form is read
     form = StageChangeForm(prefix="stage")
-    if form.validate_on_submit():
-        warnings = unconfirmed(pipeline.backward_move_warnings(code, form.stage.data, form.effective_date.data))
-        if warnings:
-            return _render_detail(municipality, 200, stage_warnings=warnings, stage_form=form)
-        try:
-            pipeline.record_stage_change(code, form.stage.data, form.effective_date.data, form.note.data,
-                                         current_user)
-        except pipeline.StageError as error:
-            db.session.rollback()
-            form.effective_date.errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("Faseændringen er gemt."), "success")
-            return redirect(url_for(".detail", code=code) + "#historik")
-    return _render_detail(municipality, 400, stage_form=form)
+    if not form.validate_on_submit():
+        return _render_detail(municipality, 400, stage_form=form)
+    warnings = unconfirmed(pipeline.backward_move_warnings(code, form.stage.data, form.effective_date.data))
+    if warnings:
+        return _render_detail(municipality, 200, stage_warnings=warnings, stage_form=form)
+    try:
+        pipeline.add_stage_change(municipality, form.stage.data, form.effective_date.data, form.note.data,
+                                  actor=current_user)
+    except FieldError as error:
+        return _render_detail(municipality, show_error(form, error), stage_form=form)
+    flash(_("Faseændringen er gemt."), "success")
+    return redirect(url_for(".detail", code=code) + "#historik")
 
 
 @bp.route("/faser/<int:change_id>", methods=["GET", "POST"])
@@ -210,35 +241,32 @@ def edit_stage(change_id: int):
     """Correct a wrongly recorded stage change (stage, date or note). A correction that meets
     someone else's newer save is refused with "Ændret af X i mellemtiden", the input kept."""
     change = db.get_or_404(StageChange, change_id)
-    municipality = change.municipality
-    ensure_can_write(municipality.region_code)
+    pipeline.ensure_can_change(change.municipality, actor=current_user)  # its form only for who may change it
     # Stored values only for GET: a submitted form is exactly what the user sent (a missing
     # version must not be filled in from the record, or the lock would pass unseen).
     form = StageCorrectionForm(obj=change if request.method == "GET" else None)
     if request.method == "GET":
         form.version.data = str(change.version)
-    elif form.validate_on_submit():
-        conflict = check_version(change, form.version.data)
-        if conflict is None:
-            try:
-                pipeline.correct_stage_change(change, form.stage.data, form.effective_date.data, form.note.data,
-                                              current_user)
-                db.session.commit()
-            except pipeline.StageError as error:
-                db.session.rollback()
-                form.effective_date.errors.append(str(error))
-            except StaleDataError:  # saved by someone else between our check and our write
-                db.session.rollback()
-                conflict = conflict_message(change)
-            else:
-                flash(_("Faseændringen er rettet."), "success")
-                return redirect(url_for(".detail", code=municipality.code) + "#historik")
-        if conflict:
-            flash(conflict, "warning")
-            form.version.data = str(change.version)  # a deliberate second save goes through
-            return render_template("municipalities/stage_form.html", form=form, change=change,
-                                   municipality=municipality, current=change), 409
-    return render_template("municipalities/stage_form.html", form=form, change=change, municipality=municipality)
+        return _stage_page(form, change)
+    if not form.validate_on_submit():
+        return _stage_page(form, change)
+    try:
+        pipeline.save_stage_correction(change, form.stage.data, form.effective_date.data, form.note.data,
+                                       form.version.data, actor=current_user)
+    except Conflict as error:
+        show_error(form, error)
+        form.version.data = str(change.version)  # a deliberate second save goes through
+        return _stage_page(form, change, 409, current=change)
+    except FieldError as error:
+        show_error(form, error)
+        return _stage_page(form, change)  # 200, as this page has always answered refused input
+    flash(_("Faseændringen er rettet."), "success")
+    return redirect(url_for(".detail", code=change.municipality_code) + "#historik")
+
+
+def _stage_page(form: StageCorrectionForm, change: StageChange, status: int = 200, **context):
+    return render_template("municipalities/stage_form.html", form=form, change=change,
+                           municipality=change.municipality, **context), status
 
 
 @bp.route("/faser/<int:change_id>/slet", methods=["POST"])
@@ -248,18 +276,11 @@ def delete_stage(change_id: int):
     the page was shown (the form's ``version``): then say who, and delete nothing."""
     change = db.get_or_404(StageChange, change_id)
     code = change.municipality_code
-    ensure_can_write(change.municipality.region_code)
     if EmptyForm().validate_on_submit():
-        conflict = check_version(change, request.form.get("version"))
-        if conflict is None:
-            try:
-                pipeline.delete_stage_change(change)
-                db.session.commit()
-            except StaleDataError:
-                db.session.rollback()
-                conflict = conflict_message(change)
-        if conflict:
-            flash(conflict, "warning")
+        try:
+            pipeline.remove_stage_change(change, request.form.get("version"), actor=current_user)
+        except Conflict as error:
+            flash(str(error), "warning")
         else:
             flash(_("Faseændringen er slettet."), "success")
     return redirect(url_for(".detail", code=code) + "#historik")
@@ -270,12 +291,11 @@ def delete_stage(change_id: int):
 def add_note(code: int):
     """Add a dated note to the timeline."""
     municipality = db.get_or_404(Municipality, code)
-    ensure_can_write(municipality.region_code)
+    pipeline.ensure_can_change(municipality, actor=current_user)  # a refusal comes before the form is read
     form = NoteForm(prefix="note")
     if not form.validate_on_submit():
         return _render_detail(municipality, 400, note_form=form)
-    pipeline.add_note(code, form.note_date.data, form.text.data, current_user)
-    db.session.commit()
+    pipeline.add_note(municipality, form.note_date.data, form.text.data, actor=current_user)
     flash(_("Notatet er gemt."), "success")
     return redirect(url_for(".detail", code=code) + "#tidslinje")
 
@@ -286,10 +306,8 @@ def delete_note(note_id: int):
     """Delete a note (the audit log keeps a copy)."""
     note = db.get_or_404(Note, note_id)
     code = note.municipality_code
-    ensure_can_write(note.municipality.region_code)
     if EmptyForm().validate_on_submit():
-        db.session.delete(note)
-        db.session.commit()
+        pipeline.delete_note(note, actor=current_user)
         flash(_("Notatet er slettet."), "success")
     return redirect(url_for(".detail", code=code) + "#tidslinje")
 
@@ -299,16 +317,13 @@ def delete_note(note_id: int):
 def add_task(code: int):
     """Add an open task to the municipality (several may be open at once)."""
     municipality = db.get_or_404(Municipality, code)
-    ensure_can_write(municipality.region_code)
+    pipeline.ensure_can_change(municipality, actor=current_user)  # a refusal comes before the form is read
     form = TaskForm(prefix="task")
-    if form.validate_on_submit():
-        try:
-            tasks.create_task(municipality, form.text.data, form.owner_id(), form.due.data, current_user)
-        except tasks.TaskError as error:
-            db.session.rollback()
-            getattr(form, error.field or "text").errors.append(str(error))
-        else:
-            db.session.commit()
-            flash(_("Opgaven er gemt."), "success")
-            return redirect(url_for(".detail", code=code) + "#opgaver")
-    return _render_detail(municipality, 400, task_form=form)
+    if not form.validate_on_submit():
+        return _render_detail(municipality, 400, task_form=form)
+    try:
+        tasks.create_task(municipality, form.text.data, form.owner_id(), form.due.data, actor=current_user)
+    except FieldError as error:
+        return _render_detail(municipality, show_error(form, error), task_form=form)
+    flash(_("Opgaven er gemt."), "success")
+    return redirect(url_for(".detail", code=code) + "#opgaver")

@@ -4,22 +4,71 @@ locking, delete, document download, and each region's list of target groups."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.clock import local_today
 from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from sqlalchemy import select
+from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional as OptionalValue
 
 from crm.extensions import db
 from crm.models import CooperationPlan, Municipality, Region, TargetGroup
-from crm.services.permissions import can_write_region, ensure_can_write, writable_region_codes
+from crm.services.errors import Conflict, FieldError
+from crm.services.permissions import writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import plans as plan_service
 from crm.services.export import EXPORT_FORMATS, table_response
-from crm.services.locking import check_version
 from crm.services.uploads import UploadError, send_pdf
-from crm.views.forms import region_choices
-from crm.views.pipeline_forms import PlanForm, TargetGroupForm
+from crm.views.forms import (PICKER, VersionedForm, centre_choices, date_text_field, municipality_choices,
+                             region_choices, show_error, target_group_choices)
 from crm.views.helpers import int_arg, ints
 
 bp = Blueprint("plans", __name__, url_prefix="/planer")
+
+
+class PlanForm(VersionedForm):
+    """A cooperation plan; the choices are what the user may write. The owning region and the
+    municipalities are not refused here as invalid choices: the service checks what is submitted
+    (a forged other region is refused as such, 403)."""
+
+    title = StringField(_l("Titel"), validators=[InputRequired(), Length(max=200)])
+    region = SelectField(_l("Ejerregion"), validate_choice=False)
+    municipalities = SelectMultipleField(_l("Kommuner"), render_kw={"size": 8, **PICKER}, validate_choice=False)
+    centres = SelectMultipleField(_l("Psykiatriske centre/enheder"), render_kw={"size": 5},
+                                  description=_l("Listen vedligeholdes af en administrator (Administration › Psykiatriske centre i menuen)."))
+    signed_date = date_text_field(_l("Underskrevet den"), validators=[OptionalValue()])
+    valid_from = date_text_field(_l("Gyldig fra"), validators=[OptionalValue()])
+    valid_to = date_text_field(_l("Gyldig til"), validators=[OptionalValue()])
+    target_groups = SelectMultipleField(_l("Målgrupper"), render_kw={"size": 5})
+    health_cluster = StringField(_l("Sundhedsklynge"), validators=[OptionalValue(), Length(max=200)])
+    health_agreement = StringField(_l("Sundhedsaftale (link eller henvisning)"),
+                                   validators=[OptionalValue(), Length(max=500)])
+    note = TextAreaField(_l("Bemærkning"), validators=[OptionalValue(), Length(max=5000)], render_kw={"rows": 3})
+    document = FileField(_l("Dokument (PDF)"), render_kw={"accept": "application/pdf,.pdf"})
+    submit = SubmitField(_l("Gem plan"))
+
+    def __init__(self, *args, writable=None, **kwargs):
+        """``writable``: region codes the user may write (None: all)."""
+        super().__init__(*args, **kwargs)
+        self.region.choices = region_choices(writable)
+        self.municipalities.choices = municipality_choices(writable)
+        self.centres.choices = centre_choices(writable)
+        self.target_groups.choices = target_group_choices(writable)
+
+
+class TargetGroupForm(FlaskForm):
+    """Add a target group to a region's list (the regions the user may write; the service checks
+    what is submitted)."""
+
+    region = SelectField(_l("Region"), validate_choice=False)
+    name = StringField(_l("Ny målgruppe"), validators=[InputRequired(), Length(max=160)])
+    submit = SubmitField(_l("Tilføj målgruppe"))
+
+    def __init__(self, *args, writable=None, **kwargs):
+        """``writable``: region codes the user may write (None: all)."""
+        super().__init__(*args, **kwargs)
+        self.region.choices = region_choices(writable)
 
 
 @bp.route("/")
@@ -59,7 +108,7 @@ def detail(plan_id: int):
     plan = db.session.scalar(plan_service.plan_query().where(CooperationPlan.id == plan_id))
     if plan is None:
         abort(404)
-    return render_template("plans/detail.html", plan=plan, can_write=can_write_region(plan.region_code))
+    return render_template("plans/detail.html", plan=plan)
 
 
 @bp.route("/<int:plan_id>/dokument")
@@ -89,7 +138,7 @@ def _plan_data(form: PlanForm) -> plan_service.PlanData:
     """The submitted form as the service's input."""
     return plan_service.PlanData(
         title=form.title.data or "",
-        region_code=int_arg("region", {"region": form.region.data}) or 0,
+        region_code=int_arg("region", {"region": form.region.data}),
         municipality_codes=ints(form.municipalities.data),
         centre_ids=ints(form.centres.data),
         target_group_ids=ints(form.target_groups.data),
@@ -110,56 +159,43 @@ def edit(plan_id: int | None = None):
     moves its municipalities to »Samarbejdsplan underskrevet« and says what it did."""
     plan = db.get_or_404(CooperationPlan, plan_id) if plan_id else None
     if plan is not None:
-        ensure_can_write(plan.region_code)
-    if request.method == "POST":
-        _ensure_submitted_regions()
+        plan_service.ensure_can_change(plan, actor=current_user)  # its form only for who may change it
     # Stored values only for GET; a submitted form shows exactly what the user sent.
-    form = PlanForm(obj=plan if request.method == "GET" else None, writable=writable_region_codes())
+    form = PlanForm(obj=plan if request.method == "GET" else None, writable=writable_region_codes(current_user))
     if request.method == "GET":
         _fill_form(form, plan)
-    elif form.validate_on_submit():
-        conflict = check_version(plan, form.version.data) if plan is not None else None
-        if conflict:
-            return _refuse(form, plan, conflict)
-        try:
-            plan, outcomes = plan_service.save_plan(plan, _plan_data(form), current_user, form.document.data)
-        except UploadError as error:
-            form.document.errors = [*form.document.errors, str(error)]
-        except plan_service.PlanError as error:
-            db.session.rollback()
-            if error.field == "version":
-                return _refuse(form, plan, str(error))
-            getattr(form, error.field or "title").errors.append(str(error))
-        else:
-            flash(_("Samarbejdsplanen »%(title)s« er gemt.", title=plan.title), "success")
-            for outcome in outcomes:
-                flash(outcome.message, "info" if outcome.moved else "warning")
-            return redirect(url_for(".detail", plan_id=plan.id))
-    status = 400 if request.method == "POST" else 200
-    return render_template("plans/form.html", form=form, plan=plan), status
+        return _form_page(form, plan)
+    if not form.validate_on_submit():
+        return _form_page(form, plan, 400)
+    try:
+        plan, outcomes = plan_service.save_plan(plan, _plan_data(form), form.version.data, form.document.data,
+                                                actor=current_user)
+    except UploadError as error:
+        form.document.errors = [*form.document.errors, str(error)]
+        return _form_page(form, plan, 400)
+    except FieldError as error:
+        return _refused(form, plan, error)
+    flash(_("Samarbejdsplanen »%(title)s« er gemt.", title=plan.title), "success")
+    for outcome in outcomes:
+        flash(outcome.message, "info" if outcome.moved else "warning")
+    return redirect(url_for(".detail", plan_id=plan.id))
 
 
-def _ensure_submitted_regions() -> None:
-    """403 for a submission naming a region, or municipalities, the user may not write: the form
-    never offers them, so only a forged request sends them."""
-    region_code = int_arg("region", request.form)
-    if region_code is not None:
-        ensure_can_write(region_code)
-    codes = ints(request.form.getlist("municipalities"))
-    if codes:
-        query = select(Municipality.region_code).where(Municipality.code.in_(codes)).distinct()
-        for municipality_region in db.session.scalars(query):
-            ensure_can_write(municipality_region)
+def _form_page(form: PlanForm, plan, status: int = 200, **context):
+    return render_template("plans/form.html", form=form, plan=plan, **context), status
 
 
-def _refuse(form: PlanForm, plan: CooperationPlan, message: str):
-    """Another user saved the plan meanwhile: show who, keep the input, offer the new version."""
-    flash(message, "warning")
+def _refused(form: PlanForm, plan, error: FieldError):
+    """The form again with the service's refusal, the input kept. After a conflict (another user
+    saved the plan meanwhile) also what is stored now, and its version for a deliberate resave."""
+    status = show_error(form, error)
+    if not isinstance(error, Conflict):
+        return _form_page(form, plan, status)
     form.version.data = plan.version
     if getattr(form.document.data, "filename", None):
         # Browsers cannot refill a file input, so say so rather than lose the file silently.
         form.document.errors = [*form.document.errors, _("Vælg filen igen, hvis du vil uploade den.")]
-    return render_template("plans/form.html", form=form, plan=plan, current=plan), 409
+    return _form_page(form, plan, status, current=plan)
 
 
 @bp.route("/<int:plan_id>/slet", methods=["POST"])
@@ -167,9 +203,12 @@ def _refuse(form: PlanForm, plan: CooperationPlan, message: str):
 def delete(plan_id: int):
     """Delete a plan and its document (the stage history stays)."""
     plan = db.get_or_404(CooperationPlan, plan_id)
-    ensure_can_write(plan.region_code)
     title = plan.title
-    plan_service.delete_plan(plan)
+    try:
+        plan_service.delete_plan(plan, actor=current_user)
+    except Conflict as error:
+        flash(str(error), "warning")
+        return redirect(url_for(".detail", plan_id=plan.id))
     flash(_("Samarbejdsplanen »%(title)s« er slettet.", title=title), "success")
     return redirect(url_for(".index"))
 
@@ -179,9 +218,12 @@ def delete(plan_id: int):
 def delete_document(plan_id: int):
     """Remove the plan's document."""
     plan = db.get_or_404(CooperationPlan, plan_id)
-    ensure_can_write(plan.region_code)
-    plan_service.remove_document(plan, current_user)
-    flash(_("Dokumentet er fjernet."), "success")
+    try:
+        plan_service.remove_document(plan, actor=current_user)
+    except Conflict as error:
+        flash(str(error), "warning")
+    else:
+        flash(_("Dokumentet er fjernet."), "success")
     return redirect(url_for(".detail", plan_id=plan.id))
 
 
@@ -189,12 +231,10 @@ def delete_document(plan_id: int):
 @read_required
 def target_groups():
     """Each region's list of target groups, with how many plans use each."""
-    return _render_target_groups(TargetGroupForm(formdata=None))
+    return _render_target_groups(TargetGroupForm(formdata=None, writable=writable_region_codes(current_user)))
 
 
 def _render_target_groups(form: TargetGroupForm, status: int = 200):
-    writable = writable_region_codes()
-    form.region.choices = region_choices(writable)
     if not form.region.data:
         form.region.data = str(current_user.region_code or "")
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()
@@ -206,20 +246,17 @@ def _render_target_groups(form: TargetGroupForm, status: int = 200):
 @bp.route("/maalgrupper/ny", methods=["POST"])
 @write_required
 def add_target_group():
-    """Add a target group to a region's list (own region only)."""
-    form = TargetGroupForm()
-    form.region.choices = region_choices()
-    if form.validate_on_submit():
-        region_code = int(form.region.data)
-        ensure_can_write(region_code)
-        try:
-            plan_service.add_target_group(region_code, form.name.data)
-        except plan_service.PlanError as error:
-            form.name.errors.append(str(error))
-        else:
-            flash(_("Målgruppen er tilføjet."), "success")
-            return redirect(url_for(".target_groups"))
-    return _render_target_groups(form, 400)
+    """Add a target group to a region's list (a region the user may write)."""
+    form = TargetGroupForm(writable=writable_region_codes(current_user))
+    if not form.validate_on_submit():
+        return _render_target_groups(form, 400)
+    try:
+        plan_service.add_target_group(int_arg("region", {"region": form.region.data}), form.name.data,
+                                      actor=current_user)
+    except FieldError as error:
+        return _render_target_groups(form, show_error(form, error))
+    flash(_("Målgruppen er tilføjet."), "success")
+    return redirect(url_for(".target_groups"))
 
 
 @bp.route("/maalgrupper/slet", methods=["POST"])
@@ -227,11 +264,10 @@ def add_target_group():
 def delete_target_group():
     """Delete an unused target group (its id comes in the form)."""
     group = db.get_or_404(TargetGroup, int_arg("target_group_id", request.form) or 0)
-    ensure_can_write(group.region_code)
     try:
-        plan_service.delete_target_group(group)
-    except plan_service.PlanError as error:
-        flash(str(error), "danger")
+        plan_service.delete_target_group(group, actor=current_user)
+    except FieldError as error:
+        flash(str(error), "warning")
     else:
         flash(_("Målgruppen er slettet."), "success")
     return redirect(url_for(".target_groups"))
