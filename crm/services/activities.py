@@ -159,20 +159,9 @@ def _type_errors(data: Mapping[str, Any]) -> dict[str, str]:
 # Writing
 
 
-def activity_to_change(activity_id: int, *, actor) -> Optional[Activity]:
-    """The stored activity for ``actor`` to edit or delete (None: no such activity); ``Forbidden``
-    unless they may change it, so the form is never even shown to someone who may not."""
-    activity = db.session.get(Activity, activity_id)
-    if activity is not None:
-        ensure_can_change_activity(activity, user=actor)
-    return activity
-
-
-def ensure_can_log(region_code: Optional[int], *, actor) -> None:
-    """``Forbidden`` unless ``actor`` may log an activity in ``region_code`` (None: national).
-    Checked as soon as a form names the region, before its other fields are read: asking for a
-    region one may not write is refused outright, not shown as a form error."""
-    ensure_can_write(region_code, user=actor)
+def ensure_can_change(activity: Activity, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may edit or delete the stored ``activity``."""
+    ensure_can_change_activity(activity, user=actor)
 
 
 def save_activity(activity: Optional[Activity], values: Mapping[str, Any], municipality_codes: Sequence[int],
@@ -185,8 +174,8 @@ def save_activity(activity: Optional[Activity], values: Mapping[str, Any], munic
     (then nothing is saved).
     """
     if activity is not None:
-        ensure_can_change_activity(activity, user=actor)
-    ensure_can_log(values.get("region_code"), actor=actor)
+        ensure_can_change(activity, actor=actor)
+    ensure_can_write(values.get("region_code"), user=actor)  # the region it will have
     errors = validation_errors(values)
     if errors:  # the form shows them all beside their fields; a caller without one gets the first
         field_name, message = next(iter(errors.items()))
@@ -217,7 +206,7 @@ def _load(model, key_column, keys: Sequence) -> list:
 def delete_activity(activity: Activity, *, actor) -> None:
     """Delete an activity as ``actor`` (its municipality/centre links go with it); commits.
     ``Forbidden`` unless the actor may change it."""
-    ensure_can_change_activity(activity, user=actor)
+    ensure_can_change(activity, actor=actor)
     db.session.delete(activity)
     db.session.commit()
 

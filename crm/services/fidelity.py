@@ -169,31 +169,14 @@ def missing_items(review: FidelityReview) -> list[ScaleItem]:
 REVIEW_FIELDS = ("review_date", "centre_id", "team", "reviewers", "action_plan")
 
 
-def load_review(review_id: int) -> Optional[FidelityReview]:
-    """A review with its municipality (and region), centre and ratings, or None (one query)."""
-    return db.session.scalar(
-        select(FidelityReview).where(FidelityReview.id == review_id)
-        .options(joinedload(FidelityReview.municipality).joinedload(Municipality.region),
-                 joinedload(FidelityReview.centre), selectinload(FidelityReview.ratings))
-    )
+def ensure_can_change(review: FidelityReview, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may change ``review`` (its municipality's region rule)."""
+    ensure_can_write(review.municipality.region_code, user=actor)
 
 
-def review_to_change(review_id: int, *, actor) -> Optional[FidelityReview]:
-    """``load_review`` for ``actor`` to edit or delete; ``Forbidden`` unless the review's
-    municipality lies in a region they may write."""
-    review = load_review(review_id)
-    if review is not None:
-        ensure_can_write(review.municipality.region_code, user=actor)
-    return review
-
-
-def municipality_to_review(code: int, *, actor) -> Optional[Municipality]:
-    """The municipality ``actor`` records a review for (None: no such municipality);
-    ``Forbidden`` unless it lies in a region they may write."""
-    municipality = db.session.get(Municipality, code)
-    if municipality is not None:
-        ensure_can_write(municipality.region_code, user=actor)
-    return municipality
+def ensure_can_review(municipality: Municipality, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may record a review of ``municipality`` (its region's rule)."""
+    ensure_can_write(municipality.region_code, user=actor)
 
 
 def save_review(review: Optional[FidelityReview], municipality_code: int, values: Mapping[str, object],
@@ -204,11 +187,12 @@ def save_review(review: Optional[FidelityReview], municipality_code: int, values
     ``Forbidden`` unless the municipality lies in a region the actor may write; ``Conflict`` when
     someone saved the review since ``version`` was shown (then nothing is saved).
     """
-    municipality = db.session.get(Municipality, review.municipality_code if review else municipality_code)
-    ensure_can_write(municipality.region_code, user=actor)
     if review is not None:
+        ensure_can_change(review, actor=actor)
         ensure_version(review, version)
-    review = write_review(review, municipality.code, values, ratings, actor)
+    else:
+        ensure_can_review(db.session.get(Municipality, municipality_code), actor=actor)
+    review = write_review(review, municipality_code, values, ratings, actor)
     commit_versioned(review)
     return review
 
@@ -267,7 +251,7 @@ def _apply_ratings(review: FidelityReview, ratings: Mapping[str, tuple[Optional[
 def delete_review(review: FidelityReview, *, actor) -> None:
     """Delete a review and its ratings through the ORM (so the audit keeps a copy) as ``actor``;
     commits. ``Forbidden`` unless its municipality lies in a region the actor may write."""
-    ensure_can_write(review.municipality.region_code, user=actor)
+    ensure_can_change(review, actor=actor)
     db.session.delete(review)
     db.session.commit()
 

@@ -1,7 +1,5 @@
 """Activities: the filtered list with export, detail, create/edit/copy/delete, and the activity
 form (fields, choices for the current user, and the cross-field rules)."""
-from typing import Optional
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
@@ -16,7 +14,7 @@ from wtforms import (
     TimeField,
     URLField,
 )
-from wtforms.validators import InputRequired, Length, NumberRange, URL
+from wtforms.validators import InputRequired, Length, NumberRange, URL, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
 from crm.extensions import db
@@ -59,7 +57,9 @@ class ActivityForm(VersionedForm):
                               validators=[OptionalValue(), NumberRange(min=0, max=10000,
                                                                   message=_l("Skal være et tal fra 0 og op."))],
                               description=_l("Fx 2,5 (med komma eller punktum)."))
-    region_code = SelectField(_l("Region"), validators=[OptionalValue()],
+    # Offers the regions the user may write, accepts any region: the service refuses another one
+    # as such (403), not as an invalid choice.
+    region_code = SelectField(_l("Region"), validators=[OptionalValue()], validate_choice=False,
                               description=_l("Tom: en landsdækkende aktivitet for hele korpset."))
     municipality_codes = SelectMultipleField(_l("Kommuner"), coerce=int, validators=[OptionalValue()],
                                              render_kw={"size": 8, **PICKER, "data-outside-text": _l(
@@ -82,7 +82,9 @@ class ActivityForm(VersionedForm):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.type.choices = [(code, str(label)) for code, (label, _track) in ACTIVITY_TYPES.items()]
-        self.region_code.choices = _region_choices(user)
+        regions = db.session.scalars(select(Region).order_by(Region.code)).all()
+        self._known_regions = {str(r.code) for r in regions}
+        self.region_code.choices = _region_choices(regions, user)
         # All 98 (an activity may involve any region's), grouped by region, the user's own first.
         self.municipality_codes.choices = municipality_choices(first_region=getattr(user, "region_code", None))
         self.centre_ids.choices = _centre_choices()
@@ -94,14 +96,13 @@ class ActivityForm(VersionedForm):
         values["title"] = (values["title"] or "").strip()
         for name in ("location", "link", "note"):
             values[name] = (values[name] or "").strip() or None
-        values["region_code"] = self.submitted_region()
+        values["region_code"] = int(self.region_code.data) if self.region_code.data else None
         return values
 
-    def submitted_region(self) -> Optional[int]:
-        """The region code the form names (None: national, or not a number), readable before
-        the form is validated."""
-        raw = (self.region_code.data or "").strip()
-        return int(raw) if raw.isdigit() else None
+    def validate_region_code(self, field):
+        """National (empty) or an existing region; anything else is not a valid choice."""
+        if field.data.strip() not in self._known_regions:
+            raise ValidationError(field.gettext("Not a valid choice."))
 
     def validate(self, extra_validators=None) -> bool:
         """Field validators, then the rules spanning fields (dates, split ≤ total, type fields)."""
@@ -114,9 +115,8 @@ class ActivityForm(VersionedForm):
         return valid
 
 
-def _region_choices(user) -> list[tuple[str, str]]:
-    """National plus the regions the user may write (admins: all)."""
-    regions = db.session.scalars(select(Region).order_by(Region.code)).all()
+def _region_choices(regions, user) -> list[tuple[str, str]]:
+    """National plus the ``regions`` the user may write (admins: all)."""
     writable = writable_region_codes(user) if user is not None else None
     choices = [(NATIONAL_CHOICE, str(_l("Landsdækkende (ingen region)")))]
     choices += [(str(r.code), r.name) for r in regions if writable is None or r.code in writable]
@@ -206,8 +206,6 @@ def new():
     form = ActivityForm(user=current_user)
     if request.method == "GET":
         form.region_code.data = str(current_user.region_code or "")
-    else:
-        service.ensure_can_log(form.submitted_region(), actor=current_user)
     warnings = []
     if form.validate_on_submit() and not (warnings := _unconfirmed_warnings(form)):
         activity = _save(form, None)
@@ -230,10 +228,9 @@ def copy(activity_id: int):
 
 
 def _activity_to_change(activity_id: int) -> Activity:
-    """The activity the current user may change, or 404 (403 from the service if they may not)."""
-    activity = service.activity_to_change(activity_id, actor=current_user)
-    if activity is None:
-        abort(404)
+    """The activity, or 404; for a user who may change it (the service's rule: else 403)."""
+    activity = db.get_or_404(Activity, activity_id)
+    service.ensure_can_change(activity, actor=current_user)
     return activity
 
 
@@ -248,8 +245,6 @@ def edit(activity_id: int):
         form.municipality_codes.data = [m.code for m in activity.municipalities]
         form.centre_ids.data = [c.id for c in activity.centres]
         form.version.data = str(activity.version)
-    else:
-        service.ensure_can_log(form.submitted_region(), actor=current_user)
     warnings = []
     if form.validate_on_submit() and not (warnings := _unconfirmed_warnings(form)):
         if _save(form, activity) is not None:

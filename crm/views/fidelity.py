@@ -11,6 +11,7 @@ from crm.i18n import lazy_gettext as _l
 from crm.i18n import ngettext
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
@@ -188,21 +189,23 @@ def municipality(code: int):
     )
 
 
-def _found(record):
-    """``record``, or 404 when the service found none."""
-    if record is None:
-        abort(404)
-    return record
-
-
 def _load_review(review_id: int) -> FidelityReview:
     """A review with municipality, centre and ratings, or 404."""
-    return _found(fidelity.load_review(review_id))
+    review = db.session.scalar(
+        select(FidelityReview).where(FidelityReview.id == review_id)
+        .options(joinedload(FidelityReview.municipality).joinedload(Municipality.region),
+                 joinedload(FidelityReview.centre), selectinload(FidelityReview.ratings))
+    )
+    if review is None:
+        abort(404)
+    return review
 
 
 def _review_to_change(review_id: int) -> FidelityReview:
-    """A review the current user may change, or 404 (403 from the service if they may not)."""
-    return _found(fidelity.review_to_change(review_id, actor=current_user))
+    """``_load_review``, for a user who may change it (the service's region rule: else 403)."""
+    review = _load_review(review_id)
+    fidelity.ensure_can_change(review, actor=current_user)
+    return review
 
 
 @bp.route("/<int:review_id>")
@@ -274,7 +277,8 @@ def export_review(review_id: int):
 @write_required
 def new(code: int):
     """Record a review for a municipality of the user's region."""
-    municipality_ = _found(fidelity.municipality_to_review(code, actor=current_user))
+    municipality_ = db.get_or_404(Municipality, code)
+    fidelity.ensure_can_review(municipality_, actor=current_user)  # its form only for who may record one
     form = ReviewForm(region_code=municipality_.region_code)
     if request.method == "GET":
         form.review_date.data = local_today()
