@@ -50,7 +50,7 @@ def world(app, users):
     db.session.add(OutcomeQuarter(municipality_code=101, quarter="2025Q3", citizens=8, with_paid_hours=3,
                                   with_employment=2, with_education=1, ever_paid_hours_or_education=5))
     db.session.commit()
-    submission = report_service.submit_report(date(2025, 1, 1), date(2025, 6, 30), users["admin"])
+    submission = report_service.submit_report(date(2025, 1, 1), date(2025, 6, 30), actor=users["admin"])
     db.session.commit()
     return {"submission": submission.id}
 

@@ -56,7 +56,7 @@ def crafted(app, users):
                                       with_employment=3, with_education=1, ever_paid_hours_or_education=6))
         db.session.commit()
         ids["reviews"].append(review.id)
-    submission = report_service.submit_report(*H1, users["admin"])
+    submission = report_service.submit_report(*H1, actor=users["admin"])
     db.session.commit()
     ids["submission"] = submission.id
     return ids
