@@ -21,9 +21,9 @@ from wtforms.validators import InputRequired, ValidationError
 from crm.extensions import db
 from crm.views.forms import DanishDateField, EmptyForm
 from crm.models import ACTIVITY_TYPES, ROLES, Activity, Municipality, Region, User
-from crm.services.permissions import ensure_can_write, readable_region_codes
+from crm.services.permissions import ensure_can_write
 from crm.views.access import read_required, roles_required, write_required
-from crm.services import calendar_feed, ics_import, pending_uploads
+from crm.services import calendar_feed, ics_import, pending_uploads, permissions
 from crm.services.mail import external_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/kalender")
@@ -104,7 +104,7 @@ def index():
         reset_form=EmptyForm(),
         regions=calendar_feed.region_choices(),
         types=calendar_feed.type_choices(),
-        sees_all=readable_region_codes(current_user) is None,
+        sees_all=permissions.readable_region_codes(current_user) is None,
     )
 
 
