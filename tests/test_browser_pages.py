@@ -92,7 +92,7 @@ def _add_records_the_demo_lacks() -> None:
     from crm.services import report
     from crm.services.mail import queue_message
 
-    report.submit_report(*report.half_year_period(*report.last_completed_half()), note="Indsendt til STAR")
+    report.submit_report(*report.half_year_period(*report.last_completed_half()), note="Indsendt til STAR", actor=None)
     queue_message("arbejdsgruppe@demo.ips.dk", "Statusrapport", "Se vedhæftet.",
                   attachment=("status.csv", "text/csv", b"metric,total\n"))
     db.session.commit()

@@ -38,7 +38,7 @@ def test_print_view_says_when_it_was_counted_in_danish_time(app, users, login_as
 
 
 def _stored_times(users, at: datetime) -> None:
-    submission = report_service.submit_report(date(2026, 1, 1), date(2026, 6, 30), users["admin"])
+    submission = report_service.submit_report(date(2026, 1, 1), date(2026, 6, 30), actor=users["admin"])
     submission.submitted_at = at
     db.session.add(OutboxMessage(recipient="a@test.dk", subject="Emne", body="Tekst", created_at=at, sent_at=at,
                                  status="sent"))

@@ -45,12 +45,12 @@ def world(app, users):
     factories.ContactFactory(name=CONTACT, municipality_code=101)
     factories.PlanFactory(title=PLAN, signed_date=date(2025, 3, 4), municipalities=[copenhagen])
     scores = {item.key: 3 for item in fidelity.scale_items()}
-    fidelity.save_review(None, 101, {"review_date": date(2025, 4, 1)},
-                         {key: (score, None) for key, score in scores.items()})
+    fidelity.write_review(None, 101, {"review_date": date(2025, 4, 1)},
+                          {key: (score, None) for key, score in scores.items()})
     db.session.add(OutcomeQuarter(municipality_code=101, quarter="2025Q3", citizens=8, with_paid_hours=3,
                                   with_employment=2, with_education=1, ever_paid_hours_or_education=5))
     db.session.commit()
-    submission = report_service.submit_report(date(2025, 1, 1), date(2025, 6, 30), users["admin"])
+    submission = report_service.submit_report(date(2025, 1, 1), date(2025, 6, 30), actor=users["admin"])
     db.session.commit()
     return {"submission": submission.id}
 

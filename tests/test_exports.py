@@ -46,8 +46,8 @@ def crafted(app, users):
         factories.PlanFactory(title=payload, health_cluster=payload, health_agreement=payload,
                               municipalities=[municipality])
         factories.StageChangeFactory(municipality_code=code, stage="plan_signed", effective_date=date(2025, 3, 1))
-        review = fidelity.save_review(None, code, {"review_date": date(2025, 4, 1)},
-                                      {key: (score, None) for key, score in scores.items()})
+        review = fidelity.write_review(None, code, {"review_date": date(2025, 4, 1)},
+                                       {key: (score, None) for key, score in scores.items()})
         # The form strips text; a stored value with a leading tab or CR must still export safely.
         review.team = review.reviewers = review.action_plan = payload
         for rating in review.ratings:
@@ -56,7 +56,7 @@ def crafted(app, users):
                                       with_employment=3, with_education=1, ever_paid_hours_or_education=6))
         db.session.commit()
         ids["reviews"].append(review.id)
-    submission = report_service.submit_report(*H1, users["admin"])
+    submission = report_service.submit_report(*H1, actor=users["admin"])
     db.session.commit()
     ids["submission"] = submission.id
     return ids

@@ -48,7 +48,7 @@ def scores_for_total(total: int) -> dict[str, int]:
 def make_review(code, when, scores=None, comments=None, team=None):
     """A review saved through the service (which computes the total); ``scores`` may miss items."""
     ratings = {key: (score, (comments or {}).get(key)) for key, score in (scores or {}).items()}
-    review = fidelity.save_review(None, code, {"review_date": when, "team": team}, ratings)
+    review = fidelity.write_review(None, code, {"review_date": when, "team": team}, ratings)
     db.session.commit()
     return review
 
@@ -104,13 +104,13 @@ def test_completing_a_draft_computes_its_total_and_clearing_an_item_makes_it_a_d
     scores = scores_for_total(90)
     review = make_review(REGION_A_MUNICIPALITY, date(2025, 5, 1), {k: v for k, v in scores.items() if k != "Staffing-1"})
     assert review.total is None
-    fidelity.save_review(review, review.municipality_code, {"review_date": review.review_date},
-                         {k: (v, None) for k, v in scores.items()})
+    fidelity.write_review(review, review.municipality_code, {"review_date": review.review_date},
+                          {k: (v, None) for k, v in scores.items()})
     db.session.commit()
     assert review.total == 90
     cleared = {k: (v, None) for k, v in scores.items()}
     cleared["Services-3"] = (None, "kunne ikke vurderes")
-    fidelity.save_review(review, review.municipality_code, {"review_date": review.review_date}, cleared)
+    fidelity.write_review(review, review.municipality_code, {"review_date": review.review_date}, cleared)
     db.session.commit()
     assert review.total is None
     comment_only = db.session.scalar(select(FidelityRating).where(FidelityRating.review_id == review.id,

@@ -584,7 +584,7 @@ def add_bulk(n: int) -> None:
 
 def test_report_pages_issue_a_constant_number_of_queries(app, users, login_as, count_queries):
     client = login_as(users["admin"])
-    service.submit_report(*H1, users["admin"])
+    service.submit_report(*H1, actor=users["admin"])
     db.session.commit()
     submission_id = db.session.scalar(select(ReportSubmission.id))
     urls = ["/rapporter/?year=2025&half=1", f"/rapporter/indsendelser/{submission_id}",
@@ -601,7 +601,7 @@ def test_report_pages_issue_a_constant_number_of_queries(app, users, login_as, c
 
     small = counts()
     add_bulk(60)
-    service.submit_report(*H1, users["admin"])
+    service.submit_report(*H1, actor=users["admin"])
     db.session.commit()
     assert counts() == small
     assert small[0] <= 8

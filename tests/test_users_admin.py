@@ -166,7 +166,8 @@ def test_last_admin_rule_holds_in_the_service_and_the_cli(app, users, runner):
     with pytest.raises(accounts.UserError, match=LAST_ADMIN):
         accounts.set_active(admin, False)
     with pytest.raises(accounts.UserError):
-        accounts.save_user(admin, accounts.UserData(admin.email, admin.name, "working_group", None, True), admin)
+        accounts.save_user(admin, accounts.UserData(admin.email, admin.name, "working_group", None, True),
+                           actor=admin)
     db.session.rollback()
     result = runner.invoke(args=["user", "disable", admin.email])
     assert result.exit_code != 0 and "last active administrator" in result.output
@@ -209,15 +210,16 @@ def test_a_save_racing_another_admins_commit_is_caught_by_the_database(app, user
     condition refuses, and the admin gets the same message instead of an error."""
     from sqlalchemy import update as sql_update
 
-    from crm.services.locking import commit_or_conflict
+    from crm.services.errors import Conflict
 
     user = users["ambassador"]
     assert user.version == 1
     with db.engine.begin() as other_admin:  # another server's transaction, committed meanwhile
         other_admin.execute(sql_update(User).where(User.id == user.id).values(version=2, name="Andens navn"))
     data = accounts.UserData(user.email, "Mit navn", "ambassador", 1084, True)
-    accounts.save_user(user, data, users["admin"])
-    message = commit_or_conflict(user)
+    with pytest.raises(Conflict) as refused:  # the form's version (1) passes; the commit is refused
+        accounts.save_user(user, data, "1", actor=users["admin"])
+    message = str(refused.value)
     assert message and "i mellemtiden" in message
     db.session.expire_all()
     assert db.session.get(User, user.id).name == "Andens navn"

@@ -2,7 +2,7 @@
 after signing and then about yearly, over the last two years; quality improves a little from
 review to review, and some items are typically harder than others (benefits counselling, employer
 contact, team integration). A few reviews are still drafts with items missing. Everything comes
-from ``ctx.rng`` (deterministic) and is saved through ``crm.services.fidelity.save_review``, so
+from ``ctx.rng`` (deterministic) and is saved through ``crm.services.fidelity.write_review``, so
 totals are computed exactly as for real data.
 """
 from datetime import date, timedelta
@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Municipality, PsychiatricCentre
-from crm.services.fidelity import add_months, covered_since, save_review, scale_items
+from crm.services.fidelity import add_months, covered_since, scale_items, write_review
 from crm.services.pipeline import stages_on
 
 # Items that are usually weaker in new IPS services (a believable national "weakest items" list).
@@ -78,7 +78,7 @@ def _reviews(ctx, municipality, signed: date, window_start: date, centres) -> No
 def _save(ctx, municipality, user, values: dict, day: date, ratings: dict) -> None:
     """Save one review through the service (which computes the total)."""
     complete = len(ratings) == len(scale_items())
-    save_review(None, municipality.code, {
+    write_review(None, municipality.code, {
         **values, "review_date": day, "reviewers": ", ".join(ctx.rng.sample(REVIEWERS, 2)),
         "action_plan": ctx.rng.choice(ACTION_PLANS) if complete else None,
     }, ratings, user)

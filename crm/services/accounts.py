@@ -1,4 +1,5 @@
-"""Users: the password policy, ending sessions, (de)activation and the last-admin rule.
+"""Users: the password policy, ending sessions, (de)activation, the last-admin rule, and the
+changes an admin or the user makes (each committed here).
 
 Sessions: Flask-Login keeps ``User.get_id()`` ("id:session_token") in the session and in the
 remember cookie; ``user_for_session`` accepts only the current token. Rotating the token ends
@@ -8,7 +9,7 @@ import hmac
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Optional
+from typing import Any, Optional
 
 from sqlalchemy import inspect, select
 
@@ -17,7 +18,7 @@ from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, User
 from crm.services.errors import FieldError
-from crm.services.locking import mark_updated
+from crm.services.locking import commit_versioned, ensure_version, mark_updated
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200
@@ -110,11 +111,30 @@ def end_sessions(user: User) -> None:
     user.rotate_session_token()
 
 
+def sign_out_everywhere(user: User) -> None:
+    """``end_sessions`` on sign-out or by an admin; commits."""
+    end_sessions(user)
+    db.session.commit()
+
+
 def change_password(user: User, password: str) -> None:
     """Set a new password (already checked against the policy) and end the user's sessions; the
     caller signs the current session in again with the new token where that is wanted."""
     user.set_password(password)
     end_sessions(user)
+
+
+def change_own_password(user: User, password: str) -> None:
+    """``change_password`` on the user's own account page; commits."""
+    change_password(user, password)
+    db.session.commit()
+
+
+def set_locale(user: User, locale: str) -> None:
+    """The language the user reads the app in; commits. Not an admin-visible change, so an admin's
+    open form of the user stays current."""
+    user.locale = locale
+    db.session.commit()
 
 
 def set_active(user: User, active: bool) -> None:
@@ -163,15 +183,22 @@ class UserData:
     password: str = ""
 
 
-def save_user(user: Optional[User], data: UserData, actor) -> User:
-    """Create or change a user as an admin. Raises ``UserError`` (field named) when a rule
-    refuses; the caller commits (``commit_or_conflict``) or rolls back."""
-    # No flush before the caller's commit: the version check belongs to ``commit_or_conflict``.
-    with db.session.no_autoflush:
-        return _save_user(user, data, actor)
+def save_user(user: Optional[User], data: UserData, version: Any = None, *, actor) -> User:
+    """Create or change a user as an admin (``actor``); commits. Raises ``UserError`` (field
+    named) when a rule refuses and ``Conflict`` when another admin saved the user since
+    ``version`` was shown; then nothing is written."""
+    try:
+        # No flush before the commit: the database's version check belongs to ``commit_versioned``.
+        with db.session.no_autoflush:
+            saved = _save_user(user, data, version, actor)
+        commit_versioned(saved)
+    except FieldError:
+        db.session.rollback()  # nothing half-done stays, and the admins' rows are unlocked
+        raise
+    return saved
 
 
-def _save_user(user: Optional[User], data: UserData, actor) -> User:
+def _save_user(user: Optional[User], data: UserData, version: Any, actor) -> User:
     if data.password:
         problem = check_new_password(data.password, data.email, data.name)
         if problem:
@@ -180,6 +207,7 @@ def _save_user(user: Optional[User], data: UserData, actor) -> User:
         raise UserError(_("Angiv en adgangskode for en ny bruger."), "password")
     if user is not None:
         ensure_admin_remains(user, role=data.role, active=data.active)
+        ensure_version(user, version)
     else:
         user = User(email="", password_hash="", role=data.role, active=True)
         db.session.add(user)

@@ -1,6 +1,7 @@
 """Activities: the rules for logging them, the filtered list, export rows, and the spreadsheet import.
 
-Views parse input and call these functions; nothing here needs an HTTP request.
+Views parse input and call these functions; nothing here needs an HTTP request. The write
+functions take the acting user (``actor``), check the region rule themselves and commit.
 """
 import re
 from dataclasses import dataclass, field
@@ -39,8 +40,10 @@ from crm.services.importing import (
     chunked,
     stable_hash,
 )
-from crm.services.locking import commit_or_conflict, mark_updated
+from crm.services.errors import FieldError
+from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.numbers import FormWarning, input_text
+from crm.services.permissions import can_write_region, ensure_can_change_activity, ensure_can_write
 
 NATIONAL = "national"  # filter value for activities without a region
 SPLIT_ORGANISATION = ("participants_municipality", "participants_psychiatry", "participants_other")
@@ -156,24 +159,41 @@ def _type_errors(data: Mapping[str, Any]) -> dict[str, str]:
 # Writing
 
 
-def save_activity(activity: Optional[Activity], values: Mapping[str, Any], municipality_codes: Sequence[int],
-                  centre_ids: Sequence[int], user) -> tuple[Activity, Optional[str]]:
-    """Create (``activity`` None) or update an activity from validated values; commits.
+def ensure_can_change(activity: Activity, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may edit or delete the stored ``activity``."""
+    ensure_can_change_activity(activity, user=actor)
 
-    Returns the activity and, if someone else saved it meanwhile, the conflict message (then
-    nothing was saved).
+
+def save_activity(activity: Optional[Activity], values: Mapping[str, Any], municipality_codes: Sequence[int],
+                  centre_ids: Sequence[int], version: Any = None, *, actor) -> Activity:
+    """Create (``activity`` None) or update an activity from parsed values as ``actor``; commits.
+
+    Raises ``Forbidden`` when the actor may not change the stored activity or write the region
+    the values name, ``FieldError`` for a rule spanning fields (the form shows those beside their
+    fields first), and ``Conflict`` when someone saved the activity since ``version`` was shown
+    (then nothing is saved).
     """
+    if activity is not None:
+        ensure_can_change(activity, actor=actor)
+    ensure_can_write(values.get("region_code"), user=actor)  # the region it will have
+    errors = validation_errors(values)
+    if errors:  # the form shows them all beside their fields; a caller without one gets the first
+        field_name, message = next(iter(errors.items()))
+        raise FieldError(message, field_name)
     if activity is None:
-        activity = Activity(created_by_id=getattr(user, "id", None))
+        activity = Activity(created_by_id=getattr(actor, "id", None))
         db.session.add(activity)
+    else:
+        ensure_version(activity, version)
     for name, value in values.items():
         setattr(activity, name, value)
     if values.get("type") not in SESSION_TYPES:
         activity.sessions = None
     activity.municipalities = _load(Municipality, Municipality.code, municipality_codes)
     activity.centres = _load(PsychiatricCentre, PsychiatricCentre.id, centre_ids)
-    mark_updated(activity, user)
-    return activity, commit_or_conflict(activity)
+    mark_updated(activity, actor)
+    commit_versioned(activity)
+    return activity
 
 
 def _load(model, key_column, keys: Sequence) -> list:
@@ -183,8 +203,10 @@ def _load(model, key_column, keys: Sequence) -> list:
     return list(db.session.scalars(select(model).where(key_column.in_(list(keys)))))
 
 
-def delete_activity(activity: Activity) -> None:
-    """Delete an activity (its municipality/centre links go with it); commits."""
+def delete_activity(activity: Activity, *, actor) -> None:
+    """Delete an activity as ``actor`` (its municipality/centre links go with it); commits.
+    ``Forbidden`` unless the actor may change it."""
+    ensure_can_change(activity, actor=actor)
     db.session.delete(activity)
     db.session.commit()
 
@@ -195,9 +217,12 @@ COPIED_FIELDS = (
 )
 
 
-def copy_values(activity: Activity) -> dict[str, Any]:
-    """What "log a similar activity" pre-fills: everything but the dates (the user sets those)."""
+def copy_values(activity: Activity, *, actor) -> dict[str, Any]:
+    """What "log a similar activity" pre-fills: everything but the dates (the user sets those),
+    in the actor's own region when they may not log one in the source's."""
     values = {name: getattr(activity, name) for name in COPIED_FIELDS}
+    if not can_write_region(values["region_code"], user=actor):
+        values["region_code"] = actor.region_code
     values["municipality_codes"] = [m.code for m in activity.municipalities]
     values["centre_ids"] = [c.id for c in activity.centres]
     return values

@@ -1,9 +1,9 @@
 """iCalendar (RFC 5545) feeds: a user's personal subscription, and one activity as a download.
 
-What a feed holds is exactly what its user may read, decided here (never by the URL):
-ambassadors get their own region's activities plus the national ones (no region), and their
-region's open tasks (next steps) and fidelity reviews due; the working group and admins get everything,
-optionally narrowed with ``?region=`` (a region code or ``national``) and ``?type=``.
+What a feed holds is exactly what its user may read (``crm.services.permissions.readable_region_codes``,
+never the URL): ambassadors get their own region's activities plus the national ones (no region),
+and their region's open tasks (next steps) and fidelity reviews due; the working group and admins
+get everything, optionally narrowed with ``?region=`` (a region code or ``national``) and ``?type=``.
 
 Each entry has a stable UID, so calendar programs update it in place: ``activity-<id>@ips-crm``
 with SEQUENCE = version - 1 (the version rises on every save), ``task-<id>@ips-crm`` (an open task with a due date), and
@@ -26,9 +26,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.extensions import db
 from crm.models import ACTIVITY_TYPE_CODES, ACTIVITY_TYPES, TASK_OPEN, Activity, Municipality, Region, Task, User
 from crm.models.mixins import utcnow
-from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services import auto_notes
 from crm.services.mail import external_url
+from crm.services.permissions import readable_region_codes
 from crm.services.safe_text import clean_text
 
 UID_DOMAIN = "ips-crm"
@@ -50,19 +50,6 @@ class FeedScope:
 
     def wants(self, kind: str) -> bool:
         return self.types is None or kind in self.types
-
-
-def readable_region_codes(user: User) -> Optional[frozenset[int]]:
-    """Regions whose records the user may read in a feed: None means all.
-
-    Ambassadors read their own region (plus national activities); the working group and admins
-    read everything; any other role reads nothing regional.
-    """
-    if user.role in (ROLE_ADMIN, ROLE_WORKING_GROUP):
-        return None
-    if user.role == ROLE_AMBASSADOR and user.region_code:
-        return frozenset({user.region_code})
-    return frozenset()
 
 
 def feed_scope(user: User, args) -> FeedScope:

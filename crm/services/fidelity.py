@@ -27,6 +27,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm.extensions import db
 from crm.models import (COVERED_STAGES, FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview, Municipality,
                         StageChange)
+from crm.services.locking import commit_versioned, ensure_version, mark_updated
+from crm.services.permissions import ensure_can_write
 from crm.services.pipeline import stages_on
 
 MIN_SCORE, MAX_SCORE = 1, 5
@@ -167,16 +169,44 @@ def missing_items(review: FidelityReview) -> list[ScaleItem]:
 REVIEW_FIELDS = ("review_date", "centre_id", "team", "reviewers", "action_plan")
 
 
+def ensure_can_change(review: FidelityReview, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may change ``review`` (its municipality's region rule)."""
+    ensure_can_write(review.municipality.region_code, user=actor)
+
+
+def ensure_can_review(municipality: Municipality, *, actor) -> None:
+    """``Forbidden`` unless ``actor`` may record a review of ``municipality`` (its region's rule)."""
+    ensure_can_write(municipality.region_code, user=actor)
+
+
 def save_review(review: Optional[FidelityReview], municipality_code: int, values: Mapping[str, object],
-                ratings: Mapping[str, tuple[Optional[int], Optional[str]]], user=None) -> FidelityReview:
-    """Create or update a review and its ratings, and recompute its total. The caller commits.
+                ratings: Mapping[str, tuple[Optional[int], Optional[str]]], version: object = None,
+                *, actor) -> FidelityReview:
+    """Record (``review`` None) or edit a review as ``actor``; commits.
+
+    ``Forbidden`` unless the municipality lies in a region the actor may write; ``Conflict`` when
+    someone saved the review since ``version`` was shown (then nothing is saved).
+    """
+    if review is not None:
+        ensure_can_change(review, actor=actor)
+        ensure_version(review, version)
+    else:
+        ensure_can_review(db.session.get(Municipality, municipality_code), actor=actor)
+    review = write_review(review, municipality_code, values, ratings, actor)
+    commit_versioned(review)
+    return review
+
+
+def write_review(review: Optional[FidelityReview], municipality_code: int, values: Mapping[str, object],
+                 ratings: Mapping[str, tuple[Optional[int], Optional[str]]], user=None) -> FidelityReview:
+    """Create or update a review and its ratings, recompute its total and stamp ``user``; no rule
+    is checked and the caller commits (``save_review`` for a user's edit; the demo data and tests
+    build reviews with this directly).
 
     ``values`` holds ``REVIEW_FIELDS``; ``ratings`` maps item keys to (score or None, comment or
     None). An item with neither score nor comment has no rating row. Unknown keys or scores
     outside 1–5 raise ValueError (the form prevents them).
     """
-    from crm.services.locking import mark_updated
-
     if review is None:
         review = FidelityReview(municipality_code=municipality_code, created_by_id=getattr(user, "id", None))
         db.session.add(review)
@@ -218,10 +248,12 @@ def _apply_ratings(review: FidelityReview, ratings: Mapping[str, tuple[Optional[
                 rating.comment = comment
 
 
-def delete_review(review: FidelityReview) -> None:
-    """Delete a review and its ratings through the ORM (so the audit keeps a copy). The caller commits."""
+def delete_review(review: FidelityReview, *, actor) -> None:
+    """Delete a review and its ratings through the ORM (so the audit keeps a copy) as ``actor``;
+    commits. ``Forbidden`` unless its municipality lies in a region the actor may write."""
+    ensure_can_change(review, actor=actor)
     db.session.delete(review)
-    db.session.flush()
+    db.session.commit()
 
 
 def count_complete_reviews(start: date, end: date, region_code: Optional[int] = None) -> int:

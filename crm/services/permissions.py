@@ -13,7 +13,7 @@ from crm.i18n import gettext as _
 from crm.services.errors import FieldError, Forbidden
 
 from crm.models.region import Region
-from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR
+from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 
 
 def can_write_region(region_code: Optional[int], owner_id: Optional[int] = None, user=None) -> bool:
@@ -78,3 +78,17 @@ def writable_region_codes(user=None) -> Optional[set[int]]:
     if user.role == ROLE_AMBASSADOR and user.region_code:
         return {user.region_code}
     return set()
+
+
+def readable_region_codes(user) -> Optional[frozenset[int]]:
+    """Regions whose records ``user`` may read in a calendar feed (which has no signed-in user,
+    only the feed's owner): None means all.
+
+    Ambassadors read their own region (plus national activities); the working group and admins
+    read everything; any other role reads nothing regional.
+    """
+    if user.role in (ROLE_ADMIN, ROLE_WORKING_GROUP):
+        return None
+    if user.role == ROLE_AMBASSADOR and user.region_code:
+        return frozenset({user.region_code})
+    return frozenset()

@@ -1,9 +1,15 @@
-"""Reference data: the 5 regions and 98 municipalities, loaded from the copies in crm/data/."""
+"""Reference data: the 5 regions and 98 municipalities, loaded from the copies in crm/data/, and
+the psychiatric centres, which the admins keep."""
 import csv
 from pathlib import Path
+from typing import Optional
+
+from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import Municipality, Region
+from crm.i18n import gettext as _
+from crm.models import Municipality, PsychiatricCentre, Region
+from crm.services.errors import FieldError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -51,3 +57,20 @@ def municipality_name_lookup() -> dict[str, int]:
     for row in read_csv("municipality_name_variants.csv"):
         lookup[row["variant"].lower()] = int(row["code"])
     return lookup
+
+
+def save_centre(centre: Optional[PsychiatricCentre], name: str, region_code: int) -> PsychiatricCentre:
+    """Add (``centre`` None) or rename a psychiatric centre; commits. ``FieldError`` on ``name``
+    when the region already has a centre of that name."""
+    name = name.strip()
+    duplicate = db.session.scalar(
+        select(PsychiatricCentre).where(PsychiatricCentre.region_code == region_code, PsychiatricCentre.name == name)
+    )
+    if duplicate is not None and duplicate is not centre:
+        raise FieldError(_("Der findes allerede en enhed med dette navn i regionen."), "name")
+    centre = centre or PsychiatricCentre()
+    centre.name = name
+    centre.region_code = region_code
+    db.session.add(centre)
+    db.session.commit()
+    return centre

@@ -707,8 +707,9 @@ def report_filename(report: StatusReport, fmt: str) -> str:
 # --- Frozen submissions ----------------------------------------------------------------------
 
 
-def submit_report(start: date, end: date, user=None, note: Optional[str] = None) -> ReportSubmission:
-    """Freeze today's figures and files for the period as sent to STAR. The caller commits."""
+def submit_report(start: date, end: date, note: Optional[str] = None, *, actor) -> ReportSubmission:
+    """Freeze today's figures and files for the period as sent to STAR, submitted by ``actor``
+    (None: a script); commits."""
     report = status_report(start, end)
     submission = ReportSubmission(
         period_start=start,
@@ -717,10 +718,10 @@ def submit_report(start: date, end: date, user=None, note: Optional[str] = None)
         csv_data=report_to_csv(report),
         xlsx_data=report_to_xlsx(report),
         note=(note or "").strip() or None,
-        submitted_by_id=getattr(user, "id", None),
+        submitted_by_id=getattr(actor, "id", None),
     )
     db.session.add(submission)
-    db.session.flush()
+    db.session.commit()
     return submission
 
 

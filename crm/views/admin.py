@@ -9,13 +9,12 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.validators import Email, InputRequired, Length, Optional, ValidationError
 
 from crm.extensions import db
-from crm.views.forms import EmptyForm, VersionedForm, region_choices
+from crm.views.forms import EmptyForm, VersionedForm, region_choices, show_error
 from crm.models import ROLES, AuditEntry, PsychiatricCentre, User
 from crm.views.access import admin_required, read_required, roles_required
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
-from crm.services import accounts
-from crm.services.locking import check_version, commit_or_conflict
-from crm.services import audit_log
+from crm.services import accounts, audit_log, reference
+from crm.services.errors import Conflict, FieldError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -87,9 +86,6 @@ def user_edit(user_id: int | None = None):
     if request.method == "GET" and user:
         form.region.data = str(user.region_code or "")
     if form.validate_on_submit():
-        conflict = check_version(user, form.version.data) if user is not None else None
-        if conflict:
-            return _refuse_user(form, user, conflict)
         data = accounts.UserData(
             email=form.email.data,
             name=form.name.data or "",
@@ -99,26 +95,25 @@ def user_edit(user_id: int | None = None):
             password=form.password.data or "",
         )
         try:
-            saved = accounts.save_user(user, data, current_user)
-        except accounts.UserError as error:
-            db.session.rollback()
-            getattr(form, error.field or "email").errors.append(str(error))
-        else:
-            conflict = commit_or_conflict(saved)
-            if conflict:
-                return _refuse_user(form, saved, conflict)
-            if saved.id == current_user.id and saved.active:
-                login_user(saved)  # an admin's own new password: stay signed in here
-            flash(_("Brugeren %(email)s er gemt.", email=saved.email), "success")
-            return redirect(url_for("admin.users"))
+            saved = accounts.save_user(user, data, form.version.data, actor=current_user)
+        except FieldError as error:
+            return _refused(form, user, error)
+        if saved.id == current_user.id and saved.active:
+            login_user(saved)  # an admin's own new password: stay signed in here
+        flash(_("Brugeren %(email)s er gemt.", email=saved.email), "success")
+        return redirect(url_for("admin.users"))
     return render_template("admin/user_form.html", form=form, user=user)
 
 
-def _refuse_user(form: UserForm, user: User, message: str):
-    """Another admin saved the user meanwhile: say who, keep the input, carry the new version."""
-    flash(message, "warning")
+def _refused(form: UserForm, user: User | None, error: FieldError):
+    """The form again with the refusal, the input kept: a rule beside its field (status 200, as
+    for any error on this form); another admin's save meanwhile as who and when (409), with the
+    new version, so a deliberate second save goes through."""
+    status = show_error(form, error)
+    if not isinstance(error, Conflict):
+        return render_template("admin/user_form.html", form=form, user=user)
     form.version.data = user.version
-    return render_template("admin/user_form.html", form=form, user=user), 409
+    return render_template("admin/user_form.html", form=form, user=user), status
 
 
 @bp.route("/users/<int:user_id>/log-ud-overalt", methods=["POST"])
@@ -128,8 +123,7 @@ def user_sign_out_everywhere(user_id: int):
     user = db.get_or_404(User, user_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    accounts.end_sessions(user)
-    db.session.commit()
+    accounts.sign_out_everywhere(user)
     flash(_("%(email)s er logget ud på alle enheder.", email=user.email), "success")
     return redirect(url_for("admin.user_edit", user_id=user.id))
 
@@ -154,20 +148,11 @@ def centre_edit(centre_id: int | None = None):
     if request.method == "GET" and centre:
         form.region.data = str(centre.region_code)
     if form.validate_on_submit():
-        region_code = int(form.region.data)
-        duplicate = db.session.scalar(
-            select(PsychiatricCentre).where(
-                PsychiatricCentre.region_code == region_code, PsychiatricCentre.name == form.name.data.strip()
-            )
-        )
-        if duplicate is not None and duplicate is not centre:
-            form.name.errors.append(_("Der findes allerede en enhed med dette navn i regionen."))
+        try:
+            reference.save_centre(centre, form.name.data, int(form.region.data))
+        except FieldError as error:
+            show_error(form, error)  # beside the name; the page keeps its status 200
         else:
-            centre = centre or PsychiatricCentre()
-            centre.name = form.name.data.strip()
-            centre.region_code = region_code
-            db.session.add(centre)
-            db.session.commit()
             flash(_("Enheden er gemt."), "success")
             return redirect(url_for("admin.centres"))
     return render_template("admin/centre_form.html", form=form, centre=centre)

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, SubmitField, ValidationError
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from crm.extensions import db, limiter
+from crm.extensions import limiter
 from crm.services import accounts, signin
 
 bp = Blueprint("auth", __name__)
@@ -68,8 +68,7 @@ def login():
 def logout():
     """Sign out: ends this session and every other session and remember cookie of the user."""
     if current_user.is_authenticated:
-        accounts.end_sessions(current_user)
-        db.session.commit()
+        accounts.sign_out_everywhere(current_user._get_current_object())
     logout_user()
     flash(_("Du er logget ud."), "info")
     return redirect(url_for("auth.login"))
@@ -91,14 +90,12 @@ def account():
         else:
             user = current_user._get_current_object()
             remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token") in request.cookies
-            accounts.change_password(user, password_form.new.data)  # other sessions end
-            db.session.commit()
+            accounts.change_own_password(user, password_form.new.data)  # other sessions end
             login_user(user, remember=remembered)  # this one goes on with the new token
             flash(_("Din adgangskode er skiftet. Du er logget ud alle andre steder."), "success")
             return redirect(url_for("auth.account"))
     elif language_form.submit.data and language_form.validate_on_submit():
-        current_user.locale = language_form.locale.data
-        db.session.commit()
+        accounts.set_locale(current_user._get_current_object(), language_form.locale.data)
         return redirect(url_for("auth.account"))
     return render_template("auth/account.html", password_form=password_form, language_form=language_form)
 
@@ -109,6 +106,5 @@ def set_language(code: str):
     if code in ("da", "en"):
         session["locale"] = code
         if current_user.is_authenticated:
-            current_user.locale = code
-            db.session.commit()
+            accounts.set_locale(current_user._get_current_object(), code)
     return redirect(_safe_next(request.form.get("next")))

@@ -20,7 +20,7 @@ from crm.extensions import db
 from crm.views.forms import DanishDateField, EmptyForm
 from crm.models import ACTIVITY_TYPES, ROLES, Activity, Municipality, Region, User
 from crm.views.access import read_required, roles_required, write_required
-from crm.services import calendar_feed, ics_import, pending_uploads
+from crm.services import calendar_feed, ics_import, pending_uploads, permissions
 from crm.services.mail import external_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/kalender")
@@ -101,7 +101,7 @@ def index():
         reset_form=EmptyForm(),
         regions=calendar_feed.region_choices(),
         types=calendar_feed.type_choices(),
-        sees_all=calendar_feed.readable_region_codes(current_user) is None,
+        sees_all=permissions.readable_region_codes(current_user) is None,
     )
 
 

@@ -1,26 +1,129 @@
 """Fidelity reviews (IPS quality measurements): the national overview, each municipality's history,
-recording and editing a review, and exporting one as XLSX or a printable form."""
+recording and editing a review, exporting one as XLSX or a printable form, and the review form
+(the review's facts and one score (1–5 or not rated) plus an optional comment for each of the
+scale's 25 items, grouped by section)."""
+from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.clock import local_today
 from crm.i18n import gettext as _
+from crm.i18n import lazy_gettext as _l
 from crm.i18n import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
+from wtforms import RadioField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import Optional as OptionalValue
 
 from crm.extensions import db
-from crm.views.forms import EmptyForm
-from crm.models import FidelityReview, Municipality, Region
-from crm.services.permissions import can_write_region, ensure_can_write
+from crm.views.forms import DanishDateField, EmptyForm, VersionedForm, show_error
+from crm.models import FidelityReview, Municipality, PsychiatricCentre, Region
+from crm.services.errors import Conflict, FieldError
 from crm.views.access import read_required, write_required
 from crm.services import fidelity
 from crm.services.export import EXPORT_FORMATS, download, table_response, xlsx_bytes
-from crm.services.locking import check_version, commit_or_conflict
-from crm.views.fidelity_form import ReviewForm
+from crm.services.fidelity import MAX_SCORE, MIN_SCORE, ScaleItem, items_by_section, scale_items
 from crm.views.helpers import int_arg
 
 bp = Blueprint("fidelity", __name__, url_prefix="/fidelitet")
+
+
+# --------------------------------------------------------------------------------------------
+# The review form
+
+NOT_RATED = ""
+SCORE_CHOICES = [(NOT_RATED, _l("Ikke vurderet"))] + [(str(n), str(n)) for n in range(MIN_SCORE, MAX_SCORE + 1)]
+
+
+def score_field(item: ScaleItem) -> str:
+    """Form field name of an item's score ('Services-4' → 'score_services_4')."""
+    return "score_" + item.key.lower().replace("-", "_")
+
+
+def comment_field(item: ScaleItem) -> str:
+    """Form field name of an item's comment."""
+    return "comment_" + item.key.lower().replace("-", "_")
+
+
+class ReviewForm(VersionedForm):
+    """Record or edit a review; the 25 item fields are added below the class."""
+
+    review_date = DanishDateField(_l("Dato for målingen"), validators=[InputRequired()])
+    centre = SelectField(_l("Psykiatrisk enhed"), validators=[OptionalValue()])
+    team = StringField(_l("Team eller enhed, der er målt"), validators=[OptionalValue(), Length(max=200)])
+    reviewers = StringField(_l("Bedømmere"), validators=[OptionalValue(), Length(max=500)],
+                            description=_l("Navne på dem, der gennemførte målingen."))
+    action_plan = TextAreaField(_l("Aftalt handleplan"), validators=[OptionalValue(), Length(max=10000)],
+                                render_kw={"rows": 5})
+    submit = SubmitField(_l("Gem måling"))
+
+    def __init__(self, *args, region_code: int, **kwargs):
+        """Centres of the municipality's region; item labels in the reader's language."""
+        super().__init__(*args, **kwargs)
+        centres = db.session.scalars(
+            select(PsychiatricCentre).where(PsychiatricCentre.region_code == region_code)
+            .order_by(PsychiatricCentre.name)
+        ).all()
+        self.centre.choices = [("", str(_l("— ikke angivet —")))] + [(str(c.id), c.name) for c in centres]
+        # Item names follow the reader's language, so set them per request.
+        for item in scale_items():
+            self[score_field(item)].label.text = f"{item.number}. {item.name}"
+            self[comment_field(item)].label.text = _("Kommentar til %(item)s", item=f"{item.section_label} {item.number}")
+
+    def validate_review_date(self, field):
+        """A review has taken place: its date cannot lie in the future."""
+        if field.data and field.data > local_today():
+            raise ValidationError(_("Datoen må ikke ligge i fremtiden."))
+
+    def sections(self):
+        """(section name, [(item, score field, comment field)]) for the template."""
+        return [(label, [(item, self[score_field(item)], self[comment_field(item)]) for item in items])
+                for _code, label, items in items_by_section()]
+
+    def fill_from(self, review: FidelityReview) -> None:
+        """Show a stored review (GET of the edit page)."""
+        self.review_date.data = review.review_date
+        self.centre.data = str(review.centre_id or "")
+        self.team.data = review.team
+        self.reviewers.data = review.reviewers
+        self.action_plan.data = review.action_plan
+        self.version.data = review.version
+        stored = {r.item_key: r for r in review.ratings}
+        for item in scale_items():
+            rating = stored.get(item.key)
+            self[score_field(item)].data = str(rating.score) if rating and rating.score is not None else NOT_RATED
+            self[comment_field(item)].data = rating.comment if rating else ""
+
+    def review_values(self) -> dict:
+        """The review's own fields for ``crm.services.fidelity.save_review``."""
+        return {
+            "review_date": self.review_date.data,
+            "centre_id": int(self.centre.data) if self.centre.data else None,
+            "team": self.team.data,
+            "reviewers": self.reviewers.data,
+            "action_plan": self.action_plan.data,
+        }
+
+    def ratings(self) -> dict[str, tuple[Optional[int], Optional[str]]]:
+        """Item key → (score or None, comment) as submitted."""
+        result = {}
+        for item in scale_items():
+            raw = self[score_field(item)].data
+            result[item.key] = (int(raw) if raw not in (None, NOT_RATED) else None,
+                                self[comment_field(item)].data or None)
+        return result
+
+
+for _item in scale_items():
+    setattr(ReviewForm, score_field(_item), RadioField(_item.key, choices=SCORE_CHOICES, default=NOT_RATED))
+    setattr(ReviewForm, comment_field(_item), TextAreaField(
+        _item.key, validators=[OptionalValue(), Length(max=2000)], render_kw={"rows": 1}))
+del _item
+
+
+# --------------------------------------------------------------------------------------------
+# Routes
 
 
 @bp.app_template_filter("fidelity_band")
@@ -82,8 +185,7 @@ def municipality(code: int):
     data = fidelity.history(code)
     return render_template(
         "fidelity/history.html", municipality=municipality_, history=data,
-        sections=fidelity.items_by_section(), panel=fidelity.panel_data(code),
-        can_write=can_write_region(municipality_.region_code), form=EmptyForm(),
+        sections=fidelity.items_by_section(), panel=fidelity.panel_data(code), form=EmptyForm(),
     )
 
 
@@ -96,6 +198,13 @@ def _load_review(review_id: int) -> FidelityReview:
     )
     if review is None:
         abort(404)
+    return review
+
+
+def _review_to_change(review_id: int) -> FidelityReview:
+    """``_load_review``, for a user who may change it (the service's region rule: else 403)."""
+    review = _load_review(review_id)
+    fidelity.ensure_can_change(review, actor=current_user)
     return review
 
 
@@ -130,8 +239,7 @@ def _render_review(template: str, review: FidelityReview):
         template, review=review, sections=fidelity.items_by_section(),
         ratings={r.item_key: r for r in review.ratings},
         previous=previous, changes=fidelity.item_changes(review, previous),
-        missing=fidelity.missing_items(review),
-        can_write=can_write_region(review.municipality.region_code), form=EmptyForm(),
+        missing=fidelity.missing_items(review), form=EmptyForm(),
     )
 
 
@@ -170,13 +278,15 @@ def export_review(review_id: int):
 def new(code: int):
     """Record a review for a municipality of the user's region."""
     municipality_ = db.get_or_404(Municipality, code)
-    ensure_can_write(municipality_.region_code)
+    fidelity.ensure_can_review(municipality_, actor=current_user)  # its form only for who may record one
     form = ReviewForm(region_code=municipality_.region_code)
     if request.method == "GET":
         form.review_date.data = local_today()
     if form.validate_on_submit():
-        review = fidelity.save_review(None, code, form.review_values(), form.ratings(), current_user)
-        db.session.commit()
+        try:
+            review = fidelity.save_review(None, code, form.review_values(), form.ratings(), actor=current_user)
+        except FieldError as error:
+            return _render_form(form, municipality_, None, show_error(form, error))
         _flash_saved(review)
         return redirect(url_for(".detail", review_id=review.id))
     return _render_form(form, municipality_, None)
@@ -186,23 +296,21 @@ def new(code: int):
 @write_required
 def edit(review_id: int):
     """Edit a review (complete or draft); the total is recomputed from the ratings."""
-    review = _load_review(review_id)
-    ensure_can_write(review.municipality.region_code)
+    review = _review_to_change(review_id)
     form = ReviewForm(region_code=review.municipality.region_code)
     if request.method == "GET":
         form.fill_from(review)
     elif form.validate_on_submit():
-        conflict = check_version(review, form.version.data)
-        if conflict is None:
+        try:
             fidelity.save_review(review, review.municipality_code, form.review_values(), form.ratings(),
-                                 current_user)
-            conflict = commit_or_conflict(review)
-        if conflict is None:
-            _flash_saved(review)
-            return redirect(url_for(".detail", review_id=review.id))
-        form.version.data = review.version
-        flash(conflict, "danger")
-        return _render_form(form, review.municipality, review, 409)
+                                 form.version.data, actor=current_user)
+        except FieldError as error:
+            status = show_error(form, error)
+            if isinstance(error, Conflict):
+                form.version.data = review.version  # the stored one: a deliberate second save goes through
+            return _render_form(form, review.municipality, review, status)
+        _flash_saved(review)
+        return redirect(url_for(".detail", review_id=review.id))
     return _render_form(form, review.municipality, review)
 
 
@@ -233,13 +341,11 @@ def _flash_saved(review: FidelityReview) -> None:
 @write_required
 def delete(review_id: int):
     """Delete a review (POST only)."""
-    review = _load_review(review_id)
-    ensure_can_write(review.municipality.region_code)
+    review = _review_to_change(review_id)
     if not EmptyForm().validate_on_submit():
-        flash(_("Formularen var udløbet. Prøv igen."), "danger")
+        flash(_("Formularen var udløbet. Prøv igen."), "warning")
         return redirect(url_for(".detail", review_id=review.id))
     code = review.municipality_code
-    fidelity.delete_review(review)
-    db.session.commit()
+    fidelity.delete_review(review, actor=current_user)
     flash(_("Målingen er slettet."), "success")
     return redirect(url_for(".municipality", code=code))

@@ -196,10 +196,9 @@ def submit():
     start, end = parse_date(form.start.data), parse_date(form.end.data)
     if not form.validate_on_submit() or start is None or end is None or start > end:
         messages = [e for errors in form.errors.values() for e in errors]
-        flash(" ".join(messages) or _("Perioden kunne ikke læses; prøv igen fra rapportsiden."), "error")
+        flash(" ".join(messages) or _("Perioden kunne ikke læses; prøv igen fra rapportsiden."), "warning")
         return redirect(url_for("reports.index"))
-    submission = service.submit_report(start, end, current_user, form.note.data)
-    db.session.commit()
+    submission = service.submit_report(start, end, form.note.data, actor=current_user)
     flash(_("Statusrapporten for %(period)s er markeret som indsendt. Tallene og filerne er gemt, "
             "som de er nu.", period=service.period_label(start, end)), "success")
     return redirect(url_for("reports.submission_detail", submission_id=submission.id))
