@@ -1,6 +1,6 @@
 """Optimistic locking for records edited in forms (models with ``VersionedMixin``).
 
-An edit form carries the ``version`` it was rendered with. Before saving, ``check_version``
+An edit form carries the ``version`` it was rendered with. Before saving, ``ensure_version``
 compares it with the stored one: if somebody saved in between, the second editor is told who
 changed the record and when, and nothing is overwritten. ``mark_updated`` stamps who saved, so
 that message can name them. SQLAlchemy's ``version_id_col`` guards the tiny window between the
@@ -46,16 +46,6 @@ def conflict_message(obj) -> str:
     )
 
 
-def check_version(obj, submitted_version: Any) -> Optional[str]:
-    """None when ``submitted_version`` is the stored version; else the message for the user.
-
-    A missing or garbled version counts as a conflict: we cannot know what the user saw.
-    """
-    if _parse_version(submitted_version) == obj.version:
-        return None
-    return conflict_message(obj)
-
-
 def mark_updated(obj, user) -> None:
     """Record who saved ``obj`` and when. Setting a column also forces an UPDATE of the row,
     so the version increases even when only many-to-many collections changed."""
@@ -66,23 +56,13 @@ def mark_updated(obj, user) -> None:
         obj.updated_at = utcnow()
 
 
-def commit_or_conflict(obj) -> Optional[str]:
-    """Commit; if another session saved ``obj`` since it was loaded, roll back and return the
-    conflict message instead (the database's version check caught what ``check_version`` could
-    not see)."""
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        return conflict_message(obj)
-    return None
-
-
 def ensure_version(obj, submitted_version: Any) -> None:
-    """Raise ``Conflict`` (who changed it, when) unless ``submitted_version`` is the stored one."""
-    message = check_version(obj, submitted_version)
-    if message:
-        raise Conflict(message)
+    """Raise ``Conflict`` (who changed it, when) unless ``submitted_version`` is the stored one.
+
+    A missing or garbled version counts as a conflict: we cannot know what the user saw.
+    """
+    if _parse_version(submitted_version) != obj.version:
+        raise Conflict(conflict_message(obj))
 
 
 def commit_versioned(obj) -> None:
