@@ -155,7 +155,7 @@ def confirm():
     try:
         outcome = result.apply(mode, apply_changes=request.form.get("apply_changes") == "1")
     except ImportRefused as exc:
-        flash(str(exc), "danger")
+        flash(str(exc), "warning")
         writable = result.good_rows or result.changed_rows
         return _report_page(kind, import_kind, result, filename, token if writable else None, 409)
     pending_uploads.discard(token)

@@ -126,7 +126,7 @@ def import_confirm():
     try:
         outcome = result.apply(mode)
     except ImportRefused as exc:
-        flash(str(exc), "danger")
+        flash(str(exc), "warning")
         return _report(result, filename, token if result.good_rows else None, 409)
     pending_uploads.discard(token)
     importer = result.importer
