@@ -111,5 +111,5 @@ def run_now():
     else:
         flash(_("%(job)s: %(outcome)s. %(detail)s", job=jobs_service.JOBS[name].label,
                 outcome=run.outcome_label, detail=run.detail or ""),
-              "danger" if run.outcome == "failed" else "success")
+              "warning" if run.outcome == "failed" else "success")
     return redirect(url_for("jobs.runs"))
