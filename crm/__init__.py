@@ -117,9 +117,9 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from crm import commands
+    from crm import cli
 
-    commands.init_app(app)
+    cli.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -1,11 +1,10 @@
 """Administration of e-mail and scheduled jobs: the outbox (status, errors, send again) and the
-job runs (outcome, "run now"). Admins only. Also attaches the scheduler CLI commands."""
+job runs (outcome, "run now"). Admins only."""
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from crm.cli.scheduler import jobs_cli, scheduler_command
 from crm.extensions import db
 from crm.views.forms import EmptyForm
 from crm.models.messaging import MAIL_STATUSES, JobRun, OutboxMessage
@@ -13,10 +12,7 @@ from crm.views.access import admin_required
 from crm.services import jobs as jobs_service
 from crm.services import mail
 
-# cli_group=None: `flask scheduler` and `flask jobs ...` sit at the top level of the CLI.
-bp = Blueprint("jobs", __name__, url_prefix="/admin", cli_group=None)
-bp.cli.add_command(scheduler_command)
-bp.cli.add_command(jobs_cli)
+bp = Blueprint("jobs", __name__, url_prefix="/admin")
 PER_PAGE = 50
 
 
