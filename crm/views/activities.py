@@ -10,7 +10,8 @@ from crm.models import ACTIVITY_TYPES, TRACKS, Activity, Municipality, Region
 from crm.services.permissions import can_write_region, ensure_can_change_activity, ensure_can_write
 from crm.views.access import read_required, write_required
 from crm.services import activities as service
-from crm.services.export import EXPORT_FORMATS, table_response
+from crm.services.export import EXPORT_FORMATS
+from crm.views.files import table_response
 from crm.services.locking import check_version
 from crm.views.activity_form import ActivityForm
 from crm.views.helpers import own_region_default

@@ -12,7 +12,8 @@ from crm.models import Contact, Municipality, Region
 from crm.services.permissions import ensure_can_write, writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import contacts as contact_service
-from crm.services.export import EXPORT_FORMATS, table_response
+from crm.services.export import EXPORT_FORMATS
+from crm.views.files import table_response
 from crm.views.pipeline_forms import ContactForm
 from crm.views.helpers import int_arg
 from crm.services.search import LIKE_ESCAPE, contains_pattern

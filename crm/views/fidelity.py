@@ -15,7 +15,8 @@ from crm.models import FidelityReview, Municipality, Region
 from crm.services.permissions import can_write_region, ensure_can_write
 from crm.views.access import read_required, write_required
 from crm.services import fidelity
-from crm.services.export import EXPORT_FORMATS, download, table_response, xlsx_bytes
+from crm.services.export import EXPORT_FORMATS, xlsx_bytes
+from crm.views.files import download, table_response
 from crm.services.locking import check_version, commit_or_conflict
 from crm.views.fidelity_form import ReviewForm
 from crm.views.helpers import int_arg

@@ -1,11 +1,12 @@
 """Administration of e-mail and scheduled jobs: the outbox (status, errors, send again) and the
 job runs (outcome, "run now"). Admins only."""
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from crm.extensions import db
+from crm.views.files import send_bytes
 from crm.views.forms import EmptyForm
 from crm.models.messaging import MAIL_STATUSES, JobRun, OutboxMessage
 from crm.views.access import admin_required
@@ -55,8 +56,7 @@ def attachment(message_id: int):
     data = mail.attachment_bytes(item) if item.attachment_name else None
     if data is None:
         abort(404)
-    return Response(data, mimetype=item.attachment_mimetype or "application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{item.attachment_name}"'})
+    return send_bytes(data, item.attachment_name, item.attachment_mimetype or "application/octet-stream")
 
 
 @bp.route("/udbakke/send-igen", methods=["POST"])

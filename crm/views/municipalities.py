@@ -14,7 +14,8 @@ from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region,
 from crm.services.permissions import can_write_region, ensure_can_write
 from crm.views.access import read_required, write_required
 from crm.services import pipeline, tasks
-from crm.services.export import EXPORT_FORMATS, table_response
+from crm.services.export import EXPORT_FORMATS
+from crm.views.files import table_response
 from crm.services.locking import check_version, conflict_message
 from crm.templating import format_date
 from crm.views.pipeline_forms import MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm

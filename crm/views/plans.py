@@ -12,9 +12,10 @@ from crm.models import CooperationPlan, Municipality, Region, TargetGroup
 from crm.services.permissions import can_write_region, ensure_can_write, writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import plans as plan_service
-from crm.services.export import EXPORT_FORMATS, table_response
+from crm.services.export import EXPORT_FORMATS
 from crm.services.locking import check_version
-from crm.services.uploads import UploadError, send_pdf
+from crm.services.uploads import UploadError
+from crm.views.files import send_pdf, table_response
 from crm.views.forms import region_choices
 from crm.views.pipeline_forms import PlanForm, TargetGroupForm
 from crm.views.helpers import int_arg, ints
