@@ -6,7 +6,7 @@ to the records behind each figure and renders. The map is also offered as a stan
 
 The page has some 250 links and 98 map shapes, so the repeated parts are prepared here rather
 than in template loops: links are built without ``url_for`` per link (see ``Links``), the map's
-markup comes from ``crm.services.svgmap.shapes_markup`` and the tables get their cells ready made.
+markup comes from ``crm.views.svgmap.shapes_markup`` and the tables get their cells ready made.
 """
 from datetime import date
 from typing import NamedTuple, Optional
@@ -23,10 +23,12 @@ from wtforms.validators import Optional as OptionalValue
 from crm.views.forms import DanishDateField
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.views.access import read_required
+from crm.views.charts import line_chart
+from crm.views.files import send_bytes
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.pipeline import StageOnDate
-from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
+from crm.views.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
 from crm.templating import format_date
 from crm.views.urls import QueryUrls, safe_url
 
@@ -200,8 +202,8 @@ def index():
     data = _dashboard(on)
     links = Links(on, today)
     charts = {
-        "national": service.line_chart(data.national_series, on, 640, 250, _month_label, 6),
-        **{s.key: service.line_chart(s, on, 250, 150, _year_label, 4) for s in data.region_series},
+        "national": line_chart(data.national_series, on, 640, 250, _month_label, 6),
+        **{s.key: line_chart(s, on, 250, 150, _year_label, 4) for s in data.region_series},
     }
     slider = service.slider_dates(data.first_change, today)
     tracks = _track_columns()
@@ -242,6 +244,4 @@ def map_svg():
         "dashboard/map_standalone.svg.html", state=state, attribution_lines=wrap_text(map_geometry().attribution, 100),
         **_map_context(state.stages, on, None),
     )
-    response = current_app.response_class(body, mimetype="image/svg+xml")
-    response.headers["Content-Disposition"] = f'attachment; filename="ips-daekning-{on.isoformat()}.svg"'
-    return response
+    return send_bytes(body, f"ips-daekning-{on.isoformat()}.svg", "image/svg+xml")
