@@ -20,7 +20,6 @@ from crm.services.locking import check_version, conflict_message
 from crm.templating import format_date
 from crm.views.pipeline_forms import MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm
 from crm.views.helpers import int_arg, own_region_default, wants_json
-from crm.views.urls import safe_url
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
@@ -159,9 +158,9 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
     contacts = db.session.scalars(
         select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
     ).all()
-    links = {("activity", i.obj.id): safe_url(("activities.detail", "activities.edit"), activity_id=i.obj.id)
+    links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
              for i in timeline.items if i.kind == "activity"}
-    links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
+    links.update({("review", i.obj.id): url_for("fidelity.detail", review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
     return render_template(
         "municipalities/detail.html",
