@@ -94,9 +94,7 @@ def register_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
     limiter.init_app(app)
 
-    from crm import audit, database, security  # noqa: F401  (imports register their hooks)
-    database.init_app(app)
-    audit.init_app(app)
+    from crm import audit, security  # noqa: F401  (importing audit registers its ORM listener)
     security.init_app(app)
 
     login_manager.login_view = "auth.login"
