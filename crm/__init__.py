@@ -94,9 +94,7 @@ def register_extensions(app: Flask) -> None:
     bootstrap.init_app(app)
     limiter.init_app(app)
 
-    from crm import audit, database, security  # noqa: F401  (imports register their hooks)
-    database.init_app(app)
-    audit.init_app(app)
+    from crm import audit, security  # noqa: F401  (importing audit registers its ORM listener)
     security.init_app(app)
 
     login_manager.login_view = "auth.login"
@@ -117,9 +115,9 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from crm import commands
+    from crm import cli
 
-    commands.init_app(app)
+    cli.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:

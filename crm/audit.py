@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Iterator, Optional
 
-from flask import Flask, has_request_context
+from flask import has_request_context
 from flask_login import current_user
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapper, Session
@@ -141,7 +141,3 @@ def _record_changes(session: Session, flush_context) -> None:
             rows.append(_entry(obj, "delete", _snapshot(obj)))
     if rows:
         session.connection().execute(AuditEntry.__table__.insert(), rows)
-
-
-def init_app(app: Flask) -> None:
-    """The listener is global (registered at import); nothing per app."""

@@ -9,12 +9,15 @@ from datetime import date, datetime, time, timezone
 from typing import Optional
 from zoneinfo import ZoneInfo
 
-from crm.models.mixins import utcnow
-
 LOCAL_TZ = ZoneInfo("Europe/Copenhagen")
 
 __all__ = ["LOCAL_TZ", "utcnow", "to_local", "local_now", "local_today", "format_date", "format_datetime",
            "format_time"]
+
+
+def utcnow() -> datetime:
+    """Naive UTC now (the same on SQLite and PostgreSQL); pass the callable, not its value."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def to_local(value: datetime) -> datetime:

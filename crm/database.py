@@ -36,10 +36,6 @@ def configure_engine_options(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
-def init_app(app: Flask) -> None:
-    """Nothing per app yet: the listener above is global and registered at import."""
-
-
 def column_rows(query, **parameters):
     """Run a select of columns (never entities) as Core on the session's connection.
 

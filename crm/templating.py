@@ -14,7 +14,6 @@ from crm.i18n import current_locale
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from crm.services.permissions import can_change_activity, can_write_region
 from crm.services.importing import format_change_value
-from crm.views.urls import QueryUrls
 
 
 
@@ -102,15 +101,12 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(activity_type_label, "activity_type_label")
     app.add_template_global(stage_badge, "stage_badge")
     app.add_template_global(auto_note, "auto_note")
-    app.add_template_global(QueryUrls, "query_urls")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(can_write_region, "can_write_region")
     app.add_template_global(can_change_activity, "can_change_activity")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
     app.add_template_global(TRACKS, "TRACKS")
-
-    app.add_template_global(lambda name: name in current_app.view_functions, "has_endpoint")
 
     @app.context_processor
     def _languages():

@@ -10,6 +10,7 @@ from crm.extensions import db
 from crm.models import Activity, Municipality, Note, StageChange
 from crm.services import dashboard as service
 from crm.services.pipeline import stages_on
+from crm.views import charts
 from tests.factories import ActivityFactory, NoteFactory, StageChangeFactory
 
 COVERED = {"plan_signed", "in_operation"}
@@ -464,7 +465,7 @@ def test_line_chart_geometry():
     points = [(date(2025, 1, 31), 0), (date(2025, 2, 28), 3), (date(2025, 3, 31), 5)]
     line = service.TargetLine(date(2025, 1, 31), 0, date(2027, 12, 31), 66)
     series = service.Series(service.NATIONAL, "Hele landet", points, service.Coverage(5, 98, 66), line)
-    chart = service.line_chart(series, date(2025, 3, 31), 640, 250, lambda d: f"{d:%m-%Y}", 6)
+    chart = charts.line_chart(series, date(2025, 3, 31), 640, 250, lambda d: f"{d:%m-%Y}", 6)
     assert [t.label for t in chart.y_ticks] == ["0", "20", "40", "60", "80"]
     assert chart.y_ticks[0].position == chart.bottom and chart.y_ticks[-1].position == chart.top
     assert chart.x_ticks[0].label == "01-2025" and chart.x_ticks[-1].label.endswith("2027")
@@ -472,7 +473,7 @@ def test_line_chart_geometry():
     assert chart.target_end[0] == chart.right  # the target line ends at the programme end
     assert len(chart.markers) == 3
     empty = service.Series(service.NATIONAL, "x", [], service.Coverage(0, 98, 66), None)
-    assert service.line_chart(empty, date(2025, 3, 31), 640, 250, str) is None
+    assert charts.line_chart(empty, date(2025, 3, 31), 640, 250, str) is None
 
 
 def test_line_chart_leaves_room_for_its_labels():
@@ -483,7 +484,7 @@ def test_line_chart_leaves_room_for_its_labels():
     line = service.TargetLine(date(2025, 1, 31), 0, date(2027, 12, 31), 20)
     series = service.Series(1084, "Hovedstaden", points, service.Coverage(20, 29, 20), line)
     for width, height in ((640, 250), (250, 150)):
-        chart = service.line_chart(series, date(2026, 3, 31), width, height, str, 4)
+        chart = charts.line_chart(series, date(2026, 3, 31), width, height, str, 4)
         x, y, anchor = chart.target_label
         assert anchor == "end" and x <= width - 2
         assert chart.target_end[1] == chart.top  # 20 of 20: the end point is on the top grid line

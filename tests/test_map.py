@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from crm.services import svgmap
+from crm.views import svgmap
 from crm.services.reference import read_csv
 from tests.factories import StageChangeFactory
 

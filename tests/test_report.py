@@ -608,7 +608,7 @@ def test_report_pages_issue_a_constant_number_of_queries(app, users, login_as, c
 
 
 def test_every_drilldown_link_is_the_one_url_for_builds(app, users, login_as):
-    """The figures table builds its links with QueryUrls (path once per table); each must equal url_for's."""
+    """Every link of the figures table is the one url_for builds for its metric and column."""
     from html import unescape
 
     from flask import url_for

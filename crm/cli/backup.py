@@ -3,7 +3,7 @@ from pathlib import Path
 
 import click
 
-from crm.commands import as_cli_admin
+from crm.cli.common import as_cli_admin
 from crm.services.backup import BackupError
 from crm.services.backup import backup as make_backup
 from crm.services.backup import read_manifest

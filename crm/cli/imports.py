@@ -1,4 +1,5 @@
-"""``flask --app wsgi import activities FILE`` and ``flask --app wsgi import stages FILE``.
+"""``flask --app wsgi import activities FILE`` and ``flask --app wsgi import stages FILE``; the
+``import`` group (``import outcomes`` is in crm/cli/outcomes.py).
 
 The file is checked completely first. With errors, the line-by-line report is printed and the
 command exits with status 1 without writing anything, unless ``--good-rows-only`` is given (then
@@ -9,8 +10,9 @@ acts as administrator.
 from pathlib import Path
 
 import click
+from flask.cli import AppGroup
 
-from crm.commands import as_cli_admin, import_cli
+from crm.cli.common import as_cli_admin
 from crm.services.importing import (
     ALL_OR_NOTHING,
     GOOD_ROWS_ONLY,
@@ -18,6 +20,8 @@ from crm.services.importing import (
     check_file,
     report_lines,
 )
+
+import_cli = AppGroup("import", help="Import spreadsheets (CSV or XLSX).")
 
 
 def run_import(importer_class, path: str, good_rows_only: bool, dry_run: bool, apply_changes: bool = False) -> None:

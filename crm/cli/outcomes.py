@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from crm.commands import as_cli_admin, import_cli
+from crm.cli.common import as_cli_admin
 from crm.cli.imports import apply_checked
 from crm.services.importing import report_lines
 
 
-@import_cli.command("outcomes")
+@click.command("outcomes")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--good-rows-only", is_flag=True, help="Import the good rows and skip rows with errors.")
 @click.option("--dry-run", is_flag=True, help="Only check the file and print the report.")

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Optional
 
 import click
+from flask.cli import AppGroup
 
-from crm.commands import as_cli_admin, report_cli
+from crm.cli.common import as_cli_admin
+
+report_cli = AppGroup("report", help="Produce reports.")
 
 DATE = click.DateTime(formats=["%Y-%m-%d", "%d-%m-%Y"])
 

@@ -1,8 +1,4 @@
-"""``flask --app wsgi scheduler`` (the scheduler process) and ``flask --app wsgi jobs run NAME``.
-
-The commands are attached to the app by the ``jobs`` blueprint (``cli_group=None``), see
-crm/views/jobs.py.
-"""
+"""``flask --app wsgi scheduler`` (the scheduler process) and ``flask --app wsgi jobs run|list``."""
 import signal
 import threading
 import time
@@ -12,6 +8,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from crm.audit import acting_as
+from crm.cli.common import CLI_ACTOR
 
 jobs_cli = AppGroup("jobs", help="Scheduled jobs: digest, halfyear, mail, pending.")
 
@@ -84,7 +81,7 @@ def run_command(name):
 
     if name not in JOBS:
         raise click.BadParameter(f"choose one of {', '.join(JOBS)}", param_hint="NAME")
-    with acting_as("cli (admin)"):
+    with acting_as(CLI_ACTOR):
         run = run_job(name, triggered_by="cli")
     if run is None:
         raise click.ClickException("Another process is running this job right now.")

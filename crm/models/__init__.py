@@ -30,8 +30,8 @@ from crm.models.stage import (  # noqa: F401
     STAGES,
     StageChange,
 )
-from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP, ROLES, User  # noqa: F401
+from crm.models.user import ROLES, User  # noqa: F401
 from crm.models.report import ReportSubmission  # noqa: F401
-from crm.models.task import TASK_DONE, TASK_OPEN, TASK_STATUSES, Task  # noqa: F401
+from crm.models.task import TASK_DONE, TASK_OPEN, Task  # noqa: F401
 from crm.models.messaging import JobRun, OutboxAttachment, OutboxMessage  # noqa: F401
 from crm.models.signin import SignInThrottle  # noqa: F401

@@ -1,14 +1,11 @@
 """Column mixins shared by several models."""
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
-
-def utcnow() -> datetime:
-    """Naive UTC now (the same on SQLite and PostgreSQL); pass the callable, not its value."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+from crm.clock import utcnow
 
 
 class VersionedMixin:

@@ -44,7 +44,6 @@ from decimal import Decimal
 from typing import Any, Iterable, Optional, Sequence
 
 import xlsxwriter
-from flask import Response
 
 from crm.clock import format_date, format_datetime
 
@@ -236,23 +235,13 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[Any], Iterable[Sequence[Any]
     return book.to_bytes()
 
 
-# --- Responses ------------------------------------------------------------------------------------
+# --- Tables as files ------------------------------------------------------------------------------
 
 
-def download(data: bytes, filename: str, fmt: str) -> Response:
-    """A download response for CSV (either dialect) or XLSX bytes."""
-    mimetype = "text/csv; charset=utf-8" if fmt in CSV_FORMATS else XLSX_MIMETYPE
-    return Response(
-        data,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def table_response(fmt: str, basename: str, header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> Response:
-    """What a list page returns for ``?format=csv-excel`` (Danish Excel), ``csv`` (machine) or
-    ``xlsx``; both CSV dialects are named ``basename.csv``."""
+def table_file(fmt: str, basename: str, header: Sequence[Any], rows: Iterable[Sequence[Any]]) -> tuple[bytes, str]:
+    """A list page's table as (file, file name) for ``fmt`` ``csv-excel`` (Danish Excel), ``csv``
+    (machine) or ``xlsx``; both CSV dialects are named ``basename.csv``."""
     rows = list(rows)
     if fmt == "xlsx":
-        return download(xlsx_bytes([(basename, header, rows)]), f"{basename}.xlsx", "xlsx")
-    return download(csv_bytes(header, rows, excel=fmt == CSV_EXCEL), f"{basename}.csv", fmt)
+        return xlsx_bytes([(basename, header, rows)]), f"{basename}.xlsx"
+    return csv_bytes(header, rows, excel=fmt == CSV_EXCEL), f"{basename}.csv"

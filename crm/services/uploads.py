@@ -1,5 +1,5 @@
 """Uploaded PDF documents (signed cooperation plans): checked, stored outside the database, served
-only to signed-in users as a download.
+only to signed-in users as a download (``crm.views.files.send_pdf``).
 
 Files are stored under ``UPLOAD_FOLDER`` with a random name; the user's file name is kept only
 for display and as the download name. Nothing the user sends ever becomes part of a path.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from flask import Response, abort, current_app, send_file
+from flask import current_app
 from crm.i18n import gettext as _
 from werkzeug.datastructures import FileStorage
 
@@ -87,7 +87,7 @@ def store_pdf(upload: FileStorage) -> StoredFile:
     return StoredFile(stored_name, name)
 
 
-def _stored_path(stored_name: Optional[str]) -> Optional[Path]:
+def stored_path(stored_name: Optional[str]) -> Optional[Path]:
     """The path of a stored file, only if the name is one we generate (never a user's path)."""
     if not stored_name or os.path.basename(stored_name) != stored_name or not stored_name.endswith(STORED_SUFFIX):
         return None
@@ -97,23 +97,7 @@ def _stored_path(stored_name: Optional[str]) -> Optional[Path]:
 
 def remove_stored(stored_name: Optional[str]) -> None:
     """Delete a stored file (when its record is deleted or the document replaced)."""
-    path = _stored_path(stored_name)
+    path = stored_path(stored_name)
     if path is not None:
         path.unlink(missing_ok=True)
 
-
-def send_pdf(stored_name: Optional[str], download_name: Optional[str]) -> Response:
-    """The stored PDF as a download (never shown inline), or 404 if it is missing."""
-    path = _stored_path(stored_name)
-    if path is None:
-        abort(404)
-    response = send_file(
-        path,
-        mimetype="application/pdf",
-        as_attachment=True,
-        download_name=download_name or "dokument.pdf",
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response

@@ -25,7 +25,8 @@ from crm.services.errors import Conflict, FieldError
 from crm.services.permissions import writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import activities as service
-from crm.services.export import EXPORT_FORMATS, table_response
+from crm.services.export import EXPORT_FORMATS
+from crm.views.files import table_response
 from crm.views.helpers import own_region_default
 
 bp = Blueprint("activities", __name__, url_prefix="/aktiviteter")

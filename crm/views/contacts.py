@@ -17,7 +17,8 @@ from crm.services.errors import Conflict, FieldError
 from crm.services.permissions import writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import contacts as contact_service
-from crm.services.export import EXPORT_FORMATS, table_response
+from crm.services.export import EXPORT_FORMATS
+from crm.views.files import table_response
 from crm.views.forms import PICKER, VersionedForm, centre_choices, municipality_choices, region_choices, show_error
 from crm.views.helpers import int_arg
 from crm.services.search import LIKE_ESCAPE, contains_pattern

@@ -22,7 +22,8 @@ from crm.models import FidelityReview, Municipality, PsychiatricCentre, Region
 from crm.services.errors import Conflict, FieldError
 from crm.views.access import read_required, write_required
 from crm.services import fidelity
-from crm.services.export import EXPORT_FORMATS, download, table_response, xlsx_bytes
+from crm.services.export import EXPORT_FORMATS, xlsx_bytes
+from crm.views.files import download, table_response
 from crm.services.fidelity import MAX_SCORE, MIN_SCORE, ScaleItem, items_by_section, scale_items
 from crm.views.helpers import int_arg
 

@@ -19,7 +19,8 @@ from wtforms import SubmitField
 
 from crm.views.forms import EmptyForm
 from crm.views.access import write_required
-from crm.services.export import csv_bytes, download
+from crm.services.export import csv_bytes
+from crm.views.files import download
 from crm.services.activities import ActivityImporter
 from crm.services import pending_uploads
 from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, Importer, ImportRefused, check_file

@@ -1,22 +1,19 @@
 """Administration of e-mail and scheduled jobs: the outbox (status, errors, send again) and the
-job runs (outcome, "run now"). Admins only. Also attaches the scheduler CLI commands."""
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+job runs (outcome, "run now"). Admins only."""
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from crm.cli.scheduler import jobs_cli, scheduler_command
 from crm.extensions import db
+from crm.views.files import send_bytes
 from crm.views.forms import EmptyForm
 from crm.models.messaging import MAIL_STATUSES, JobRun, OutboxMessage
 from crm.views.access import admin_required
 from crm.services import jobs as jobs_service
 from crm.services import mail
 
-# cli_group=None: `flask scheduler` and `flask jobs ...` sit at the top level of the CLI.
-bp = Blueprint("jobs", __name__, url_prefix="/admin", cli_group=None)
-bp.cli.add_command(scheduler_command)
-bp.cli.add_command(jobs_cli)
+bp = Blueprint("jobs", __name__, url_prefix="/admin")
 PER_PAGE = 50
 
 
@@ -59,8 +56,7 @@ def attachment(message_id: int):
     data = mail.attachment_bytes(item) if item.attachment_name else None
     if data is None:
         abort(404)
-    return Response(data, mimetype=item.attachment_mimetype or "application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{item.attachment_name}"'})
+    return send_bytes(data, item.attachment_name, item.attachment_mimetype or "application/octet-stream")
 
 
 @bp.route("/udbakke/send-igen", methods=["POST"])

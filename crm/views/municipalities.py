@@ -17,11 +17,11 @@ from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region,
 from crm.views.access import read_required, write_required
 from crm.services import pipeline, tasks
 from crm.services.errors import Conflict, FieldError
-from crm.services.export import EXPORT_FORMATS, table_response
+from crm.services.export import EXPORT_FORMATS
+from crm.views.files import table_response
 from crm.templating import format_date
 from crm.views.helpers import int_arg, own_region_default, wants_json
 from crm.views.tasks import TaskForm
-from crm.views.urls import safe_url
 
 bp = Blueprint("municipalities", __name__, url_prefix="/kommuner")
 MAX_TIMELINE_PAGE = 10_000  # ?side= beyond this is nonsense input, not a page anyone reaches
@@ -193,9 +193,9 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
     contacts = db.session.scalars(
         select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
     ).all()
-    links = {("activity", i.obj.id): safe_url(("activities.detail", "activities.edit"), activity_id=i.obj.id)
+    links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
              for i in timeline.items if i.kind == "activity"}
-    links.update({("review", i.obj.id): safe_url(("fidelity.detail", "fidelity.review", "fidelity.edit"), review_id=i.obj.id)
+    links.update({("review", i.obj.id): url_for("fidelity.detail", review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
     return render_template(
         "municipalities/detail.html",

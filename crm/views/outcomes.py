@@ -9,7 +9,8 @@ from flask_login import current_user
 from crm.views.forms import EmptyForm
 from crm.views.access import read_required, write_required
 from crm.services import outcomes, pending_uploads
-from crm.services.export import EXPORT_FORMATS, csv_bytes, download, table_response
+from crm.services.export import EXPORT_FORMATS, csv_bytes
+from crm.views.files import download, table_response
 from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, ImportRefused, check_file
 from crm.views.imports import UploadForm, load_pending, uploaded_bytes
 from crm.views.helpers import int_arg

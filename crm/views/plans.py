@@ -18,8 +18,9 @@ from crm.services.errors import Conflict, FieldError
 from crm.services.permissions import writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import plans as plan_service
-from crm.services.export import EXPORT_FORMATS, table_response
-from crm.services.uploads import UploadError, send_pdf
+from crm.services.export import EXPORT_FORMATS
+from crm.services.uploads import UploadError
+from crm.views.files import send_pdf, table_response
 from crm.views.forms import (PICKER, VersionedForm, centre_choices, date_text_field, municipality_choices,
                              region_choices, show_error, target_group_choices)
 from crm.views.helpers import int_arg, ints

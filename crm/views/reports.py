@@ -22,7 +22,8 @@ from crm.views.forms import DATE_FORMATS, DanishDateField, DanishNumberField
 from crm.models import ReportSubmission
 from crm.views.access import admin_required, read_required
 from crm.services import report as service
-from crm.services.export import CSV_EXCEL, download
+from crm.services.export import CSV_EXCEL
+from crm.views.files import download
 
 bp = Blueprint("reports", __name__, url_prefix="/rapporter")
 

@@ -1,5 +1,8 @@
 """The map of Denmark as SVG path strings, projected once per process from the bundled GeoJSON.
 
+Drawing, so on the web side: the services say which stage each municipality is in on a date
+(``crm.services.dashboard``); this module turns that into shapes, fills and markup.
+
 The municipality boundaries never change while the app runs, so ``map_geometry()`` reads
 ``crm/data/municipalities.geojson`` once and caches the projected paths, and the markup that does
 not change (the escaped outlines, the inset frame) is built once too. Drawing a map is then only a

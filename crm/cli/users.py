@@ -1,22 +1,15 @@
-"""Command-line interface: ``flask --app wsgi <command>``.
-
-Commands act as an administrator and are audited as ``cli (admin)``.
-"""
+"""``flask --app wsgi user create|list|disable``: user accounts from the command line."""
 import sys
-from functools import wraps
 
 import click
-from flask import Flask
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from crm.audit import acting_as
+from crm.cli.common import as_cli_admin
 from crm.extensions import db
 from crm.models import ROLES, Region, User
 from crm.models.user import ROLE_AMBASSADOR
 from crm.services import accounts
-
-CLI_ACTOR = "cli (admin)"
 
 user_cli = AppGroup("user", help="Manage users.")
 
@@ -28,36 +21,6 @@ PASSWORD_PROBLEMS = {
     "common": "The password is on the list of commonly used passwords.",
     "personal": "The password must not contain the user's e-mail or name.",
 }
-import_cli = AppGroup("import", help="Import spreadsheets (CSV or XLSX).")
-report_cli = AppGroup("report", help="Produce reports.")
-
-
-def as_cli_admin(func_):
-    """Run the command inside the app context, audited as the command-line administrator."""
-
-    @wraps(func_)
-    @with_appcontext
-    def wrapper(*args, **kwargs):
-        with acting_as(CLI_ACTOR):
-            return func_(*args, **kwargs)
-
-    return wrapper
-
-
-@click.command("seed")
-@as_cli_admin
-def seed_command():
-    """Load the 5 regions and 98 municipalities (idempotent)."""
-    from crm.services.reference import seed_reference_data
-
-    changed = seed_reference_data()
-    click.echo(
-        f"Regions: {db.session.scalar(select(func.count(Region.code)))} "
-        f"({changed['regions']} added or corrected); "
-        f"municipalities: {changed['municipalities']} added or corrected."
-    )
-
-
 @user_cli.command("create")
 @click.argument("email")
 @click.option("--role", type=click.Choice(ROLES), required=True)
@@ -110,28 +73,3 @@ def user_disable(email):
         raise click.ClickException(f"{user.email} is the last active administrator; make another user admin first.")
     db.session.commit()
     click.echo(f"Disabled {user.email}.")
-
-
-@click.command("demo")
-@click.option("--scale", type=int, default=0, help="Generate N synthetic activities over several years.")
-@as_cli_admin
-def demo_command(scale):
-    """Load demo users and a small believable history (or a large synthetic one with --scale)."""
-    from crm.demo import load_demo
-
-    for line in load_demo(scale=scale):
-        click.echo(line)
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(seed_command)
-    app.cli.add_command(demo_command)
-    app.cli.add_command(user_cli)
-    app.cli.add_command(import_cli)
-    app.cli.add_command(report_cli)
-    from crm.cli.backup import backup_command, restore_command
-
-    app.cli.add_command(backup_command)
-    app.cli.add_command(restore_command)
-    # Areas add their own subcommands to the groups above when imported.
-    from crm import cli_extensions  # noqa: F401

@@ -1,2 +1,0 @@
-"""Imports the modules that attach subcommands to the CLI groups in ``crm.commands``."""
-from crm.cli import backup, imports, outcomes, report, scheduler  # noqa: F401
