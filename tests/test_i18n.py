@@ -31,6 +31,32 @@ def test_user_language_and_refresh(app, users, login_as):
         assert str(lazy_gettext("Kommuner")) == "Municipalities"
 
 
+def test_the_fast_lookup_returns_what_flask_babel_returns(app):
+    """Every string of the English catalog, in both languages (through force_locale): the same text
+    as Flask-Babel's own ``gettext`` (and, for plurals, its catalog's ``ungettext``)."""
+    from pathlib import Path
+
+    import flask_babel
+    from babel.messages.pofile import read_po
+
+    from crm.i18n import translations
+
+    path = Path(__file__).resolve().parent.parent / "crm" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        ids = [message.id for message in read_po(handle) if message.id]
+    with app.test_request_context("/"):
+        for locale in ("da", "en"):
+            with force_locale(locale):
+                assert translations() is flask_babel.get_translations()
+                for msgid in ids:
+                    if isinstance(msgid, tuple):
+                        for n in (1, 2):
+                            assert translations().ungettext(*msgid, n) == \
+                                flask_babel.get_translations().ungettext(*msgid, n)
+                    else:
+                        assert gettext(msgid) == flask_babel.gettext(msgid)
+
+
 def test_variables_and_plurals_outside_requests(app):
     assert gettext("Kommuner: %(names)s", names="Aarhus") == "Kommuner: Aarhus"
     assert ngettext("%(num)d kommune", "%(num)d kommuner", 2) == "2 kommuner"
