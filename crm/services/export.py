@@ -46,7 +46,7 @@ from typing import Any, Iterable, Optional, Sequence
 import xlsxwriter
 from flask import Response
 
-from crm.clock import format_date, format_datetime
+from crm.formatting import format_date, format_datetime
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_EXCEL = "csv-excel"  # the Danish Excel dialect, as ``?format=`` says it

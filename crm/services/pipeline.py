@@ -5,7 +5,8 @@ from typing import Iterable, Optional
 
 from sqlalchemy import and_, func, select
 
-from crm.clock import format_date, local_today
+from crm.clock import local_today
+from crm.formatting import format_date
 from crm.extensions import db
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
-from crm.clock import local_today
+from crm.formatting import format_date, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import Date, and_, bindparam, distinct, func, or_, select
@@ -124,32 +124,6 @@ METRICS_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 REPORTED_ACTIVITY_TYPES: tuple[str, ...] = tuple(
     dict.fromkeys(t for m in METRICS if m.family == "activities" for t in m.types)
 )
-
-
-# --- Periods ---------------------------------------------------------------------------------
-
-
-def half_year_period(year: int, half: int) -> tuple[date, date]:
-    """H1 = 1 January–30 June, H2 = 1 July–31 December (inclusive). ValueError otherwise."""
-    if half not in (1, 2):
-        raise ValueError("half must be 1 or 2")
-    if not 1 <= int(year) <= 9999:
-        raise ValueError("year out of range")
-    return (date(year, 1, 1), date(year, 6, 30)) if half == 1 else (date(year, 7, 1), date(year, 12, 31))
-
-
-def last_completed_half(today: Optional[date] = None) -> tuple[int, int]:
-    """(year, half) of the most recent half year that has ended: the one due for STAR."""
-    today = today or local_today()
-    return (today.year, 1) if today.month > 6 else (today.year - 1, 2)
-
-
-def period_label(start: date, end: date) -> str:
-    """'1. halvår 2025' for a half year, else '01-01-2025–15-03-2025'."""
-    for half in (1, 2):
-        if (start, end) == half_year_period(start.year, half):
-            return _("%(half)s. halvår %(year)s", half=half, year=start.year)
-    return f"{start:%d-%m-%Y}–{end:%d-%m-%Y}"
 
 
 # --- The report object -----------------------------------------------------------------------
@@ -620,7 +594,7 @@ def _figures_sheet(book: XlsxBook, report: StatusReport) -> None:
     """The report table: key, Danish label, the five regions (screen order), the nation."""
     sheet = book.sheet(_("Statusrapport"))
     sheet.write(0, 0, _("Statusrapport til STAR: %(period)s", period=report.label), "title")
-    sheet.write_row(1, [_("Periode"), f"{report.start:%d-%m-%Y} – {report.end:%d-%m-%Y}"])
+    sheet.write_row(1, [_("Periode"), f"{format_date(report.start)} – {format_date(report.end)}"])
     names = [_("Nøgle"), _("Nøgletal")] + [REGION_SHORT_NAMES[c] for c in DISPLAY_COLUMNS]
     sheet.header(3, names, [32, 52] + [14] * len(DISPLAY_COLUMNS))
     sheet.freeze(4, 2)

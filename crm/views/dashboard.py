@@ -27,7 +27,7 @@ from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.pipeline import StageOnDate
 from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
-from crm.templating import format_date
+from crm.formatting import format_date
 from crm.views.urls import QueryUrls, safe_url
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")

@@ -16,7 +16,7 @@ from crm.views.access import read_required, write_required
 from crm.services import pipeline, tasks
 from crm.services.export import EXPORT_FORMATS, table_response
 from crm.services.locking import check_version, conflict_message
-from crm.templating import format_date
+from crm.formatting import format_date
 from crm.views.pipeline_forms import MoveForm, NoteForm, StageChangeForm, StageCorrectionForm, TaskForm
 from crm.views.helpers import int_arg, own_region_default, wants_json
 from crm.views.urls import safe_url
