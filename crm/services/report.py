@@ -23,7 +23,7 @@ from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Municipality, ReportSubmission, StageChange)
-from crm.services.export import XlsxBook, csv_bytes, excel_date
+from crm.services.export import XlsxBook, csv_bytes
 
 TOTAL = "total"
 # CSV and stored-figure column order (official region codes ascending, then the nation).
@@ -614,13 +614,13 @@ def _definitions_sheet(book: XlsxBook) -> None:
 RECORD_HEADER = (_l("Nøgletal"), _l("Dato"), _l("Kommune/titel"), _l("Kode/id"), _l("Fase/type"),
                  _l("Forrige fase"), _l("Deltagere/score"), _l("Timer"))
 RECORD_WIDTHS = (30, 12, 48, 9, 30, 24, 11, 8)
-RECORD_FORMATS = (None, "date")  # the date column holds Excel serial numbers (excel_date)
+RECORD_FORMATS = (None, "date")  # the date column: dates, written by XlsxWriter as date cells
 
 
 def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     """Every record counted, grouped by region (None: national activities), in four queries.
 
-    Each row: metric key, date (Excel serial or None), name or title, code or id, stage or type,
+    Each row: metric key, date (or None), name or title, code or id, stage or type,
     previous stage, participants (or fidelity score), hours (float). Labels come from dicts built
     once, so each of the thousands of activity rows costs a few lookups.
     """
@@ -630,12 +630,11 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     no_stage = _("(ingen fase)")
     for r in signed_records(report.start, report.end):
         rows[r.region_code].append((
-            "plans_signed_in_period", excel_date(r.effective_date), r.name, r.code,
+            "plans_signed_in_period", r.effective_date, r.name, r.code,
             stage_label.get(r.stage, r.stage),
             stage_label.get(r.previous_stage, r.previous_stage) if r.previous_stage else no_stage, None, None))
     for r in municipality_records(report.end):
-        since = excel_date(r.since) if r.since else None  # None: no stage recorded yet
-        rows[r.region_code].append((f"stage_{r.stage}_at_end", since, r.name, r.code,
+        rows[r.region_code].append((f"stage_{r.stage}_at_end", r.since, r.name, r.code,  # since None: no stage yet
                                     stage_label.get(r.stage, r.stage), None, None, None))
     metric_for_type = {t: m.key for m in METRICS if m.family == "activities" and m.measure == "count"
                        for t in m.types}
@@ -643,10 +642,10 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     national = rows[None]
     for a in activity_records(report.start, report.end):
         rows.get(a.region_code, national).append((
-            metric_for_type[a.type], excel_date(a.start_date), a.title, a.id, type_label.get(a.type, a.type),
+            metric_for_type[a.type], a.start_date, a.title, a.id, type_label.get(a.type, a.type),
             None, a.participants, None if a.hours is None else float(a.hours)))
     for r in review_records(report.start, report.end):
-        rows[r.region_code].append(("fidelity_reviews", excel_date(r.review_date), r.name, r.code, r.team,
+        rows[r.region_code].append(("fidelity_reviews", r.review_date, r.name, r.code, r.team,
                                     None, r.total, None))
     return rows
 
