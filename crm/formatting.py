@@ -137,6 +137,12 @@ def number_as_typed(value: Optional[Union[int, Decimal, float]]) -> str:
     return text.replace(".", ",")
 
 
+def megabytes(size: int) -> str:
+    """A size in bytes as whole MB (``10``), or with two decimals below one MB (``0,25``)."""
+    value = size / (1024 * 1024)
+    return str(round(value)) if value >= 1 else format_number(value, 2)
+
+
 # --- Numbers typed by people ----------------------------------------------------------------------
 #
 # The rule (also in the README):

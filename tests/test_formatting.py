@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from crm import formatting
 from crm.clock import to_local
 from crm.formatting import (NumberError, add_months, format_date, format_datetime, format_number, format_percent,
-                            format_time, half_year_period, half_year_start, last_completed_half, month_end,
+                            format_time, half_year_period, half_year_start, last_completed_half, megabytes, month_end,
                             month_ends, number_as_typed, parse_date, parse_number, period_label)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -170,6 +170,15 @@ def test_typed_numbers_are_refused_with_a_reason():
     with pytest.raises(NumberError, match="Tvetydigt"):
         parse_number("1.234")
     assert parse_number("12,5", 2) == Decimal("12.5")
+
+
+@pytest.mark.parametrize("size, danish, english", [(10 * 1024 * 1024, "10", "10"), (96 * 1024 * 1024, "96", "96"),
+                                                   (2000 * 1024 * 1024, "2000", "2000"),
+                                                   (int(2.5 * 1024 * 1024), "2", "2"), (64 * 1024, "0,06", "0.06")])
+def test_megabytes(size, danish, english):
+    for locale, expected in (("da", danish), ("en", english)):
+        with _app().test_request_context("/"), force_locale(locale):
+            assert megabytes(size) == expected
 
 
 # --- Periods --------------------------------------------------------------------------------------
