@@ -28,10 +28,11 @@ from sqlalchemy import insert, text
 from config import TestingConfig
 from crm import create_app
 from crm.extensions import db
+from crm.formatting import half_year_period
 from crm.models import (ACTIVITY_TYPE_CODES, STAGE_CODES, Activity, FidelityReview, Municipality, Region,
                         StageChange, activity_municipality)
 from crm.services.reference import read_csv
-from crm.services.report import half_year_period, report_to_csv, report_to_xlsx, status_report
+from crm.services.report import report_to_csv, report_to_xlsx, status_report
 
 SIZES = (1_000, 10_000, 100_000)
 SPAN_START, SPAN_DAYS = date(2024, 1, 1), (date(2027, 12, 31) - date(2024, 1, 1)).days

@@ -1,16 +1,21 @@
 """Translation lookups that stay cheap when a page asks for hundreds of strings.
 
-Flask-Babel resolves the locale and its catalog afresh on every ``gettext`` call (several context
-lookups and a locale-to-string conversion each time): about 30 µs, which made translation the
-largest single cost of rendering a table. Here the catalog is looked up once per request and
-remembered next to Flask-Babel's own per-request state, keyed by the locale object, so
-``force_locale`` (e-mails in the recipient's language) and ``flask_babel.refresh`` still switch it.
+Flask-Babel's ``get_translations`` finds the domain, the locale and the catalog afresh on every
+``gettext`` call (about 10 µs). Here the catalog is remembered once per request in our own
+``g.crm_translations``, keyed by the locale object Flask-Babel's public ``get_locale`` returns, so
+``force_locale`` (e-mails in the recipient's language) and ``flask_babel.refresh`` still switch
+it: both give ``get_locale`` a different locale, and the catalog is looked up again.
+
+Measured (in-process CPU time per request, bench pages at 100 000 activities): plain
+Flask-Babel lookups cost 5–18 % more per page than this (municipality list +13 %, board +18 %),
+so the shortcut stays; it uses only Flask-Babel's public functions, and a test holds every
+catalog string to what Flask-Babel's own ``gettext`` returns.
 """
 from typing import Any
 
 from babel import Locale
 from babel.support import NullTranslations, Translations
-from flask import Flask, g, has_app_context
+from flask import Flask, g
 from flask_babel import get_locale, get_translations
 from flask_babel.speaklater import LazyString
 from jinja2 import pass_eval_context
@@ -18,30 +23,26 @@ from jinja2.nodes import EvalContext
 from markupsafe import Markup
 
 _NULL = NullTranslations()
-_DANISH = Locale.parse("da")
+DANISH = Locale.parse("da")
+_REMEMBERED = "crm_translations"  # our own name in ``g``: (locale, catalog)
 
 
 def translations() -> Translations | NullTranslations:
     """The current catalog, looked up once per request and locale."""
-    if not has_app_context():
+    locale = get_locale()  # None outside an app context
+    if locale is None:
         return _NULL
-    state = g.get("_flask_babel")  # Flask-Babel 4's per-request namespace (holds babel_locale)
-    if state is None:
-        return get_translations()
-    locale = getattr(state, "babel_locale", None)
-    remembered = getattr(state, "crm_translations", None)
-    if locale is not None and remembered is not None and remembered[0] is locale:
+    remembered = g.get(_REMEMBERED)
+    if remembered is not None and remembered[0] is locale:
         return remembered[1]
-    catalog = get_translations()  # also sets state.babel_locale
-    state.crm_translations = (getattr(state, "babel_locale", None), catalog)
+    catalog = get_translations()
+    setattr(g, _REMEMBERED, (locale, catalog))
     return catalog
 
 
 def current_locale() -> Locale:
-    """The request's locale (Danish outside requests), read from Flask-Babel's per-request state
-    once it has been chosen; ``get_locale`` chooses and remembers it the first time."""
-    state = g.get("_flask_babel") if has_app_context() else None
-    return getattr(state, "babel_locale", None) or get_locale() or _DANISH
+    """The request's locale as Flask-Babel chose it; Danish outside requests."""
+    return get_locale() or DANISH
 
 
 def gettext(string: str, **variables: Any) -> str:

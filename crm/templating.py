@@ -1,72 +1,15 @@
 """Jinja filters and globals shared by all templates (Danish date format, labels)."""
-from decimal import ROUND_HALF_EVEN, Decimal
-from functools import lru_cache
 from typing import Any, Optional
 
 from flask import Flask, current_app
-from babel import Locale
-from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
-from flask_babel import format_decimal, get_locale
+from flask_babel import get_locale
 from markupsafe import Markup, escape
 
-from crm.clock import format_date, format_datetime, format_time
-from crm.i18n import current_locale
+from crm.formatting import format_date, format_datetime, format_number, format_percent, format_time
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from crm.services.permissions import can_change_activity, can_write_region
 from crm.services.importing import format_change_value
 
-
-
-def format_number(value: Any, decimals: int = 0) -> str:
-    """Numbers in the user's locale (decimal comma in Danish), exactly as Babel's ``format_decimal``
-    with ``#,##0`` (whole numbers), ``#,##0.##`` (other numbers) or ``decimals`` fixed places.
-
-    Done by hand because Babel parses the pattern and looks the locale up on every call (about
-    20 µs, the largest cost of a table of figures); a test holds the output to Babel's.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
-        return _babel_number(value, decimals)
-    number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    if not number.is_finite():
-        return _babel_number(value, decimals)
-    places = decimals or (0 if isinstance(value, int) else 2)
-    rounded = abs(number).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-    whole, _, fraction = f"{rounded:,.{places}f}".partition(".")
-    if not decimals:
-        fraction = fraction.rstrip("0")
-    group, decimal_sign, minus = _number_symbols(current_locale())
-    text = whole.replace(",", group) + (decimal_sign + fraction if fraction else "")
-    return minus + text if number.is_signed() else text
-
-
-def format_percent(value: Any, decimals: int = 1) -> str:
-    """A share given in percent (41.37 for 41.37 %) the way the user's language writes it:
-    "41,4 %" in Danish, "41.4%" in English (CLDR's percent pattern, as Babel's ``format_percent``,
-    with its no-break space written as a plain one, as pages and tests have always had it); the one
-    percent format of every page. None is shown as "–"."""
-    if value is None:
-        return "–"
-    prefix, suffix = _percent_affixes(current_locale())
-    return prefix + format_number(value, decimals) + suffix
-
-
-@lru_cache(maxsize=8)
-def _percent_affixes(locale: Locale) -> tuple[str, str]:
-    pattern = locale.percent_formats[None]
-    return pattern.prefix[0].replace("\xa0", " "), pattern.suffix[0].replace("\xa0", " ")
-
-
-def _babel_number(value: Any, decimals: int) -> str:
-    if isinstance(value, (float, Decimal)) or decimals:
-        return format_decimal(value, format="#,##0." + "0" * decimals if decimals else "#,##0.##")
-    return format_decimal(value, format="#,##0")
-
-
-@lru_cache(maxsize=8)
-def _number_symbols(locale: Locale) -> tuple[str, str, str]:
-    return get_group_symbol(locale), get_decimal_symbol(locale), get_minus_sign_symbol(locale)
 
 
 def stage_label(code: Optional[str]) -> str:

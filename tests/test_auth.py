@@ -110,7 +110,7 @@ def test_anonymous_language_switch(client):
 def test_dates_are_shown_danish_style(app):
     from datetime import date
 
-    from crm.templating import format_date
+    from crm.formatting import format_date
 
     assert format_date(date(2026, 11, 23)) == "23-11-2026"
 

@@ -89,10 +89,11 @@ def all_pages(app) -> list[Page]:
 
 def _add_records_the_demo_lacks() -> None:
     """A submitted status report and a message in the outbox, so their pages are checked too."""
+    from crm.formatting import half_year_period, last_completed_half
     from crm.services import report
     from crm.services.mail import queue_message
 
-    report.submit_report(*report.half_year_period(*report.last_completed_half()), note="Indsendt til STAR", actor=None)
+    report.submit_report(*half_year_period(*last_completed_half()), note="Indsendt til STAR", actor=None)
     queue_message("arbejdsgruppe@demo.ips.dk", "Statusrapport", "Se vedhæftet.",
                   attachment=("status.csv", "text/csv", b"metric,total\n"))
     db.session.commit()

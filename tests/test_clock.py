@@ -8,7 +8,7 @@ import pytest
 from crm.extensions import db
 from crm.models import AuditEntry, JobRun, OutboxMessage
 from crm.services import report as report_service
-from crm.templating import format_datetime
+from crm.formatting import format_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +61,7 @@ def test_stored_times_on_every_page_are_danish_time(app, users, login_as, path):
 
 
 def test_no_template_or_module_formats_a_time_on_its_own():
-    """Times go through crm.templating.format_datetime (|dkdatetime) and crm.clock, nowhere else:
+    """Times go through crm.formatting.format_datetime (|dkdatetime) and crm.clock, nowhere else:
     no strftime in templates, no server-local datetime.now() or hand-made DD-MM-YYYY in the code."""
     offenders = []
     for path in (ROOT / "templates").rglob("*.html"):

@@ -7,6 +7,7 @@ from math import ceil
 import pytest
 
 from crm.extensions import db
+from crm.formatting import add_months
 from crm.models import Activity, Municipality, Note, StageChange
 from crm.services import dashboard as service
 from crm.services.pipeline import stages_on
@@ -155,10 +156,10 @@ def test_coverage_target_and_missing():
 
 
 def test_months_before_clamps_to_month_end():
-    assert service.months_before(date(2026, 8, 31), 6) == date(2026, 2, 28)
-    assert service.months_before(date(2024, 8, 31), 6) == date(2024, 2, 29)
-    assert service.months_before(date(2026, 3, 15), 6) == date(2025, 9, 15)
-    assert service.months_before(date(2026, 1, 1), 12) == date(2025, 1, 1)
+    assert add_months(date(2026, 8, 31), -6) == date(2026, 2, 28)
+    assert add_months(date(2024, 8, 31), -6) == date(2024, 2, 29)
+    assert add_months(date(2026, 3, 15), -6) == date(2025, 9, 15)
+    assert add_months(date(2026, 1, 1), -12) == date(2025, 1, 1)
 
 
 # --- Trend and funnel --------------------------------------------------------------------------

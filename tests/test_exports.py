@@ -233,3 +233,29 @@ def test_no_other_module_writes_csv_or_xlsx():
                         or (module == "csv" and name in ("writer", "DictWriter"))):
                     found.append(f"{path.relative_to(root.parent)}:{node.lineno} {module} {name}".strip())
     assert found == []
+
+
+@pytest.mark.parametrize("value, shown", [
+    (date(1900, 2, 28), datetime(1900, 2, 28)), (date(1900, 3, 1), datetime(1900, 3, 1)),
+    (date(2026, 11, 23), datetime(2026, 11, 23)), (datetime(2026, 7, 1, 3, 42), datetime(2026, 7, 1)),
+])
+def test_dates_are_date_cells_written_by_xlsxwriter(value, shown):
+    """A date (a timestamp: its day) is a date cell shown 23-11-2026; XlsxWriter converts it to
+    Excel's serial number (with Excel's 1900 leap-year quirk), both through ``write`` and ``write_rows``."""
+    book = export.XlsxBook()
+    sheet = book.sheet("Datoer")
+    sheet.write(0, 0, value)
+    sheet.write_rows(1, [(value,)], ("date",))
+    cells = load_workbook(io.BytesIO(book.to_bytes())).active["A1":"A2"]
+    for (cell,) in cells:
+        assert cell.is_date and cell.value == shown and cell.number_format == "dd-mm-yyyy"
+
+
+def test_no_excel_serial_dates_computed_by_hand():
+    """XLSX dates go through XlsxWriter's own date writing; nothing in crm/ counts days from 1899/1900."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "crm"
+    offenders = [str(path.relative_to(root.parent)) for path in root.rglob("*.py")
+                 if any(word in path.read_text(encoding="utf-8") for word in ("1899", "excel_date", "EXCEL_DAY"))]
+    assert offenders == []

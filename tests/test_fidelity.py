@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from crm.extensions import db
+from crm.formatting import add_months
 from crm.models import FidelityRating, FidelityReview
 from crm.services import fidelity
 from tests import factories
@@ -194,7 +195,7 @@ def test_due_today_is_not_overdue_and_leap_day(app):
     make_review(147, date(2025, 2, 28), scores_for_total(110))
     due = _due_by_code()
     assert (due[101].due_date, due[101].overdue) == (TODAY, False)
-    assert fidelity.add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
+    assert add_months(date(2024, 2, 29), 12) == date(2025, 2, 28)
     assert due[147].due_date == date(2026, 2, 28) and due[147].overdue
 
 
@@ -236,7 +237,7 @@ def test_overview_shows_bands_weakest_items_and_due_lists(app, users, login_as):
     today = date.today()  # the page works on today's date
     sign(101, today - timedelta(days=900))
     make_review(101, today - timedelta(days=400), scores_for_total(116))  # due 35 days ago
-    sign(147, fidelity.add_months(today, -11))  # due in about a month
+    sign(147, add_months(today, -11))  # due in about a month
     sign(151, today - timedelta(days=30))  # due in 11 months: in neither list
     client = login_as(users["working_group"])
     html = client.get("/fidelitet/").text

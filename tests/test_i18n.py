@@ -31,6 +31,32 @@ def test_user_language_and_refresh(app, users, login_as):
         assert str(lazy_gettext("Kommuner")) == "Municipalities"
 
 
+def test_the_fast_lookup_returns_what_flask_babel_returns(app):
+    """Every string of the English catalog, in both languages (through force_locale): the same text
+    as Flask-Babel's own ``gettext`` (and, for plurals, its catalog's ``ungettext``)."""
+    from pathlib import Path
+
+    import flask_babel
+    from babel.messages.pofile import read_po
+
+    from crm.i18n import translations
+
+    path = Path(__file__).resolve().parent.parent / "crm" / "translations" / "en" / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as handle:
+        ids = [message.id for message in read_po(handle) if message.id]
+    with app.test_request_context("/"):
+        for locale in ("da", "en"):
+            with force_locale(locale):
+                assert translations() is flask_babel.get_translations()
+                for msgid in ids:
+                    if isinstance(msgid, tuple):
+                        for n in (1, 2):
+                            assert translations().ungettext(*msgid, n) == \
+                                flask_babel.get_translations().ungettext(*msgid, n)
+                    else:
+                        assert gettext(msgid) == flask_babel.gettext(msgid)
+
+
 def test_variables_and_plurals_outside_requests(app):
     assert gettext("Kommuner: %(names)s", names="Aarhus") == "Kommuner: Aarhus"
     assert ngettext("%(num)d kommune", "%(num)d kommuner", 2) == "2 kommuner"
@@ -42,7 +68,9 @@ from decimal import Decimal  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from crm.templating import _babel_number, format_number  # noqa: E402
+from babel.numbers import format_decimal  # noqa: E402
+
+from crm.formatting import format_number  # noqa: E402
 
 NUMBERS = st.one_of(
     st.integers(min_value=-10**15, max_value=10**15),
@@ -69,7 +97,17 @@ def _number_app():
 @given(value=NUMBERS, decimals=st.integers(min_value=0, max_value=3), locale=st.sampled_from(["da", "en"]))
 def test_format_number_matches_babel(value, decimals, locale):
     with _number_app().test_request_context("/"), force_locale(locale):
-        assert format_number(value, decimals) == _babel_number(value, decimals)
+        assert format_number(value, decimals) == _babel_number(value, decimals, locale)
+
+
+def _babel_number(value, decimals: int, locale: str) -> str:
+    """Babel's own ``format_decimal``: ``#,##0`` for whole numbers, ``#,##0.##`` for other
+    numbers, ``decimals`` fixed places when asked."""
+    if decimals:
+        pattern = "#,##0." + "0" * decimals
+    else:
+        pattern = "#,##0.##" if isinstance(value, (float, Decimal)) else "#,##0"
+    return format_decimal(value, format=pattern, locale=locale)
 
 
 def test_no_translated_string_hides_inside_an_f_string():

@@ -8,7 +8,7 @@ from babel.numbers import format_percent as babel_percent
 from flask_babel import force_locale
 
 from crm.extensions import db
-from crm.templating import format_percent
+from crm.formatting import format_percent
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent

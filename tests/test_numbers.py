@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.models import Activity, StageChange
 from crm.services.activities import MAX_PLAUSIBLE_HOURS_PER_DAY, MAX_PLAUSIBLE_PARTICIPANTS
-from crm.services.numbers import NumberError, input_text, parse_number
+from crm.formatting import NumberError, number_as_typed, parse_number
 from crm.services.pipeline import stage_on
 from tests import factories
 from tests.test_activities import form
@@ -67,7 +67,7 @@ def test_ambiguous_or_unreadable_numbers_are_refused(text, places, message):
 @pytest.mark.parametrize("value, text", [(Decimal("2.50"), "2,5"), (Decimal("12.00"), "12"), (7, "7"), (None, ""),
                                          (Decimal("0.25"), "0,25")])
 def test_stored_numbers_are_shown_the_way_they_are_typed(value, text):
-    assert input_text(value) == text
+    assert number_as_typed(value) == text
 
 
 def test_no_number_input_or_number_field_anywhere():

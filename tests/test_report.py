@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from crm.extensions import db
+from crm.formatting import half_year_period, last_completed_half
 from crm.models import Activity, FidelityReview, Municipality, ReportSubmission, StageChange
 from crm.services import report as service
 from tests import factories
@@ -187,10 +188,10 @@ def test_metric_keys_are_stable_and_in_order():
 
 
 def test_half_year_periods():
-    assert service.half_year_period(2025, 1) == H1
-    assert service.half_year_period(2025, 2) == H2
+    assert half_year_period(2025, 1) == H1
+    assert half_year_period(2025, 2) == H2
     with pytest.raises(ValueError):
-        service.half_year_period(2025, 3)
+        half_year_period(2025, 3)
 
 
 @pytest.mark.parametrize("period, table", [(H1, EXPECTED_H1), (H2, EXPECTED_H2)], ids=["H1", "H2"])
@@ -413,8 +414,8 @@ def test_drilldown_bad_arguments(app, users, login_as, query, status):
 
 def test_an_inverted_period_says_which_period_is_shown_instead(app, users, login_as):
     html = login_as(users["ambassador"]).get("/rapporter/?start=2025-06-30&end=2025-01-01").text
-    year, half = service.last_completed_half()
-    start, end = service.half_year_period(year, half)
+    year, half = last_completed_half()
+    start, end = half_year_period(year, half)
     assert f"Perioden kunne ikke vises. Viser {start:%d-%m-%Y}–{end:%d-%m-%Y} i stedet." in html
     # the user's dates stay in the boxes: a valid one shown the Danish way
     assert 'value="30-06-2025"' in html and 'value="2025-01-01"' in html  # the wrong one as typed

@@ -13,24 +13,38 @@ import click
 from flask.cli import AppGroup
 
 from crm.cli.common import as_cli_admin
+from crm.formatting import half_year_period, parse_date
 
 report_cli = AppGroup("report", help="Produce reports.")
 
-DATE = click.DateTime(formats=["%Y-%m-%d", "%d-%m-%Y"])
+
+class TypedDate(click.ParamType):
+    """A date as people type it, read by ``crm.formatting.parse_date`` (2025-07-01 or 01-07-2025)."""
+
+    name = "date"
+
+    def convert(self, value, param, ctx) -> date:
+        if isinstance(value, date):
+            return value
+        day = parse_date(value)
+        if day is None:
+            self.fail(f"{value!r} is not a date: write YYYY-MM-DD or DD-MM-YYYY.", param, ctx)
+        return day
+
+
+DATE = TypedDate()
 
 
 def resolve_period(year: Optional[int], half: Optional[int], start, end) -> tuple[date, date]:
     """The period from either --year/--half or --from/--to; a UsageError (exit 2) otherwise."""
-    from crm.services.report import half_year_period
-
     if (start or end) and (year is not None or half is not None):
         raise click.UsageError("Use either --year/--half or --from/--to, not both.")
     if start or end:
         if not (start and end):
             raise click.UsageError("Give both --from and --to (YYYY-MM-DD).")
-        if start.date() > end.date():
-            raise click.UsageError(f"--from ({start.date()}) is after --to ({end.date()}).")
-        return start.date(), end.date()
+        if start > end:
+            raise click.UsageError(f"--from ({start}) is after --to ({end}).")
+        return start, end
     if year is None:
         raise click.UsageError("Give --year and --half, or --from and --to.")
     if half is None:

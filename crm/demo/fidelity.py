@@ -10,8 +10,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from crm.extensions import db
+from crm.formatting import add_months
 from crm.models import Municipality, PsychiatricCentre
-from crm.services.fidelity import add_months, covered_since, scale_items, write_review
+from crm.services.fidelity import covered_since, scale_items, write_review
 from crm.services.pipeline import stages_on
 
 # Items that are usually weaker in new IPS services (a believable national "weakest items" list).

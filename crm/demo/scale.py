@@ -124,10 +124,6 @@ def _slug(value: str) -> str:
     return "".join(ch for ch in value if ch.isalnum() or ch in "-.")
 
 
-def _quarter(day: date) -> str:
-    return f"{day.year}Q{(day.month - 1) // 3 + 1}"
-
-
 def _quarters_between(first: date, last: date) -> Iterable[str]:
     """Quarter labels from the one containing ``first`` to the one containing ``last``."""
     year, q = first.year, (first.month - 1) // 3 + 1

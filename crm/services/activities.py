@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
-from crm.clock import format_date
+from crm.formatting import format_date, number_as_typed
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import Select, or_, select
@@ -42,7 +42,7 @@ from crm.services.importing import (
 )
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
-from crm.services.numbers import FormWarning, input_text
+from crm.services.numbers import FormWarning
 from crm.services.permissions import can_write_region, ensure_can_change_activity, ensure_can_write
 
 NATIONAL = "national"  # filter value for activities without a region
@@ -99,7 +99,7 @@ def plausibility_warnings(data: Mapping[str, Any], municipality_codes: Sequence[
     if hours is not None and hours > limit:
         message = (_("Over %(max)s timer på én dag. Er det rigtigt (fx 12,5 og ikke 125)?", max=limit) if limit ==
                    MAX_PLAUSIBLE_HOURS_PER_DAY else _("Over %(max)s timer i alt. Er det rigtigt?", max=limit))
-        warnings.append(FormWarning("hours", f"hours:{input_text(hours)}>{limit}", message))
+        warnings.append(FormWarning("hours", f"hours:{number_as_typed(hours)}>{limit}", message))
     participants = data.get("participants")
     if participants is not None and participants > MAX_PLAUSIBLE_PARTICIPANTS:
         warnings.append(FormWarning("participants", f"participants:{participants}", _(

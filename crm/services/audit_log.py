@@ -14,7 +14,8 @@ from typing import Any, Mapping, Optional
 from sqlalchemy import Boolean, Date, DateTime, Numeric, Select, Time, select
 from sqlalchemy.orm import Mapper
 
-from crm.clock import LOCAL_TZ, format_date, format_datetime, format_time
+from crm.clock import LOCAL_TZ
+from crm.formatting import format_date, format_datetime, format_number, format_time, parse_date
 from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
@@ -301,16 +302,6 @@ class AuditFilters:
         return query
 
 
-def parse_date(text: str) -> Optional[date]:
-    """23-11-2026 or 2026-11-23; None when it is neither."""
-    for fmt in ("%d-%m-%Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
 def _utc_midnight(day: date) -> datetime:
     """The start of a Danish day as the naive UTC the log stores."""
     from datetime import timezone
@@ -460,8 +451,6 @@ def format_value(table: str, name: str, value: Any, names: Optional[dict] = None
         if isinstance(kind, Time):
             return format_time(time.fromisoformat(str(value)))
         if isinstance(kind, Numeric):
-            from crm.templating import format_number
-
             return format_number(Decimal(str(value)))
     except (ValueError, InvalidOperation):
         pass

@@ -9,7 +9,7 @@ module existed into codes where they could be recognised.
 from datetime import date
 from typing import Any, Mapping, Optional
 
-from crm.clock import format_date
+from crm.formatting import format_date
 from crm.i18n import lazy_gettext as _l
 
 PLAN_SIGNED = "plan_signed"

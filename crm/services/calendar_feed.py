@@ -17,7 +17,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Iterable, Optional
 
 from flask import current_app
-from crm.clock import LOCAL_TZ, format_date
+from crm.clock import LOCAL_TZ
+from crm.formatting import format_date
 from crm.i18n import gettext as _
 from icalendar import Calendar, Event
 from sqlalchemy import or_, select

@@ -7,7 +7,6 @@ as-of date, six months before, every month end of the trend); rather than one qu
 fetches the whole stage-change history once (a few thousand rows at most) and replays it in
 Python, so the page costs the same number of queries however long the history is.
 """
-import calendar
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -20,42 +19,13 @@ from sqlalchemy.orm import joinedload
 
 from crm.database import column_rows
 from crm.extensions import db
+from crm.formatting import add_months, half_year_start, month_ends
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, Activity, Municipality, Note,
                         Region, StageChange, activity_municipality)
 from crm.services.pipeline import StageOnDate, stages_on
 
 NATIONAL = "national"  # the key of the national figures next to the region codes
 OTHER_TRACK = 0  # activities of type "other", which belong to no track
-
-
-# --- Dates -----------------------------------------------------------------------------------
-
-
-def month_end(year: int, month: int) -> date:
-    """The last day of a month."""
-    return date(year, month, calendar.monthrange(year, month)[1])
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day ``months`` earlier, clamped to the month's length (31-08 → 28/29-02)."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def month_ends(first: date, last: date) -> list[date]:
-    """The end of every month from ``first``'s month to ``last``'s; the last one is ``last`` itself."""
-    points = []
-    year, month = first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        points.append(min(month_end(year, month), last))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return points
-
-
-def half_year_start(day: date) -> date:
-    """1 January or 1 July of the half year ``day`` falls in."""
-    return date(day.year, 1 if day.month <= 6 else 7, 1)
 
 
 # --- Coverage --------------------------------------------------------------------------------
@@ -354,7 +324,7 @@ def gone_quiet(today: date, region_code: int | None = None, months: int = 6) -> 
     or before ``today`` (planned activities do not count yet). Never contacted (None) come first,
     then the longest quiet. One query (see ``_gone_quiet_query``).
     """
-    cutoff = months_before(today, months)
+    cutoff = add_months(today, -months)
     params = {"today": today, "cutoff": cutoff, "region_code": region_code}
     rows = []
     for municipality, *dates in db.session.execute(_gone_quiet_query(region_code is not None), params):
@@ -490,7 +460,7 @@ def build_dashboard(on: date, fraction: float, programme_end: date, national_nam
     regions, region_of = regions_and_municipalities()
     history = stage_history()
     stages = stages_from_history(history, region_of, on)
-    earlier = months_before(on, funnel_months)
+    earlier = add_months(on, -funnel_months)
     coverage = coverage_by_region(stages, region_of, fraction)
     trend = monthly_trend(history, region_of, on)
     series = [trend_series(trend, NATIONAL, national_name, coverage[NATIONAL], programme_end)]
@@ -506,7 +476,7 @@ def build_dashboard(on: date, fraction: float, programme_end: date, national_nam
         funnel=funnel(counts_now, stage_counts(stages_from_history(history, region_of, earlier))),
         trend=trend, series=series, first_change=history[0][2] if history else None,
         halves=HalfYears.around(on), activities=activity_overview(on),
-        quiet=gone_quiet(on, months=quiet_months), quiet_since=months_before(on, quiet_months),
+        quiet=gone_quiet(on, months=quiet_months), quiet_since=add_months(on, -quiet_months),
     )
 
 

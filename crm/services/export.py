@@ -45,7 +45,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import xlsxwriter
 
-from crm.clock import format_date, format_datetime
+from crm.formatting import format_date, format_datetime
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_EXCEL = "csv-excel"  # the Danish Excel dialect, as ``?format=`` says it
@@ -69,20 +69,10 @@ FORMATS = {
 }
 SHEET_TITLE_MAX = 31  # Excel's limit
 
-# Excel's day 1 is 1 January 1900, and it also counts a 29 February 1900 that never was.
-_EXCEL_DAY_ZERO = date(1899, 12, 31).toordinal()
-
 
 def is_number(value: Any) -> bool:
     """A value written as a number (bool is not one, though Python says it is an int)."""
     return isinstance(value, NUMBER_TYPES) and not isinstance(value, bool)
-
-
-def excel_date(on: date) -> int:
-    """The serial number Excel stores for ``on``: written as a number in the ``date`` format it is
-    the same cell ``write_datetime`` makes, without its conversion per cell (thousands of rows)."""
-    days = on.toordinal() - _EXCEL_DAY_ZERO
-    return days + 1 if days > 59 else days
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -181,8 +171,8 @@ class XlsxSheet:
         elif is_number(value):
             worksheet.write_number(row, col, float(value) if isinstance(value, Decimal) else value, cell_format)
         elif isinstance(value, (date, datetime)):
-            on = value.date() if isinstance(value, datetime) else value
-            worksheet.write_number(row, col, excel_date(on), cell_format or self._formats["date"])
+            on = value.date() if isinstance(value, datetime) else value  # a date cell: the day only
+            worksheet.write_datetime(row, col, on, cell_format or self._formats["date"])
         else:
             worksheet.write_string(row, col, str(value), cell_format)
 

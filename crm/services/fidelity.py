@@ -11,7 +11,6 @@ spell (the plan was signed), whichever is later. Other municipalities are never 
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -20,6 +19,7 @@ from typing import Iterable, Mapping, Optional
 from flask import has_request_context
 from flask_babel import get_locale
 from crm.clock import local_today
+from crm.formatting import add_months
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
@@ -268,13 +268,6 @@ def count_complete_reviews(start: date, end: date, region_code: Optional[int] = 
 
 
 # --- Due dates -------------------------------------------------------------------------------
-
-
-def add_months(value: date, months: int) -> date:
-    """``value`` plus whole months; a day the target month lacks falls back to its last day."""
-    month_index = value.month - 1 + months
-    year, month = value.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(value.day, calendar.monthrange(year, month)[1]))
 
 
 @dataclass(frozen=True)

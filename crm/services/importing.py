@@ -72,6 +72,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
+from crm.formatting import number_as_typed, parse_date
 from crm.i18n import gettext as _
 from crm.i18n import ngettext
 from sqlalchemy import select
@@ -261,26 +262,11 @@ def _normalise_column(name: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Field parsers shared by importers
 
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
-_DANISH_DATE = re.compile(r"^(\d{1,2})[-./](\d{1,2})[-./](\d{4})$")
-
-
 def parse_date_text(text: str) -> Optional[date]:
-    """``YYYY-MM-DD`` or ``DD-MM-YYYY`` (also with . or /) → date; None if not a valid date."""
-    text = text.strip()
-    match = _ISO_DATE.match(text)
-    if match:
-        year, month, day = (int(p) for p in match.groups())
-    else:
-        match = _DANISH_DATE.match(text)
-        if not match:
-            return None
-        day, month, year = (int(p) for p in match.groups())
-    try:
-        value = date(year, month, day)
-    except ValueError:
-        return None
-    return value if MIN_YEAR <= value.year <= MAX_YEAR else None
+    """A typed date (``crm.formatting.parse_date``: ``DD-MM-YYYY`` also with . or /, or
+    ``YYYY-MM-DD``) in the years an import accepts; None otherwise."""
+    value = parse_date(text)
+    return value if value is not None and MIN_YEAR <= value.year <= MAX_YEAR else None
 
 
 def parse_decimal_text(text: str) -> Optional[Decimal]:
@@ -789,8 +775,7 @@ def format_change_value(value: Any) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, Decimal):
-        text = format(value.normalize(), "f")
-        return text.replace(".", ",")
+        return number_as_typed(value)
     return str(value)
 
 

@@ -30,7 +30,7 @@ from crm.models.messaging import RUN_FAILED, RUN_OK, RUN_RUNNING, RUN_SKIPPED, J
 from crm.models.mixins import utcnow
 from crm.models.user import ROLE_AMBASSADOR, ROLE_WORKING_GROUP
 from crm.services import mail
-from crm.clock import format_date
+from crm.formatting import format_date, half_year_period
 
 log = logging.getLogger("crm.jobs")
 
@@ -243,7 +243,7 @@ def _halfyear_text(year: int, half: int, start: date, end: date) -> tuple[str, s
 
 def run_halfyear_reminder(now: datetime) -> tuple[str, str]:
     """In June and December: send the working group the draft status report (XLSX), once per half year."""
-    from crm.services.report import half_year_period, report_to_xlsx, status_report
+    from crm.services.report import report_to_xlsx, status_report
 
     today = local_now(now).date()
     half = HALF_YEAR_MONTHS.get(today.month)

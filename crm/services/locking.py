@@ -35,7 +35,7 @@ def conflict_message(obj) -> str:
     who = editor.display_name if editor else _("en anden bruger")
     when = ""
     if obj.updated_at:
-        from crm.clock import format_datetime
+        from crm.formatting import format_datetime
 
         when = " " + _("(%(when)s)", when=format_datetime(obj.updated_at))
     return _(

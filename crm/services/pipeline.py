@@ -6,7 +6,8 @@ from typing import Iterable, Optional
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from crm.clock import format_date, local_today
+from crm.clock import local_today
+from crm.formatting import format_date
 from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, Note, StageChange

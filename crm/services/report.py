@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
-from crm.clock import local_today
+from crm.formatting import format_date, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import Date, and_, bindparam, distinct, func, or_, select
@@ -23,7 +23,7 @@ from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Municipality, ReportSubmission, StageChange)
-from crm.services.export import XlsxBook, csv_bytes, excel_date
+from crm.services.export import XlsxBook, csv_bytes
 from crm.services.paging import Page
 
 TOTAL = "total"
@@ -125,32 +125,6 @@ METRICS_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 REPORTED_ACTIVITY_TYPES: tuple[str, ...] = tuple(
     dict.fromkeys(t for m in METRICS if m.family == "activities" for t in m.types)
 )
-
-
-# --- Periods ---------------------------------------------------------------------------------
-
-
-def half_year_period(year: int, half: int) -> tuple[date, date]:
-    """H1 = 1 January–30 June, H2 = 1 July–31 December (inclusive). ValueError otherwise."""
-    if half not in (1, 2):
-        raise ValueError("half must be 1 or 2")
-    if not 1 <= int(year) <= 9999:
-        raise ValueError("year out of range")
-    return (date(year, 1, 1), date(year, 6, 30)) if half == 1 else (date(year, 7, 1), date(year, 12, 31))
-
-
-def last_completed_half(today: Optional[date] = None) -> tuple[int, int]:
-    """(year, half) of the most recent half year that has ended: the one due for STAR."""
-    today = today or local_today()
-    return (today.year, 1) if today.month > 6 else (today.year - 1, 2)
-
-
-def period_label(start: date, end: date) -> str:
-    """'1. halvår 2025' for a half year, else '01-01-2025–15-03-2025'."""
-    for half in (1, 2):
-        if (start, end) == half_year_period(start.year, half):
-            return _("%(half)s. halvår %(year)s", half=half, year=start.year)
-    return f"{start:%d-%m-%Y}–{end:%d-%m-%Y}"
 
 
 # --- The report object -----------------------------------------------------------------------
@@ -621,7 +595,7 @@ def _figures_sheet(book: XlsxBook, report: StatusReport) -> None:
     """The report table: key, Danish label, the five regions (screen order), the nation."""
     sheet = book.sheet(_("Statusrapport"))
     sheet.write(0, 0, _("Statusrapport til STAR: %(period)s", period=report.label), "title")
-    sheet.write_row(1, [_("Periode"), f"{report.start:%d-%m-%Y} – {report.end:%d-%m-%Y}"])
+    sheet.write_row(1, [_("Periode"), f"{format_date(report.start)} – {format_date(report.end)}"])
     names = [_("Nøgle"), _("Nøgletal")] + [REGION_SHORT_NAMES[c] for c in DISPLAY_COLUMNS]
     sheet.header(3, names, [32, 52] + [14] * len(DISPLAY_COLUMNS))
     sheet.freeze(4, 2)
@@ -641,13 +615,13 @@ def _definitions_sheet(book: XlsxBook) -> None:
 RECORD_HEADER = (_l("Nøgletal"), _l("Dato"), _l("Kommune/titel"), _l("Kode/id"), _l("Fase/type"),
                  _l("Forrige fase"), _l("Deltagere/score"), _l("Timer"))
 RECORD_WIDTHS = (30, 12, 48, 9, 30, 24, 11, 8)
-RECORD_FORMATS = (None, "date")  # the date column holds Excel serial numbers (excel_date)
+RECORD_FORMATS = (None, "date")  # the date column: dates, written by XlsxWriter as date cells
 
 
 def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     """Every record counted, grouped by region (None: national activities), in four queries.
 
-    Each row: metric key, date (Excel serial or None), name or title, code or id, stage or type,
+    Each row: metric key, date (or None), name or title, code or id, stage or type,
     previous stage, participants (or fidelity score), hours (float). Labels come from dicts built
     once, so each of the thousands of activity rows costs a few lookups.
     """
@@ -657,12 +631,11 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     no_stage = _("(ingen fase)")
     for r in signed_records(report.start, report.end):
         rows[r.region_code].append((
-            "plans_signed_in_period", excel_date(r.effective_date), r.name, r.code,
+            "plans_signed_in_period", r.effective_date, r.name, r.code,
             stage_label.get(r.stage, r.stage),
             stage_label.get(r.previous_stage, r.previous_stage) if r.previous_stage else no_stage, None, None))
     for r in municipality_records(report.end):
-        since = excel_date(r.since) if r.since else None  # None: no stage recorded yet
-        rows[r.region_code].append((f"stage_{r.stage}_at_end", since, r.name, r.code,
+        rows[r.region_code].append((f"stage_{r.stage}_at_end", r.since, r.name, r.code,  # since None: no stage yet
                                     stage_label.get(r.stage, r.stage), None, None, None))
     metric_for_type = {t: m.key for m in METRICS if m.family == "activities" and m.measure == "count"
                        for t in m.types}
@@ -670,10 +643,10 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     national = rows[None]
     for a in activity_records(report.start, report.end):
         rows.get(a.region_code, national).append((
-            metric_for_type[a.type], excel_date(a.start_date), a.title, a.id, type_label.get(a.type, a.type),
+            metric_for_type[a.type], a.start_date, a.title, a.id, type_label.get(a.type, a.type),
             None, a.participants, None if a.hours is None else float(a.hours)))
     for r in review_records(report.start, report.end):
-        rows[r.region_code].append(("fidelity_reviews", excel_date(r.review_date), r.name, r.code, r.team,
+        rows[r.region_code].append(("fidelity_reviews", r.review_date, r.name, r.code, r.team,
                                     None, r.total, None))
     return rows
 

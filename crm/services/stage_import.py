@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Hashable, Optional, Sequence
 
-from crm.clock import format_date
+from crm.formatting import format_date
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import select, tuple_

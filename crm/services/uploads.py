@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from flask import current_app
+from crm.formatting import megabytes
 from crm.i18n import gettext as _
 from werkzeug.datastructures import FileStorage
 
@@ -62,18 +63,13 @@ def read_pdf(upload: FileStorage) -> tuple[str, bytes]:
     content = upload.stream.read(limit + 1)
     if len(content) > limit:
         raise UploadError(
-            _("Filen er for stor. Den største tilladte størrelse er %(mb)s MB.", mb=_megabytes(limit))
+            _("Filen er for stor. Den største tilladte størrelse er %(mb)s MB.", mb=megabytes(limit))
         )
     if not content:
         raise UploadError(_("Filen er tom."))
     if not content.startswith(PDF_MAGIC):
         raise UploadError(_("Filen er ikke en PDF-fil (indholdet starter ikke som en PDF)."))
     return name, content
-
-
-def _megabytes(size: int) -> str:
-    value = size / (1024 * 1024)
-    return f"{value:.0f}" if value >= 1 else f"{value:.2f}".replace(".", ",")
 
 
 def store_pdf(upload: FileStorage) -> StoredFile:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any, Iterator, Optional
 
+from crm.formatting import megabytes
 from crm.i18n import gettext as _
 
 
@@ -84,10 +85,6 @@ class Sheet:
     rows: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
-def _mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.0f}"
-
-
 # --- The cheap checks before parsing ----------------------------------------------------------
 
 
@@ -130,13 +127,13 @@ def _check_members(archive: zipfile.ZipFile, limits: XlsxLimits) -> list[zipfile
         limit = _member_limit(info.filename, limits)
         if info.file_size > limit:
             raise XlsxRefused(_("En del af regnearket fylder %(size)s MB udpakket; højst %(max)s MB er tilladt.",
-                                size=_mb(info.file_size), max=_mb(limit)))
+                                size=megabytes(info.file_size), max=megabytes(limit)))
         if info.file_size > limits.ratio_floor and info.file_size > limits.ratio * max(info.compress_size, 1):
             raise XlsxRefused(_("En del af regnearket pakkes mere end %(ratio)s gange ud (en \"zip-bombe\"). "
                                 "Filen er afvist.", ratio=limits.ratio))
         total += info.file_size
         if total > limits.total_bytes:
-            raise XlsxRefused(_("Regnearket fylder mere end %(max)s MB udpakket.", max=_mb(limits.total_bytes)))
+            raise XlsxRefused(_("Regnearket fylder mere end %(max)s MB udpakket.", max=megabytes(limits.total_bytes)))
         if _member_limit(info.filename, limits) == limits.sheet_bytes:
             sheets += 1
     if sheets > limits.sheets:

@@ -14,7 +14,7 @@ from typing import NamedTuple, Optional
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_babel import format_date as babel_format_date
 from markupsafe import Markup, escape
-from crm.clock import format_date, local_today
+from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from wtforms import Form
@@ -29,6 +29,7 @@ from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.pipeline import StageOnDate
 from crm.views.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
+from crm.formatting import format_date
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
 

@@ -1,7 +1,7 @@
 """Form pieces shared by several areas."""
 from typing import Optional
 
-from crm.clock import format_date
+from crm.formatting import NumberError, format_date, number_as_typed, parse_date, parse_number
 from crm.i18n import lazy_gettext as _l
 from flask import flash, request
 from flask_wtf import FlaskForm
@@ -14,13 +14,12 @@ from wtforms.widgets import TextInput
 from crm.extensions import db
 from crm.models import Municipality, PsychiatricCentre, Region, TargetGroup, User
 from crm.services.errors import Conflict, FieldError
-from crm.services.numbers import FormWarning, NumberError, input_text, parse_number, signature
-
-DATE_FORMATS = ["%d-%m-%Y", "%Y-%m-%d"]
+from crm.services.numbers import FormWarning, signature
 
 
 class DanishDateField(DateField):
-    """A date typed as 23-11-2026 (or ISO 2026-11-23); shown as 23-11-2026.
+    """A date typed as 23-11-2026 (or ISO 2026-11-23; read by ``crm.formatting.parse_date``);
+    shown as 23-11-2026.
 
     A text input, not ``type=date``: browsers show a date input's value only in ISO form, so a
     re-shown form would lose the Danish-formatted date the user typed.
@@ -29,16 +28,16 @@ class DanishDateField(DateField):
     widget = TextInput()
 
     def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("format", DATE_FORMATS)
         render_kw = kwargs.setdefault("render_kw", {})
         render_kw.setdefault("placeholder", _l("dd-mm-åååå"))  # lazy: translated when rendered
         render_kw.setdefault("inputmode", "numeric")
         super().__init__(label, validators, **kwargs)
 
     def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError:
+        if not valuelist:
+            return
+        self.data = parse_date(" ".join(valuelist))
+        if self.data is None:
             raise ValueError(str(_l("Ugyldig dato. Skriv den som dd-mm-åååå, fx 23-11-2026.")))
 
     def _value(self) -> str:
@@ -46,12 +45,14 @@ class DanishDateField(DateField):
         error is shown as typed, so the user can correct it."""
         if self.data is not None and not self.errors:
             return format_date(self.data)
-        return super()._value()
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return format_date(self.data)
 
 
 class DanishNumberField(Field):
     """Every count and decimal input: a text input (``inputmode`` numeric or decimal) read with
-    ``crm.services.numbers.parse_number``, so ``12,5`` and ``12.5`` both mean twelve and a half and
+    ``crm.formatting.parse_number``, so ``12,5`` and ``12.5`` both mean twelve and a half and
     an ambiguous ``1.234`` is refused beside the field with the user's text kept.
 
     Not ``type=number``: Chromium drops a typed Danish comma there (``12,5`` becomes 125).
@@ -78,7 +79,7 @@ class DanishNumberField(Field):
     def _value(self) -> str:
         if self.raw_data:  # what the user typed, also when it was refused
             return self.raw_data[0]
-        return input_text(self.data)
+        return number_as_typed(self.data)
 
 
 def non_negative(message=None):

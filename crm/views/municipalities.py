@@ -19,7 +19,7 @@ from crm.services import pipeline, tasks
 from crm.services.errors import Conflict, FieldError
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
-from crm.templating import format_date
+from crm.formatting import format_date
 from crm.views.helpers import int_arg, own_region_default, wants_json
 from crm.views.tasks import TaskForm
 

@@ -5,7 +5,7 @@ All counting is in ``crm.services.report``; these views parse the period, call i
 Submitting is for administrators only: the report is national (it freezes every region's figures),
 so it is the coordinator's act, not one region's ambassador's; the working group only reads.
 """
-from datetime import date, datetime
+from datetime import date
 from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -18,7 +18,8 @@ from wtforms.validators import Length, NumberRange, Optional as OptionalValue
 
 from crm import clock
 from crm.extensions import db
-from crm.views.forms import DATE_FORMATS, DanishDateField, DanishNumberField
+from crm.formatting import half_year_period, last_completed_half, parse_date, period_label
+from crm.views.forms import DanishDateField, DanishNumberField
 from crm.models import ReportSubmission
 from crm.views.access import admin_required, read_required
 from crm.services import report as service
@@ -53,16 +54,6 @@ class SubmitForm(FlaskForm):
                          validators=[OptionalValue(), Length(max=2000)])
 
 
-def parse_date(text: Optional[str]) -> Optional[date]:
-    """23-11-2026 or 2026-11-23 as a date; None when empty or not a date."""
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime((text or "").strip(), fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
 def _chosen_period(half_form: HalfYearForm, range_form: RangeForm) -> tuple[date, date]:
     """The period the user asked for; with bad input, errors go on the fields and the last
     completed half year is shown instead (never a 500)."""
@@ -83,9 +74,9 @@ def _chosen_period(half_form: HalfYearForm, range_form: RangeForm) -> tuple[date
             elif not half_form.half.data:
                 half_form.half.errors.append(_("Vælg 1. eller 2. halvår."))
             else:
-                return service.half_year_period(half_form.year.data, int(half_form.half.data))
-    year, half = service.last_completed_half()
-    return service.half_year_period(year, half)
+                return half_year_period(half_form.year.data, int(half_form.half.data))
+    year, half = last_completed_half()
+    return half_year_period(year, half)
 
 
 def _period_from_args() -> tuple[date, date]:
@@ -150,7 +141,7 @@ def drilldown():
     page = request.args.get("page", 1, type=int) or 1
     detail = service.drilldown(request.args["metric"], column, start, end, page)
     return render_template("reports/drilldown.html", detail=detail, start=start, end=end,
-                           period=service.period_label(start, end), **_table_context())
+                           period=period_label(start, end), **_table_context())
 
 
 @bp.route("/eksport.<fmt>")
@@ -201,7 +192,7 @@ def submit():
         return redirect(url_for("reports.index"))
     submission = service.submit_report(start, end, form.note.data, actor=current_user)
     flash(_("Statusrapporten for %(period)s er markeret som indsendt. Tallene og filerne er gemt, "
-            "som de er nu.", period=service.period_label(start, end)), "success")
+            "som de er nu.", period=period_label(start, end)), "success")
     return redirect(url_for("reports.submission_detail", submission_id=submission.id))
 
 
