@@ -133,5 +133,8 @@ def init_app(app: Flask) -> None:
 
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    from crm.cli.export import export_cli  # issue 16: the evaluator's data package
+
+    app.cli.add_command(export_cli)
     # Areas add their own subcommands to the groups above when imported.
     from crm import cli_extensions  # noqa: F401
