@@ -114,7 +114,8 @@ class ForeignKey:
     fields_there: tuple[str, ...]
 
     def descriptor(self) -> dict[str, Any]:
-        return {"fields": list(self.fields), "reference": {"resource": self.resource, "fields": list(self.fields_there)}}
+        return {"fields": list(self.fields),
+                "reference": {"resource": self.resource, "fields": list(self.fields_there)}}
 
 
 @dataclass(frozen=True)
@@ -415,7 +416,8 @@ RESOURCES: tuple[Resource, ...] = (
                    for b in bands()) + "; empty for a draft.",
                {"enum": [b.code for b in bands()]})),
         primary_key=("id",),
-        foreign_keys=(_fk("municipality_code", "municipalities", "code"), _fk("centre_id", "psychiatric_centres", "id")),
+        foreign_keys=(_fk("municipality_code", "municipalities", "code"),
+                      _fk("centre_id", "psychiatric_centres", "id")),
     ),
     Resource(
         "fidelity_items", "Fidelitetsskalaens punkter",
