@@ -27,6 +27,7 @@ BLUEPRINT_MODULES = (
     "crm.views.dashboard",
     "crm.views.fidelity",
     "crm.views.outcomes",
+    "crm.views.evaluation",
     "crm.views.calendar",
     "crm.views.admin",
     "crm.views.jobs",

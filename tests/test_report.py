@@ -46,6 +46,7 @@ webinars                        0  0  1  0  0  1
 event_participants              0  0 40  0  0 190
 materials                       0  0  0  1  0  1
 fidelity_reviews                0  0  0  1  0  1
+evaluation_activities           1  0  0  0  0  2
 """
 EXPECTED_H2 = """
 municipalities_total           11 19 22 29 17 98
@@ -71,6 +72,7 @@ webinars                        0  0  0  1  0  1
 event_participants              0  0  0 25 60 85
 materials                       0  0  0  0  0  1
 fidelity_reviews                1  0  0  0  1  2
+evaluation_activities           0  0  0  0  2  2
 """
 
 
@@ -152,6 +154,9 @@ def build_data():
     activity("webinar", 1083, d(2025, 6, 1), participants=40)
     activity("material", 1084, d(2025, 1, 20))
     activity("other", 1084, d(2025, 2, 2))  # no metric
+    activity("evaluation", 1081, d(2025, 4, 10), title="Dataindsamling til evalueringen, Aalborg")
+    activity("evaluation", None, d(2025, 6, 30), title="Evalueringsworkshop om kvalitetsmåling")  # nation only
+    activity("evaluation", 1083, d(2024, 12, 31))  # before both
     # H2:
     activity("dialogue_meeting", 1084, d(2025, 7, 1), title="Dialogmøde 1. juli")
     activity("webinar", 1084, d(2025, 12, 31), participants=25)
@@ -160,6 +165,9 @@ def build_data():
     activity("supervision", 1084, d(2025, 11, 11), hours=2)
     activity("material", None, d(2025, 8, 8))
     activity("workshop", 1082, d(2026, 1, 1))  # after both
+    activity("evaluation", 1085, d(2025, 7, 1))
+    activity("evaluation", 1085, d(2025, 12, 31), participants=6)
+    activity("evaluation", 1082, d(2026, 1, 1))  # after both
 
     review(101, d(2025, 6, 30), 100)
     review(461, d(2025, 3, 1), None)  # a draft: never counted
@@ -183,8 +191,22 @@ def data(app):
 # --- The figures ---------------------------------------------------------------------------
 
 
+# The keys STAR's CSV had before issue 16, in their order: they stay, and new keys come after them.
+KEYS_BEFORE_ISSUE_16 = [
+    "municipalities_total", "plans_signed_in_period", "municipalities_covered_at_end", "coverage_pct_at_end",
+    "stage_not_contacted_at_end", "stage_dialogue_at_end", "stage_plan_in_progress_at_end",
+    "stage_plan_signed_at_end", "stage_in_operation_at_end", "stage_paused_at_end", "dialogue_meetings",
+    "workshops", "courses", "course_participants", "supervision_sessions", "supervision_hours",
+    "professional_network_meetings", "management_network_meetings", "conferences", "webinars",
+    "event_participants", "materials", "fidelity_reviews",
+]
+
+
 def test_metric_keys_are_stable_and_in_order():
     assert service.METRIC_KEYS == list(expected(EXPECTED_H1))
+    assert service.METRIC_KEYS[:len(KEYS_BEFORE_ISSUE_16)] == KEYS_BEFORE_ISSUE_16
+    assert "evaluation_activities" in service.METRIC_KEYS[len(KEYS_BEFORE_ISSUE_16):]
+    assert service.CSV_HEADER == ["metric", "1081", "1082", "1083", "1084", "1085", "total"]
 
 
 def test_half_year_periods():
@@ -211,6 +233,27 @@ def test_custom_range_spanning_the_year(data):
     assert report.value("plans_signed_in_period", "total") == 6
     assert report.value("dialogue_meetings", "total") == 3
     assert report.value("event_participants", "total") == 275
+
+
+def test_evaluation_activities_key_its_definition_and_records(data, users, login_as):
+    """``evaluation_activities`` (issue 16): evaluation activities by start date, a national one in
+    the total only; defined on the page and in the XLSX; its records on the sheets and drill-down."""
+    report = service.status_report(date(2025, 1, 1), date(2025, 12, 31))
+    assert [report.value("evaluation_activities", c) for c in service.COLUMNS] == [1, 0, 0, 0, 2, 4]
+    client = login_as(users["working_group"])
+    page = client.get("/rapporter/?year=2025&half=1").text
+    assert "Evalueringsaktiviteter" in page and "Aktiviteter af typen evaluering" in page
+    workbook = load_workbook(io.BytesIO(service.report_to_xlsx(service.status_report(*H1))))
+    definitions = {row[0]: row[2] for row in workbook["Definitioner"].iter_rows(min_row=2, values_only=True)}
+    assert "evaluering" in definitions["evaluation_activities"]
+    national = list(workbook["Landsdækkende"].iter_rows(min_row=2, values_only=True))
+    evaluations = [row for row in national if row[0] == "evaluation_activities"]
+    assert len(evaluations) == 1
+    assert evaluations[0][1:3] == (datetime(2025, 6, 30), "Evalueringsworkshop om kvalitetsmåling")
+    assert evaluations[0][4] == "Evaluering"
+    text = drill(client, "evaluation_activities", "total")
+    assert text.count('class="drilldown-record"') == 2
+    assert "Dataindsamling til evalueringen, Aalborg" in text and "Evalueringsworkshop om kvalitetsmåling" in text
 
 
 # --- Exports and page agree ----------------------------------------------------------------

@@ -5,7 +5,7 @@ and are audited as ``cli (admin)`` (``crm.cli.common.as_cli_admin``).
 """
 from flask import Flask
 
-from crm.cli import backup, data, imports, outcomes, report, scheduler, users
+from crm.cli import backup, data, export, imports, outcomes, report, scheduler, users
 
 
 def register(app: Flask) -> None:
@@ -14,5 +14,6 @@ def register(app: Flask) -> None:
     for command in (
         data.seed_command, data.demo_command, users.user_cli, imports.import_cli, report.report_cli,
         backup.backup_command, backup.restore_command, scheduler.scheduler_command, scheduler.jobs_cli,
+        export.export_cli,
     ):
         app.cli.add_command(command)

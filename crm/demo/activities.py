@@ -3,9 +3,13 @@
 Each ambassador holds dialogue meetings and workshops with their municipalities and psychiatry,
 runs courses (with participants split by organisation and level), supervises IPS teams and hosts
 networks; the corps holds a few national conferences and webinars (no region) and publishes
-materials. With ``--scale N`` another N synthetic activities over five years are added, for
-trying the pages with much data. Everything is drawn from ``ctx.rng``, so it is deterministic.
+materials. Track 4 gets evaluation work in every region (data collection, evaluation workshops
+and interviews, quality-measurement visits) and one national evaluation workshop. With ``--scale N``
+another N synthetic activities over five years are added, for trying the pages with much data.
+Everything is drawn from ``ctx.rng`` (the evaluation work from its own seeded generator, so the
+rest of the demo stays as it was), so it is deterministic.
 """
+import random
 from datetime import date, time, timedelta
 from decimal import Decimal
 
@@ -137,6 +141,48 @@ def _national(ctx, start: date, days: int) -> list[Activity]:
     return activities
 
 
+# Track 4 (issue 16): evaluation activities, drawn from their own generator so that adding them
+# left every other demo record as it was.
+EVALUATION_SEED = 16
+EVALUATION_TITLES = (
+    "Dataindsamling til evalueringen: interview med IPS-teamet i {m}",
+    "Evalueringsworkshop med Jobcenter {m} og psykiatrien",
+    "Kvalitetsmålingsbesøg i {m} (opfølgning, ikke fidelitetsmåling)",
+    "Evalueringsinterview med jobcenterledelsen i {m}",
+)
+EVALUATION_PER_REGION = {1084: 3, 1082: 3, 1083: 2, 1081: 2, 1085: 2}
+
+
+def _evaluation(ctx, municipalities: list[Municipality], start: date, days: int) -> list[Activity]:
+    """Evaluation work in every region, and one national evaluation workshop."""
+    rng = random.Random(EVALUATION_SEED)
+    activities = []
+    for region_code, count in EVALUATION_PER_REGION.items():
+        if region_code not in ctx.ambassadors:
+            continue
+        in_region = [m for m in municipalities if m.region_code == region_code]
+        for _ in range(count):
+            municipality = rng.choice(in_region)
+            day = start + timedelta(days=rng.randrange(days))
+            while day.weekday() >= 5:
+                day -= timedelta(days=1)
+            activity = Activity(
+                type="evaluation", title=rng.choice(EVALUATION_TITLES).format(m=municipality.name), start_date=day,
+                start_time=time(10), end_time=time(12), hours=Decimal("2"), region_code=region_code,
+                participants=rng.randint(2, 10), created_by_id=ctx.ambassadors[region_code].id,
+            )
+            activity.municipalities = [municipality]
+            activities.append(activity)
+    day = start + timedelta(days=days - 30)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    activities.append(Activity(
+        type="evaluation", title="Evalueringsworkshop: fælles koncept for kvalitetsmåling af IPS", start_date=day,
+        region_code=None, hours=Decimal("5"), participants=24, created_by_id=ctx.ambassadors[min(ctx.ambassadors)].id,
+    ))
+    return activities
+
+
 def load(ctx) -> None:
     """Add the demo activities (flushed; ``load_demo`` commits)."""
     municipalities = db.session.scalars(select(Municipality).order_by(Municipality.code)).all()
@@ -149,5 +195,6 @@ def load(ctx) -> None:
         region_centres = [c for c in centres if c.region_code == region_code]
         activities += _regional(ctx, region_code, in_region, region_centres, start, days)
     activities += _national(ctx, start, days)
+    activities += _evaluation(ctx, municipalities, start, days)
     db.session.add_all(activities)
     db.session.flush()

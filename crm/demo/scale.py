@@ -57,13 +57,13 @@ NATIONAL_SHARE = 0.05
 # Regional work mix (type, weight); national events are conferences, webinars and materials.
 REGIONAL_MIX = (("dialogue_meeting", 30), ("workshop", 10), ("course", 6), ("supervision", 22),
                 ("professional_network", 6), ("management_network", 5), ("conference", 2),
-                ("webinar", 3), ("material", 2), ("other", 6))
+                ("webinar", 3), ("material", 2), ("evaluation", 2), ("other", 6))
 NATIONAL_MIX = (("conference", 3), ("webinar", 5), ("material", 2))
 HOURS = {"dialogue_meeting": 1.5, "workshop": 3, "course": 6, "supervision": 2, "professional_network": 3,
-         "management_network": 2.5, "conference": 7, "webinar": 1.5, "material": 8, "other": 1}
+         "management_network": 2.5, "conference": 7, "webinar": 1.5, "material": 8, "evaluation": 2, "other": 1}
 PARTICIPANTS = {"dialogue_meeting": (3, 12), "workshop": (8, 25), "course": (12, 30), "supervision": (2, 8),
                 "professional_network": (10, 30), "management_network": (6, 18), "conference": (60, 200),
-                "webinar": (30, 150), "material": (0, 0), "other": (5, 40)}
+                "webinar": (30, 150), "material": (0, 0), "evaluation": (2, 12), "other": (5, 40)}
 TITLES = {
     "dialogue_meeting": ("Dialogmøde med Jobcenter {m}", "Opfølgningsmøde om samarbejdsplan, {m}",
                          "Møde med ledelsen i Jobcenter {m} om IPS"),
@@ -76,6 +76,8 @@ TITLES = {
     "conference": ("Regional IPS-konference, {r}", "Temadag om job og recovery, {r}"),
     "webinar": ("Webinar for jobcentre i {r}: Kom i gang med IPS", "Webinar: Fidelitet i praksis, {r}"),
     "material": ("Vejledning om IPS til jobcentre i {r}", "Pjece: Hvad er IPS? ({r})"),
+    "evaluation": ("Dataindsamling til evalueringen, Jobcenter {m}", "Evalueringsinterview med IPS-teamet i {m}",
+                   "Evalueringsworkshop om kvalitetsmåling, {r}"),
     "other": ("Oplæg om IPS på personalemøde, Jobcenter {m}", "Besøg hos IPS-teamet i {m}"),
 }
 NATIONAL_TITLES = {

@@ -31,6 +31,9 @@ ACTIVITY_TYPES: dict[str, tuple[str, Optional[int]]] = {
     "conference": (_l("Konference"), 3),
     "webinar": (_l("Webinar"), 3),
     "material": (_l("Materiale/vejledning"), 3),
+    # Track 4: data collection, evaluation workshops and interviews, quality-measurement visits
+    # that are not fidelity reviews (those are FidelityReview records, counted on their own).
+    "evaluation": (_l("Evaluering"), 4),
     "other": (_l("Andet"), None),
 }
 ACTIVITY_TYPE_CODES = tuple(ACTIVITY_TYPES)
@@ -41,6 +44,8 @@ ACTIVITY_TYPE_WORDS = {
     "supervision": "supervision", "faglig netværk": "professional_network", "fagnetværk": "professional_network",
     "netværksmøde": "professional_network", "ledernetværk": "management_network",
     "konference": "conference", "webinar": "webinar", "materiale": "material", "vejledning": "material",
+    "evaluering": "evaluation", "dataindsamling": "evaluation", "evalueringsworkshop": "evaluation",
+    "evalueringsinterview": "evaluation", "interview": "evaluation", "kvalitetsmålingsbesøg": "evaluation",
     "andet": "other",
 }
 

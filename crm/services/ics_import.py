@@ -58,6 +58,8 @@ TYPE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("webinar", ("webinar", "webinarer")),
     ("conference", ("konference", "temadag", "fyraftensmøde")),
     ("course", ("kursus", "kurser", "undervisning", "undervisningsforløb", "uddannelse", "træning")),
+    ("evaluation", ("evaluering", "evalueringen", "evalueringsworkshop", "dataindsamling", "interview",
+                    "interviews", "kvalitetsmålingsbesøg")),
     ("workshop", ("workshop", "workshops")),
 )
 DEFAULT_TYPE = "other"

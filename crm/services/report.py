@@ -119,6 +119,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("fidelity_reviews", _l("Fidelitetsmålinger"),
            _l("Færdige fidelitetsmålinger (alle punkter scoret) dateret i perioden, "
               "talt i kommunens region."), "fidelity"),
+    # Keys added later come after the ones above, so STAR's CSV keeps its rows and their order.
+    _activity_metric("evaluation_activities", _l("Evalueringsaktiviteter"),
+                     _l("Aktiviteter af typen evaluering (dataindsamling, evalueringsworkshops og -interview, "
+                        "kvalitetsmålingsbesøg, der ikke er fidelitetsmålinger) med startdato i perioden."),
+                     ["evaluation"]),
 )
 METRIC_KEYS: list[str] = [m.key for m in METRICS]
 METRICS_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
