@@ -166,7 +166,8 @@ FIELD_LABELS = {
     "with_paid_hours": _l("Med ordinære løntimer"),
 }
 
-ROLE_LABELS = {"ambassador": _l("Ambassadør"), "working_group": _l("Arbejdsgruppe"), "admin": _l("Administrator")}
+ROLE_LABELS = {"ambassador": _l("Ambassadør"), "working_group": _l("Arbejdsgruppe"), "admin": _l("Administrator"),
+               "expert_panel": _l("Ekspertpanel")}
 LANGUAGE_LABELS = {"da": "Dansk", "en": "English"}
 # (table, column) -> labels of the codes stored in it.
 CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
