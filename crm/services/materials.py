@@ -396,6 +396,16 @@ def unlink_activity(material: Material, activity_id: Optional[int], *, actor, ve
 # --- Reading -----------------------------------------------------------------------------------
 
 
+def is_editable(material: Material) -> bool:
+    """May the material's own fields be changed in its present state (``EDITABLE_STATES``)?"""
+    return material.state in EDITABLE_STATES
+
+
+def accepts_versions(material: Material) -> bool:
+    """May a new version be added in the material's present state?"""
+    return material.state in MOVES_BY_ACTION["new_version"].sources
+
+
 def allowed_moves(material: Material, user) -> list[Move]:
     """The moves ``user`` may make on ``material`` now (the page's buttons and forms)."""
     return [m for m in MOVES if material.state in m.sources and may_move_material(m.who, material, user)]
@@ -500,7 +510,7 @@ def history_label(action: str) -> str:
     return str(HISTORY_LABELS.get(action, action))
 
 
-__all__ = ["ensure_can_change", "MOVES", "MOVES_BY_ACTION", "BUTTON_ACTIONS", "VERDICT_MOVES", "VERDICTS", "EDITABLE_STATES",
+__all__ = ["ensure_can_change", "is_editable", "accepts_versions", "MOVES", "MOVES_BY_ACTION", "BUTTON_ACTIONS", "VERDICT_MOVES", "VERDICTS", "EDITABLE_STATES",
            "PANEL_VISIBLE_STATES", "Move", "MaterialData", "VersionData", "MaterialRow", "create_material",
            "update_material", "add_version", "move", "give_verdict", "add_comment", "link_activity",
            "unlink_activity", "allowed_moves", "material_list", "load_material", "visible_material",

@@ -178,7 +178,7 @@ def _render_detail(material: Material, status: int = 200, **forms):
         "materials/detail.html", material=material, moves=moves,
         owner_buttons=[service.MOVES_BY_ACTION[a] for a in OWNER_BUTTONS if a in moves],
         decider_buttons=[service.MOVES_BY_ACTION[a] for a in DECIDER_BUTTONS if a in moves],
-        can_edit=can_change and material.state in service.EDITABLE_STATES,
+        can_edit=can_change and service.is_editable(material),
         can_comment=current_user.is_expert_panel and material.state == "in_review",
         activities=service.linked_activities(material) if crm_reader else [],
         crm_reader=crm_reader, can_change=can_change, linkable=linkable,
@@ -248,6 +248,10 @@ def new():
 def edit(material_id: int):
     """Change a material's own fields (as a draft or when changes are requested)."""
     material = _to_change(material_id)
+    if request.method == "GET" and not service.is_editable(material):
+        flash(_("Materialet kan kun rettes som kladde, eller når ekspertpanelet har ønsket ændringer. "
+                "Tilføj en ny version for at ændre det."), "warning")
+        return redirect(url_for(".detail", material_id=material.id))
     form = MaterialForm(obj=material if request.method == "GET" else None)
     if request.method == "GET":
         form.regions.data = [str(r.code) for r in material.regions]
@@ -271,6 +275,9 @@ def edit(material_id: int):
 def new_version(material_id: int):
     """Add a version (the material goes back to draft, to be submitted again)."""
     material = _to_change(material_id)
+    if request.method == "GET" and not service.accepts_versions(material):
+        flash(_("Mens materialet er indsendt eller til vurdering, kan der ikke tilføjes en ny version."), "warning")
+        return redirect(url_for(".detail", material_id=material.id))
     form = VersionForm(version=material.version) if request.method == "GET" else VersionForm()
     if form.validate_on_submit():
         try:
