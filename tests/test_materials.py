@@ -4,7 +4,7 @@ checks, links to ``material`` activities, and the pages through the test client 
 panel's view of them included), on SQLite and PostgreSQL."""
 import io
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select

@@ -8,7 +8,7 @@ import pytest
 from openpyxl import load_workbook
 
 from crm.extensions import db
-from crm.models import Material, MaterialVersion, material_region
+from crm.models import MaterialVersion, material_region
 from crm.services import report as service
 from tests import factories
 

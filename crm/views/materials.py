@@ -39,14 +39,22 @@ DECIDER_BUTTONS = ("start_review", "publish", "retire")
 # Forms
 
 
-def _author_choices() -> list[tuple[str, str]]:
-    """Active CRM users who can be named as authors (one query)."""
-    users = db.session.scalars(select(User).where(User.active.is_(True), User.role.in_(CRM_ROLES))
-                               .order_by(User.name, User.email))
-    return [(str(u.id), u.display_name) for u in users]
+class VersionForm(VersionedForm):
+    """A new version: a PDF or a link, and what changed."""
+
+    document = FileField(_l("Fil (PDF)"))
+    link = StringField(_l("Eller link"), validators=[OptionalValue(), Length(max=500)],
+                       description=_l("Fx et link til en video. Upload en PDF-fil eller angiv et link, ikke begge."))
+    version_note = TextAreaField(_l("Hvad er ændret?"), validators=[OptionalValue(), Length(max=5000)],
+                                 render_kw={"rows": 2})
+    submit = SubmitField(_l("Gem ny version"))
+
+    def version_for_service(self) -> service.VersionData:
+        return service.VersionData(upload=self.document.data, link=self.link.data or "",
+                                   note=self.version_note.data or "")
 
 
-class MaterialForm(VersionedForm):
+class MaterialForm(VersionForm):
     """A material's own fields; a new material may come with its first version."""
 
     title = StringField(_l("Titel"), validators=[InputRequired(), Length(max=200)])
@@ -60,9 +68,6 @@ class MaterialForm(VersionedForm):
     authors_text = StringField(_l("Andre forfattere"), validators=[OptionalValue(), Length(max=300)],
                                description=_l("Navne på forfattere uden brugerkonto, adskilt af komma."))
     summary = TextAreaField(_l("Beskrivelse"), validators=[OptionalValue(), Length(max=5000)], render_kw={"rows": 3})
-    document = FileField(_l("Fil (PDF)"))
-    link = StringField(_l("Eller link"), validators=[OptionalValue(), Length(max=500)],
-                       description=_l("Fx et link til en video. Upload en PDF-fil eller angiv et link, ikke begge."))
     version_note = TextAreaField(_l("Note til versionen"), validators=[OptionalValue(), Length(max=5000)],
                                  render_kw={"rows": 2})
     submit = SubmitField(_l("Gem"))
@@ -70,32 +75,15 @@ class MaterialForm(VersionedForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.regions.choices = region_choices()
-        self.authors.choices = _author_choices()
+        users = db.session.scalars(select(User).where(User.active.is_(True), User.role.in_(CRM_ROLES))
+                                   .order_by(User.name, User.email))
+        self.authors.choices = [(str(u.id), u.display_name) for u in users]
 
     def data_for_service(self) -> service.MaterialData:
         return service.MaterialData(
             title=self.title.data or "", kind=self.kind.data or "", track=int_arg("track", {"track": self.track.data}),
             summary=self.summary.data or "", authors_text=self.authors_text.data or "",
             region_codes=ints(self.regions.data), author_ids=ints(self.authors.data))
-
-    def version_for_service(self) -> service.VersionData:
-        return service.VersionData(upload=self.document.data, link=self.link.data or "",
-                                   note=self.version_note.data or "")
-
-
-class VersionForm(VersionedForm):
-    """A new version: a PDF or a link, and what changed."""
-
-    document = FileField(_l("Fil (PDF)"))
-    link = StringField(_l("Eller link"), validators=[OptionalValue(), Length(max=500)],
-                       description=_l("Upload en PDF-fil eller angiv et link, ikke begge."))
-    version_note = TextAreaField(_l("Hvad er ændret?"), validators=[OptionalValue(), Length(max=5000)],
-                                 render_kw={"rows": 3})
-    submit = SubmitField(_l("Gem ny version"))
-
-    def version_for_service(self) -> service.VersionData:
-        return service.VersionData(upload=self.document.data, link=self.link.data or "",
-                                   note=self.version_note.data or "")
 
 
 class MoveForm(VersionedForm):
