@@ -85,7 +85,7 @@ def load(ctx) -> None:
             continue
         _move(material, "publish", working_group, clock, publish=True)
         if state == "published_twice":
-            _version(material, owner, "Nye eksempler fra 2026", clock)
+            _version(material, owner, "Nye eksempler fra kommunerne", clock)
             _move(material, "submit", owner, clock)
             _move(material, "start_review", working_group, clock)
             _verdict(material, "approved", panel, "Godkendt; fint med de nye eksempler.", clock)
@@ -148,7 +148,8 @@ def _comment(material, panel, text, clock) -> None:
 
 
 def _version(material, owner, note, clock) -> None:
-    service.add_version(material, VersionData(link=f"https://www.star.dk/ips/materialer/{material.id}/v2",
+    number = len(material.versions) + 1
+    service.add_version(material, VersionData(link=f"https://www.star.dk/ips/materialer/{material.id}/v{number}",
                                               note=note), actor=owner, version=material.version)
     clock.stamp(material)
 
