@@ -12,6 +12,17 @@ from crm.models.activity import (  # noqa: F401
 from crm.models.audit import AuditEntry  # noqa: F401
 from crm.models.contact import Contact  # noqa: F401
 from crm.models.fidelity import FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview  # noqa: F401
+from crm.models.material import (  # noqa: F401
+    MATERIAL_KINDS,
+    MATERIAL_STATES,
+    VERDICTS,
+    Material,
+    MaterialComment,
+    MaterialTransition,
+    MaterialVersion,
+    material_author,
+    material_region,
+)
 from crm.models.note import Note  # noqa: F401
 from crm.models.outcome import OutcomeQuarter  # noqa: F401
 from crm.models.plan import (  # noqa: F401
@@ -30,26 +41,7 @@ from crm.models.stage import (  # noqa: F401
     STAGES,
     StageChange,
 )
-from crm.models.user import (  # noqa: F401
-    CRM_ROLES,
-    ROLE_ADMIN,
-    ROLE_AMBASSADOR,
-    ROLE_EXPERT_PANEL,
-    ROLE_WORKING_GROUP,
-    ROLES,
-    User,
-)
-from crm.models.material import (  # noqa: F401
-    MATERIAL_KINDS,
-    MATERIAL_STATES,
-    VERDICTS,
-    Material,
-    MaterialComment,
-    MaterialTransition,
-    MaterialVersion,
-    material_author,
-    material_region,
-)
+from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP, ROLES, User  # noqa: F401
 from crm.models.report import ReportSubmission  # noqa: F401
 from crm.models.task import TASK_DONE, TASK_OPEN, TASK_STATUSES, Task  # noqa: F401
 from crm.models.messaging import JobRun, OutboxAttachment, OutboxMessage  # noqa: F401

@@ -29,11 +29,12 @@ from crm.clock import local_today
 from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from crm.models import (CRM_ROLES, MATERIAL_KINDS, MATERIAL_STATES, TRACKS, Activity, Material, MaterialComment,
+from crm.models import (MATERIAL_KINDS, MATERIAL_STATES, TRACKS, Activity, Material, MaterialComment,
                         MaterialTransition, MaterialVersion, Region, User)
 from crm.models.material import (APPROVED, CHANGES_REQUESTED, DRAFT, IN_REVIEW, PUBLISHED, RETIRED, SUBMITTED,
                                  VERDICTS)
 from crm.models.mixins import utcnow
+from crm.models.user import CRM_ROLES
 from crm.services.errors import Conflict, FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import (MATERIAL_DECIDER, MATERIAL_OWNER, MATERIAL_PANEL, PANEL_VISIBLE_STATES,

@@ -20,7 +20,8 @@ from wtforms.validators import InputRequired, ValidationError
 
 from crm.extensions import db
 from crm.views.forms import DanishDateField, EmptyForm
-from crm.models import ACTIVITY_TYPES, CRM_ROLES, Activity, Municipality, Region, User
+from crm.models import ACTIVITY_TYPES, Activity, Municipality, Region, User
+from crm.models.user import CRM_ROLES
 from crm.services.permissions import ensure_can_write
 from crm.views.access import read_required, roles_required, write_required
 from crm.services import calendar_feed, ics_import, pending_uploads

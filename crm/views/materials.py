@@ -20,7 +20,8 @@ from crm.clock import format_date
 from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from crm.models import CRM_ROLES, MATERIAL_KINDS, MATERIAL_STATES, TRACKS, VERDICTS, Material, User
+from crm.models import MATERIAL_KINDS, MATERIAL_STATES, TRACKS, VERDICTS, Material, User
+from crm.models.user import CRM_ROLES
 from crm.services import materials as service
 from crm.services.errors import FieldError
 from crm.services.permissions import can_change_material
