@@ -22,6 +22,7 @@ BLUEPRINT_MODULES = (
     "crm.views.plans",
     "crm.views.contacts",
     "crm.views.activities",
+    "crm.views.materials",
     "crm.views.imports",
     "crm.views.reports",
     "crm.views.dashboard",

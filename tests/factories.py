@@ -5,7 +5,8 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from crm.extensions import db
-from crm.models import Activity, Contact, CooperationPlan, Note, PsychiatricCentre, StageChange, Task, User
+from crm.models import (Activity, Contact, CooperationPlan, Material, MaterialVersion, Note, PsychiatricCentre,
+                        StageChange, Task, User)
 
 PASSWORD = "correct horse battery"
 
@@ -100,3 +101,24 @@ class TaskFactory(BaseFactory):
     municipality_code = 101
     text = "Ring til jobcenterchefen"
     status = "open"
+
+
+class MaterialFactory(BaseFactory):
+    """A material stored as it is (no workflow): for set-ups; the workflow goes through
+    ``crm.services.materials``."""
+
+    class Meta:
+        model = Material
+
+    title = factory.Sequence(lambda n: f"Materiale {n}")
+    kind = "guide"
+    track = 3
+    state = "draft"
+
+
+class MaterialVersionFactory(BaseFactory):
+    class Meta:
+        model = MaterialVersion
+
+    number = 1
+    link = "https://example.dk/materiale"

@@ -16,6 +16,7 @@ ROLES = {
     "admin": "admin@demo.ips.dk",
     "working_group": "arbejdsgruppe@demo.ips.dk",
     "ambassador": "hovedstaden@demo.ips.dk",
+    "expert_panel": "ekspertpanel@demo.ips.dk",
 }
 VIEWPORTS = {"laptop": (1366, 768), "phone": (390, 844)}
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -24,7 +25,7 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 NOT_PAGES = {
     "static", "bootstrap.static", "health.healthz", "auth.logout", "calendar.feed", "calendar.activity_ics",
     "dashboard.map_svg", "fidelity.export_review", "imports.template", "jobs.attachment",
-    "outcomes.import_template", "plans.document", "reports.export", "reports.submission_file",
+    "outcomes.import_template", "plans.document", "materials.document", "reports.export", "reports.submission_file",
     "reports.export_excel", "reports.submission_excel", "evaluation.download",
 }
 # Pages that need a query string to show anything: the report's last completed half year.

@@ -1,8 +1,10 @@
-"""Every write route refuses the working group, and the other region's ambassador on a region's
+"""Every write route refuses the working group (but its decisions on materials), the expert panel
+(but its comments and verdicts on materials), and the other region's ambassador on a region's
 records, with 403. The routes are walked from ``app.url_map`` so a new one cannot be forgotten."""
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import FidelityReview, Note
@@ -13,6 +15,10 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account"}
 # Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
 OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
+# The working group decides a material's review, publication and retirement.
+WORKING_GROUP_DECISIONS = {"materials.decide"}
+# The expert panel's own writes: comments on a material's versions and its verdicts.
+EXPERT_PANEL_WRITES = {"materials.comment", "materials.verdict"}
 
 REGION_B = 1085
 REGION_B_MUNICIPALITY = 253  # Greve, Region Sjælland
@@ -38,7 +44,10 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.add(review)
     db.session.commit()
     task = factories.TaskFactory(municipality_code=REGION_B_MUNICIPALITY, owner_id=owner.id)
+    material = _material_in_review(owner, REGION_B)
     values = {
+        "material_id": material.id,
+        "material_version_id": material.versions[0].id,
         "task_id": task.id,
         "code": REGION_B_MUNICIPALITY,
         "municipality_code": REGION_B_MUNICIPALITY,
@@ -53,6 +62,17 @@ def _region_b_records(owner) -> dict[str, object]:
         "user_id": owner.id,
     }
     return values
+
+
+def _material_in_review(owner, region_code: int):
+    """A material of ``region_code`` created by ``owner`` and in the expert panel's review."""
+    from crm.models import Region
+
+    material = factories.MaterialFactory(created_by_id=owner.id, state="in_review")
+    material.regions = [db.session.get(Region, region_code)]
+    factories.MaterialVersionFactory(material_id=material.id)
+    db.session.refresh(material)
+    return material
 
 
 def _url_for_rule(rule, values: dict[str, object]) -> str:
@@ -78,6 +98,8 @@ def test_working_group_gets_403_on_every_write_route(app, users, login_as):
     values = _region_b_records(users["ambassador_b"])
     client = login_as(users["working_group"])
     for rule in _write_rules(app):
+        if rule.endpoint in WORKING_GROUP_DECISIONS:
+            continue
         url = _url_for_rule(rule, values)
         response = client.post(url, data={})
         assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
@@ -133,3 +155,34 @@ def test_admin_maintains_psychiatric_centres_and_ambassadors_choose_them_in_plan
     assert f"/admin/centres/{centre.id}" in admin.get("/admin/centres").get_data(as_text=True)
     page = login_as(users["ambassador"]).get("/planer/ny").get_data(as_text=True)
     assert "PC Amager" in page
+
+
+def test_expert_panel_gets_403_on_every_write_route_but_its_comments_and_verdicts(app, users, login_as):
+    """STAR's expert panel changes no CRM record: every write route (calendar link and digest
+    included) refuses it, except commenting on and judging a material in review, which it may."""
+    from crm.models import MaterialComment, MaterialVersion
+
+    panel = factories.UserFactory(role="expert_panel", region_code=None, email="panel@test.dk")
+    values = _region_b_records(users["ambassador_b"])
+    client = login_as(panel)
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.startswith("bootstrap."):
+            continue
+        if not rule.methods & WRITE_METHODS or rule.endpoint in OWN_ACCOUNT_ENDPOINTS | EXPERT_PANEL_WRITES:
+            continue
+        url = _url_for_rule(rule, values)
+        response = client.post(url, data={})
+        assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
+        checked += 1
+    assert checked > 30
+    comment = client.post(f"/materialer/versioner/{values['material_version_id']}/kommentar",
+                          data={"text": "Godt materiale"})
+    assert comment.status_code == 302
+    version = db.session.get(MaterialVersion, values["material_version_id"]).material.version
+    verdict = client.post(f"/materialer/{values['material_id']}/vurdering",
+                          data={"verdict": "approved", "version": version})
+    assert verdict.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(MaterialVersion, values["material_version_id"]).verdict == "approved"
+    assert [c.text for c in db.session.scalars(select(MaterialComment))] == ["Godt materiale"]

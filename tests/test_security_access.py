@@ -104,7 +104,9 @@ def _records(users) -> dict[str, object]:
     db.session.add(review)
     db.session.commit()
     task = factories.TaskFactory(municipality_code=101, owner_id=owner.id)
-    return {"task_id": task.id, "code": 101, "municipality_code": 101, "centre_id": centre.id, "plan_id": plan.id,
+    material = factories.MaterialFactory(created_by_id=owner.id, state="published")
+    version = factories.MaterialVersionFactory(material_id=material.id)
+    return {"material_id": material.id, "material_version_id": version.id, "task_id": task.id, "code": 101, "municipality_code": 101, "centre_id": centre.id, "plan_id": plan.id,
             "contact_id": contact.id, "activity_id": activity.id, "change_id": change.id,
             "stage_change_id": change.id, "note_id": note.id, "review_id": review.id, "user_id": owner.id}
 
@@ -186,3 +188,31 @@ def test_login_never_redirects_off_site(client, users, target):
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).netloc in ("", "localhost")
     assert not response.headers["Location"].startswith(("//", "javascript:"))
+
+
+# Pages the expert panel may open: the materials area, its own account, and the start page (which
+# sends it to the materials list).
+EXPERT_PANEL_PAGES = {"auth.account", "main.index"}
+
+
+def test_expert_panel_sees_no_crm_page(app, users, login_as):
+    """Every GET route outside the materials area and the panel's own account answers 403 to the
+    expert panel (walked from the url_map, so a new page is covered)."""
+    panel = factories.UserFactory(role="expert_panel", region_code=None, email="panel@test.dk")
+    values = _records(users)
+    client = login_as(panel)
+    checked, wrong = 0, []
+    for rule in _private_rules(app):
+        if "GET" not in rule.methods or rule.endpoint.startswith("materials.") or rule.endpoint in EXPERT_PANEL_PAGES:
+            continue
+        url = _build(app, rule, values)
+        response = client.get(url)
+        if response.status_code != 403:
+            wrong.append(f"{url} ({rule.endpoint}) → {response.status_code}")
+        checked += 1
+    assert checked > 30
+    assert wrong == []
+    assert client.get("/").headers["Location"].endswith("/materialer/")
+    for url in ("/materialer/", f"/materialer/{values['material_id']}", "/account",
+                f"/materialer/versioner/{values['material_version_id']}/fil"):
+        assert client.get(url).status_code in (200, 404), url  # 404: the test version has a link, no file

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Region, User
-from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_EXPERT_PANEL, ROLE_WORKING_GROUP
 from crm.services.reference import seed_reference_data
 
 DEMO_PASSWORD = "ips-samarbejde-2026"
@@ -23,6 +23,7 @@ AREA_MODULES = (
     "crm.demo.activities",
     "crm.demo.fidelity",
     "crm.demo.outcomes",
+    "crm.demo.materials",
 )
 AMBASSADOR_EMAILS = {
     1084: "hovedstaden@demo.ips.dk",
@@ -43,6 +44,7 @@ class DemoContext:
     ambassadors: dict[int, User] = field(default_factory=dict)
     admin: User | None = None
     working_group: User | None = None
+    expert_panel: User | None = None
 
 
 def _make_user(email: str, name: str, role: str, region_code: int | None = None) -> User:
@@ -55,6 +57,7 @@ def _make_user(email: str, name: str, role: str, region_code: int | None = None)
 def _create_users(ctx: DemoContext) -> None:
     ctx.admin = _make_user("admin@demo.ips.dk", "Demo Administrator", ROLE_ADMIN)
     ctx.working_group = _make_user("arbejdsgruppe@demo.ips.dk", "Demo Arbejdsgruppe", ROLE_WORKING_GROUP)
+    ctx.expert_panel = _make_user("ekspertpanel@demo.ips.dk", "Demo Ekspertpanel", ROLE_EXPERT_PANEL)
     for region in db.session.scalars(select(Region).order_by(Region.code)):
         ctx.ambassadors[region.code] = _make_user(
             AMBASSADOR_EMAILS[region.code], f"Ambassadør {region.short_name}", ROLE_AMBASSADOR, region.code
@@ -80,7 +83,8 @@ def load_demo(scale: int = 0, today: date | None = None, seed: int = 2026) -> li
         lines.append("Demo data already present; nothing loaded.")
     lines.append(f"Demo users (password: {DEMO_PASSWORD}):")
     lines.append("  admin@demo.ips.dk          administrator")
-    lines.append("  arbejdsgruppe@demo.ips.dk  national working group (read-only)")
+    lines.append("  arbejdsgruppe@demo.ips.dk  national working group (read-only; decides publication of materials)")
+    lines.append("  ekspertpanel@demo.ips.dk   STAR's expert panel (materials area only: comments and verdicts)")
     for code, email in sorted(AMBASSADOR_EMAILS.items()):
         lines.append(f"  {email:<26} ambassador, region {code}")
     return lines

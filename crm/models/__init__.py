@@ -12,6 +12,17 @@ from crm.models.activity import (  # noqa: F401
 from crm.models.audit import AuditEntry  # noqa: F401
 from crm.models.contact import Contact  # noqa: F401
 from crm.models.fidelity import FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview  # noqa: F401
+from crm.models.material import (  # noqa: F401
+    MATERIAL_KINDS,
+    MATERIAL_STATES,
+    VERDICTS,
+    Material,
+    MaterialComment,
+    MaterialTransition,
+    MaterialVersion,
+    material_author,
+    material_region,
+)
 from crm.models.note import Note  # noqa: F401
 from crm.models.outcome import OutcomeQuarter  # noqa: F401
 from crm.models.plan import (  # noqa: F401

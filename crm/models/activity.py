@@ -1,7 +1,7 @@
 """Activities the ambassadors log, in the programme's four tracks."""
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import JSON, Column, ForeignKey, Index, Numeric, String, Table, Text
@@ -12,6 +12,9 @@ from crm.models.mixins import VersionedMixin, utcnow
 from crm.models.psychiatry import PsychiatricCentre
 from crm.models.region import Municipality, Region
 from crm.models.user import User
+
+if TYPE_CHECKING:
+    from crm.models.material import Material
 
 TRACKS: dict[int, str] = {
     1: _l("Samarbejde"),
@@ -115,6 +118,9 @@ class Activity(VersionedMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Duplicate detection for imports: a hash of the row's identifying fields, or the iCalendar UID.
     import_key: Mapped[Optional[str]] = mapped_column(String(300), unique=True)
+    # A ``material`` activity that announced a Material record: the status report then counts the
+    # Material (once, when first published) instead of this activity (crm.services.report).
+    material_id: Mapped[Optional[int]] = mapped_column(ForeignKey("material.id", ondelete="SET NULL"), index=True)
 
     region: Mapped[Optional[Region]] = relationship()
     created_by: Mapped[Optional[User]] = relationship(foreign_keys=[created_by_id])
@@ -122,6 +128,7 @@ class Activity(VersionedMixin, db.Model):
         secondary=activity_municipality, order_by=Municipality.name
     )
     centres: Mapped[list[PsychiatricCentre]] = relationship(secondary=activity_centre)
+    material: Mapped[Optional["Material"]] = relationship()
 
     @property
     def type_label(self) -> str:

@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 ROLE_AMBASSADOR = "ambassador"
 ROLE_WORKING_GROUP = "working_group"
 ROLE_ADMIN = "admin"
-ROLES = (ROLE_AMBASSADOR, ROLE_WORKING_GROUP, ROLE_ADMIN)
+# STAR's expert panel: sees the materials area only (materials in review and published ones),
+# comments on versions and gives verdicts; it changes no CRM record.
+ROLE_EXPERT_PANEL = "expert_panel"
+ROLES = (ROLE_AMBASSADOR, ROLE_WORKING_GROUP, ROLE_ADMIN, ROLE_EXPERT_PANEL)
+# The roles that see the CRM itself (municipalities, activities, reports…).
+CRM_ROLES = (ROLE_AMBASSADOR, ROLE_WORKING_GROUP, ROLE_ADMIN)
 
 
 def new_token() -> str:
@@ -83,6 +88,10 @@ class User(UserMixin, db.Model):
     @property
     def is_working_group(self) -> bool:
         return self.role == ROLE_WORKING_GROUP
+
+    @property
+    def is_expert_panel(self) -> bool:
+        return self.role == ROLE_EXPERT_PANEL
 
     def set_password(self, password: str) -> None:
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")

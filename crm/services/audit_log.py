@@ -20,9 +20,10 @@ from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.i18n import ngettext
-from crm.models import (ACTIVITY_TYPES, STAGES, AuditEntry, CooperationPlan, Municipality, PsychiatricCentre,
-                        Region, TargetGroup, User)
+from crm.models import (ACTIVITY_TYPES, MATERIAL_KINDS, MATERIAL_STATES, STAGES, VERDICTS, AuditEntry,
+                        CooperationPlan, Material, Municipality, PsychiatricCentre, Region, TargetGroup, User)
 from crm.models.messaging import MAIL_STATUSES, RUN_OUTCOMES
+from crm.services.materials import HISTORY_LABELS as MATERIAL_MOVES
 
 ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slettet")}
 
@@ -34,6 +35,10 @@ ENTITY_LABELS = {
     "fidelity_rating": _l("Fidelitetsscore"),
     "fidelity_review": _l("Fidelitetsmåling"),
     "job_run": _l("Kørsel"),
+    "material": _l("Materiale"),
+    "material_comment": _l("Ekspertpanelets kommentar"),
+    "material_transition": _l("Materialets statusskift"),
+    "material_version": _l("Materialeversion"),
     "municipality": _l("Kommune"),
     "note": _l("Notat"),
     "outbox_attachment": _l("Vedhæftet fil"),
@@ -66,6 +71,28 @@ FIELD_LABELS = {
     "session_token": _l("Sessionsnøgle"),
     "xlsx_data": _l("XLSX-fil"),
     "action_plan": _l("Handleplan"),
+    "action": _l("Handling"),
+    "actor_id": _l("Udført af"),
+    "at": _l("Tidspunkt"),
+    "author_id": _l("Skrevet af"),
+    "author_users": _l("Forfattere med brugerkonto"),
+    "authors_text": _l("Andre forfattere"),
+    "from_state": _l("Fra status"),
+    "kind": _l("Type"),
+    "material_id": _l("Materiale"),
+    "material_version_id": _l("Materialeversion"),
+    "number": _l("Versionsnummer"),
+    "published_on": _l("Først udgivet"),
+    "regions": _l("Regioner"),
+    "state": _l("Status"),
+    "summary": _l("Beskrivelse"),
+    "to_state": _l("Til status"),
+    "track": _l("Spor"),
+    "verdict": _l("Ekspertpanelets vurdering"),
+    "verdict_at": _l("Vurderet"),
+    "verdict_by_id": _l("Vurderet af"),
+    "verdict_note": _l("Begrundelse for vurderingen"),
+    "version_number": _l("Version"),
     "active": _l("Aktiv"),
     "attachment_mimetype": _l("Filtype"),
     "attachment_name": _l("Vedhæftet fil"),
@@ -167,7 +194,8 @@ FIELD_LABELS = {
     "with_paid_hours": _l("Med ordinære løntimer"),
 }
 
-ROLE_LABELS = {"ambassador": _l("Ambassadør"), "working_group": _l("Arbejdsgruppe"), "admin": _l("Administrator")}
+ROLE_LABELS = {"ambassador": _l("Ambassadør"), "working_group": _l("Arbejdsgruppe"), "admin": _l("Administrator"),
+               "expert_panel": _l("Ekspertpanel")}
 LANGUAGE_LABELS = {"da": "Dansk", "en": "English"}
 # (table, column) -> labels of the codes stored in it.
 CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
@@ -178,6 +206,12 @@ CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
     ("outbox_message", "status"): MAIL_STATUSES,
     ("job_run", "outcome"): RUN_OUTCOMES,
     ("task", "status"): {"open": _l("Åben"), "done": _l("Udført")},
+    ("material", "state"): MATERIAL_STATES,
+    ("material", "kind"): MATERIAL_KINDS,
+    ("material_version", "verdict"): VERDICTS,
+    ("material_transition", "from_state"): MATERIAL_STATES,
+    ("material_transition", "to_state"): MATERIAL_STATES,
+    ("material_transition", "action"): MATERIAL_MOVES,
 }
 
 # Referenced tables whose records are shown by name: table -> (model, key column, name column).
@@ -188,9 +222,11 @@ NAMED = {
     "psychiatric_centre": (PsychiatricCentre, PsychiatricCentre.id, PsychiatricCentre.name),
     "target_group": (TargetGroup, TargetGroup.id, TargetGroup.name),
     "cooperation_plan": (CooperationPlan, CooperationPlan.id, CooperationPlan.title),
+    "material": (Material, Material.id, Material.title),
 }
 # Collections (as crm.audit logs them: identities removed and added) -> the table they hold.
-COLLECTIONS = {"municipalities": "municipality", "centres": "psychiatric_centre", "target_groups": "target_group"}
+COLLECTIONS = {"municipalities": "municipality", "centres": "psychiatric_centre", "target_groups": "target_group",
+               "regions": "region", "author_users": "user"}
 
 # Where a record is shown: table -> (endpoint, URL argument, column holding the argument's value).
 LINKS = {
@@ -208,6 +244,9 @@ LINKS = {
     "psychiatric_centre": ("admin.centre_edit", "centre_id", "id"),
     "report_submission": ("reports.submission_detail", "submission_id", "id"),
     "user": ("admin.user_edit", "user_id", "id"),
+    "material": ("materials.detail", "material_id", "id"),
+    "material_version": ("materials.detail", "material_id", "material_id"),
+    "material_transition": ("materials.detail", "material_id", "material_id"),
 }
 
 

@@ -13,7 +13,7 @@ from crm.i18n import gettext as _
 from crm.services.errors import FieldError, Forbidden
 
 from crm.models.region import Region
-from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_EXPERT_PANEL, ROLE_WORKING_GROUP
 
 
 def can_write_region(region_code: Optional[int], owner_id: Optional[int] = None, user=None) -> bool:
@@ -92,3 +92,80 @@ def readable_region_codes(user) -> Optional[frozenset[int]]:
     if user.role == ROLE_AMBASSADOR and user.region_code:
         return frozenset({user.region_code})
     return frozenset()
+
+
+# --- Materials (crm.services.materials) ------------------------------------------------------
+# Who makes each move of the workflow is data there (``Move.who``); these are the rules behind
+# those names. Every CRM user reads every material; the expert panel sees only materials in review
+# and published ones.
+
+MATERIAL_OWNER = "owner"  # the material's ambassadors and admins
+MATERIAL_PANEL = "expert_panel"  # STAR's expert panel: comments and verdicts
+MATERIAL_DECIDER = "decider"  # the working group (and admins): review, publication, retirement
+PANEL_VISIBLE_STATES = ("in_review", "published")
+
+
+def can_create_material(user=None) -> bool:
+    """Ambassadors and admins develop materials."""
+    user = user or current_user
+    return bool(user and user.is_authenticated and user.role in (ROLE_AMBASSADOR, ROLE_ADMIN))
+
+
+def can_change_material(material, user=None) -> bool:
+    """May ``user`` edit ``material``, add versions, submit it, link activities? Admins always;
+    an ambassador when it is theirs: they created it, are one of its authors, or one of its regions
+    is their region. The working group and the expert panel never."""
+    user = user or current_user
+    if not user or not user.is_authenticated:
+        return False
+    if user.role == ROLE_ADMIN:
+        return True
+    if user.role != ROLE_AMBASSADOR:
+        return False
+    return (material.created_by_id == user.id
+            or any(author.id == user.id for author in material.author_users)
+            or (user.region_code is not None and user.region_code in material.region_codes))
+
+
+def can_see_material(material, user=None) -> bool:
+    """Every CRM user reads every material; the expert panel only those in review or published."""
+    user = user or current_user
+    if not user or not user.is_authenticated:
+        return False
+    if user.role == ROLE_EXPERT_PANEL:
+        return material.state in PANEL_VISIBLE_STATES
+    return True
+
+
+def may_move_material(who: str, material, user=None) -> bool:
+    """May ``user`` make a workflow move that ``who`` (MATERIAL_OWNER, _PANEL or _DECIDER) makes?"""
+    user = user or current_user
+    if not user or not user.is_authenticated:
+        return False
+    if who == MATERIAL_OWNER:
+        return can_change_material(material, user)
+    if who == MATERIAL_PANEL:
+        return user.role == ROLE_EXPERT_PANEL
+    if who == MATERIAL_DECIDER:
+        return user.role in (ROLE_WORKING_GROUP, ROLE_ADMIN)
+    return False
+
+
+def ensure_can_create_material(user=None) -> None:
+    if not can_create_material(user):
+        raise Forbidden()
+
+
+def ensure_can_change_material(material, user=None) -> None:
+    if not can_change_material(material, user):
+        raise Forbidden()
+
+
+def ensure_can_see_material(material, user=None) -> None:
+    if not can_see_material(material, user):
+        raise Forbidden()
+
+
+def ensure_may_move_material(who: str, material, user=None) -> None:
+    if not may_move_material(who, material, user):
+        raise Forbidden()

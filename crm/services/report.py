@@ -16,13 +16,13 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 from crm.formatting import format_date, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import Date, and_, bindparam, distinct, func, or_, select
+from sqlalchemy import Date, Integer, and_, bindparam, cast, distinct, func, literal_column, null, or_, select, union_all
 from sqlalchemy.sql.elements import BindParameter
 
 from crm.database import column_rows
 from crm.extensions import db
-from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
-                        FidelityReview, Municipality, ReportSubmission, StageChange)
+from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, MATERIAL_KINDS, STAGE_CODES, STAGES, Activity,
+                        FidelityReview, Material, Municipality, ReportSubmission, StageChange, material_region)
 from crm.services.export import XlsxBook, csv_bytes
 from crm.services.paging import Page
 
@@ -114,8 +114,12 @@ METRICS: tuple[Metric, ...] = (
     _activity_metric("event_participants", _l("Deltagere i konferencer og webinarer"),
                      _l("Summen af deltagere i disse konferencer og webinarer."), ["conference", "webinar"],
                      "participants"),
-    _activity_metric("materials", _l("Materialer og vejledninger"),
-                     _l("Materialer/vejledninger med startdato i perioden."), ["material"]),
+    Metric("materials", _l("Materialer og vejledninger"),
+           _l("Materialer i materialeområdet, der blev udgivet første gang i perioden, plus aktiviteter af typen "
+              "materiale/vejledning med startdato i perioden, som ikke er knyttet til et materiale (en knyttet "
+              "aktivitet tælles gennem sit materiale). Et materiale tælles én gang, også når flere versioner udgives "
+              "eller det senere udgår: i hver af sine regioner og én gang i hele landet (et landsdækkende materiale "
+              "kun i hele landet)."), "materials"),
     Metric("fidelity_reviews", _l("Fidelitetsmålinger"),
            _l("Færdige fidelitetsmålinger (alle punkter scoret) dateret i perioden, "
               "talt i kommunens region."), "fidelity"),
@@ -217,13 +221,14 @@ Day = Union[date, BindParameter]  # what the statement builders below compare da
 
 
 def status_report(start: date, end: date) -> StatusReport:
-    """Count every metric for the period ``start``–``end`` (inclusive), in four queries."""
+    """Count every metric for the period ``start``–``end`` (inclusive), in five queries."""
     if start > end:
         raise ValueError("start after end")
     values: dict[str, dict[Column, Number]] = {key: {c: 0 for c in COLUMNS} for key in METRIC_KEYS}
     _count_stages(values, end)
     _count_plans_signed(values, start, end)
     _count_activities(values, start, end)
+    _count_materials(values, start, end)
     _count_fidelity(values, start, end)
     return StatusReport(start, end, values)
 
@@ -363,6 +368,53 @@ def _count_activities(values: dict, start: date, end: date) -> None:
                 row[column] = _one_decimal(row[column])
 
 
+def _published_material_conditions(start: Day, end: Day) -> list:
+    """Materials first published within the period (``published_on`` is set once, never moved)."""
+    return [Material.published_on >= start, Material.published_on <= end]
+
+
+def _unlinked_material_activity_conditions(start: Day, end: Day) -> list:
+    """``material`` activities in the period not linked to a Material (a linked one counts through
+    its material, so nothing is counted twice)."""
+    return [*_activity_conditions(start, end, ("material",)), Activity.material_id.is_(None)]
+
+
+@cache
+def _material_count_query():
+    """(what, region, count) rows: published materials per region they serve, published materials
+    in all (each once), and unlinked ``material`` activities per region, from ``:start`` to ``:end``."""
+    per_region = (
+        select(literal_column("'region'").label("what"), material_region.c.region_code, func.count(Material.id))
+        .join(material_region, material_region.c.material_id == Material.id)
+        .where(*_published_material_conditions(PERIOD_START, PERIOD_END))
+        .group_by(material_region.c.region_code)
+    )
+    nation = (
+        select(literal_column("'nation'"), cast(null(), Integer), func.count(Material.id))
+        .where(*_published_material_conditions(PERIOD_START, PERIOD_END))
+    )
+    activities = (
+        select(literal_column("'activity'"), Activity.region_code, func.count(Activity.id))
+        .where(*_unlinked_material_activity_conditions(PERIOD_START, PERIOD_END))
+        .group_by(Activity.region_code)
+    )
+    return union_all(per_region, nation, activities)
+
+
+def _count_materials(values: dict, start: date, end: date) -> None:
+    """``materials``: published materials (in each of their regions, once in the total) plus
+    unlinked ``material`` activities (in their region, once in the total): one query."""
+    row = values["materials"]
+    for what, region_code, count in column_rows(_material_count_query(), start=start, end=end):
+        if what == "nation":
+            row[TOTAL] += count
+            continue
+        if region_code in row:
+            row[region_code] += count
+        if what == "activity":
+            row[TOTAL] += count
+
+
 def _fidelity_conditions(start: Day, end: Day) -> list:
     """Complete reviews (a total is computed only when every item is rated) dated in the period."""
     return [FidelityReview.total.is_not(None), FidelityReview.review_date >= start,
@@ -426,6 +478,18 @@ class ActivityRecord(NamedTuple):
     region_code: Optional[int]
     participants: Optional[int]
     hours: Optional[Decimal]
+
+
+class MaterialRecord(NamedTuple):
+    """What ``materials`` counts: a published Material (``source`` 'material', its kind, the
+    regions it serves) or an unlinked ``material`` activity (``source`` 'activity', its region)."""
+
+    source: str
+    id: int
+    on: date
+    title: str
+    kind: str
+    region_codes: tuple[int, ...]
 
 
 class ReviewRecord(NamedTuple):
@@ -495,6 +559,39 @@ def activity_records(start: date, end: date, types: Iterable[str] = REPORTED_ACT
     return [ActivityRecord(*row) for row in column_rows(query)]
 
 
+def material_records(start: date, end: date, region_code: Optional[int] = None) -> list[MaterialRecord]:
+    """The materials and unlinked ``material`` activities counted (optionally only those of one
+    region), by date: two queries."""
+    materials: dict[int, list] = {}
+    query = (
+        select(Material.id, Material.published_on, Material.title, Material.kind, material_region.c.region_code)
+        .outerjoin(material_region, material_region.c.material_id == Material.id)
+        .where(*_published_material_conditions(start, end))
+        .order_by(Material.published_on, Material.id, material_region.c.region_code)
+    )
+    for material_id, on, title, kind, code in column_rows(query):
+        record = materials.setdefault(material_id, ["material", material_id, on, title, kind, ()])
+        if code is not None:
+            record[-1] += (code,)
+    records = [MaterialRecord(*values) for values in materials.values()]
+    activities = (
+        select(Activity.id, Activity.start_date, Activity.title, Activity.region_code)
+        .where(*_unlinked_material_activity_conditions(start, end)).order_by(Activity.start_date, Activity.id)
+    )
+    records += [MaterialRecord("activity", id_, on, title, "material", (code,) if code else ())
+                for id_, on, title, code in column_rows(activities)]
+    if region_code is not None:
+        records = [r for r in records if region_code in r.region_codes]
+    return sorted(records, key=lambda r: (r.on, r.source, r.id))
+
+
+def material_record_label(record: MaterialRecord) -> str:
+    """'Materiale: Vejledning' for a Material, the activity type's label for an activity."""
+    if record.source == "material":
+        return _("Materiale: %(kind)s", kind=MATERIAL_KINDS.get(record.kind, record.kind))
+    return str(ACTIVITY_TYPES["material"][0])
+
+
 def review_records(start: date, end: date, region_code: Optional[int] = None) -> list[ReviewRecord]:
     """Complete fidelity reviews counted, in one query."""
     query = (
@@ -511,7 +608,7 @@ def review_records(start: date, end: date, region_code: Optional[int] = None) ->
 
 @dataclass
 class Drilldown:
-    """The records behind one figure. ``kind``: municipalities, signed, activities or reviews.
+    """The records behind one figure. ``kind``: municipalities, signed, activities, materials or reviews.
     Activities come one ``page`` at a time (its items are the records); the others are short lists."""
 
     metric: Metric
@@ -549,6 +646,9 @@ def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -
     if metric.family == "fidelity":
         records = review_records(start, end, region)
         return Drilldown(metric, column, "reviews", records, total_records=len(records))
+    if metric.family == "materials":
+        records = material_records(start, end, region)
+        return Drilldown(metric, column, "materials", records, total_records=len(records))
     counted = _activity_record_select(start, end, metric.types, column).order_by(None).subquery()
     total, participants, hours = db.session.execute(
         select(func.count(), func.sum(counted.c.participants), func.sum(counted.c.hours))
@@ -624,7 +724,8 @@ RECORD_FORMATS = (None, "date")  # the date column: dates, written by XlsxWriter
 
 
 def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
-    """Every record counted, grouped by region (None: national activities), in four queries.
+    """Every record counted, grouped by region (None: national activities and materials), in six
+    queries. A material serving several regions is listed on each of their sheets.
 
     Each row: metric key, date (or None), name or title, code or id, stage or type,
     previous stage, participants (or fidelity score), hours (float). Labels come from dicts built
@@ -650,6 +751,10 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
         rows.get(a.region_code, national).append((
             metric_for_type[a.type], a.start_date, a.title, a.id, type_label.get(a.type, a.type),
             None, a.participants, None if a.hours is None else float(a.hours)))
+    for m in material_records(report.start, report.end):
+        for code in m.region_codes or (None,):
+            rows.get(code, national).append(("materials", m.on, m.title, m.id, material_record_label(m),
+                                             None, None, None))
     for r in review_records(report.start, report.end):
         rows[r.region_code].append(("fidelity_reviews", r.review_date, r.name, r.code, r.team,
                                     None, r.total, None))

@@ -12,7 +12,7 @@ from crm.extensions import db
 from crm.views.forms import EmptyForm, VersionedForm, region_choices, show_error
 from crm.models import ROLES, AuditEntry, PsychiatricCentre, User
 from crm.views.access import admin_required, read_required, roles_required
-from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_WORKING_GROUP
+from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_EXPERT_PANEL, ROLE_WORKING_GROUP
 from crm.services import accounts, audit_log, reference
 from crm.services.errors import Conflict, FieldError
 
@@ -22,6 +22,7 @@ ROLE_LABELS = {
     ROLE_AMBASSADOR: _l("Ambassadør"),
     ROLE_WORKING_GROUP: _l("Arbejdsgruppe"),
     ROLE_ADMIN: _l("Administrator"),
+    ROLE_EXPERT_PANEL: _l("Ekspertpanel"),
 }
 
 

@@ -18,15 +18,17 @@ from wtforms.validators import InputRequired, ValidationError
 
 from crm.extensions import db
 from crm.views.forms import DanishDateField, EmptyForm
-from crm.models import ACTIVITY_TYPES, ROLES, Activity, Municipality, Region, User
+from crm.models import ACTIVITY_TYPES, Activity, Municipality, Region, User
+from crm.models.user import CRM_ROLES
 from crm.views.access import read_required, roles_required, write_required
 from crm.services import calendar_feed, ics_import, pending_uploads, permissions
 from crm.services.mail import external_url
 
 bp = Blueprint("calendar", __name__, url_prefix="/kalender")
 
-# Every signed-in user manages their own feed link and digest (their own account only).
-own_account_required = roles_required(*ROLES)
+# Every CRM user manages their own feed link and digest (their own account only); the expert panel
+# has no calendar (it sees no activities).
+own_account_required = roles_required(*CRM_ROLES)
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{20,80}$")
 IMPORT_KIND = "calendar"  # the kind of its uploads in the pending-upload store
 

@@ -1,5 +1,5 @@
 """The start page."""
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Region
-from crm.views.access import read_required
+from crm.views.access import any_role_required
 from crm.services import tasks
 from crm.services.pipeline import stages_on
 
@@ -15,10 +15,13 @@ bp = Blueprint("main", __name__)
 
 
 @bp.route("/")
-@read_required
+@any_role_required
 def index():
     """The user's own region (ambassadors) or the whole country, municipalities by region and code,
-    with overdue and upcoming tasks and each municipality's next step (earliest open task)."""
+    with overdue and upcoming tasks and each municipality's next step (earliest open task). The
+    expert panel, which sees no CRM page, starts in the materials list (also after sign-in)."""
+    if current_user.is_expert_panel:
+        return redirect(url_for("materials.index"))
     region_code = current_user.region_code if current_user.is_ambassador else None
     regions_query = select(Region).order_by(Region.code).options(selectinload(Region.municipalities))
     if region_code:

@@ -141,7 +141,8 @@ def drilldown():
     page = request.args.get("page", 1, type=int) or 1
     detail = service.drilldown(request.args["metric"], column, start, end, page)
     return render_template("reports/drilldown.html", detail=detail, start=start, end=end,
-                           period=period_label(start, end), **_table_context())
+                           period=period_label(start, end),
+                           material_record_label=service.material_record_label, **_table_context())
 
 
 @bp.route("/eksport.<fmt>")
