@@ -13,7 +13,8 @@ from sqlalchemy import insert, select
 from crm.extensions import db
 from crm.models import STAGE_CODES, CooperationPlan, Municipality, StageChange
 from crm.services import pipeline
-from crm.services.pipeline import StageError, record_stage_change, stage_on, stages_on
+from crm.services.pipeline import StageError, record_stage_change
+from crm.services.stages import stage_on, stages_on
 
 KBH, FRB, GREVE, AARHUS = 101, 147, 253, 751
 

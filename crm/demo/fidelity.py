@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import Municipality, PsychiatricCentre
-from crm.services.fidelity import add_months, covered_since, save_review, scale_items
-from crm.services.pipeline import stages_on
+from crm.services.fidelity import add_months, save_review, scale_items
+from crm.services.stages import covered_since, stages_on
 
 # Items that are usually weaker in new IPS services (a believable national "weakest items" list).
 ITEM_BIAS = {

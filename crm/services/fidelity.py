@@ -25,9 +25,8 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
-from crm.models import (COVERED_STAGES, FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview, Municipality,
-                        StageChange)
-from crm.services.pipeline import stages_on
+from crm.models import FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview, Municipality
+from crm.services.stages import covered_since, stages_on
 
 MIN_SCORE, MAX_SCORE = 1, 5
 MIN_TOTAL, MAX_TOTAL = FIDELITY_ITEM_COUNT * MIN_SCORE, FIDELITY_ITEM_COUNT * MAX_SCORE
@@ -254,32 +253,6 @@ class DueReview:
     overdue: bool
     covered_since: date
     last_review_date: Optional[date]
-
-
-def covered_since(codes: Iterable[int], today: date) -> dict[int, date]:
-    """For municipalities covered today: when their current covered spell began (one query).
-
-    Walks each one's stage history backwards from today while the stage stays covered
-    (plan_signed → in_operation is one spell; a pause ends it).
-    """
-    codes = list(codes)
-    if not codes:
-        return {}
-    rows = db.session.execute(
-        select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
-        .where(StageChange.municipality_code.in_(codes), StageChange.effective_date <= today)
-        .order_by(StageChange.municipality_code, StageChange.effective_date.desc())
-    )
-    since: dict[int, date] = {}
-    ended: set[int] = set()
-    for code, stage, effective_date in rows:
-        if code in ended:
-            continue
-        if stage in COVERED_STAGES:
-            since[code] = effective_date
-        else:
-            ended.add(code)
-    return since
 
 
 def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:

@@ -1,76 +1,16 @@
-"""Pipeline stages: where each municipality stood on any date, derived from its stage history."""
+"""Pipeline stages: recording, correcting and moving a municipality's stage, its timeline, and
+the list and board rows (the stage on a date itself is crm.services.stages' rule)."""
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Optional
+from typing import Optional
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 
 from crm.clock import format_date, local_today
 from crm.extensions import db
-from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
+from crm.models import COVERED_STAGES, Municipality, StageChange
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
-
-
-@dataclass(frozen=True)
-class StageOnDate:
-    """A municipality's stage on a date, and since when (None: never recorded)."""
-
-    stage: str
-    since: Optional[date]
-
-    @property
-    def covered(self) -> bool:
-        return self.stage in COVERED_STAGES
-
-
-def _latest_change_per_municipality(on: date):
-    """Subquery: for each municipality, the date of its last change on or before ``on``."""
-    return (
-        select(
-            StageChange.municipality_code.label("code"),
-            func.max(StageChange.effective_date).label("effective_date"),
-        )
-        .where(StageChange.effective_date <= on)
-        .group_by(StageChange.municipality_code)
-        .subquery()
-    )
-
-
-def stages_on(on: date, region_code: Optional[int] = None,
-              codes: Optional[Iterable[int]] = None) -> dict[int, StageOnDate]:
-    """Every municipality's stage on ``on`` (optionally one region, or only ``codes``), in one query."""
-    latest = _latest_change_per_municipality(on)
-    query = (
-        select(Municipality.code, StageChange.stage, StageChange.effective_date)
-        .outerjoin(latest, latest.c.code == Municipality.code)
-        .outerjoin(
-            StageChange,
-            and_(
-                StageChange.municipality_code == latest.c.code,
-                StageChange.effective_date == latest.c.effective_date,
-            ),
-        )
-    )
-    if region_code is not None:
-        query = query.where(Municipality.region_code == region_code)
-    if codes is not None:
-        query = query.where(Municipality.code.in_(list(codes)))
-    return {
-        code: StageOnDate(stage or DEFAULT_STAGE, since)
-        for code, stage, since in db.session.execute(query)
-    }
-
-
-def stage_on(municipality, on: date) -> StageOnDate:
-    """One municipality's stage on ``on``; ``municipality`` is a Municipality or its code."""
-    municipality_code = getattr(municipality, "code", municipality)
-    row = db.session.execute(
-        select(StageChange.stage, StageChange.effective_date)
-        .where(StageChange.municipality_code == municipality_code, StageChange.effective_date <= on)
-        .order_by(StageChange.effective_date.desc())
-        .limit(1)
-    ).first()
-    return StageOnDate(row.stage, row.effective_date) if row else StageOnDate(DEFAULT_STAGE, None)
+from crm.services.stages import NEVER, StageOnDate, stage_on, stages_on
 
 
 def backward_move_warnings(municipality_code: int, stage: str, effective_date: date) -> list:
@@ -337,7 +277,7 @@ def municipality_rows(
     for m in db.session.scalars(query).unique():
         task = tasks.get(m.code)
         overdue = task is not None and task.is_overdue(on)
-        rows.append(MunicipalityRow(m, stages.get(m.code, StageOnDate(DEFAULT_STAGE, None)), overdue, task))
+        rows.append(MunicipalityRow(m, stages.get(m.code, NEVER), overdue, task))
     if overdue_only:
         rows = [row for row in rows if row.overdue]
     if stage:

@@ -16,14 +16,14 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import Date, and_, bindparam, distinct, func, or_, select
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy import Date, bindparam, distinct, func, select
 
 from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Municipality, ReportSubmission, StageChange)
 from crm.services.export import XlsxBook, csv_bytes, excel_date
+from crm.services.stages import Day, became_covered, stage_select
 
 TOTAL = "total"
 # CSV and stored-figure column order (official region codes ascending, then the nation).
@@ -233,7 +233,6 @@ def format_value(metric: Metric, value: Number) -> str:
 # building one costs SQLAlchemy more time than SQLite needs to run it.
 PERIOD_START = bindparam("start", type_=Date)
 PERIOD_END = bindparam("end", type_=Date)
-Day = Union[date, BindParameter]  # what the statement builders below compare dates with
 
 
 def status_report(start: date, end: date) -> StatusReport:
@@ -248,33 +247,10 @@ def status_report(start: date, end: date) -> StatusReport:
     return StatusReport(start, end, values)
 
 
-def _latest_change_on(end: Day):
-    """Subquery: each municipality's last stage-change date on or before ``end``."""
-    return (
-        select(StageChange.municipality_code.label("code"),
-               func.max(StageChange.effective_date).label("effective_date"))
-        .where(StageChange.effective_date <= end)
-        .group_by(StageChange.municipality_code)
-        .subquery()
-    )
-
-
-def _stage_at_end_select(end: Day, *columns):
-    """SELECT ``columns`` FROM municipality joined to its stage change in force on ``end``."""
-    latest = _latest_change_on(end)
-    return (
-        select(*columns)
-        .select_from(Municipality)
-        .outerjoin(latest, latest.c.code == Municipality.code)
-        .outerjoin(StageChange, and_(StageChange.municipality_code == latest.c.code,
-                                     StageChange.effective_date == latest.c.effective_date))
-    )
-
-
 @cache
 def _stage_count_query():
     """Municipalities per region and stage on ``:end``."""
-    return _stage_at_end_select(
+    return stage_select(
         PERIOD_END, Municipality.region_code, StageChange.stage, func.count(Municipality.code)
     ).group_by(Municipality.region_code, StageChange.stage)
 
@@ -297,41 +273,10 @@ def _count_stages(values: dict, end: date) -> None:
         values["coverage_pct_at_end"][column] = _one_decimal(Decimal(covered * 100) / total) if total else 0.0
 
 
-def _signed_changes(start: Day, end: Day):
-    """Subquery of the stage changes dated in the period that made a municipality covered.
-
-    The previous stage comes from LAG over each municipality's whole history up to ``end`` (so a
-    change early in the period still sees the stage before the period); a change counts when it
-    enters a covered stage from an uncovered one or from no stage at all.
-    """
-    history = (
-        select(
-            StageChange.id,
-            StageChange.municipality_code,
-            StageChange.effective_date,
-            StageChange.stage,
-            func.lag(StageChange.stage)
-            .over(partition_by=StageChange.municipality_code, order_by=StageChange.effective_date)
-            .label("previous_stage"),
-        )
-        .where(StageChange.effective_date <= end)
-        .subquery()
-    )
-    return (
-        select(history)
-        .where(
-            history.c.effective_date >= start,
-            history.c.stage.in_(COVERED_STAGES),
-            or_(history.c.previous_stage.is_(None), history.c.previous_stage.not_in(COVERED_STAGES)),
-        )
-        .subquery()
-    )
-
-
 @cache
 def _plans_signed_query():
     """Municipalities per region that became covered between ``:start`` and ``:end``."""
-    signed = _signed_changes(PERIOD_START, PERIOD_END)
+    signed = became_covered(PERIOD_START, PERIOD_END)
     return (
         select(Municipality.region_code, func.count(distinct(signed.c.municipality_code)))
         .join(Municipality, Municipality.code == signed.c.municipality_code)
@@ -464,7 +409,7 @@ def municipality_records(end: date, region_code: Optional[int] = None,
                          stages: Optional[Iterable[str]] = None) -> list[MunicipalityRecord]:
     """Municipalities (optionally one region, optionally in ``stages``) with their stage at ``end``;
     the same join the stage counts use, in one query."""
-    query = _stage_at_end_select(
+    query = stage_select(
         end, Municipality.code, Municipality.name, Municipality.region_code, StageChange.stage,
         StageChange.effective_date,
     ).order_by(Municipality.region_code, Municipality.name)
@@ -478,7 +423,7 @@ def municipality_records(end: date, region_code: Optional[int] = None,
 
 def signed_records(start: date, end: date, region_code: Optional[int] = None) -> list[SignedRecord]:
     """The municipalities counted in ``plans_signed_in_period``, one row each, in one query."""
-    signed = _signed_changes(start, end)
+    signed = became_covered(start, end)
     query = (
         select(signed.c.municipality_code, Municipality.name, Municipality.region_code,
                signed.c.effective_date, signed.c.previous_stage, signed.c.stage)

@@ -25,7 +25,7 @@ from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.views.access import read_required
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
-from crm.services.pipeline import StageOnDate
+from crm.services.stages import StageOnDate
 from crm.services.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
 from crm.templating import format_date
 from crm.views.urls import QueryUrls, safe_url
