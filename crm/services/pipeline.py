@@ -4,23 +4,26 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Optional
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, or_, select
+from sqlalchemy.orm import joinedload
 
 from crm.clock import format_date, local_today
 from crm.extensions import db
-from crm.models import COVERED_STAGES, Municipality, StageChange
+from crm.i18n import gettext as _
+from crm.models import (COVERED_STAGES, STAGE_CODES, STAGES, Activity, CooperationPlan, FidelityReview,
+                        Municipality, Note, StageChange, activity_municipality, plan_municipality)
+from crm.services import auto_notes
+from crm.services.locking import mark_updated
+from crm.services.numbers import FormWarning
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
 from crm.services.stages import NEVER, StageOnDate, stage_on, stages_on
+from crm.services.tasks import earliest_open_tasks, local_date, timeline_tasks
 
 
 def backward_move_warnings(municipality_code: int, stage: str, effective_date: date) -> list:
     """A warning (to be confirmed) when ``stage`` lies earlier in the pipeline than the stage in
     effect on ``effective_date``; "Sat i bero" is beside the pipeline, so pausing or resuming
     from a pause is no move backwards."""
-    from crm.i18n import gettext as _
-    from crm.models import STAGE_CODES
-    from crm.services.numbers import FormWarning
-
     before = stage_on(municipality_code, effective_date).stage
     if "paused" in (stage, before) or stage not in STAGE_CODES or before not in STAGE_CODES:
         return []
@@ -42,10 +45,6 @@ def record_stage_change(
     """Add a dated stage change (may be backdated). Refuses an unknown stage or a second entry
     for the same municipality and date. ``note_kind``/``note_params``: an automatic note
     (crm.services.auto_notes). The caller commits."""
-    from crm.i18n import gettext as _
-
-    from crm.models import STAGE_CODES
-
     if stage not in STAGE_CODES:
         raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
     if db.session.get(Municipality, municipality_code) is None:
@@ -79,10 +78,6 @@ def record_stage_change(
 
 def _check_stage_and_date(municipality_code: int, stage: str, effective_date: date, ignore_id=None) -> None:
     """Raise StageError for an unknown stage or a second entry on the same municipality and date."""
-    from crm.i18n import gettext as _
-
-    from crm.models import STAGE_CODES
-
     if stage not in STAGE_CODES:
         raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
     query = select(StageChange.id).where(
@@ -108,8 +103,6 @@ def correct_stage_change(
     change.note = note or None
     if user is not None:
         change.recorded_by_id = user.id
-    from crm.services.locking import mark_updated
-
     mark_updated(change, user)
     db.session.flush()  # the UPDATE, where the database checks the version (StaleDataError)
     return change
@@ -123,8 +116,6 @@ def delete_stage_change(change: StageChange) -> None:
 
 def stage_history(municipality_code: int) -> list[StageChange]:
     """A municipality's stage changes, newest first, with who recorded them (one query)."""
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             select(StageChange)
@@ -154,9 +145,6 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
     by the plan. A different entry on the very same date is never overwritten either. Returns one
     outcome per municipality; the caller commits.
     """
-    from crm.i18n import gettext as _
-    from crm.services import auto_notes
-
     if plan.signed_date is None:
         return []
     signed = plan.signed_date
@@ -208,8 +196,6 @@ def _first_change_after(codes: list[int], after: date) -> dict[int, StageChange]
 
 
 def _stage_label(code: str) -> str:
-    from crm.models import STAGES
-
     return str(STAGES.get(code, code))
 
 
@@ -219,8 +205,6 @@ def _dk(value: date) -> str:
 
 def add_note(municipality_code: int, note_date: date, text: str, user=None):
     """Add a dated note to a municipality's timeline. The caller commits."""
-    from crm.models import Note
-
     note = Note(municipality_code=municipality_code, note_date=note_date, text=text.strip(),
                 created_by_id=getattr(user, "id", None))
     db.session.add(note)
@@ -255,11 +239,6 @@ def municipality_rows(
     Always three queries (municipalities with their region, the stages, the open tasks with
     their owners), however many municipalities, stage changes or tasks there are.
     """
-    from sqlalchemy import String, cast, or_
-    from sqlalchemy.orm import joinedload
-
-    from crm.services.tasks import earliest_open_tasks
-
     on = on or local_today()
     query = select(Municipality).options(joinedload(Municipality.region))
     if region_code is not None:
@@ -287,8 +266,6 @@ def municipality_rows(
 
 def _sort_key(sort: str):
     """Key function for ``municipality_rows``; unknown sorts fall back to region then code."""
-    from crm.models import STAGE_CODES
-
     far_future = date.max
     keys = {
         "code": lambda r: (r.municipality.code,),
@@ -302,8 +279,6 @@ def _sort_key(sort: str):
 
 def board_columns(region_code: int, on: Optional[date] = None) -> dict[str, list[MunicipalityRow]]:
     """One region's municipalities grouped by their stage on ``on``, in pipeline order."""
-    from crm.models import STAGE_CODES
-
     columns: dict[str, list[MunicipalityRow]] = {code: [] for code in STAGE_CODES}
     for row in municipality_rows(on, region_code=region_code, sort="name"):
         columns[row.stage.stage].append(row)
@@ -318,10 +293,6 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
     corrected rather than duplicated (moving a card twice on one day keeps the last move). The
     caller commits.
     """
-    from crm.i18n import gettext as _
-
-    from crm.models import STAGE_CODES
-
     if stage not in STAGE_CODES:
         raise StageError(_("Ukendt fase: %(stage)s", stage=stage))
     on = on or local_today()
@@ -368,11 +339,6 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     Activities, notes and tasks pile up over the years, so each is fetched newest first and only
     as far as this page reaches; stage changes, plans and reviews are a handful per municipality.
     A task shows twice: the day it was created and the day it was done."""
-    from sqlalchemy.orm import joinedload
-
-    from crm.models import (Activity, CooperationPlan, FidelityReview, Note, activity_municipality,
-                            plan_municipality)
-
     page = max(1, page)
     reach = page * page_size + 1  # one more than this page needs tells whether older items exist
     items = [TimelineItem(c.effective_date, "stage", c) for c in stage_history(municipality_code)]
@@ -397,8 +363,6 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     items += [TimelineItem(a.start_date, "activity", a) for a in activities]
     reviews = db.session.scalars(select(FidelityReview).where(FidelityReview.municipality_code == municipality_code))
     items += [TimelineItem(r.review_date, "review", r) for r in reviews]
-    from crm.services.tasks import local_date, timeline_tasks
-
     for task in timeline_tasks(municipality_code, reach):
         items.append(TimelineItem(local_date(task.created_at), "task_created", task))
         if task.done_at is not None:
