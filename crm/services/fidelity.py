@@ -223,17 +223,6 @@ def delete_review(review: FidelityReview) -> None:
     db.session.flush()
 
 
-def count_complete_reviews(start: date, end: date, region_code: Optional[int] = None) -> int:
-    """Complete reviews dated within [start, end] (the half-yearly report's metric), one query."""
-    query = select(func.count(FidelityReview.id)).where(
-        FidelityReview.total.is_not(None), FidelityReview.review_date.between(start, end)
-    )
-    if region_code is not None:
-        query = query.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
-            Municipality.region_code == region_code)
-    return db.session.scalar(query) or 0
-
-
 # --- Due dates -------------------------------------------------------------------------------
 
 
