@@ -21,25 +21,16 @@ from sqlalchemy import Date, bindparam, distinct, func, select
 from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, STAGES, Activity,
-                        FidelityReview, Municipality, ReportSubmission, StageChange)
+                        FidelityReview, Municipality, Region, ReportSubmission, StageChange)
 from crm.services.export import XlsxBook, csv_bytes, excel_date
 from crm.services.stages import Day, became_covered, stage_select
 
+# A report's columns are the regions (codes and names from the Region table), then the nation.
 TOTAL = "total"
-# CSV and stored-figure column order (official region codes ascending, then the nation).
-REGION_CODES: tuple[int, ...] = (1081, 1082, 1083, 1084, 1085)
-COLUMNS: tuple[Union[int, str], ...] = REGION_CODES + (TOTAL,)
-# The order the corps reads the regions on screen and on paper (east to west).
-DISPLAY_REGION_ORDER: tuple[int, ...] = (1084, 1085, 1083, 1082, 1081)
-DISPLAY_COLUMNS: tuple[Union[int, str], ...] = DISPLAY_REGION_ORDER + (TOTAL,)
-REGION_SHORT_NAMES = {
-    1081: _l("Nordjylland"),
-    1082: _l("Midtjylland"),
-    1083: _l("Syddanmark"),
-    1084: _l("Hovedstaden"),
-    1085: _l("Sjælland"),
-    TOTAL: _l("Hele landet"),
-}
+TOTAL_NAME = _l("Hele landet")
+# The order the corps reads the regions on screen and on paper, east to west: the one fact about
+# regions the Region table does not hold. A region not listed would follow, by code.
+EAST_TO_WEST: tuple[int, ...] = (1084, 1085, 1083, 1082, 1081)
 Column = Union[int, str]
 Number = Union[int, float]
 
@@ -179,9 +170,14 @@ class StatusReport:
         """One figure; ``column`` is a region code or ``'total'``."""
         return self.values[key][column]
 
-    def rows(self, columns: Iterable[Column] = COLUMNS) -> list[tuple[Metric, list[Number]]]:
-        """(metric, values in ``columns`` order) in the fixed metric order."""
-        columns = tuple(columns)
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The region codes ascending, then ``'total'``: the order of the CSV and stored figures."""
+        return tuple(self.values[METRIC_KEYS[0]])
+
+    def rows(self, columns: Optional[Iterable[Column]] = None) -> list[tuple[Metric, list[Number]]]:
+        """(metric, values in ``columns`` order, default ``self.columns``) in the fixed metric order."""
+        columns = self.columns if columns is None else tuple(columns)
         return [(m, [self.values[m.key][c] for c in columns]) for m in METRICS]
 
     @property
@@ -191,13 +187,14 @@ class StatusReport:
 
     def to_figures(self) -> dict[str, dict[str, Number]]:
         """JSON-safe figures, as a submission stores them."""
-        return {key: {str(c): self.values[key][c] for c in COLUMNS} for key in METRIC_KEYS}
+        return {key: {str(c): self.values[key][c] for c in self.columns} for key in METRIC_KEYS}
 
     @classmethod
     def from_figures(cls, start: date, end: date, figures: dict) -> "StatusReport":
         """Rebuild a report from stored figures (a metric missing in old figures shows as 0)."""
+        regions = sorted({int(c) for row in figures.values() for c in row if c != TOTAL})
         values = {
-            key: {c: figures.get(key, {}).get(str(c), 0) for c in COLUMNS} for key in METRIC_KEYS
+            key: {c: figures.get(key, {}).get(str(c), 0) for c in (*regions, TOTAL)} for key in METRIC_KEYS
         }
         return cls(start, end, values)
 
@@ -206,7 +203,7 @@ class StatusReport:
         return [
             Difference(m, c, self.values[m.key][c], other.values[m.key][c])
             for m in METRICS
-            for c in COLUMNS
+            for c in self.columns
             if _rounded(self.values[m.key][c], m) != _rounded(other.values[m.key][c], m)
         ]
 
@@ -226,6 +223,29 @@ def format_value(metric: Metric, value: Number) -> str:
     return f"{float(value):.{metric.decimals}f}" if metric.decimals else str(int(value))
 
 
+# --- Columns: the regions and the nation ----------------------------------------------------
+
+
+def column_names() -> dict[Column, str]:
+    """The columns' headings: each region's short name by code (one query), then the nation's."""
+    names: dict[Column, str] = {r.code: r.short_name for r in db.session.scalars(select(Region).order_by(Region.code))}
+    names[TOTAL] = str(TOTAL_NAME)
+    return names
+
+
+def display_order(columns: Iterable[Column]) -> tuple[Column, ...]:
+    """``columns`` as the corps reads them: the regions east to west (any other after, by code),
+    then the total."""
+    rank = {code: index for index, code in enumerate(EAST_TO_WEST)}
+    regions = sorted((c for c in columns if c != TOTAL), key=lambda c: (rank.get(c, len(rank)), c))
+    return (*regions, TOTAL)
+
+
+def is_region(column: Column) -> bool:
+    """Is ``column`` a region's code? (No query once this session has loaded that region.)"""
+    return isinstance(column, int) and db.session.get(Region, column) is not None
+
+
 # --- Counting: one query per metric family ---------------------------------------------------
 
 
@@ -239,8 +259,7 @@ def status_report(start: date, end: date) -> StatusReport:
     """Count every metric for the period ``start``–``end`` (inclusive), in four queries."""
     if start > end:
         raise ValueError("start after end")
-    values: dict[str, dict[Column, Number]] = {key: {c: 0 for c in COLUMNS} for key in METRIC_KEYS}
-    _count_stages(values, end)
+    values = _count_stages(end)
     _count_plans_signed(values, start, end)
     _count_activities(values, start, end)
     _count_fidelity(values, start, end)
@@ -255,22 +274,25 @@ def _stage_count_query():
     ).group_by(Municipality.region_code, StageChange.stage)
 
 
-def _count_stages(values: dict, end: date) -> None:
-    """Municipalities in total, per stage, covered and coverage at ``end``: one grouped query."""
-    for region_code, stage, count in column_rows(_stage_count_query(), end=end):
+def _count_stages(end: date) -> dict[str, dict[Column, Number]]:
+    """Every metric's figures, all 0 but municipalities in total, per stage, covered and coverage
+    at ``end``: one grouped query, which also gives the columns (the municipalities' regions)."""
+    counts = column_rows(_stage_count_query(), end=end).all()
+    columns = (*sorted({region_code for region_code, _stage, _count in counts}), TOTAL)
+    values: dict[str, dict[Column, Number]] = {key: dict.fromkeys(columns, 0) for key in METRIC_KEYS}
+    for region_code, stage, count in counts:
         stage = stage or DEFAULT_STAGE
         for column in (region_code, TOTAL):
-            if column not in values["municipalities_total"]:
-                continue  # a region outside the five official ones cannot occur; never crash on it
             values["municipalities_total"][column] += count
             if stage in STAGE_CODES:
                 values[f"stage_{stage}_at_end"][column] += count
             if stage in COVERED_STAGES:
                 values["municipalities_covered_at_end"][column] += count
-    for column in COLUMNS:
+    for column in columns:
         total = values["municipalities_total"][column]
         covered = values["municipalities_covered_at_end"][column]
         values["coverage_pct_at_end"][column] = _one_decimal(Decimal(covered * 100) / total) if total else 0.0
+    return values
 
 
 @cache
@@ -324,7 +346,7 @@ def _count_activities(values: dict, start: date, end: date) -> None:
             for column in ((region_code, TOTAL) if region_code in row else (TOTAL,)):
                 row[column] += Decimal(str(amount)) if metric.decimals else int(amount)
         if metric.decimals:
-            for column in COLUMNS:
+            for column in row:
                 row[column] = _one_decimal(row[column])
 
 
@@ -495,10 +517,11 @@ DRILLDOWN_PAGE_SIZE = 100
 def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -> Drilldown:
     """The records behind ``key`` in ``column`` (a region code or 'total') for the period.
 
-    Raises KeyError for an unknown metric or column. At most two queries.
+    Raises KeyError for an unknown metric or column. At most two queries (and one to look the
+    region up, unless this session has loaded it).
     """
     metric = METRICS_BY_KEY[key]
-    if column not in COLUMNS:
+    if column != TOTAL and not is_region(column):
         raise KeyError(column)
     region = None if column == TOTAL else column
     if metric.family == "stages":
@@ -531,13 +554,11 @@ def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -
 
 # --- Exports ---------------------------------------------------------------------------------
 
-CSV_HEADER = ["metric"] + [str(c) for c in COLUMNS]
-
-
 def report_to_csv(report: StatusReport) -> bytes:
     """``metric,1081,1082,1083,1084,1085,total``, one row per metric key, UTF-8."""
-    rows = [[m.key] + [format_value(m, v) for v in values] for m, values in report.rows(COLUMNS)]
-    return csv_bytes(CSV_HEADER, rows)
+    header = ["metric"] + [str(c) for c in report.columns]
+    rows = [[m.key] + [format_value(m, v) for v in values] for m, values in report.rows()]
+    return csv_bytes(header, rows)
 
 
 def report_to_excel_csv(report: StatusReport) -> bytes:
@@ -561,15 +582,15 @@ def _figure(text: str) -> Union[int, Decimal, str]:
         return text
 
 
-def _figures_sheet(book: XlsxBook, report: StatusReport) -> None:
-    """The report table: key, Danish label, the five regions (screen order), the nation."""
+def _figures_sheet(book: XlsxBook, report: StatusReport, names: dict[Column, str]) -> None:
+    """The report table: key, Danish label, the regions (screen order), the nation."""
     sheet = book.sheet(_("Statusrapport"))
     sheet.write(0, 0, _("Statusrapport til STAR: %(period)s", period=report.label), "title")
     sheet.write_row(1, [_("Periode"), f"{report.start:%d-%m-%Y} – {report.end:%d-%m-%Y}"])
-    names = [_("Nøgle"), _("Nøgletal")] + [REGION_SHORT_NAMES[c] for c in DISPLAY_COLUMNS]
-    sheet.header(3, names, [32, 52] + [14] * len(DISPLAY_COLUMNS))
+    columns = display_order(report.columns)
+    sheet.header(3, [_("Nøgle"), _("Nøgletal")] + [names[c] for c in columns], [32, 52] + [14] * len(columns))
     sheet.freeze(4, 2)
-    for row, (metric, values) in enumerate(report.rows(DISPLAY_COLUMNS), start=4):
+    for row, (metric, values) in enumerate(report.rows(columns), start=4):
         sheet.write_row(row, [metric.key, metric.label])
         for col, value in enumerate(values, start=2):
             sheet.write(row, col, value, "dec" if metric.decimals else "int")
@@ -595,7 +616,7 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     previous stage, participants (or fidelity score), hours (float). Labels come from dicts built
     once, so each of the thousands of activity rows costs a few lookups.
     """
-    rows: dict[Optional[int], list[tuple]] = {code: [] for code in REGION_CODES}
+    rows: dict[Optional[int], list[tuple]] = {code: [] for code in report.columns if code != TOTAL}
     rows[None] = []
     stage_label = {code: str(label) for code, label in STAGES.items()}
     no_stage = _("(ingen fase)")
@@ -622,12 +643,11 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     return rows
 
 
-def _records_sheets(book: XlsxBook, report: StatusReport) -> None:
+def _records_sheets(book: XlsxBook, report: StatusReport, names: dict[Column, str]) -> None:
     """One sheet per region (screen order) and one for national activities, listing the records."""
     grouped = _record_rows(report)
-    names = {code: str(REGION_SHORT_NAMES[code]) for code in REGION_CODES}
-    names[None] = str(_("Landsdækkende"))
-    for code in DISPLAY_REGION_ORDER + (None,):
+    names = {**names, None: str(_("Landsdækkende"))}
+    for code in display_order(report.columns)[:-1] + (None,):
         sheet = book.sheet(names[code])
         sheet.header(0, RECORD_HEADER, RECORD_WIDTHS)
         sheet.write_rows(1, grouped[code], RECORD_FORMATS)
@@ -637,9 +657,10 @@ def report_to_xlsx(report: StatusReport) -> bytes:
     """The report as a formatted workbook: figures, definitions, and the records per region
     (written by crm.services.export, like every XLSX: text as text, never a formula)."""
     book = XlsxBook()
-    _figures_sheet(book, report)
+    names = column_names()
+    _figures_sheet(book, report, names)
     _definitions_sheet(book)
-    _records_sheets(book, report)
+    _records_sheets(book, report, names)
     return book.to_bytes()
 
 
