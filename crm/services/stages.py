@@ -16,12 +16,14 @@ histories): SQL, for counts and lists on one date (``stage_select``, ``stages_on
 ``became_covered``, ``covered_since``), and a replay over the history loaded once
 (``load_history``, ``Replay``, ``replay_stages_on``), for pages that need many dates.
 """
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from operator import itemgetter
 from typing import Iterable, NamedTuple, Optional, Union
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select
 from sqlalchemy.sql.elements import BindParameter
 
 from crm.database import column_rows
@@ -29,7 +31,9 @@ from crm.extensions import db
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, StageChange
 
 Day = Union[date, BindParameter]  # statements built once compare with a bound parameter
+Codes = Union[list[int], BindParameter]  # municipality codes: a list, or an expanding parameter
 History = list[tuple[int, str, date]]  # (municipality code, stage, effective date), oldest first
+_effective_date = itemgetter(2)
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,14 @@ NEVER = StageOnDate(DEFAULT_STAGE, None)
 
 # --- The SQL form ----------------------------------------------------------------------------
 
+# The statements behind stages_on and covered_since are built once, with these parameters:
+# building one costs SQLAlchemy more time than the database needs to run it.
+ON = bindparam("on", type_=Date)
+CODES = bindparam("codes", expanding=True)
+REGION = bindparam("region_code")
 
-def _latest_change_dates(on: Day, codes: Optional[list[int]] = None):
+
+def _latest_change_dates(on: Day, codes: Optional[Codes] = None):
     """Subquery: each municipality's (of ``codes``, if given) last change date on or before ``on``."""
     query = (
         select(StageChange.municipality_code.label("code"),
@@ -63,10 +73,9 @@ def _latest_change_dates(on: Day, codes: Optional[list[int]] = None):
     return query.subquery()
 
 
-def stage_select(on: Day, *columns, codes: Optional[Iterable[int]] = None):
+def stage_select(on: Day, *columns, codes: Optional[Codes] = None):
     """SELECT ``columns`` FROM every municipality (or only ``codes``) outer-joined to the
     ``StageChange`` in force on ``on``: its ``stage`` is NULL when none is (``DEFAULT_STAGE``)."""
-    codes = None if codes is None else list(codes)
     latest = _latest_change_dates(on, codes)
     query = (
         select(*columns)
@@ -81,13 +90,20 @@ def stage_select(on: Day, *columns, codes: Optional[Iterable[int]] = None):
 def stages_on(on: date, region_code: Optional[int] = None,
               codes: Optional[Iterable[int]] = None) -> dict[int, StageOnDate]:
     """Every municipality's stage on ``on`` (optionally one region, or only ``codes``), in one query."""
-    query = stage_select(on, Municipality.code, StageChange.stage, StageChange.effective_date, codes=codes)
-    if region_code is not None:
-        query = query.where(Municipality.region_code == region_code)
+    parameters = {"on": on, "region_code": region_code, "codes": None if codes is None else list(codes)}
+    query = _stages_on_query(region_code is not None, codes is not None)
     return {
         code: StageOnDate(stage or DEFAULT_STAGE, since)
-        for code, stage, since in db.session.execute(query)
+        for code, stage, since in db.session.execute(query, parameters)  # a variant ignores what it lacks
     }
+
+
+@cache
+def _stages_on_query(one_region: bool, some_codes: bool):
+    """The statement behind ``stages_on``, per variant (built once per process)."""
+    query = stage_select(ON, Municipality.code, StageChange.stage, StageChange.effective_date,
+                         codes=CODES if some_codes else None)
+    return query.where(Municipality.region_code == REGION) if one_region else query
 
 
 def stage_on(municipality, on: date) -> StageOnDate:
@@ -96,7 +112,7 @@ def stage_on(municipality, on: date) -> StageOnDate:
     return stages_on(on, codes=[code]).get(code, NEVER)
 
 
-def became_covered(start: Optional[Day], end: Day, codes: Optional[Iterable[int]] = None):
+def became_covered(start: Optional[Day], end: Day, codes: Optional[Codes] = None):
     """Subquery of the changes dated ``start``–``end`` (from the first, if ``start`` is None) that
     made a municipality (of ``codes``, if given) covered: id, municipality_code, effective_date,
     stage and previous_stage (NULL: no change before it).
@@ -117,7 +133,7 @@ def became_covered(start: Optional[Day], end: Day, codes: Optional[Iterable[int]
         .where(StageChange.effective_date <= end)
     )
     if codes is not None:
-        history = history.where(StageChange.municipality_code.in_(list(codes)))
+        history = history.where(StageChange.municipality_code.in_(codes))
     history = history.subquery()
     since = [] if start is None else [history.c.effective_date >= start]
     return (
@@ -138,14 +154,20 @@ def covered_since(codes: Iterable[int], on: date) -> dict[int, date]:
     codes = list(codes)
     if not codes:
         return {}
-    entered = became_covered(None, on, codes)
-    query = (
-        stage_select(on, Municipality.code, func.max(entered.c.effective_date), codes=codes)
+    rows = db.session.execute(_covered_since_query(), {"on": on, "codes": codes})
+    return {code: since for code, since in rows}
+
+
+@cache
+def _covered_since_query():
+    """The statement behind ``covered_since`` (built once per process)."""
+    entered = became_covered(None, ON, CODES)
+    return (
+        stage_select(ON, Municipality.code, func.max(entered.c.effective_date), codes=CODES)
         .join(entered, entered.c.municipality_code == Municipality.code)
         .where(StageChange.stage.in_(COVERED_STAGES))
         .group_by(Municipality.code)
     )
-    return {code: since for code, since in db.session.execute(query)}
 
 
 # --- The replay form -------------------------------------------------------------------------
@@ -182,20 +204,29 @@ class Replay:
 
     def __init__(self, history: History):
         self._history = history
-        self._next = 0
+        self._next = 0  # the first change not applied yet
         self._latest: dict[int, tuple[str, date]] = {}  # code -> (stage, since) as far as replayed
 
     def advance(self, on: date) -> list[Transition]:
         """Apply every change dated on or before ``on`` not applied yet, and return them in order."""
-        applied = []
-        history, latest = self._history, self._latest
-        while self._next < len(history) and history[self._next][2] <= on:
-            code, stage, day = history[self._next]
-            before = latest.get(code)
-            applied.append(Transition(code, before[0] if before else None, stage, day))
-            latest[code] = (stage, day)
-            self._next += 1
+        applied: list[Transition] = []
+        self._apply(on, applied)
         return applied
+
+    def move_to(self, on: date) -> None:
+        """Apply every change dated on or before ``on`` not applied yet."""
+        self._apply(on, None)
+
+    def _apply(self, on: date, applied: Optional[list[Transition]]) -> None:
+        """The replay step, kept lean: the dashboard runs it for every change and many dates."""
+        history, latest = self._history, self._latest
+        stop = bisect_right(history, on, lo=self._next, key=_effective_date)
+        for code, stage, day in history[self._next:stop]:
+            if applied is not None:
+                before = latest.get(code)
+                applied.append(Transition(code, before[0] if before else None, stage, day))
+            latest[code] = (stage, day)
+        self._next = stop
 
     def stages(self, codes: Iterable[int]) -> dict[int, StageOnDate]:
         """The stage of each of ``codes`` on the date replayed to."""
@@ -206,5 +237,5 @@ class Replay:
 def replay_stages_on(history: History, codes: Iterable[int], on: date) -> dict[int, StageOnDate]:
     """Each of ``codes``' stage on ``on``, replayed from ``history`` without another query."""
     replay = Replay(history)
-    replay.advance(on)
+    replay.move_to(on)
     return replay.stages(codes)
