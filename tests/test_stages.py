@@ -63,7 +63,9 @@ def _write(changes: list[tuple[int, int, str]]) -> dict[tuple[int, date], str]:
 def _naive_stage(history: dict[tuple[int, date], str], code: int, on: date) -> stages.StageOnDate:
     """The rule written out: the change with the latest date on or before ``on``."""
     days = [day for (c, day) in history if c == code and day <= on]
-    return stages.StageOnDate(history[(code, max(days))], max(days)) if days else stages.StageOnDate(DEFAULT_STAGE, None)
+    if not days:
+        return stages.StageOnDate(DEFAULT_STAGE, None)
+    return stages.StageOnDate(history[(code, max(days))], max(days))
 
 
 def _naive_became_covered(history: dict[tuple[int, date], str]) -> set[tuple[int, date, str | None, str]]:
@@ -87,7 +89,7 @@ def _sql_became_covered(start: date | None, end: date) -> set[tuple[int, date, s
     return {tuple(row) for row in rows}
 
 
-def _replay_became_covered(history: stages.History, start: date, end: date) -> set[tuple[int, date, str | None, str]]:
+def _replay_became_covered(history: stages.History, start: date, end: date) -> set[tuple]:
     replay = stages.Replay(history)
     replay.advance(start - timedelta(days=1))
     return {(t.code, t.on, t.before, t.stage) for t in replay.advance(end) if t.became_covered}

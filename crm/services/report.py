@@ -228,7 +228,8 @@ def format_value(metric: Metric, value: Number) -> str:
 
 def column_names() -> dict[Column, str]:
     """The columns' headings: each region's short name by code (one query), then the nation's."""
-    names: dict[Column, str] = {r.code: r.short_name for r in db.session.scalars(select(Region).order_by(Region.code))}
+    regions = db.session.scalars(select(Region).order_by(Region.code))
+    names: dict[Column, str] = {region.code: region.short_name for region in regions}
     names[TOTAL] = str(TOTAL_NAME)
     return names
 
