@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import User
-from crm.services.pipeline import stage_on
+from crm.services.stages import stage_on
 from tests.browser_support import browser_context, demo_app, live_server, require_chromium, sign_in
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ from crm.extensions import db
 from crm.formatting import add_months
 from crm.models import Activity, Municipality, Note, StageChange
 from crm.services import dashboard as service
-from crm.services.pipeline import stages_on
+from crm.services.stages import load_history, replay_stages_on, stages_on
 from crm.views import charts
 from tests.factories import ActivityFactory, NoteFactory, StageChangeFactory
 
@@ -184,9 +184,9 @@ def test_stages_replayed_from_history_match_stages_on(app):
     _add_history()
     regions, region_of = service.regions_and_municipalities()
     assert [r.code for r in regions] == [1081, 1082, 1083, 1084, 1085] and len(region_of) == 98
-    history = service.stage_history()
+    history = load_history()
     for day in PROBE_DATES + [date(2024, 2, 1), date(2024, 2, 2)]:
-        assert service.stages_from_history(history, region_of, day) == stages_on(day), day
+        assert replay_stages_on(history, region_of, day) == stages_on(day), day
 
 
 def test_target_line_runs_from_first_month_to_target_at_programme_end(app):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from crm.extensions import db
 from crm.formatting import add_months
 from crm.models import FidelityRating, FidelityReview
-from crm.services import fidelity
+from crm.services import fidelity, report
 from tests import factories
 
 TODAY = date(2026, 6, 15)
@@ -92,13 +92,15 @@ def test_draft_has_no_total_and_does_not_count(app):
     del draft_scores["Services-14"]
     make_review(REGION_A_MUNICIPALITY, date(2025, 1, 10), complete)
     draft = make_review(REGION_A_MUNICIPALITY, date(2025, 9, 1), {k: 5 for k in draft_scores})
-    assert draft.total is None and not draft.is_complete
+    assert draft.total is None  # a draft: not every item scored
     assert [i.key for i in fidelity.missing_items(draft)] == ["Services-14"]
     # The latest *complete* review counts, not the newer draft.
     assert [r.total for r in fidelity.latest_complete_reviews()] == [100]
     counts = {b.band.code: b.count for b in fidelity.band_distribution()}
     assert counts == {"exemplary": 0, "good": 1, "fair": 0, "not_ips": 0}
-    assert fidelity.count_complete_reviews(date(2025, 1, 1), date(2025, 12, 31)) == 1
+    # The status report counts the complete review only, in its municipality's region.
+    counted = report.status_report(date(2025, 1, 1), date(2025, 12, 31))
+    assert counted.value("fidelity_reviews", "total") == counted.value("fidelity_reviews", 1084) == 1
 
 
 def test_completing_a_draft_computes_its_total_and_clearing_an_item_makes_it_a_draft(app):

@@ -8,7 +8,7 @@ from crm.demo import load_demo
 from crm.extensions import db
 from crm.models import FidelityReview, OutcomeQuarter, Task
 from crm.services import fidelity, outcomes
-from crm.services.pipeline import stages_on
+from crm.services.stages import stages_on
 
 TODAY = date(2026, 5, 1)
 

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, Municipality, Note, StageChange, Task
-from crm.services.pipeline import stage_on
+from crm.services.stages import stage_on
 from tests import factories
 
 KBH, FRB, GREVE = 101, 147, 253  # København, Frederiksberg (1084); Greve (1085)

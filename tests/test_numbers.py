@@ -18,7 +18,7 @@ from crm.extensions import db
 from crm.models import Activity, StageChange
 from crm.services.activities import MAX_PLAUSIBLE_HOURS_PER_DAY, MAX_PLAUSIBLE_PARTICIPANTS
 from crm.formatting import NumberError, number_as_typed, parse_number
-from crm.services.pipeline import stage_on
+from crm.services.stages import stage_on
 from tests import factories
 from tests.test_activities import form
 

@@ -14,7 +14,8 @@ from crm.extensions import db
 from crm.models import STAGE_CODES, CooperationPlan, Municipality, StageChange
 from crm.services import pipeline
 from crm.services.errors import FieldError
-from crm.services.pipeline import record_stage_change, stage_on, stages_on
+from crm.services.pipeline import record_stage_change
+from crm.services.stages import stage_on, stages_on
 
 KBH, FRB, GREVE, AARHUS = 101, 147, 253, 751
 

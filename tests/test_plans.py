@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.models import AuditEntry, CooperationPlan, StageChange, TargetGroup
-from crm.services.pipeline import stage_on
+from crm.services.stages import stage_on
 from tests import factories
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

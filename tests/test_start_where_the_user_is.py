@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.models import Activity, StageChange
-from crm.services.pipeline import stage_on
+from crm.services.stages import stage_on
 from tests import factories
 from tests.test_activities import form
 from tests.test_numbers import confirmation

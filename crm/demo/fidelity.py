@@ -12,8 +12,8 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.formatting import add_months
 from crm.models import Municipality, PsychiatricCentre
-from crm.services.fidelity import covered_since, scale_items, write_review
-from crm.services.pipeline import stages_on
+from crm.services.fidelity import scale_items, write_review
+from crm.services.stages import covered_since, stages_on
 
 # Items that are usually weaker in new IPS services (a believable national "weakest items" list).
 ITEM_BIAS = {

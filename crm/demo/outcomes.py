@@ -6,9 +6,8 @@ then level out around the targets, some municipalities above and some below. Det
 """
 from crm.extensions import db
 from crm.models import OutcomeQuarter
-from crm.services.fidelity import covered_since
 from crm.services.outcomes import quarter_of, shift_quarter
-from crm.services.pipeline import stages_on
+from crm.services.stages import covered_since, stages_on
 
 MAX_QUARTERS = 8
 

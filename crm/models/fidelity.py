@@ -39,10 +39,6 @@ class FidelityReview(VersionedMixin, db.Model):
         back_populates="review", cascade="all, delete-orphan", order_by="FidelityRating.item_key"
     )
 
-    @property
-    def is_complete(self) -> bool:
-        return self.total is not None
-
 
 class FidelityRating(db.Model):
     """The rating (1–5) of one scale item in one review; ``item_key`` like 'Services-4'."""

@@ -1,11 +1,11 @@
 """The national coverage dashboard: progress toward the target, the trend, the stage funnel and
 the activity overview, each computed by the database from logged records.
 
-Coverage on a date follows the rule of ``crm.services.pipeline.stages_on`` (the latest change on
-or before the date, as the status report counts). The page needs the stage on many dates (the
-as-of date, six months before, every month end of the trend); rather than one query per date it
-fetches the whole stage-change history once (a few thousand rows at most) and replays it in
-Python, so the page costs the same number of queries however long the history is.
+Coverage on a date follows ``crm.services.stages`` (as the status report counts). The page needs
+the stage on many dates (the as-of date, six months before, every month end of the trend); rather
+than one query per date it loads the whole stage-change history once (a few thousand rows at
+most) and replays it (the rule's replay form), so the page costs the same number of queries
+however long the history is.
 """
 import math
 from collections import Counter, defaultdict
@@ -20,9 +20,9 @@ from sqlalchemy.orm import joinedload
 from crm.database import column_rows
 from crm.extensions import db
 from crm.formatting import add_months, half_year_start, month_ends
-from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, STAGE_CODES, Activity, Municipality, Note,
-                        Region, StageChange, activity_municipality)
-from crm.services.pipeline import StageOnDate, stages_on
+from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, STAGE_CODES, Activity, Municipality, Note, Region,
+                        StageChange, activity_municipality)
+from crm.services.stages import History, Replay, StageOnDate, load_history, replay_stages_on, stages_on
 
 NATIONAL = "national"  # the key of the national figures next to the region codes
 OTHER_TRACK = 0  # activities of type "other", which belong to no track
@@ -109,18 +109,6 @@ def stage_counts(stages: dict[int, StageOnDate]) -> dict[str, int]:
 # --- Trend -----------------------------------------------------------------------------------
 
 
-def stage_history() -> list[tuple[int, str, date]]:
-    """Every stage change as (municipality code, stage, date), oldest first: one query."""
-    return [(code, stage, on) for code, stage, on in column_rows(_stage_history_query()).all()]
-
-
-@cache
-def _stage_history_query():
-    """The statement behind ``stage_history`` (built once per process)."""
-    return (select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
-            .order_by(StageChange.effective_date, StageChange.municipality_code))
-
-
 class TrendPoint(NamedTuple):
     """Covered municipalities at the end of a month (or on the as-of date for its month)."""
 
@@ -128,40 +116,23 @@ class TrendPoint(NamedTuple):
     covered: dict  # region code or NATIONAL -> count
 
 
-def stages_from_history(history: list[tuple[int, str, date]], codes: Iterable[int], on: date) -> dict[int, StageOnDate]:
-    """Every municipality's stage on ``on``, replayed from ``history`` (sorted by date): the rule of
-    ``stages_on``, the latest change on or before the date, without another query."""
-    latest: dict[int, tuple[str, date]] = {}
-    for code, stage, day in history:
-        if day > on:
-            break
-        latest[code] = (stage, day)
-    never = (DEFAULT_STAGE, None)
-    return {code: StageOnDate(*latest.get(code, never)) for code in codes}
-
-
-def monthly_trend(history: list[tuple[int, str, date]], region_of: dict[int, int], on: date) -> list[TrendPoint]:
+def monthly_trend(history: History, region_of: dict[int, int], on: date) -> list[TrendPoint]:
     """Covered municipalities per month end from the first recorded change to ``on``.
 
-    Replays ``history`` (sorted by date) once: each month end takes every change up to that day,
-    exactly the rule ``stages_on`` applies in SQL (the latest change on or before the date). The
-    counts are kept up to date change by change, so a month costs no more than copying them.
+    Replays ``history`` (oldest first) once: each month end takes every change up to that day.
+    The counts are kept up to date change by change, so a month costs no more than copying them.
     """
     dated = [h for h in history if h[2] <= on and h[0] in region_of]
     if not dated:
         return []
     covered = dict.fromkeys((*sorted(set(region_of.values())), NATIONAL), 0)
-    current: dict[int, str] = {}
+    replay = Replay(dated)
     points: list[TrendPoint] = []
-    index = 0
     for point in month_ends(dated[0][2], on):
-        while index < len(dated) and dated[index][2] <= point:
-            code, stage, _day = dated[index]
-            change = (stage in COVERED_STAGES) - (current.get(code) in COVERED_STAGES)
-            covered[region_of[code]] += change
-            covered[NATIONAL] += change
-            current[code] = stage
-            index += 1
+        for change in replay.advance(point):
+            step = (change.stage in COVERED_STAGES) - (change.before in COVERED_STAGES)
+            covered[region_of[change.code]] += step
+            covered[NATIONAL] += step
         points.append(TrendPoint(point, dict(covered)))
     return points
 
@@ -458,8 +429,8 @@ def build_dashboard(on: date, fraction: float, programme_end: date, national_nam
                     funnel_months: int = 6, quiet_months: int = 6) -> Dashboard:
     """Compute the dashboard for ``on`` in a constant number of queries (five)."""
     regions, region_of = regions_and_municipalities()
-    history = stage_history()
-    stages = stages_from_history(history, region_of, on)
+    history = load_history()
+    stages = replay_stages_on(history, region_of, on)
     earlier = add_months(on, -funnel_months)
     coverage = coverage_by_region(stages, region_of, fraction)
     trend = monthly_trend(history, region_of, on)
@@ -473,7 +444,7 @@ def build_dashboard(on: date, fraction: float, programme_end: date, national_nam
         on=on, earlier=earlier, programme_end=programme_end, fraction=fraction, regions=regions,
         region_of=region_of, stages=stages, coverage=coverage, counts_now=counts_now,
         counts_by_region=counts_by_region,
-        funnel=funnel(counts_now, stage_counts(stages_from_history(history, region_of, earlier))),
+        funnel=funnel(counts_now, stage_counts(replay_stages_on(history, region_of, earlier))),
         trend=trend, series=series, first_change=history[0][2] if history else None,
         halves=HalfYears.around(on), activities=activity_overview(on),
         quiet=gone_quiet(on, months=quiet_months), quiet_since=add_months(on, -quiet_months),

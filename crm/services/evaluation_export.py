@@ -62,8 +62,7 @@ from crm.models import (
 )
 from crm.services.export import csv_bytes
 from crm.services.fidelity import bands, scale_items
-# The stage-on-a-date rule of the status report (after issue 15: crm.services.stages.stage_select).
-from crm.services.report import _stage_at_end_select as stage_select
+from crm.services.stages import changes_with_previous, stage_select
 
 PACKAGE_NAME = "ips-ambassador-crm-evaluation"
 DESCRIPTOR = "datapackage.json"
@@ -182,10 +181,9 @@ def _municipalities(on: date) -> Select:
 
 
 def _stage_changes(on: date) -> Select:
-    previous = func.lag(StageChange.stage).over(partition_by=StageChange.municipality_code,
-                                                order_by=StageChange.effective_date)
-    return select(StageChange.municipality_code, StageChange.effective_date, StageChange.stage, previous).order_by(
-        StageChange.municipality_code, StageChange.effective_date)
+    changes = changes_with_previous().subquery()
+    return select(changes.c.municipality_code, changes.c.effective_date, changes.c.stage,
+                  changes.c.previous_stage).order_by(changes.c.municipality_code, changes.c.effective_date)
 
 
 def _count_of(table, key_column, parent_column):

@@ -25,11 +25,10 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
-from crm.models import (COVERED_STAGES, FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview, Municipality,
-                        StageChange)
+from crm.models import FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview, Municipality
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
-from crm.services.pipeline import stages_on
+from crm.services.stages import covered_since, stages_on
 
 MIN_SCORE, MAX_SCORE = 1, 5
 MIN_TOTAL, MAX_TOTAL = FIDELITY_ITEM_COUNT * MIN_SCORE, FIDELITY_ITEM_COUNT * MAX_SCORE
@@ -256,17 +255,6 @@ def delete_review(review: FidelityReview, *, actor) -> None:
     db.session.commit()
 
 
-def count_complete_reviews(start: date, end: date, region_code: Optional[int] = None) -> int:
-    """Complete reviews dated within [start, end] (the half-yearly report's metric), one query."""
-    query = select(func.count(FidelityReview.id)).where(
-        FidelityReview.total.is_not(None), FidelityReview.review_date.between(start, end)
-    )
-    if region_code is not None:
-        query = query.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
-            Municipality.region_code == region_code)
-    return db.session.scalar(query) or 0
-
-
 # --- Due dates -------------------------------------------------------------------------------
 
 
@@ -279,32 +267,6 @@ class DueReview:
     overdue: bool
     covered_since: date
     last_review_date: Optional[date]
-
-
-def covered_since(codes: Iterable[int], today: date) -> dict[int, date]:
-    """For municipalities covered today: when their current covered spell began (one query).
-
-    Walks each one's stage history backwards from today while the stage stays covered
-    (plan_signed → in_operation is one spell; a pause ends it).
-    """
-    codes = list(codes)
-    if not codes:
-        return {}
-    rows = db.session.execute(
-        select(StageChange.municipality_code, StageChange.stage, StageChange.effective_date)
-        .where(StageChange.municipality_code.in_(codes), StageChange.effective_date <= today)
-        .order_by(StageChange.municipality_code, StageChange.effective_date.desc())
-    )
-    since: dict[int, date] = {}
-    ended: set[int] = set()
-    for code, stage, effective_date in rows:
-        if code in ended:
-            continue
-        if stage in COVERED_STAGES:
-            since[code] = effective_date
-        else:
-            ended.add(code)
-    return since
 
 
 def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:

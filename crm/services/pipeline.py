@@ -1,93 +1,34 @@
-"""Pipeline stages: where each municipality stood on any date, derived from its stage history."""
+"""Pipeline stages: recording, correcting and moving a municipality's stage, its timeline, and
+the list and board rows (the stage on a date itself is crm.services.stages' rule)."""
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable, Optional
+from typing import Optional
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, cast, or_, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from crm.clock import local_today
 from crm.formatting import format_date
 from crm.extensions import db
 from crm.i18n import gettext as _
-from crm.models import COVERED_STAGES, DEFAULT_STAGE, Municipality, Note, StageChange
+from crm.models import (COVERED_STAGES, STAGE_CODES, STAGES, Activity, CooperationPlan, FidelityReview,
+                        Municipality, Note, StageChange, activity_municipality, plan_municipality)
+from crm.services import auto_notes
 from crm.services.errors import Conflict, FieldError
-from crm.services.locking import commit_versioned, ensure_version
+from crm.services.locking import commit_versioned, ensure_version, mark_updated
+from crm.services.numbers import FormWarning
 from crm.services.paging import Page
 from crm.services.permissions import ensure_can_write
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
-
-
-@dataclass(frozen=True)
-class StageOnDate:
-    """A municipality's stage on a date, and since when (None: never recorded)."""
-
-    stage: str
-    since: Optional[date]
-
-    @property
-    def covered(self) -> bool:
-        return self.stage in COVERED_STAGES
-
-
-def _latest_change_per_municipality(on: date):
-    """Subquery: for each municipality, the date of its last change on or before ``on``."""
-    return (
-        select(
-            StageChange.municipality_code.label("code"),
-            func.max(StageChange.effective_date).label("effective_date"),
-        )
-        .where(StageChange.effective_date <= on)
-        .group_by(StageChange.municipality_code)
-        .subquery()
-    )
-
-
-def stages_on(on: date, region_code: Optional[int] = None,
-              codes: Optional[Iterable[int]] = None) -> dict[int, StageOnDate]:
-    """Every municipality's stage on ``on`` (optionally one region, or only ``codes``), in one query."""
-    latest = _latest_change_per_municipality(on)
-    query = (
-        select(Municipality.code, StageChange.stage, StageChange.effective_date)
-        .outerjoin(latest, latest.c.code == Municipality.code)
-        .outerjoin(
-            StageChange,
-            and_(
-                StageChange.municipality_code == latest.c.code,
-                StageChange.effective_date == latest.c.effective_date,
-            ),
-        )
-    )
-    if region_code is not None:
-        query = query.where(Municipality.region_code == region_code)
-    if codes is not None:
-        query = query.where(Municipality.code.in_(list(codes)))
-    return {
-        code: StageOnDate(stage or DEFAULT_STAGE, since)
-        for code, stage, since in db.session.execute(query)
-    }
-
-
-def stage_on(municipality, on: date) -> StageOnDate:
-    """One municipality's stage on ``on``; ``municipality`` is a Municipality or its code."""
-    municipality_code = getattr(municipality, "code", municipality)
-    row = db.session.execute(
-        select(StageChange.stage, StageChange.effective_date)
-        .where(StageChange.municipality_code == municipality_code, StageChange.effective_date <= on)
-        .order_by(StageChange.effective_date.desc())
-        .limit(1)
-    ).first()
-    return StageOnDate(row.stage, row.effective_date) if row else StageOnDate(DEFAULT_STAGE, None)
+from crm.services.stages import NEVER, StageOnDate, stage_on, stages_on
+from crm.services.tasks import earliest_open_tasks, local_date, timeline_tasks
 
 
 def backward_move_warnings(municipality_code: int, stage: str, effective_date: date) -> list:
     """A warning (to be confirmed) when ``stage`` lies earlier in the pipeline than the stage in
     effect on ``effective_date``; "Sat i bero" is beside the pipeline, so pausing or resuming
     from a pause is no move backwards."""
-    from crm.i18n import gettext as _
-    from crm.models import STAGE_CODES
-    from crm.services.numbers import FormWarning
-
     before = stage_on(municipality_code, effective_date).stage
     if "paused" in (stage, before) or stage not in STAGE_CODES or before not in STAGE_CODES:
         return []
@@ -106,10 +47,6 @@ def record_stage_change(
     for the same municipality and date (``FieldError``). ``note_kind``/``note_params``: an
     automatic note (crm.services.auto_notes). The caller commits (importers write many at once;
     the page's action is ``add_stage_change``)."""
-    from crm.i18n import gettext as _
-
-    from crm.models import STAGE_CODES
-
     if stage not in STAGE_CODES:
         raise FieldError(_("Ukendt fase: %(stage)s", stage=stage), "stage")
     if db.session.get(Municipality, municipality_code) is None:
@@ -143,10 +80,6 @@ def record_stage_change(
 
 def _check_stage_and_date(municipality_code: int, stage: str, effective_date: date, ignore_id=None) -> None:
     """Raise FieldError for an unknown stage or a second entry on the same municipality and date."""
-    from crm.i18n import gettext as _
-
-    from crm.models import STAGE_CODES
-
     if stage not in STAGE_CODES:
         raise FieldError(_("Ukendt fase: %(stage)s", stage=stage), "stage")
     query = select(StageChange.id).where(
@@ -173,8 +106,6 @@ def correct_stage_change(
     change.note = note or None
     if user is not None:
         change.recorded_by_id = user.id
-    from crm.services.locking import mark_updated
-
     mark_updated(change, user)
     return change
 
@@ -186,8 +117,6 @@ def delete_stage_change(change: StageChange) -> None:
 
 def stage_history(municipality_code: int) -> list[StageChange]:
     """A municipality's stage changes, newest first, with who recorded them (one query)."""
-    from sqlalchemy.orm import joinedload
-
     return list(
         db.session.scalars(
             select(StageChange)
@@ -217,9 +146,6 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
     by the plan. A different entry on the very same date is never overwritten either. Returns one
     outcome per municipality; the caller commits.
     """
-    from crm.i18n import gettext as _
-    from crm.services import auto_notes
-
     if plan.signed_date is None:
         return []
     signed = plan.signed_date
@@ -271,8 +197,6 @@ def _first_change_after(codes: list[int], after: date) -> dict[int, StageChange]
 
 
 def _stage_label(code: str) -> str:
-    from crm.models import STAGES
-
     return str(STAGES.get(code, code))
 
 
@@ -307,11 +231,6 @@ def municipality_rows(
     Always three queries (municipalities with their region, the stages, the open tasks with
     their owners), however many municipalities, stage changes or tasks there are.
     """
-    from sqlalchemy import String, cast, or_
-    from sqlalchemy.orm import joinedload
-
-    from crm.services.tasks import earliest_open_tasks
-
     on = on or local_today()
     query = select(Municipality).options(joinedload(Municipality.region))
     if region_code is not None:
@@ -329,7 +248,7 @@ def municipality_rows(
     for m in db.session.scalars(query).unique():
         task = tasks.get(m.code)
         overdue = task is not None and task.is_overdue(on)
-        rows.append(MunicipalityRow(m, stages.get(m.code, StageOnDate(DEFAULT_STAGE, None)), overdue, task))
+        rows.append(MunicipalityRow(m, stages.get(m.code, NEVER), overdue, task))
     if overdue_only:
         rows = [row for row in rows if row.overdue]
     if stage:
@@ -339,8 +258,6 @@ def municipality_rows(
 
 def _sort_key(sort: str):
     """Key function for ``municipality_rows``; unknown sorts fall back to region then code."""
-    from crm.models import STAGE_CODES
-
     far_future = date.max
     keys = {
         "code": lambda r: (r.municipality.code,),
@@ -354,8 +271,6 @@ def _sort_key(sort: str):
 
 def board_columns(region_code: int, on: Optional[date] = None) -> dict[str, list[MunicipalityRow]]:
     """One region's municipalities grouped by their stage on ``on``, in pipeline order."""
-    from crm.models import STAGE_CODES
-
     columns: dict[str, list[MunicipalityRow]] = {code: [] for code in STAGE_CODES}
     for row in municipality_rows(on, region_code=region_code, sort="name"):
         columns[row.stage.stage].append(row)
@@ -370,10 +285,6 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
     corrected rather than duplicated (moving a card twice on one day keeps the last move). The
     caller commits (the board's action is ``move_card``).
     """
-    from crm.i18n import gettext as _
-
-    from crm.models import STAGE_CODES
-
     if stage not in STAGE_CODES:
         raise FieldError(_("Ukendt fase: %(stage)s", stage=stage), "stage")
     on = on or local_today()
@@ -412,11 +323,6 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     Activities, notes and tasks pile up over the years, so each is fetched newest first and only
     as far as this page reaches; stage changes, plans and reviews are a handful per municipality.
     A task shows twice: the day it was created and the day it was done."""
-    from sqlalchemy.orm import joinedload
-
-    from crm.models import (Activity, CooperationPlan, FidelityReview, Note, activity_municipality,
-                            plan_municipality)
-
     page = max(1, page)
     reach = page * page_size + 1  # one more than this page needs tells whether older items exist
     items = [TimelineItem(c.effective_date, "stage", c) for c in stage_history(municipality_code)]
@@ -441,8 +347,6 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     items += [TimelineItem(a.start_date, "activity", a) for a in activities]
     reviews = db.session.scalars(select(FidelityReview).where(FidelityReview.municipality_code == municipality_code))
     items += [TimelineItem(r.review_date, "review", r) for r in reviews]
-    from crm.services.tasks import local_date, timeline_tasks
-
     for task in timeline_tasks(municipality_code, reach):
         items.append(TimelineItem(local_date(task.created_at), "task_created", task))
         if task.done_at is not None:

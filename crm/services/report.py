@@ -16,31 +16,22 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 from crm.formatting import format_date, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import Date, Integer, and_, bindparam, cast, distinct, func, literal_column, null, or_, select, union_all
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy import Date, Integer, bindparam, cast, distinct, func, literal_column, null, select, union_all
 
 from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, MATERIAL_KINDS, STAGE_CODES, STAGES, Activity,
-                        FidelityReview, Material, Municipality, ReportSubmission, StageChange, material_region)
+                        FidelityReview, Material, Municipality, Region, ReportSubmission, StageChange, material_region)
 from crm.services.export import XlsxBook, csv_bytes
 from crm.services.paging import Page
+from crm.services.stages import Day, became_covered, stage_select
 
+# A report's columns are the regions (codes and names from the Region table), then the nation.
 TOTAL = "total"
-# CSV and stored-figure column order (official region codes ascending, then the nation).
-REGION_CODES: tuple[int, ...] = (1081, 1082, 1083, 1084, 1085)
-COLUMNS: tuple[Union[int, str], ...] = REGION_CODES + (TOTAL,)
-# The order the corps reads the regions on screen and on paper (east to west).
-DISPLAY_REGION_ORDER: tuple[int, ...] = (1084, 1085, 1083, 1082, 1081)
-DISPLAY_COLUMNS: tuple[Union[int, str], ...] = DISPLAY_REGION_ORDER + (TOTAL,)
-REGION_SHORT_NAMES = {
-    1081: _l("Nordjylland"),
-    1082: _l("Midtjylland"),
-    1083: _l("Syddanmark"),
-    1084: _l("Hovedstaden"),
-    1085: _l("Sjælland"),
-    TOTAL: _l("Hele landet"),
-}
+TOTAL_NAME = _l("Hele landet")
+# The order the corps reads the regions on screen and on paper, east to west: the one fact about
+# regions the Region table does not hold. A region not listed would follow, by code.
+EAST_TO_WEST: tuple[int, ...] = (1084, 1085, 1083, 1082, 1081)
 Column = Union[int, str]
 Number = Union[int, float]
 
@@ -163,9 +154,14 @@ class StatusReport:
         """One figure; ``column`` is a region code or ``'total'``."""
         return self.values[key][column]
 
-    def rows(self, columns: Iterable[Column] = COLUMNS) -> list[tuple[Metric, list[Number]]]:
-        """(metric, values in ``columns`` order) in the fixed metric order."""
-        columns = tuple(columns)
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The region codes ascending, then ``'total'``: the order of the CSV and stored figures."""
+        return tuple(self.values[METRIC_KEYS[0]])
+
+    def rows(self, columns: Optional[Iterable[Column]] = None) -> list[tuple[Metric, list[Number]]]:
+        """(metric, values in ``columns`` order, default ``self.columns``) in the fixed metric order."""
+        columns = self.columns if columns is None else tuple(columns)
         return [(m, [self.values[m.key][c] for c in columns]) for m in METRICS]
 
     @property
@@ -175,13 +171,14 @@ class StatusReport:
 
     def to_figures(self) -> dict[str, dict[str, Number]]:
         """JSON-safe figures, as a submission stores them."""
-        return {key: {str(c): self.values[key][c] for c in COLUMNS} for key in METRIC_KEYS}
+        return {key: {str(c): self.values[key][c] for c in self.columns} for key in METRIC_KEYS}
 
     @classmethod
     def from_figures(cls, start: date, end: date, figures: dict) -> "StatusReport":
         """Rebuild a report from stored figures (a metric missing in old figures shows as 0)."""
+        regions = sorted({int(c) for row in figures.values() for c in row if c != TOTAL})
         values = {
-            key: {c: figures.get(key, {}).get(str(c), 0) for c in COLUMNS} for key in METRIC_KEYS
+            key: {c: figures.get(key, {}).get(str(c), 0) for c in (*regions, TOTAL)} for key in METRIC_KEYS
         }
         return cls(start, end, values)
 
@@ -190,7 +187,7 @@ class StatusReport:
         return [
             Difference(m, c, self.values[m.key][c], other.values[m.key][c])
             for m in METRICS
-            for c in COLUMNS
+            for c in self.columns
             if _rounded(self.values[m.key][c], m) != _rounded(other.values[m.key][c], m)
         ]
 
@@ -210,6 +207,30 @@ def format_value(metric: Metric, value: Number) -> str:
     return f"{float(value):.{metric.decimals}f}" if metric.decimals else str(int(value))
 
 
+# --- Columns: the regions and the nation ----------------------------------------------------
+
+
+def column_names() -> dict[Column, str]:
+    """The columns' headings: each region's short name by code (one query), then the nation's."""
+    regions = db.session.scalars(select(Region).order_by(Region.code))
+    names: dict[Column, str] = {region.code: region.short_name for region in regions}
+    names[TOTAL] = str(TOTAL_NAME)
+    return names
+
+
+def display_order(columns: Iterable[Column]) -> tuple[Column, ...]:
+    """``columns`` as the corps reads them: the regions east to west (any other after, by code),
+    then the total."""
+    rank = {code: index for index, code in enumerate(EAST_TO_WEST)}
+    regions = sorted((c for c in columns if c != TOTAL), key=lambda c: (rank.get(c, len(rank)), c))
+    return (*regions, TOTAL)
+
+
+def is_region(column: Column) -> bool:
+    """Is ``column`` a region's code? (No query once this session has loaded that region.)"""
+    return isinstance(column, int) and db.session.get(Region, column) is not None
+
+
 # --- Counting: one query per metric family ---------------------------------------------------
 
 
@@ -217,15 +238,13 @@ def format_value(metric: Metric, value: Number) -> str:
 # building one costs SQLAlchemy more time than SQLite needs to run it.
 PERIOD_START = bindparam("start", type_=Date)
 PERIOD_END = bindparam("end", type_=Date)
-Day = Union[date, BindParameter]  # what the statement builders below compare dates with
 
 
 def status_report(start: date, end: date) -> StatusReport:
     """Count every metric for the period ``start``–``end`` (inclusive), in five queries."""
     if start > end:
         raise ValueError("start after end")
-    values: dict[str, dict[Column, Number]] = {key: {c: 0 for c in COLUMNS} for key in METRIC_KEYS}
-    _count_stages(values, end)
+    values = _count_stages(end)
     _count_plans_signed(values, start, end)
     _count_activities(values, start, end)
     _count_materials(values, start, end)
@@ -233,90 +252,39 @@ def status_report(start: date, end: date) -> StatusReport:
     return StatusReport(start, end, values)
 
 
-def _latest_change_on(end: Day):
-    """Subquery: each municipality's last stage-change date on or before ``end``."""
-    return (
-        select(StageChange.municipality_code.label("code"),
-               func.max(StageChange.effective_date).label("effective_date"))
-        .where(StageChange.effective_date <= end)
-        .group_by(StageChange.municipality_code)
-        .subquery()
-    )
-
-
-def _stage_at_end_select(end: Day, *columns):
-    """SELECT ``columns`` FROM municipality joined to its stage change in force on ``end``."""
-    latest = _latest_change_on(end)
-    return (
-        select(*columns)
-        .select_from(Municipality)
-        .outerjoin(latest, latest.c.code == Municipality.code)
-        .outerjoin(StageChange, and_(StageChange.municipality_code == latest.c.code,
-                                     StageChange.effective_date == latest.c.effective_date))
-    )
-
-
 @cache
 def _stage_count_query():
     """Municipalities per region and stage on ``:end``."""
-    return _stage_at_end_select(
+    return stage_select(
         PERIOD_END, Municipality.region_code, StageChange.stage, func.count(Municipality.code)
     ).group_by(Municipality.region_code, StageChange.stage)
 
 
-def _count_stages(values: dict, end: date) -> None:
-    """Municipalities in total, per stage, covered and coverage at ``end``: one grouped query."""
-    for region_code, stage, count in column_rows(_stage_count_query(), end=end):
+def _count_stages(end: date) -> dict[str, dict[Column, Number]]:
+    """Every metric's figures, all 0 but municipalities in total, per stage, covered and coverage
+    at ``end``: one grouped query, which also gives the columns (the municipalities' regions)."""
+    counts = column_rows(_stage_count_query(), end=end).all()
+    columns = (*sorted({region_code for region_code, _stage, _count in counts}), TOTAL)
+    values: dict[str, dict[Column, Number]] = {key: dict.fromkeys(columns, 0) for key in METRIC_KEYS}
+    for region_code, stage, count in counts:
         stage = stage or DEFAULT_STAGE
         for column in (region_code, TOTAL):
-            if column not in values["municipalities_total"]:
-                continue  # a region outside the five official ones cannot occur; never crash on it
             values["municipalities_total"][column] += count
             if stage in STAGE_CODES:
                 values[f"stage_{stage}_at_end"][column] += count
             if stage in COVERED_STAGES:
                 values["municipalities_covered_at_end"][column] += count
-    for column in COLUMNS:
+    for column in columns:
         total = values["municipalities_total"][column]
         covered = values["municipalities_covered_at_end"][column]
         values["coverage_pct_at_end"][column] = _one_decimal(Decimal(covered * 100) / total) if total else 0.0
-
-
-def _signed_changes(start: Day, end: Day):
-    """Subquery of the stage changes dated in the period that made a municipality covered.
-
-    The previous stage comes from LAG over each municipality's whole history up to ``end`` (so a
-    change early in the period still sees the stage before the period); a change counts when it
-    enters a covered stage from an uncovered one or from no stage at all.
-    """
-    history = (
-        select(
-            StageChange.id,
-            StageChange.municipality_code,
-            StageChange.effective_date,
-            StageChange.stage,
-            func.lag(StageChange.stage)
-            .over(partition_by=StageChange.municipality_code, order_by=StageChange.effective_date)
-            .label("previous_stage"),
-        )
-        .where(StageChange.effective_date <= end)
-        .subquery()
-    )
-    return (
-        select(history)
-        .where(
-            history.c.effective_date >= start,
-            history.c.stage.in_(COVERED_STAGES),
-            or_(history.c.previous_stage.is_(None), history.c.previous_stage.not_in(COVERED_STAGES)),
-        )
-        .subquery()
-    )
+    return values
 
 
 @cache
 def _plans_signed_query():
     """Municipalities per region that became covered between ``:start`` and ``:end``."""
-    signed = _signed_changes(PERIOD_START, PERIOD_END)
+    signed = became_covered(PERIOD_START, PERIOD_END)
     return (
         select(Municipality.region_code, func.count(distinct(signed.c.municipality_code)))
         .join(Municipality, Municipality.code == signed.c.municipality_code)
@@ -364,7 +332,7 @@ def _count_activities(values: dict, start: date, end: date) -> None:
             for column in ((region_code, TOTAL) if region_code in row else (TOTAL,)):
                 row[column] += Decimal(str(amount)) if metric.decimals else int(amount)
         if metric.decimals:
-            for column in COLUMNS:
+            for column in row:
                 row[column] = _one_decimal(row[column])
 
 
@@ -508,7 +476,7 @@ def municipality_records(end: date, region_code: Optional[int] = None,
                          stages: Optional[Iterable[str]] = None) -> list[MunicipalityRecord]:
     """Municipalities (optionally one region, optionally in ``stages``) with their stage at ``end``;
     the same join the stage counts use, in one query."""
-    query = _stage_at_end_select(
+    query = stage_select(
         end, Municipality.code, Municipality.name, Municipality.region_code, StageChange.stage,
         StageChange.effective_date,
     ).order_by(Municipality.region_code, Municipality.name)
@@ -522,7 +490,7 @@ def municipality_records(end: date, region_code: Optional[int] = None,
 
 def signed_records(start: date, end: date, region_code: Optional[int] = None) -> list[SignedRecord]:
     """The municipalities counted in ``plans_signed_in_period``, one row each, in one query."""
-    signed = _signed_changes(start, end)
+    signed = became_covered(start, end)
     query = (
         select(signed.c.municipality_code, Municipality.name, Municipality.region_code,
                signed.c.effective_date, signed.c.previous_stage, signed.c.stage)
@@ -626,10 +594,11 @@ DRILLDOWN_PAGE_SIZE = 100
 def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -> Drilldown:
     """The records behind ``key`` in ``column`` (a region code or 'total') for the period.
 
-    Raises KeyError for an unknown metric or column. At most two queries.
+    Raises KeyError for an unknown metric or column. At most two queries (and one to look the
+    region up, unless this session has loaded it).
     """
     metric = METRICS_BY_KEY[key]
-    if column not in COLUMNS:
+    if column != TOTAL and not is_region(column):
         raise KeyError(column)
     region = None if column == TOTAL else column
     if metric.family == "stages":
@@ -666,13 +635,11 @@ def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -
 
 # --- Exports ---------------------------------------------------------------------------------
 
-CSV_HEADER = ["metric"] + [str(c) for c in COLUMNS]
-
-
 def report_to_csv(report: StatusReport) -> bytes:
     """``metric,1081,1082,1083,1084,1085,total``, one row per metric key, UTF-8."""
-    rows = [[m.key] + [format_value(m, v) for v in values] for m, values in report.rows(COLUMNS)]
-    return csv_bytes(CSV_HEADER, rows)
+    header = ["metric"] + [str(c) for c in report.columns]
+    rows = [[m.key] + [format_value(m, v) for v in values] for m, values in report.rows()]
+    return csv_bytes(header, rows)
 
 
 def report_to_excel_csv(report: StatusReport) -> bytes:
@@ -696,15 +663,15 @@ def _figure(text: str) -> Union[int, Decimal, str]:
         return text
 
 
-def _figures_sheet(book: XlsxBook, report: StatusReport) -> None:
-    """The report table: key, Danish label, the five regions (screen order), the nation."""
+def _figures_sheet(book: XlsxBook, report: StatusReport, names: dict[Column, str]) -> None:
+    """The report table: key, Danish label, the regions (screen order), the nation."""
     sheet = book.sheet(_("Statusrapport"))
     sheet.write(0, 0, _("Statusrapport til STAR: %(period)s", period=report.label), "title")
     sheet.write_row(1, [_("Periode"), f"{format_date(report.start)} – {format_date(report.end)}"])
-    names = [_("Nøgle"), _("Nøgletal")] + [REGION_SHORT_NAMES[c] for c in DISPLAY_COLUMNS]
-    sheet.header(3, names, [32, 52] + [14] * len(DISPLAY_COLUMNS))
+    columns = display_order(report.columns)
+    sheet.header(3, [_("Nøgle"), _("Nøgletal")] + [names[c] for c in columns], [32, 52] + [14] * len(columns))
     sheet.freeze(4, 2)
-    for row, (metric, values) in enumerate(report.rows(DISPLAY_COLUMNS), start=4):
+    for row, (metric, values) in enumerate(report.rows(columns), start=4):
         sheet.write_row(row, [metric.key, metric.label])
         for col, value in enumerate(values, start=2):
             sheet.write(row, col, value, "dec" if metric.decimals else "int")
@@ -731,7 +698,7 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     previous stage, participants (or fidelity score), hours (float). Labels come from dicts built
     once, so each of the thousands of activity rows costs a few lookups.
     """
-    rows: dict[Optional[int], list[tuple]] = {code: [] for code in REGION_CODES}
+    rows: dict[Optional[int], list[tuple]] = {code: [] for code in report.columns if code != TOTAL}
     rows[None] = []
     stage_label = {code: str(label) for code, label in STAGES.items()}
     no_stage = _("(ingen fase)")
@@ -761,12 +728,11 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     return rows
 
 
-def _records_sheets(book: XlsxBook, report: StatusReport) -> None:
+def _records_sheets(book: XlsxBook, report: StatusReport, names: dict[Column, str]) -> None:
     """One sheet per region (screen order) and one for national activities, listing the records."""
     grouped = _record_rows(report)
-    names = {code: str(REGION_SHORT_NAMES[code]) for code in REGION_CODES}
-    names[None] = str(_("Landsdækkende"))
-    for code in DISPLAY_REGION_ORDER + (None,):
+    names = {**names, None: str(_("Landsdækkende"))}
+    for code in display_order(report.columns)[:-1] + (None,):
         sheet = book.sheet(names[code])
         sheet.header(0, RECORD_HEADER, RECORD_WIDTHS)
         sheet.write_rows(1, grouped[code], RECORD_FORMATS)
@@ -776,9 +742,10 @@ def report_to_xlsx(report: StatusReport) -> bytes:
     """The report as a formatted workbook: figures, definitions, and the records per region
     (written by crm.services.export, like every XLSX: text as text, never a formula)."""
     book = XlsxBook()
-    _figures_sheet(book, report)
+    names = column_names()
+    _figures_sheet(book, report, names)
     _definitions_sheet(book)
-    _records_sheets(book, report)
+    _records_sheets(book, report, names)
     return book.to_bytes()
 
 

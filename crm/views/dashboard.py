@@ -27,7 +27,7 @@ from crm.views.charts import line_chart
 from crm.views.files import send_bytes
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
-from crm.services.pipeline import StageOnDate
+from crm.services.stages import StageOnDate
 from crm.views.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
 from crm.formatting import format_date
 

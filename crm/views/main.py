@@ -9,7 +9,7 @@ from crm.extensions import db
 from crm.models import Region
 from crm.views.access import any_role_required
 from crm.services import tasks
-from crm.services.pipeline import stages_on
+from crm.services.stages import stages_on
 
 bp = Blueprint("main", __name__)
 

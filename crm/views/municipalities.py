@@ -15,7 +15,7 @@ from crm.extensions import db
 from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
-from crm.services import pipeline, tasks
+from crm.services import pipeline, stages, tasks
 from crm.services.errors import Conflict, FieldError
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
@@ -161,7 +161,7 @@ def move(code: int):
 def _move_answer(municipality: Municipality, ok: bool, message: str, status: int = 200):
     """JSON for the drag-and-drop script, else a flash message and back to the board."""
     if wants_json():
-        stage = pipeline.stage_on(municipality.code, local_today())
+        stage = stages.stage_on(municipality.code, local_today())
         since = _("Siden %(date)s", date=format_date(stage.since)) if stage.since else _("Ingen registrering")
         return jsonify(ok=ok, message=message, stage=stage.stage, code=municipality.code, since=since), status
     flash(message, "success" if ok else "warning")
@@ -180,7 +180,7 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
     """The municipality page; ``forms`` replaces a default form (to show errors and keep input).
     A new stage change starts at the current stage, so one click cannot set it back."""
     today = local_today()
-    current = pipeline.stage_on(municipality.code, today)
+    current = stages.stage_on(municipality.code, today)
     stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage", stage=current.stage)
     note_form = forms.get("note_form") or NoteForm(formdata=None, prefix="note")
     task_form = forms.get("task_form")

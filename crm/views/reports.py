@@ -95,7 +95,7 @@ def _column_arg(value: Optional[str]):
         column = int(value or "")
     except ValueError:
         abort(404)
-    if column not in service.REGION_CODES:
+    if not service.is_region(column):
         abort(404)
     return column
 
@@ -125,9 +125,8 @@ def index():
 def _table_context() -> dict:
     """What every figures table needs: columns in screen order and their headings (translated
     once here, not in each of the table's cells)."""
-    return {"columns": service.DISPLAY_COLUMNS,
-            "column_names": {column: str(name) for column, name in service.REGION_SHORT_NAMES.items()},
-            "total": service.TOTAL}
+    names = service.column_names()
+    return {"columns": service.display_order(names), "column_names": names, "total": service.TOTAL}
 
 
 @bp.route("/detaljer")
