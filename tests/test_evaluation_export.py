@@ -257,7 +257,7 @@ def test_demo_package_is_valid_and_holds_no_personal_data(demo, tmp_path):
             if "name" in field["name"]:
                 assert resource["name"] in NAMED_RESOURCES, (resource["name"], field["name"])
     demo_users = set(db.session.execute(select(User.name, User.email)).all())
-    assert len(demo_users) == 7
+    assert len(demo_users) == 8  # admin, working group, expert panel, five ambassadors
     whole = b"".join(package.files.values()).decode("utf-8")
     assert not [user for user in demo_users if user[0] in whole or user[1] in whole]
 
