@@ -7,6 +7,8 @@ from markupsafe import Markup, escape
 
 from crm.formatting import format_date, format_datetime, format_number, format_percent, format_time
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
+from flask_login import current_user
+
 from crm.services.permissions import can_change_activity, can_write_region
 from crm.services.importing import format_change_value
 
@@ -45,8 +47,10 @@ def init_app(app: Flask) -> None:
     app.add_template_global(stage_badge, "stage_badge")
     app.add_template_global(auto_note, "auto_note")
     app.add_template_global(get_locale, "get_locale")
-    app.add_template_global(can_write_region, "can_write_region")
-    app.add_template_global(can_change_activity, "can_change_activity")
+    # The rules take the acting user explicitly; in a template that is the signed-in user.
+    app.add_template_global(lambda region_code, owner_id=None: can_write_region(region_code, owner_id, user=current_user),
+                            "can_write_region")
+    app.add_template_global(lambda activity: can_change_activity(activity, user=current_user), "can_change_activity")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
     app.add_template_global(TRACKS, "TRACKS")

@@ -1,12 +1,12 @@
 """Who may change and read what: the one place where the region rule is decided.
 
-Services call ``ensure_can_write`` / ``ensure_can_change_activity`` with the acting user and get
-``Forbidden`` (mapped to 403 by the web side); templates ask ``can_write_region`` to hide buttons.
+Every rule takes the acting user explicitly (None: nobody signed in). Services call
+``ensure_can_write`` / ``ensure_can_change_activity`` and get ``Forbidden`` (mapped to 403 by the web
+side); templates ask ``can_write_region`` (bound to the signed-in user in ``crm.templating``) to
+hide buttons.
 The role decorators every route carries live in ``crm.views.access``.
 """
 from typing import Optional
-
-from flask_login import current_user
 
 from crm.extensions import db
 from crm.i18n import gettext as _
@@ -17,13 +17,12 @@ from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_EXPERT_PANEL, ROLE
 
 
 def can_write_region(region_code: Optional[int], owner_id: Optional[int] = None, user=None) -> bool:
-    """May ``user`` (default: the current user) change a record of ``region_code``?
+    """May ``user`` (None: nobody signed in) change a record of ``region_code``?
 
     Admins may change anything. Ambassadors may change their own region's records; a national
     record (no region) only if they logged it themselves (``owner_id``) or are creating it.
     The working group changes nothing.
     """
-    user = user or current_user
     if not user or not user.is_authenticated:
         return False
     if user.role == ROLE_ADMIN:
@@ -53,12 +52,11 @@ def submitted_region(region_code: Optional[int], *, actor) -> int:
 
 
 def can_change_activity(activity, user=None) -> bool:
-    """May ``user`` (default: the current user) edit or delete this stored activity?
+    """May ``user`` (None: nobody signed in) edit or delete this stored activity?
 
     As ``can_write_region``, except that a national activity nobody logged (imported from the
     command line, no creator) belongs to no ambassador: only admins change it.
     """
-    user = user or current_user
     if activity.region_code is None and activity.created_by_id is None:
         return bool(user and user.is_authenticated and user.role == ROLE_ADMIN)
     return can_write_region(activity.region_code, activity.created_by_id, user=user)
@@ -70,9 +68,10 @@ def ensure_can_change_activity(activity, user=None) -> None:
         raise Forbidden()
 
 
-def writable_region_codes(user=None) -> Optional[set[int]]:
+def writable_region_codes(user) -> Optional[set[int]]:
     """Region codes the user may write; None means all (admin)."""
-    user = user or current_user
+    if user is None or not user.is_authenticated:
+        return set()
     if user.role == ROLE_ADMIN:
         return None
     if user.role == ROLE_AMBASSADOR and user.region_code:
@@ -107,7 +106,6 @@ PANEL_VISIBLE_STATES = ("in_review", "published")
 
 def can_create_material(user=None) -> bool:
     """Ambassadors and admins develop materials."""
-    user = user or current_user
     return bool(user and user.is_authenticated and user.role in (ROLE_AMBASSADOR, ROLE_ADMIN))
 
 
@@ -115,7 +113,6 @@ def can_change_material(material, user=None) -> bool:
     """May ``user`` edit ``material``, add versions, submit it, link activities? Admins always;
     an ambassador when it is theirs: they created it, are one of its authors, or one of its regions
     is their region. The working group and the expert panel never."""
-    user = user or current_user
     if not user or not user.is_authenticated:
         return False
     if user.role == ROLE_ADMIN:
@@ -129,7 +126,6 @@ def can_change_material(material, user=None) -> bool:
 
 def can_see_material(material, user=None) -> bool:
     """Every CRM user reads every material; the expert panel only those in review or published."""
-    user = user or current_user
     if not user or not user.is_authenticated:
         return False
     if user.role == ROLE_EXPERT_PANEL:
@@ -139,7 +135,6 @@ def can_see_material(material, user=None) -> bool:
 
 def may_move_material(who: str, material, user=None) -> bool:
     """May ``user`` make a workflow move that ``who`` (MATERIAL_OWNER, _PANEL or _DECIDER) makes?"""
-    user = user or current_user
     if not user or not user.is_authenticated:
         return False
     if who == MATERIAL_OWNER:
