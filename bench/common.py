@@ -85,8 +85,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(database: Path, workers: int = 2, upload_dir: Optional[Path] = None) -> Iterator[int]:
-    """gunicorn on 127.0.0.1 with ``workers`` sync workers; yields the port, stops it afterwards."""
+def gunicorn(database: Path, workers: int = 2, upload_dir: Optional[Path] = None,
+             root: Path = ROOT) -> Iterator[int]:
+    """gunicorn on 127.0.0.1 with ``workers`` sync workers serving the checkout at ``root``;
+    yields the port, stops it afterwards."""
     port = free_port()
     env = dict(os.environ, CRM_CONFIG="development", DATABASE_URL=f"sqlite:///{database}",
                SECRET_KEY="bench-" + "x" * 40, LOG_LEVEL="WARNING",
@@ -95,7 +97,7 @@ def gunicorn(database: Path, workers: int = 2, upload_dir: Optional[Path] = None
                LOGIN_RATE_LIMIT="100000 per minute")
     process = subprocess.Popen(  # nosec B603
         [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         "--timeout", "120", "wsgi:app"], cwd=ROOT, env=env)
+         "--timeout", "120", "wsgi:app"], cwd=root, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
