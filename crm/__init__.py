@@ -28,6 +28,7 @@ BLUEPRINT_MODULES = (
     "crm.views.fidelity",
     "crm.views.outcomes",
     "crm.views.evaluation",
+    "crm.views.anchoring",
     "crm.views.calendar",
     "crm.views.admin",
     "crm.views.jobs",

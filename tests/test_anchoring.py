@@ -10,6 +10,7 @@ from werkzeug.datastructures import FileStorage
 from crm.extensions import db
 from crm.models import AnchoringEntry, AnchoringItem, Municipality
 from crm.services import anchoring
+from crm.services.reference import seed_anchoring_items
 from crm.services.errors import FieldError, Forbidden
 from tests import factories
 
@@ -21,7 +22,7 @@ HOVEDSTADEN = 1084
 @pytest.fixture
 def items(app):
     """The seeded items by code."""
-    anchoring.seed_items()
+    seed_anchoring_items()
     db.session.commit()
     return {item.code: item for item in db.session.scalars(select(AnchoringItem))}
 
@@ -49,7 +50,7 @@ def test_seed_adds_the_nine_items_once_and_keeps_admin_edits(app, items):
     assert items["health_agreement"].level == "region"
     items["health_cluster"].label_da = "Rettet af admin"
     db.session.commit()
-    assert anchoring.seed_items() == 0
+    assert seed_anchoring_items() == 0
     db.session.commit()
     assert db.session.scalar(select(func.count(AnchoringItem.id))) == 9
     assert db.session.get(AnchoringItem, items["health_cluster"].id).label_da == "Rettet af admin"
@@ -132,8 +133,8 @@ def test_region_level_item_counts_on_every_municipality_of_its_region(app, items
     assert all(scores[code].score == anchoring.Score(1, 9) for code in hovedstaden)
     assert scores[KOEGE].score == anchoring.Score(0, 9)
     regions = anchoring.region_scores(date(2025, 6, 1))
-    assert regions[HOVEDSTADEN] == anchoring.Score(29, 29 * 9)
-    assert regions[1085] == anchoring.Score(0, 17 * 9)
+    assert regions[HOVEDSTADEN].score == anchoring.Score(29, 29 * 9)
+    assert regions[1085].score == anchoring.Score(0, 17 * 9)
     assert anchoring.national_score(regions) == anchoring.Score(29, 98 * 9)
     row = next(r for r in anchoring.checklist(db.session.get(Municipality, FRB), date(2025, 6, 1))
                if r.item.code == "health_agreement")

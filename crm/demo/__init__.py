@@ -23,6 +23,7 @@ AREA_MODULES = (
     "crm.demo.activities",
     "crm.demo.fidelity",
     "crm.demo.outcomes",
+    "crm.demo.anchoring",
 )
 AMBASSADOR_EMAILS = {
     1084: "hovedstaden@demo.ips.dk",

@@ -46,15 +46,14 @@ MAX_COUNT = 10_000  # departments or clinics in one municipality: anything above
 
 # --- Items -------------------------------------------------------------------------------------
 
-def seed_items() -> int:
-    """Add the items of crm/data/anchoring_items.csv whose code is not there yet; an item already
+def seed_items(rows: list[dict[str, str]]) -> int:
+    """Add the items of ``rows`` (crm/data/anchoring_items.csv, read by
+    ``crm.services.reference.seed_anchoring_items``) whose code is not there yet; an item already
     present is the admins' to edit and is left as it is. Returns how many were added; the caller
-    commits (``crm.services.reference.seed_reference_data``)."""
-    from crm.services.reference import read_csv
-
+    commits."""
     existing = set(db.session.scalars(select(AnchoringItem.code)))
     added = 0
-    for position, row in enumerate(read_csv("anchoring_items.csv"), start=1):
+    for position, row in enumerate(rows, start=1):
         if row["code"] in existing:
             continue
         db.session.add(AnchoringItem(
@@ -201,17 +200,17 @@ class ChecklistRow:
 
 def checklist(municipality: Municipality, on: Optional[date] = None) -> list[ChecklistRow]:
     """The municipality's applicable items on ``on`` (default today) with their state and latest
-    entry, in checklist order: two statements (the states, then the entries shown)."""
+    entry, in checklist order: three statements (the states, the items, the entries shown)."""
     on = on or local_today()
     joined, state, entry_id = _item_state_columns(on)
     query = joined(stage_select(on, AnchoringItem.id, state, entry_id)).where(
         Municipality.code == municipality.code).order_by(AnchoringItem.position, AnchoringItem.code)
     rows = db.session.execute(query).all()
+    # Always these two statements (an empty IN is fine), so the page's count never depends on the data.
     items = {item.id: item for item in db.session.scalars(select(AnchoringItem).where(
-        AnchoringItem.id.in_([r[0] for r in rows])))} if rows else {}
+        AnchoringItem.id.in_([r[0] for r in rows])))}
     entry_ids = [r[2] for r in rows if r[2] is not None]
-    entries = {e.id: e for e in db.session.scalars(select(AnchoringEntry).where(AnchoringEntry.id.in_(entry_ids)))} \
-        if entry_ids else {}
+    entries = {e.id: e for e in db.session.scalars(select(AnchoringEntry).where(AnchoringEntry.id.in_(entry_ids)))}
     return [ChecklistRow(items[item_id], item_state, entries.get(eid)) for item_id, item_state, eid in rows]
 
 
@@ -239,6 +238,12 @@ class EntryData:
     clinics: Optional[int] = None
 
 
+def ensure_can_record(municipality: Municipality, *, actor) -> None:
+    """Raise ``Forbidden`` unless ``actor`` may record anchoring for the municipality (its region's
+    ambassador, admins); region-level items follow the same rule through the municipality's region."""
+    ensure_can_write(municipality.region_code, user=actor)
+
+
 def record_entry(municipality: Municipality, item: AnchoringItem, data: EntryData, document=None,
                  *, actor) -> AnchoringEntry:
     """Add an entry (a new state, with its date, evidence and note) for ``item`` as ``actor``: for
@@ -246,7 +251,7 @@ def record_entry(municipality: Municipality, item: AnchoringItem, data: EntryDat
     or deleted, so the history stays. Without a new document the latest entry's document stays
     the evidence. Raises ``Forbidden``, ``FieldError`` (an upload that is not an acceptable PDF:
     on ``document``). Commits."""
-    ensure_can_write(municipality.region_code, user=actor)
+    ensure_can_record(municipality, actor=actor)
     if item.kind == KIND_PIPELINE:
         raise FieldError(_("Dette punkt følger af faserne og registreres ikke her."), "state")
     if data.state not in ANCHORING_STATES:
@@ -318,6 +323,19 @@ class Score:
 
 
 @dataclass(frozen=True)
+class RegionScore:
+    """One region's pooled anchoring on a date."""
+
+    code: int
+    name: str
+    score: Score
+
+    @property
+    def short_name(self) -> str:
+        return self.name.removeprefix("Region ").strip()
+
+
+@dataclass(frozen=True)
 class MunicipalityScore:
     """One municipality's anchoring on a date."""
 
@@ -340,6 +358,11 @@ def _municipality_scores_query(on):
     )).group_by(Municipality.code, Municipality.name, Municipality.region_code)
 
 
+def checklist_score(rows: list[ChecklistRow]) -> Score:
+    """The score of one municipality's checklist as ``checklist`` returned it (same rule as below)."""
+    return Score(sum(r.state == STATE_IN_PLACE for r in rows), sum(r.state != STATE_NOT_RELEVANT for r in rows))
+
+
 def municipality_scores(on: date, region_code: Optional[int] = None) -> list[MunicipalityScore]:
     """Every municipality's (of one region) anchoring score on ``on``, by name: one statement.
     A municipality with no applicable item (no items at all) has score 0 of 0."""
@@ -360,19 +383,21 @@ def municipality_scores(on: date, region_code: Optional[int] = None) -> list[Mun
     return [MunicipalityScore(c, n, r, bool(s), Score(0, 0)) for c, n, r, s in db.session.execute(empty)]
 
 
-def region_scores(on: date) -> dict[int, Score]:
-    """Each region's pooled score on ``on`` (every region, 0 of 0 where nothing applies): one statement."""
+def region_scores(on: date) -> dict[int, RegionScore]:
+    """Each region's pooled score on ``on`` by code (every region, 0 of 0 where nothing applies):
+    one statement."""
     per_municipality = _municipality_scores_query(on).subquery()
-    query = (select(Region.code, func.coalesce(func.sum(per_municipality.c.in_place), 0),
+    query = (select(Region.code, Region.name, func.coalesce(func.sum(per_municipality.c.in_place), 0),
                     func.coalesce(func.sum(per_municipality.c.applicable), 0))
              .outerjoin(per_municipality, per_municipality.c.region_code == Region.code)
-             .group_by(Region.code).order_by(Region.code))
-    return {code: Score(int(in_place), int(applicable)) for code, in_place, applicable in db.session.execute(query)}
+             .group_by(Region.code, Region.name).order_by(Region.code))
+    return {code: RegionScore(code, name, Score(int(in_place), int(applicable)))
+            for code, name, in_place, applicable in db.session.execute(query)}
 
 
-def national_score(regions: dict[int, Score]) -> Score:
+def national_score(regions: dict[int, RegionScore]) -> Score:
     """The country's pooled score from the regions' (a sum of the database's counts)."""
-    return Score(sum(s.in_place for s in regions.values()), sum(s.applicable for s in regions.values()))
+    return Score(sum(r.score.in_place for r in regions.values()), sum(r.score.applicable for r in regions.values()))
 
 
 def weakly_anchored(on: date, region_code: Optional[int] = None) -> list[MunicipalityScore]:
@@ -386,3 +411,14 @@ def weakly_anchored(on: date, region_code: Optional[int] = None) -> list[Municip
              .order_by(weak.c.name))
     return [MunicipalityScore(r.code, r.name, r.region_code, True, Score(int(r.in_place), int(r.applicable)))
             for r in db.session.execute(query)]
+
+
+def first_date() -> Optional[date]:
+    """The earliest date anything on the anchoring map changed (a stage change or an entry), for
+    the date slider; None when nothing is recorded: one statement."""
+    dates = select(func.min(StageChange.effective_date).label("day")).union_all(
+        select(func.min(AnchoringEntry.effective_date).label("day"))).subquery()
+    value = db.session.scalar(select(func.min(dates.c.day)))
+    if isinstance(value, str):  # SQLite returns the MIN of a UNION as text
+        value = date.fromisoformat(value)
+    return value

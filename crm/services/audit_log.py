@@ -218,7 +218,7 @@ COLLECTIONS = {"municipalities": "municipality", "centres": "psychiatric_centre"
 # Where a record is shown: table -> (endpoint, URL argument, column holding the argument's value).
 LINKS = {
     "anchoring_entry": ("municipalities.detail", "code", "municipality_code"),
-    "anchoring_item": ("anchoring.item_edit", "item_id", "id"),
+    "anchoring_item": ("anchoring.item_edit", "anchoring_item_id", "id"),
     "activity": ("activities.detail", "activity_id", "id"),
     "contact": ("contacts.edit", "contact_id", "id"),
     "cooperation_plan": ("plans.detail", "plan_id", "id"),
