@@ -97,7 +97,8 @@ def test_plan_signed_is_derived_from_the_pipeline(app, items):
     assert state(date(2025, 10, 1)) == "in_place"
     with pytest.raises(FieldError):
         anchoring.record_entry(municipality, items["plan_signed"],
-                               anchoring.EntryData("in_place", date(2025, 1, 1)), actor=factories.UserFactory(role="admin"))
+                               anchoring.EntryData("in_place", date(2025, 1, 1)),
+                               actor=factories.UserFactory(role="admin"))
 
 
 def test_per_year_item_counts_only_its_year(app, items):

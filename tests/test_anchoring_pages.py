@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from crm.clock import local_today
 from crm.extensions import db
 from crm.models import AnchoringEntry, AnchoringItem
-from crm.services import anchoring
 from crm.services.reference import seed_anchoring_items
 from tests import factories
 
@@ -102,7 +101,8 @@ def test_admin_adds_edits_and_deactivates_an_item(app, users, login_as, items):
     listing = client.get("/admin/forankring/").get_data(as_text=True)
     assert "persongruppemarkering" in listing.lower() and "person_group_marking" in listing
     form = {"code": "job_fairs", "label_da": "Jobmesser med IPS", "label_en": "Job fairs with IPS",
-            "level": "municipality", "kind": "state", "track": "1", "position": "95", "active_from": "", "active_to": ""}
+            "level": "municipality", "kind": "state", "track": "1", "position": "95", "active_from": "",
+            "active_to": ""}
     assert client.post("/admin/forankring/ny", data=form).status_code == 302
     item = db.session.scalar(select(AnchoringItem).where(AnchoringItem.code == "job_fairs"))
     assert item.label_en == "Job fairs with IPS"

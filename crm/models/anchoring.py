@@ -75,7 +75,8 @@ class AnchoringItem(VersionedMixin, db.Model):
 
     def active_on(self, day: date) -> bool:
         """Is the item applicable on ``day``?"""
-        return (self.active_from is None or self.active_from <= day) and (self.active_to is None or day <= self.active_to)
+        started = self.active_from is None or self.active_from <= day
+        return started and (self.active_to is None or day <= self.active_to)
 
 
 class AnchoringEntry(db.Model):

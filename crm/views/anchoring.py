@@ -13,7 +13,8 @@ from crm.clock import local_today
 from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from crm.models import ANCHORING_KINDS, ANCHORING_LEVELS, ANCHORING_STATES, TRACKS, AnchoringEntry, AnchoringItem, Municipality
+from crm.models import (ANCHORING_KINDS, ANCHORING_LEVELS, ANCHORING_STATES, TRACKS, AnchoringEntry, AnchoringItem,
+                        Municipality)
 from crm.models.anchoring import KIND_COUNTS, KIND_PER_YEAR, KIND_PIPELINE
 from crm.services import anchoring as service
 from crm.services.errors import FieldError
