@@ -41,6 +41,9 @@ PAGES = (
     ("municipality page", "municipalities.detail", {"code": 101}),
     ("activity list", "activities.index", {}),
     ("dashboard", "dashboard.index", {}),
+    ("anchoring map", "dashboard.anchoring_layer", {}),
+    # The third seeded item (crm/data/anchoring_items.csv) is health_cluster on a fresh database.
+    ("anchoring item", "anchoring.item", {"code": 101, "anchoring_item_id": 3}),
     ("status report", "reports.index", {}),
 )
 REFERENCE_PAGES = {"healthz", "light page"}

@@ -29,6 +29,7 @@ BLUEPRINT_MODULES = (
     "crm.views.fidelity",
     "crm.views.outcomes",
     "crm.views.evaluation",
+    "crm.views.anchoring",
     "crm.views.calendar",
     "crm.views.admin",
     "crm.views.jobs",

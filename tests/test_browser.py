@@ -44,13 +44,14 @@ def test_menu_reaches_every_area_and_the_language_switch(tmp_path):
         "admin@demo.ips.dk": ["Alle kommuner", "Tavle", "Samarbejdsplaner", "Kontakter", "Aktivitetslog",
                               "Import", "Kalender", "Statusrapport", "Nationalt overblik", "Fidelitet",
                               "Resultater", "Psykiatriske centre", "Ændringslog", "Brugere", "Udbakke",
-                              "Jobkørsler"],
+                              "Jobkørsler", "Forankring", "Forankringspunkter"],
         "arbejdsgruppe@demo.ips.dk": ["Alle kommuner", "Samarbejdsplaner", "Kontakter", "Aktivitetslog",
                                       "Kalender", "Statusrapport", "Ændringslog"],
         "hovedstaden@demo.ips.dk": ["Alle kommuner", "Samarbejdsplaner", "Kontakter", "Import", "Kalender",
                                     "Statusrapport", "Psykiatriske centre"],
     }
-    hidden = {"arbejdsgruppe@demo.ips.dk": ["Import", "Brugere"], "hovedstaden@demo.ips.dk": ["Ændringslog", "Brugere"]}
+    hidden = {"arbejdsgruppe@demo.ips.dk": ["Import", "Brugere", "Forankringspunkter"],
+              "hovedstaden@demo.ips.dk": ["Ændringslog", "Brugere", "Forankringspunkter"]}
     with live_server(app) as base_url, browser_page() as page:
         page.set_viewport_size({"width": 1366, "height": 768})
         for email, labels in expected.items():

@@ -26,7 +26,7 @@ NOT_PAGES = {
     "static", "bootstrap.static", "health.healthz", "auth.logout", "calendar.feed", "calendar.activity_ics",
     "dashboard.map_svg", "fidelity.export_review", "imports.template", "jobs.attachment",
     "outcomes.import_template", "plans.document", "materials.document", "reports.export", "reports.submission_file",
-    "reports.export_excel", "reports.submission_excel", "evaluation.download",
+    "reports.export_excel", "reports.submission_excel", "evaluation.download", "anchoring.evidence",
 }
 # Pages that need a query string to show anything: the report's last completed half year.
 QUERY = {

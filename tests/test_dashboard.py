@@ -398,7 +398,7 @@ def test_anonymous_is_sent_to_login(client, app):
 
 def test_dashboard_has_no_write_routes(app, users, login_as):
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("dashboard.")]
-    assert {r.endpoint for r in rules} == {"dashboard.index", "dashboard.map_svg"}
+    assert {r.endpoint for r in rules} == {"dashboard.index", "dashboard.map_svg", "dashboard.anchoring_layer"}
     assert all(r.methods <= {"GET", "HEAD", "OPTIONS"} for r in rules)
     assert login_as(users["working_group"]).post("/overblik/").status_code == 405
 

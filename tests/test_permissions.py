@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from crm.extensions import db
-from crm.models import FidelityReview, Note
+from sqlalchemy import select
+
+from crm.models import AnchoringItem, FidelityReview, Note
 from tests import factories
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -45,9 +47,15 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.commit()
     task = factories.TaskFactory(municipality_code=REGION_B_MUNICIPALITY, owner_id=owner.id)
     material = _material_in_review(owner, REGION_B)
+    from crm.services.reference import seed_anchoring_items
+
+    seed_anchoring_items()
+    db.session.commit()
+    anchoring_item = db.session.scalar(select(AnchoringItem).where(AnchoringItem.code == "health_cluster"))
     values = {
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
+        "anchoring_item_id": anchoring_item.id,
         "task_id": task.id,
         "code": REGION_B_MUNICIPALITY,
         "municipality_code": REGION_B_MUNICIPALITY,

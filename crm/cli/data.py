@@ -10,14 +10,15 @@ from crm.models import Region
 @click.command("seed")
 @as_cli_admin
 def seed_command():
-    """Load the 5 regions and 98 municipalities (idempotent)."""
+    """Load the 5 regions, 98 municipalities and the anchoring items (idempotent)."""
     from crm.services.reference import seed_reference_data
 
     changed = seed_reference_data()
     click.echo(
         f"Regions: {db.session.scalar(select(func.count(Region.code)))} "
         f"({changed['regions']} added or corrected); "
-        f"municipalities: {changed['municipalities']} added or corrected."
+        f"municipalities: {changed['municipalities']} added or corrected; "
+        f"anchoring items: {changed['anchoring_items']} added."
     )
 
 

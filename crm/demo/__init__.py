@@ -24,6 +24,7 @@ AREA_MODULES = (
     "crm.demo.fidelity",
     "crm.demo.outcomes",
     "crm.demo.materials",
+    "crm.demo.anchoring",
 )
 AMBASSADOR_EMAILS = {
     1084: "hovedstaden@demo.ips.dk",

@@ -32,6 +32,8 @@ from crm.demo.pipeline import (
 from crm.extensions import db
 from crm.models import (
     Activity,
+    AnchoringEntry,
+    AnchoringItem,
     Contact,
     CooperationPlan,
     FidelityRating,
@@ -382,12 +384,37 @@ class ScaleLoader:
                              "imported_at": datetime.combine(last_full, time(12))})
         self.counts["outcome_quarter"] = _insert(OutcomeQuarter.__table__, rows)
 
+    def anchoring_entries(self, n: int) -> None:
+        """About ``n`` anchoring entries: each signed municipality's items moving from in progress to
+        in place (and back now and then) over the years since signing, the health agreement per region."""
+        items = db.session.execute(select(AnchoringItem.id, AnchoringItem.level, AnchoringItem.kind)
+                                   .where(AnchoringItem.kind != "pipeline")).all()
+        region_of = {row.code: row.region_code for row in self.municipalities}
+        ids, rows = IdSequence(AnchoringEntry.__table__), []
+        signed = sorted(self.signed.items())
+        if not items or not signed:
+            self.counts["anchoring_entry"] = 0
+            return
+        per_series = max(1, n // (len(signed) * len(items)))
+        for code, since in signed:
+            for item in items:
+                regional = item.level == "region"
+                span = max(1, (self.today - since).days)
+                for k in range(per_series):
+                    day = since + timedelta(days=span * (k + 1) // (per_series + 1))
+                    rows.append({"id": ids.take(), "anchoring_item_id": item.id, "region_code": region_of[code],
+                                 "municipality_code": None if regional else code,
+                                 "state": self.rng.choice(("in_progress", "in_place", "in_place", "not_started")),
+                                 "effective_date": day, "year": day.year if item.kind == "per_year" else None,
+                                 "recorded_by_id": self.owner(region_of[code]), "recorded_at": self.stamp(day)})
+        self.counts["anchoring_entry"] = _insert(AnchoringEntry.__table__, rows)
+
     def fix_sequences(self) -> None:
         """PostgreSQL: move each id sequence past the ids assigned here, so the app can insert."""
         if db.engine.dialect.name != "postgresql":
             return
         for model in (PsychiatricCentre, TargetGroup, StageChange, CooperationPlan, Contact, Note, Activity,
-                      FidelityReview, FidelityRating, OutcomeQuarter):
+                      FidelityReview, FidelityRating, OutcomeQuarter, AnchoringEntry):
             table = model.__table__
             next_id = select(func.coalesce(func.max(table.c.id), 0) + 1).scalar_subquery()
             sequence = func.pg_get_serial_sequence(f'"{table.name}"', "id")  # a bound parameter
@@ -404,6 +431,7 @@ def load(ctx) -> list[str]:
     loader.activities(ctx.scale)
     loader.fidelity_reviews()
     loader.outcome_quarters()
+    loader.anchoring_entries(max(500, ctx.scale // 10))
     loader.fix_sequences()
     return [f"Synthetic history over {YEARS} years: "
             + ", ".join(f"{count} {table}" for table, count in loader.counts.items())]

@@ -9,6 +9,13 @@ from crm.models.activity import (  # noqa: F401
     activity_municipality,
     types_in_track,
 )
+from crm.models.anchoring import (  # noqa: F401
+    ANCHORING_KINDS,
+    ANCHORING_LEVELS,
+    ANCHORING_STATES,
+    AnchoringEntry,
+    AnchoringItem,
+)
 from crm.models.audit import AuditEntry  # noqa: F401
 from crm.models.contact import Contact  # noqa: F401
 from crm.models.fidelity import FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview  # noqa: F401

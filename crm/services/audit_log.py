@@ -20,8 +20,9 @@ from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.i18n import ngettext
-from crm.models import (ACTIVITY_TYPES, MATERIAL_KINDS, MATERIAL_STATES, STAGES, VERDICTS, AuditEntry,
-                        CooperationPlan, Material, Municipality, PsychiatricCentre, Region, TargetGroup, User)
+from crm.models import (ACTIVITY_TYPES, ANCHORING_KINDS, ANCHORING_LEVELS, ANCHORING_STATES, MATERIAL_KINDS,
+                        MATERIAL_STATES, STAGES, VERDICTS, AnchoringItem, AuditEntry, CooperationPlan, Material,
+                        Municipality, PsychiatricCentre, Region, TargetGroup, User)
 from crm.models.messaging import MAIL_STATUSES, RUN_OUTCOMES
 from crm.services.materials import HISTORY_LABELS as MATERIAL_MOVES
 
@@ -30,6 +31,8 @@ ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slet
 # Table name -> what the record is called. A table not listed (a newer one) shows its own name.
 ENTITY_LABELS = {
     "activity": _l("Aktivitet"),
+    "anchoring_entry": _l("Forankring"),
+    "anchoring_item": _l("Forankringspunkt"),
     "contact": _l("Kontakt"),
     "cooperation_plan": _l("Samarbejdsplan"),
     "fidelity_rating": _l("Fidelitetsscore"),
@@ -192,6 +195,20 @@ FIELD_LABELS = {
     "with_education": _l("I uddannelse"),
     "with_employment": _l("I beskæftigelse"),
     "with_paid_hours": _l("Med ordinære løntimer"),
+    # The anchoring checklist (crm/models/anchoring.py).
+    "active_from": _l("Aktiv fra"),
+    "active_to": _l("Aktiv til"),
+    "clinics": _l("Ambulatorier"),
+    "departments": _l("Jobcenterafdelinger"),
+    "evidence_file": _l("Dokumentationsfil"),
+    "evidence_name": _l("Dokumentation"),
+    "evidence_url": _l("Link til dokumentation"),
+    "anchoring_item_id": _l("Forankringspunkt"),
+    "label_da": _l("Betegnelse (dansk)"),
+    "label_en": _l("Betegnelse (engelsk)"),
+    "level": _l("Niveau"),
+    "position": _l("Rækkefølge"),
+    "year": _l("År"),
 }
 
 ROLE_LABELS = {"ambassador": _l("Ambassadør"), "working_group": _l("Arbejdsgruppe"), "admin": _l("Administrator"),
@@ -212,6 +229,9 @@ CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
     ("material_transition", "from_state"): MATERIAL_STATES,
     ("material_transition", "to_state"): MATERIAL_STATES,
     ("material_transition", "action"): MATERIAL_MOVES,
+    ("anchoring_entry", "state"): ANCHORING_STATES,
+    ("anchoring_item", "level"): ANCHORING_LEVELS,
+    ("anchoring_item", "kind"): ANCHORING_KINDS,
 }
 
 # Referenced tables whose records are shown by name: table -> (model, key column, name column).
@@ -223,6 +243,7 @@ NAMED = {
     "target_group": (TargetGroup, TargetGroup.id, TargetGroup.name),
     "cooperation_plan": (CooperationPlan, CooperationPlan.id, CooperationPlan.title),
     "material": (Material, Material.id, Material.title),
+    "anchoring_item": (AnchoringItem, AnchoringItem.id, AnchoringItem.label_da),
 }
 # Collections (as crm.audit logs them: identities removed and added) -> the table they hold.
 COLLECTIONS = {"municipalities": "municipality", "centres": "psychiatric_centre", "target_groups": "target_group",
@@ -230,6 +251,8 @@ COLLECTIONS = {"municipalities": "municipality", "centres": "psychiatric_centre"
 
 # Where a record is shown: table -> (endpoint, URL argument, column holding the argument's value).
 LINKS = {
+    "anchoring_entry": ("municipalities.detail", "code", "municipality_code"),
+    "anchoring_item": ("anchoring.item_edit", "anchoring_item_id", "id"),
     "activity": ("activities.detail", "activity_id", "id"),
     "contact": ("contacts.edit", "contact_id", "id"),
     "cooperation_plan": ("plans.detail", "plan_id", "id"),
@@ -438,7 +461,8 @@ def _links(entries: list[AuditEntry]) -> dict[tuple[str, str], tuple[str, dict[s
         key_column = mapper.primary_key[0]
         query = select(key_column, mapper.columns[source]).where(key_column.in_([int(i) for i in ids]))
         for key, value in db.session.execute(query):
-            found[(table, str(key))] = (endpoint, {argument: value})
+            if value is not None:  # a region-level anchoring entry has no municipality to link to
+                found[(table, str(key))] = (endpoint, {argument: value})
     return found
 
 

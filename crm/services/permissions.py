@@ -40,6 +40,12 @@ def ensure_can_write(region_code: Optional[int], owner_id: Optional[int] = None,
         raise Forbidden()
 
 
+def ensure_can_maintain_anchoring_items(user) -> None:
+    """Raise ``Forbidden`` unless ``user`` may add and edit anchoring items (reference data: admins)."""
+    if not (user and user.is_authenticated and user.role == ROLE_ADMIN):
+        raise Forbidden()
+
+
 def submitted_region(region_code: Optional[int], *, actor) -> int:
     """The region a form submitted for a record, checked by a service before it writes: ``Forbidden``
     unless ``actor`` may write it (the form offers only those, so only a forged request sends

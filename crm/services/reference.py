@@ -1,5 +1,6 @@
-"""Reference data: the 5 regions and 98 municipalities, loaded from the copies in crm/data/, and
-the psychiatric centres, which the admins keep."""
+"""Reference data: the 5 regions and 98 municipalities, loaded from the copies in crm/data/, the
+anchoring items (added when missing, then the admins' to edit: crm.services.anchoring), and the
+psychiatric centres, which the admins keep."""
 import csv
 from pathlib import Path
 from typing import Optional
@@ -25,7 +26,7 @@ def seed_reference_data() -> dict[str, int]:
 
     Returns how many rows were added or changed, per kind.
     """
-    changed = {"regions": 0, "municipalities": 0}
+    changed = {"regions": 0, "municipalities": 0, "anchoring_items": 0}
     for row in read_csv("regions.csv"):
         changed["regions"] += _upsert(Region, int(row["code"]), name=row["name"])
     db.session.flush()
@@ -33,8 +34,17 @@ def seed_reference_data() -> dict[str, int]:
         changed["municipalities"] += _upsert(
             Municipality, int(row["code"]), name=row["name"], region_code=int(row["region_code"])
         )
+    changed["anchoring_items"] = seed_anchoring_items()
     db.session.commit()
     return changed
+
+
+def seed_anchoring_items() -> int:
+    """Add the anchoring items of crm/data/anchoring_items.csv that are missing (see
+    ``crm.services.anchoring.seed_items``); the caller commits. Returns how many were added."""
+    from crm.services.anchoring import seed_items
+
+    return seed_items(read_csv("anchoring_items.csv"))
 
 
 def _upsert(model, code: int, **values) -> int:

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
+from crm.i18n import ngettext
 from wtforms import Form
 from wtforms.validators import Optional as OptionalValue
 
@@ -25,10 +26,12 @@ from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.views.access import read_required
 from crm.views.charts import line_chart
 from crm.views.files import send_bytes
+from crm.services import anchoring
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.stages import StageOnDate
-from crm.views.svgmap import STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup, wrap_text
+from crm.views.svgmap import (ANCHORING_FILLS, STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup,
+                              wrap_text)
 from crm.formatting import format_date
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
@@ -237,3 +240,57 @@ def map_svg():
         **_map_context(state.stages, on, None),
     )
     return send_bytes(body, f"ips-daekning-{on.isoformat()}.svg", "image/svg+xml")
+
+
+# --- The anchoring layer -------------------------------------------------------------------------
+
+def anchoring_band(score: anchoring.Score) -> str:
+    """The map's band for a score: none applicable, under 25 %, under 50 %, under 75 %, 75 % and up."""
+    if not score.applicable:
+        return "none"
+    share = score.in_place / score.applicable
+    return "low" if share < 0.25 else "some" if share < 0.5 else "half" if share < 0.75 else "most"
+
+
+def anchoring_bands() -> list[tuple[str, str]]:
+    """The legend: band key and label, in order."""
+    return [("none", _("Ingen punkter gælder")), ("low", _("Under %(pct)s på plads", pct="25 %")),
+            ("some", _("%(low)s–%(high)s på plads", low="25", high="49 %")),
+            ("half", _("%(low)s–%(high)s på plads", low="50", high="74 %")),
+            ("most", _("%(pct)s eller mere på plads", pct="75 %"))]
+
+
+def _anchoring_shapes(scores: list[anchoring.MunicipalityScore], links: Links) -> Markup:
+    """The map's municipalities coloured by anchoring band, titled "Læsø: 4 af 8 punkter på plads"."""
+    by_code = {s.code: s for s in scores}
+    states = {}
+    for shape in map_geometry().shapes:
+        found = by_code.get(shape.code)
+        score = found.score if found else anchoring.Score(0, 0)
+        status = ngettext("%(num)s af %(total)s punkt på plads", "%(num)s af %(total)s punkter på plads",
+                          score.in_place, total=score.applicable)
+        states[shape.code] = ShapeState(anchoring_band(score), status, links.municipality(shape.code))
+    return shapes_markup(states, ANCHORING_FILLS)
+
+
+@bp.route("/forankring")
+@read_required
+def anchoring_layer():
+    """The anchoring layer: each municipality's and region's anchoring score on the chosen date,
+    the map coloured by it and the municipalities with a signed plan but weak anchoring."""
+    today = local_today()
+    form, on = _as_of(today)
+    scores = anchoring.municipality_scores(on)
+    regions = anchoring.region_scores(on)
+    weak = anchoring.weakly_anchored(on)
+    slider = service.slider_dates(anchoring.first_date(), today)
+    bands: dict[str, int] = {}
+    for score in scores:
+        bands[anchoring_band(score.score)] = bands.get(anchoring_band(score.score), 0) + 1
+    return render_template(
+        "dashboard/anchoring.html", title=_("Forankring"), form=form, on=on, today=today, scores=scores,
+        region_scores=regions, national=anchoring.national_score(regions), weak=weak,
+        bands=anchoring_bands(), band_counts=bands, fills=ANCHORING_FILLS, geometry=map_geometry(),
+        map_shapes=_anchoring_shapes(scores, Links(on, today)),
+        slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
+    )

@@ -15,7 +15,7 @@ from crm.extensions import db
 from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
-from crm.services import pipeline, stages, tasks
+from crm.services import anchoring, pipeline, stages, tasks
 from crm.services.errors import Conflict, FieldError
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
@@ -193,6 +193,7 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
     contacts = db.session.scalars(
         select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
     ).all()
+    checklist = anchoring.checklist(municipality, today)
     links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
              for i in timeline.items if i.kind == "activity"}
     links.update({("review", i.obj.id): url_for("fidelity.detail", review_id=i.obj.id)
@@ -209,6 +210,8 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         note_form=note_form,
         task_form=task_form,
         open_tasks=tasks.municipality_tasks(municipality.code),
+        checklist=checklist,
+        anchoring_score=anchoring.checklist_score(checklist),
         post_form=EmptyForm(),
         today=today,
     ), status

@@ -181,18 +181,29 @@ class ShapeState(NamedTuple):
     href: Optional[str] = None
 
 
-def shapes_markup(states: Mapping[int, ShapeState]) -> Markup:
+# Fills of the anchoring layer (/overblik/forankring) per score band, key "none" without applicable items.
+ANCHORING_FILLS: dict[str, str] = {
+    "none": "#ced4da",
+    "low": "#f1aeb5",
+    "some": "#ffcd39",
+    "half": "#75b798",
+    "most": "#0f5132",
+}
+
+
+def shapes_markup(states: Mapping[int, ShapeState], fills: Mapping[str, str] = STAGE_FILLS) -> Markup:
     """Bornholm's inset frame and every municipality as SVG, coloured by ``states`` (by code) and
     titled "<name>: <status>".
 
     A municipality with a link is ``<a href class="dk-muni"><title/><path/></a>`` (the title is
     what hover and keyboard focus show); without one it is a white-edged ``<path>`` holding its
-    title, as in the downloadable file.
+    title, as in the downloadable file. ``fills``: the fill per ``state.stage`` (the stage map's by
+    default; the anchoring layer passes its score bands).
     """
     parts = [_inset_markup()]
     for code, name, outline in _outlines():
         state = states[code]
-        stage, fill = escape(state.stage), STAGE_FILLS.get(state.stage, "")
+        stage, fill = escape(state.stage), fills.get(state.stage, "")
         title = f"{name}: {escape(state.status)}"
         if state.href:
             parts.append(f'<a href="{escape(state.href)}" class="dk-muni"><title>{title}</title>'
