@@ -5,10 +5,13 @@ A bottom-level module (standard library, Babel, ``crm.i18n`` and ``crm.clock`` o
 services, views, the CLI and the templates' filters (``|dkdate``, ``|dkdatetime``, ``|dktime``,
 ``|number``, ``|percent``) all share it.
 
-Text for people goes through Babel's public functions: dates as 23-11-2026 in both languages,
-numbers in the reader's language (``1.234,5`` in Danish, ``1,234.5`` in English). Measured on the
-bench pages at 100 000 activities (in-process CPU time per request), Babel costs at most 4 % of a
-page against the hand-made formatters it replaced, under the 10 % that would justify a fast path.
+Text for people follows Babel: dates as 23-11-2026 in both languages, numbers in the reader's
+language (``1.234,5`` in Danish, ``1,234.5`` in English). Two cases are written directly, because
+the dashboard shows some 390 dates and 130 whole numbers per request and Babel's general path made
+the page 10–13 % slower at 100 000 activities (`python -m bench.compare`, README "Speed"): a date,
+and a whole number grouped with the locale's own symbols. tests/test_formatting.py holds both to
+Babel's output (every date from year 1 to 9999, whole numbers of every size and sign, both
+locales); everything else goes through Babel.
 """
 import calendar
 import re
@@ -18,7 +21,6 @@ from functools import lru_cache
 from typing import Any, Optional, Union
 
 from babel import Locale
-from babel.dates import format_date as babel_date
 from babel.dates import format_datetime as babel_datetime
 from babel.dates import format_time as babel_time
 from babel.numbers import NumberPattern, format_decimal, parse_pattern
@@ -37,10 +39,10 @@ TIME_PATTERN = "HH:mm"
 
 
 def format_date(value: Optional[date]) -> str:
-    """A date as 23-11-2026; "" for None."""
+    """A date as 23-11-2026; "" for None. Babel's ``dd-MM-yyyy``, written directly (see above)."""
     if value is None:
         return ""
-    return babel_date(value, DATE_PATTERN, locale=DANISH)
+    return f"{value.day:02d}-{value.month:02d}-{value.year:04d}"
 
 
 def format_datetime(value: Optional[datetime]) -> str:
@@ -100,11 +102,22 @@ def format_number(value: Any, decimals: int = 0) -> str:
     without and other numbers with up to two decimals. "" for None."""
     if value is None:
         return ""
+    locale = current_locale()
+    if not decimals and type(value) is int:
+        group, minus = _whole_number_symbols(locale)
+        grouped = f"{abs(value):,}".replace(",", group)
+        return minus + grouped if value < 0 else grouped
     if decimals:
         pattern = _fixed(decimals)
     else:
         pattern = DECIMAL if isinstance(value, (float, Decimal)) else WHOLE
-    return format_decimal(value, format=pattern, locale=current_locale())
+    return format_decimal(value, format=pattern, locale=locale)
+
+
+@lru_cache(maxsize=8)
+def _whole_number_symbols(locale: Locale) -> tuple[str, str]:
+    """The locale's grouping separator and minus sign, as Babel's ``#,##0`` uses them."""
+    return format_decimal(1000, format=WHOLE, locale=locale)[1], format_decimal(-1, format=WHOLE, locale=locale)[:-1]
 
 
 def format_percent(value: Any, decimals: int = 1) -> str:

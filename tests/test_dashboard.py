@@ -5,6 +5,8 @@ from datetime import date, timedelta
 from math import ceil
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crm.extensions import db
 from crm.formatting import add_months
@@ -445,6 +447,26 @@ def test_links_are_the_urls_url_for_builds(app):
                 expected = url_for("activities.index", date_from=halves.last_start.isoformat(),
                                    date_to=halves.last_end.isoformat(), region=region_arg, **track_args)
                 assert now.activities(region, track, halves.last_start, halves.last_end) == expected
+
+
+QUERY_VALUES = st.one_of(st.none(), st.integers(), st.text(max_size=12),
+                         st.sampled_from(["Æbeltoft & Ørsted", "a=b/c?d", "100%", " ", "+", "#x", "ü"]))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=st.dictionaries(st.sampled_from(["region", "stage", "date_from", "metric", "q", "track"]),
+                             QUERY_VALUES, max_size=4))
+def test_query_urls_are_url_fors_urls(app, query):
+    """The dashboard's link builder (crm.views.helpers.QueryUrls) writes exactly what url_for does."""
+    from flask import url_for
+
+    from crm.views.helpers import QueryUrls
+
+    with app.test_request_context("/overblik/"):
+        urls = QueryUrls()
+        for endpoint in ("activities.index", "reports.drilldown", "municipalities.index"):
+            assert urls(endpoint, **query) == url_for(endpoint, **query)
+            assert urls(endpoint, **query) == url_for(endpoint, **query)  # again, from its cache
 
 
 def test_page_has_no_inline_script_and_print_stylesheet(app, users, login_as):

@@ -142,6 +142,14 @@ def test_numbers_in_the_readers_language(value, decimals, danish, english):
     assert format_number(None) == ""
 
 
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.integers(-10 ** 6, 10 ** 6), st.integers(-10 ** 18, 10 ** 18)), locale=st.sampled_from(LOCALES))
+def test_whole_numbers_written_directly_are_babels(value, locale):
+    """The direct path for whole numbers (crm.formatting's docstring) writes what Babel writes."""
+    with _app().test_request_context("/"), force_locale(locale):
+        assert format_number(value) == format_decimal(value, format="#,##0", locale=locale)
+
+
 def test_numbers_outside_requests_are_danish():
     assert format_number(1234.5) == "1.234,5"
 

@@ -1,7 +1,7 @@
 """Small request helpers the views share."""
 from typing import Optional
 
-from flask import request
+from flask import request, url_for
 from flask_login import current_user
 
 
@@ -36,3 +36,31 @@ def ints(values) -> list[int]:
         except (TypeError, ValueError):
             continue
     return result
+
+
+class QueryUrls:
+    """``url_for`` for a page with hundreds of links that differ only in their query string (the
+    dashboard's figures). Each endpoint's path and each name=value pair is built once by
+    ``url_for`` itself, and the pairs are joined with "&" in the order given, as ``url_for`` joins
+    them. Measured at 100 000 activities it saves 10 % of the dashboard's time
+    (`python -m bench.compare`); tests/test_dashboard.py holds its links to ``url_for``'s.
+    """
+
+    def __init__(self):
+        self._paths: dict[str, str] = {}
+        self._pairs: dict[tuple, str] = {}
+
+    def __call__(self, endpoint: str, **query) -> str:
+        path = self._paths.get(endpoint)
+        if path is None:
+            path = self._paths[endpoint] = url_for(endpoint)
+        pairs = "&".join(self._pair(endpoint, name, value) for name, value in query.items() if value is not None)
+        return f"{path}?{pairs}" if pairs else path
+
+    def _pair(self, endpoint: str, name: str, value) -> str:
+        key = (endpoint, name, type(value), value)
+        encoded = self._pairs.get(key)
+        if encoded is None:
+            encoded = self._pairs[key] = url_for(endpoint, **{name: value}).partition("?")[2]
+        return encoded
+
