@@ -12,6 +12,18 @@ from crm.models.activity import (  # noqa: F401
 from crm.models.audit import AuditEntry  # noqa: F401
 from crm.models.contact import Contact  # noqa: F401
 from crm.models.fidelity import FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview  # noqa: F401
+from crm.models.instrument import (  # noqa: F401
+    IPS25_CODE,
+    VERSION_ACTIVE,
+    VERSION_DRAFT,
+    VERSION_RETIRED,
+    VERSION_STATES,
+    Instrument,
+    InstrumentBand,
+    InstrumentItem,
+    InstrumentItemMapping,
+    InstrumentVersion,
+)
 from crm.models.note import Note  # noqa: F401
 from crm.models.outcome import OutcomeQuarter  # noqa: F401
 from crm.models.plan import (  # noqa: F401

@@ -92,3 +92,20 @@ def readable_region_codes(user) -> Optional[frozenset[int]]:
     if user.role == ROLE_AMBASSADOR and user.region_code:
         return frozenset({user.region_code})
     return frozenset()
+
+
+def can_define_instruments(user=None) -> bool:
+    """May ``user`` (default: the current user) define quality-measurement instruments and their
+    versions (items, bands, item mappings, activating and retiring)?
+
+    Admins and the working group may: the one exception to "the working group changes nothing",
+    since the working group owns the national quality-measurement concept. Ambassadors may not.
+    """
+    user = user or current_user
+    return bool(user and user.is_authenticated and user.role in (ROLE_ADMIN, ROLE_WORKING_GROUP))
+
+
+def ensure_can_define_instruments(user=None) -> None:
+    """Raise ``Forbidden`` unless the user may define instruments (``can_define_instruments``)."""
+    if not can_define_instruments(user):
+        raise Forbidden()
