@@ -16,7 +16,7 @@ spell (the plan was signed), whichever is later. Other municipalities are never 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Iterable, Mapping, Optional
@@ -81,7 +81,7 @@ class ScaleItem:
     max_score: int = MAX_SCORE
     allowed: tuple[int, ...] = ()
     weight: int = 1
-    id: Optional[int] = None
+    id: Optional[int] = field(default=None, compare=False)
 
     @property
     def choices(self) -> tuple[int, ...]:
