@@ -7,7 +7,7 @@ from markupsafe import Markup, escape
 
 from crm.formatting import format_date, format_datetime, format_number, format_percent, format_time
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
-from crm.services.permissions import can_change_activity, can_write_region
+from crm.services.permissions import can_change_activity, can_define_instruments, can_write_region
 from crm.services.importing import format_change_value
 
 
@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(can_write_region, "can_write_region")
     app.add_template_global(can_change_activity, "can_change_activity")
+    app.add_template_global(can_define_instruments, "can_define_instruments")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
     app.add_template_global(TRACKS, "TRACKS")

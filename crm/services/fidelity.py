@@ -212,6 +212,11 @@ class Scale:
         return [(section, str(SECTIONS.get(section, section)), items) for section, items in grouped.items()]
 
     @property
+    def score_columns(self) -> list[int]:
+        """Every score any item allows, lowest first (the printable form's columns)."""
+        return sorted({score for item in self.items for score in item.choices})
+
+    @property
     def min_total(self) -> int:
         return sum(item.weight * min(item.choices) for item in self.items)
 
