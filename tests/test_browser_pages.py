@@ -59,6 +59,7 @@ def _arguments(app) -> dict[str, dict]:
         "change_id": _first_id(models.StageChange),
         "message_id": _first_id(models.OutboxMessage),
         "submission_id": _first_id(models.ReportSubmission),
+        "version_id": _first_id(models.InstrumentVersion),
     }
     for name in dir(models):  # records that later features add (tasks, materials…)
         model = getattr(models, name)

@@ -13,6 +13,9 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account"}
 # Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
 OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
+# The one exception to "the working group changes nothing": it defines the quality-measurement
+# instruments with the admins (crm.services.permissions.can_define_instruments).
+WORKING_GROUP_WRITES = "instruments."
 
 REGION_B = 1085
 REGION_B_MUNICIPALITY = 253  # Greve, Region Sjælland
@@ -38,7 +41,12 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.add(review)
     db.session.commit()
     task = factories.TaskFactory(municipality_code=REGION_B_MUNICIPALITY, owner_id=owner.id)
+    version = review.instrument_version
     values = {
+        "version_id": version.id,
+        "item_id": version.items[0].id,
+        "band_id": version.bands[0].id,
+        "mapping_id": 1,
         "task_id": task.id,
         "code": REGION_B_MUNICIPALITY,
         "municipality_code": REGION_B_MUNICIPALITY,
@@ -78,6 +86,8 @@ def test_working_group_gets_403_on_every_write_route(app, users, login_as):
     values = _region_b_records(users["ambassador_b"])
     client = login_as(users["working_group"])
     for rule in _write_rules(app):
+        if rule.endpoint.startswith(WORKING_GROUP_WRITES):
+            continue
         url = _url_for_rule(rule, values)
         response = client.post(url, data={})
         assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
@@ -96,6 +106,24 @@ def test_other_regions_ambassador_gets_403_on_region_b_records(app, users, login
             assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
             checked += 1
     assert checked > 0
+
+
+def test_only_admins_and_the_working_group_reach_the_instrument_routes(app, users, login_as):
+    """Every instruments route refuses ambassadors (403) and carries the admin/working-group decorator."""
+    values = _region_b_records(users["ambassador_b"])
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(WORKING_GROUP_WRITES)]
+    assert rules
+    for rule in rules:
+        assert set(app.view_functions[rule.endpoint].required_roles) == {"admin", "working_group"}
+    for role in ("ambassador", "ambassador_b"):
+        client = login_as(users[role])
+        for rule in rules:
+            url = _url_for_rule(rule, values)
+            response = client.post(url, data={}) if rule.methods & WRITE_METHODS else client.get(url)
+            assert response.status_code == 403, f"{role} {rule.endpoint} {url} gave {response.status_code}"
+    client = login_as(users["working_group"])
+    assert client.get("/maaleredskaber/").status_code == 200
+    assert client.get(f"/maaleredskaber/version/{values['version_id']}").status_code == 200
 
 
 @pytest.mark.parametrize("role", ["ambassador", "ambassador_b", "working_group"])

@@ -25,6 +25,7 @@ from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.views.access import read_required
 from crm.views.charts import line_chart
 from crm.views.files import send_bytes
+from crm.services import measurement_coverage
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.pipeline import StageOnDate
@@ -211,6 +212,7 @@ def index():
         quiet_by_region=_quiet_by_region(data.quiet),
         slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
         svg_url=url_for(".map_svg", on=on.isoformat()), **_map_context(data.stages, on, links),
+        measurement=measurement_coverage.coverage(on.year, on),
     )
 
 
