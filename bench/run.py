@@ -42,6 +42,7 @@ PAGES = (
     ("activity list", "activities.index", {}),
     ("dashboard", "dashboard.index", {}),
     ("status report", "reports.index", {}),
+    ("fidelity page (with annual coverage)", "fidelity.index", {}),
 )
 REFERENCE_PAGES = {"healthz", "light page"}
 CONCURRENCY = 4
