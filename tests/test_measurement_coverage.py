@@ -97,6 +97,9 @@ def test_instrument_pages_define_a_version_end_to_end(app, users, login_as):
     assert response.status_code == 302
     v2 = db.session.scalar(select(InstrumentVersion).where(InstrumentVersion.number == 2))
     item = next(i for i in v2.items if i.key == "Services-4")
+    draft_page = client.get(f"/maaleredskaber/version/{v2.id}?item={item.id}&band={v2.bands[0].id}").text
+    assert "Ret punkt Services-4" in draft_page and 'value="Services-4"' in draft_page
+    assert f"Ret niveau {v2.bands[0].code}" in draft_page and "Aktivér" in draft_page
     data = {"item_id": item.id, "key": "DK-1", "section": "Services", "number": 4, "label_da": "Jobsøgning",
             "label_en": "Job search", "min_score": 1, "max_score": 5, "allowed_values": "", "weight": 1,
             "version": v2.version}

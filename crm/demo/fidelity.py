@@ -67,6 +67,8 @@ def _dk_version(ctx):
                                   v2.version, actor=ctx.admin)
     since = ctx.today - timedelta(days=365)
     instruments.activate(v2, v2.version, actor=ctx.admin, on=since)
+    # The working group's next revision, still a draft (its items and bands can be edited).
+    instruments.create_draft(v1.instrument, "IPS-25 DK 2027 (udkast)", copy_from=v2, actor=ctx.working_group)
     return v2.id, since
 
 
