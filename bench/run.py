@@ -45,6 +45,7 @@ PAGES = (
     # The third seeded item (crm/data/anchoring_items.csv) is health_cluster on a fresh database.
     ("anchoring item", "anchoring.item", {"code": 101, "anchoring_item_id": 3}),
     ("status report", "reports.index", {}),
+    ("fidelity page (with annual coverage)", "fidelity.index", {}),
 )
 REFERENCE_PAGES = {"healthz", "light page"}
 CONCURRENCY = 4

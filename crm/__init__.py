@@ -27,6 +27,7 @@ BLUEPRINT_MODULES = (
     "crm.views.reports",
     "crm.views.dashboard",
     "crm.views.fidelity",
+    "crm.views.instruments",
     "crm.views.outcomes",
     "crm.views.evaluation",
     "crm.views.anchoring",

@@ -9,7 +9,7 @@ from crm.formatting import format_date, format_datetime, format_number, format_p
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from flask_login import current_user
 
-from crm.services.permissions import can_change_activity, can_write_region
+from crm.services.permissions import can_change_activity, can_define_instruments, can_write_region
 from crm.services.importing import format_change_value
 
 
@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(lambda region_code, owner_id=None: can_write_region(region_code, owner_id, user=current_user),
                             "can_write_region")
     app.add_template_global(lambda activity: can_change_activity(activity, user=current_user), "can_change_activity")
+    app.add_template_global(lambda: can_define_instruments(current_user), "can_define_instruments")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
     app.add_template_global(TRACKS, "TRACKS")

@@ -17,6 +17,7 @@ from config import TestingConfig
 from crm import create_app
 from crm.extensions import db
 from crm.models import Municipality, Region
+from crm.services.instruments import seed_ips25
 from crm.services.reference import read_csv
 from tests import factories
 
@@ -116,6 +117,7 @@ def _reset_data() -> None:
         ],
     )
     db.session.commit()
+    seed_ips25()  # what the data migration creates: IPS-25 v1, the scale of every review by default
 
 
 def _forget_per_request_state() -> None:

@@ -60,6 +60,9 @@ def _arguments(app) -> dict[str, dict]:
         "change_id": _first_id(models.StageChange),
         "message_id": _first_id(models.OutboxMessage),
         "submission_id": _first_id(models.ReportSubmission),
+        # A draft (the demo has one): its page shows every form (items, bands, mappings).
+        "version_id": db.session.scalar(select(models.InstrumentVersion.id).where(
+            models.InstrumentVersion.state == "draft").order_by(models.InstrumentVersion.id).limit(1)),
     }
     for name in dir(models):  # records that later features add (tasks, materials…)
         model = getattr(models, name)

@@ -95,3 +95,58 @@ def test_next_steps_are_carried_over_as_open_tasks(empty_database_url):
             (151, "Næste skridt", None, "2026-11-30")]
         downgrade(directory=MIGRATIONS, revision="base")
         db.engine.dispose()
+
+
+INSTRUMENTS_REVISION = "7a3e5c1d9f42"  # instruments as data
+
+
+def test_existing_reviews_become_ips25_version_1(empty_database_url):
+    """Upgrading from the revision before instruments with a complete review and a draft present:
+    IPS-25 v1 (25 items, the four published bands) exists, both reviews belong to it with their
+    totals and ratings unchanged, and the total's band is the same; downgrade drops it all again."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    app = create_app(_config_for(empty_database_url))
+    with app.app_context():
+        script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config(MIGRATIONS))
+        previous = script.get_revision(INSTRUMENTS_REVISION).down_revision
+        upgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO region (code, name) VALUES (1084, 'Region Hovedstaden')"))
+            conn.execute(text("INSERT INTO municipality (code, name, region_code, version) "
+                              "VALUES (101, 'København', 1084, 1)"))
+            conn.execute(text(
+                "INSERT INTO fidelity_review (id, municipality_code, review_date, total, created_at, version) "
+                "VALUES (1, 101, '2025-05-01', 103, '2025-05-01 08:00:00', 1), "
+                "(2, 101, '2025-09-01', NULL, '2025-09-01 08:00:00', 1)"))
+            conn.execute(text("INSERT INTO fidelity_rating (review_id, item_key, score) "
+                              "VALUES (1, 'Services-4', 4), (2, 'Staffing-1', 2)"))
+
+        upgrade(directory=MIGRATIONS, revision=INSTRUMENTS_REVISION)
+        with db.engine.connect() as conn:
+            version = conn.execute(text(
+                "SELECT v.id, i.code, v.number, v.state FROM instrument_version v "
+                "JOIN instrument i ON i.id = v.instrument_id")).one()
+            reviews = conn.execute(text(
+                "SELECT id, total, instrument_version_id FROM fidelity_review ORDER BY id")).all()
+            ratings = conn.execute(text("SELECT review_id, item_key, score FROM fidelity_rating "
+                                        "ORDER BY review_id")).all()
+            items = conn.execute(text("SELECT count(*), sum(weight), min(min_score), max(max_score) "
+                                      "FROM instrument_item WHERE instrument_version_id = :v"),
+                                 {"v": version.id}).one()
+            band = conn.execute(text("SELECT code FROM instrument_band WHERE instrument_version_id = :v "
+                                     "AND 103 BETWEEN lower_total AND upper_total"), {"v": version.id}).scalar()
+            bands = conn.execute(text("SELECT count(*) FROM instrument_band")).scalar()
+        assert tuple(version)[1:] == ("IPS-25", 1, "active")
+        assert [tuple(r) for r in reviews] == [(1, 103, version.id), (2, None, version.id)]
+        assert [tuple(r) for r in ratings] == [(1, "Services-4", 4), (2, "Staffing-1", 2)]
+        assert tuple(items) == (25, 25, 1, 5)
+        assert band == "good" and bands == 4
+
+        downgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.connect() as conn:
+            assert "instrument" not in inspect(conn).get_table_names()
+            assert conn.execute(text("SELECT total FROM fidelity_review WHERE id = 1")).scalar() == 103
+        downgrade(directory=MIGRATIONS, revision="base")
+        db.engine.dispose()

@@ -21,6 +21,9 @@ OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
 WORKING_GROUP_DECISIONS = {"materials.decide"}
 # The expert panel's own writes: comments on a material's versions and its verdicts.
 EXPERT_PANEL_WRITES = {"materials.comment", "materials.verdict"}
+# The one exception to "the working group changes nothing": it defines the quality-measurement
+# instruments with the admins (crm.services.permissions.can_define_instruments).
+WORKING_GROUP_WRITES = "instruments."
 
 REGION_B = 1085
 REGION_B_MUNICIPALITY = 253  # Greve, Region Sjælland
@@ -52,10 +55,15 @@ def _region_b_records(owner) -> dict[str, object]:
     seed_anchoring_items()
     db.session.commit()
     anchoring_item = db.session.scalar(select(AnchoringItem).where(AnchoringItem.code == "health_cluster"))
+    version = review.instrument_version
     values = {
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,
+        "version_id": version.id,
+        "item_id": version.items[0].id,
+        "band_id": version.bands[0].id,
+        "mapping_id": 1,
         "task_id": task.id,
         "code": REGION_B_MUNICIPALITY,
         "municipality_code": REGION_B_MUNICIPALITY,
@@ -106,7 +114,7 @@ def test_working_group_gets_403_on_every_write_route(app, users, login_as):
     values = _region_b_records(users["ambassador_b"])
     client = login_as(users["working_group"])
     for rule in _write_rules(app):
-        if rule.endpoint in WORKING_GROUP_DECISIONS:
+        if rule.endpoint in WORKING_GROUP_DECISIONS or rule.endpoint.startswith(WORKING_GROUP_WRITES):
             continue
         url = _url_for_rule(rule, values)
         response = client.post(url, data={})
@@ -126,6 +134,24 @@ def test_other_regions_ambassador_gets_403_on_region_b_records(app, users, login
             assert response.status_code == 403, f"{rule.endpoint} {url} gave {response.status_code}"
             checked += 1
     assert checked > 0
+
+
+def test_only_admins_and_the_working_group_reach_the_instrument_routes(app, users, login_as):
+    """Every instruments route refuses ambassadors (403) and carries the admin/working-group decorator."""
+    values = _region_b_records(users["ambassador_b"])
+    rules = [rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith(WORKING_GROUP_WRITES)]
+    assert rules
+    for rule in rules:
+        assert set(app.view_functions[rule.endpoint].required_roles) == {"admin", "working_group"}
+    for role in ("ambassador", "ambassador_b"):
+        client = login_as(users[role])
+        for rule in rules:
+            url = _url_for_rule(rule, values)
+            response = client.post(url, data={}) if rule.methods & WRITE_METHODS else client.get(url)
+            assert response.status_code == 403, f"{role} {rule.endpoint} {url} gave {response.status_code}"
+    client = login_as(users["working_group"])
+    assert client.get("/maaleredskaber/").status_code == 200
+    assert client.get(f"/maaleredskaber/version/{values['version_id']}").status_code == 200
 
 
 @pytest.mark.parametrize("role", ["ambassador", "ambassador_b", "working_group"])

@@ -47,6 +47,8 @@ event_participants              0  0 40  0  0 190
 materials                       0  0  0  1  0  1
 fidelity_reviews                0  0  0  1  0  1
 evaluation_activities           1  0  0  0  0  2
+quality_measurements_due        0  1  0  3  1  5
+quality_measurements_done       0  0  0  1  0  1
 """
 EXPECTED_H2 = """
 municipalities_total           11 19 22 29 17 98
@@ -73,6 +75,8 @@ event_participants              0  0  0 25 60 85
 materials                       0  0  0  0  0  1
 fidelity_reviews                1  0  0  0  1  2
 evaluation_activities           0  0  0  0  2  2
+quality_measurements_due        0  1  1  2  2  6
+quality_measurements_done       0  0  0  1  1  2
 """
 
 
@@ -206,6 +210,8 @@ def test_metric_keys_are_stable_and_in_order():
     assert service.METRIC_KEYS == list(expected(EXPECTED_H1))
     assert service.METRIC_KEYS[:len(KEYS_BEFORE_ISSUE_16)] == KEYS_BEFORE_ISSUE_16
     assert "evaluation_activities" in service.METRIC_KEYS[len(KEYS_BEFORE_ISSUE_16):]
+    new_keys = service.METRIC_KEYS[len(KEYS_BEFORE_ISSUE_16):]
+    assert new_keys.index("quality_measurements_due") + 1 == new_keys.index("quality_measurements_done")
 
 
 def test_csv_header_is_unchanged(data):
@@ -228,7 +234,7 @@ def test_every_metric_matches_hand_count(data, period, table):
 def test_counting_takes_one_query_per_family(data, count_queries):
     with count_queries() as q:
         service.status_report(*H1)
-    assert q.count == 5  # stages, plans, activities, materials, fidelity
+    assert q.count == 6  # stages, plans, activities, materials, fidelity, annual quality measurements
 
 
 def test_custom_range_spanning_the_year(data):
@@ -342,7 +348,7 @@ RECORD_HEADER = ("Nøgletal", "Dato", "Kommune/titel", "Kode/id", "Fase/type", "
 # signed, activities counted by type, fidelity reviews.
 LISTED_METRICS = [m.key for m in service.METRICS if m.stage or (m.measure == "count" and m.family != "stages")]
 # A record's family, in the order the families follow each other on a sheet.
-FAMILY_ORDER = {"plans": 0, "stages": 1, "activities": 2, "materials": 3, "fidelity": 4}
+FAMILY_ORDER = {"plans": 0, "stages": 1, "activities": 2, "materials": 3, "fidelity": 4, "quality": 5}
 
 
 def regional_share(report, key: str, column) -> float:
@@ -524,13 +530,15 @@ def test_submission_freezes_figures_and_files_and_page_shows_differences(data, u
         ("stage_not_contacted_at_end", "1085"), ("stage_not_contacted_at_end", "total"),
         ("stage_plan_signed_at_end", "1085"), ("stage_plan_signed_at_end", "total"),
         ("dialogue_meetings", "1083"), ("dialogue_meetings", "total"),
+        # Roskilde now has an agreement at the period's end, so it is due a measurement too.
+        ("quality_measurements_due", "1085"), ("quality_measurements_due", "total"),
     }
-    assert "12 tal er ændret siden indsendelsen" in page
+    assert "14 tal er ændret siden indsendelsen" in page
 
     detail = admin.get(f"/rapporter/indsendelser/{submission.id}")
     assert detail.status_code == 200
     assert page_figures(detail.text) == expected(EXPECTED_H1)
-    assert "12 tal er anderledes" in detail.text
+    assert "14 tal er anderledes" in detail.text
     listing = admin.get("/rapporter/?year=2024&half=2").text  # submissions are listed on every period
     assert f"/rapporter/indsendelser/{submission.id}" in listing and "J.nr. 25/123" in listing
 

@@ -46,6 +46,7 @@ class DemoContext:
     admin: User | None = None
     working_group: User | None = None
     expert_panel: User | None = None
+    dk_version: tuple | None = None  # (id, active since) of IPS-25 DK, set by crm.demo.fidelity
 
 
 def _make_user(email: str, name: str, role: str, region_code: int | None = None) -> User:
@@ -69,6 +70,9 @@ def _create_users(ctx: DemoContext) -> None:
 def load_demo(scale: int = 0, today: date | None = None, seed: int = 2026) -> list[str]:
     """Load demo users and history; returns lines to print (the credentials)."""
     seed_reference_data()
+    from crm.services.instruments import seed_ips25
+
+    seed_ips25()  # a database built by create_all lacks what the data migration creates
     lines = []
     if db.session.scalar(select(User).where(User.email == "admin@demo.ips.dk")) is None:
         ctx = DemoContext(rng=random.Random(seed), today=today or local_today(), scale=scale)

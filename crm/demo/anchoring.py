@@ -11,7 +11,7 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import AnchoringEntry, AnchoringItem, Region
 from crm.models.anchoring import KIND_COUNTS, KIND_PER_YEAR, KIND_PIPELINE, LEVEL_REGION
-from crm.services.pipeline import stages_on
+from crm.services.stages import stages_on
 
 AALBORG = 851  # the municipality the page tests open: always well anchored, with evidence
 # Health agreement per region: (state, days before today) in Hovedstaden, Sjælland, Syddanmark,

@@ -4,6 +4,10 @@ review to review, and some items are typically harder than others (benefits coun
 contact, team integration). A few reviews are still drafts with items missing. Everything comes
 from ``ctx.rng`` (deterministic) and is saved through ``crm.services.fidelity.write_review``, so
 totals are computed exactly as for real data.
+
+The corps' Danish adaptation "IPS-25 DK" is version 2 of IPS-25 (a copy of version 1 with two
+items reworded and re-keyed, mapped to the originals), active for the last year; every third
+municipality (by code, so the random sequence stays the same) has used it since.
 """
 from datetime import date, timedelta
 
@@ -12,7 +16,8 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.formatting import add_months
 from crm.models import Municipality, PsychiatricCentre
-from crm.services.fidelity import scale_items, write_review
+from crm.services import instruments
+from crm.services.fidelity import ips25_version_id, scale_items, write_review
 from crm.services.stages import covered_since, stages_on
 
 # Items that are usually weaker in new IPS services (a believable national "weakest items" list).
@@ -40,8 +45,36 @@ ACTION_PLANS = [
 REVIEWERS = ["Anne Holm", "Lars Bech", "Mette Kjær", "Søren Dahl", "Hanne Lund", "Peter Friis", "Ida Vestergaard"]
 
 
+# Version 2's changed items: the key in version 1 → (key, Danish, English) in version 2.
+DK_ITEMS = {
+    "Services-4": ("DK-S4", "Hurtig jobsøgning: første arbejdsgiverkontakt inden for 30 dage",
+                   "Rapid job search: first employer contact within 30 days"),
+    "Organization-8": ("DK-O8", "Persongruppemarkering og fælles mål i jobcenter og psykiatri",
+                       "Person-group marking and shared goals in job centre and psychiatry"),
+}
+
+
+def _dk_version(ctx):
+    """IPS-25 DK (version 2), active since a year ago; its id and when it became active."""
+    v1 = instruments.load_version(ips25_version_id())
+    v2 = instruments.create_draft(v1.instrument, "IPS-25 DK (korpsets danske tilpasning)", copy_from=v1,
+                                  actor=ctx.admin)
+    for item in v2.items:
+        if item.key in DK_ITEMS:
+            key, label_da, label_en = DK_ITEMS[item.key]
+            values = {name: getattr(item, name) for name in instruments.ITEM_FIELDS}
+            instruments.save_item(v2, item, {**values, "key": key, "label_da": label_da, "label_en": label_en},
+                                  v2.version, actor=ctx.admin)
+    since = ctx.today - timedelta(days=365)
+    instruments.activate(v2, v2.version, actor=ctx.admin, on=since)
+    # The working group's next revision, still a draft (its items and bands can be edited).
+    instruments.create_draft(v1.instrument, "IPS-25 DK 2027 (udkast)", copy_from=v2, actor=ctx.working_group)
+    return v2.id, since
+
+
 def load(ctx) -> None:
     """Create the demo reviews (called by ``crm.demo.load_demo``, which commits)."""
+    ctx.dk_version = _dk_version(ctx)
     stages = stages_on(ctx.today)
     covered = sorted(code for code, s in stages.items() if s.covered)
     spells = covered_since(covered, ctx.today)
@@ -77,12 +110,18 @@ def _reviews(ctx, municipality, signed: date, window_start: date, centres) -> No
 
 
 def _save(ctx, municipality, user, values: dict, day: date, ratings: dict) -> None:
-    """Save one review through the service (which computes the total)."""
+    """Save one review through the service (which computes the total); every third municipality
+    uses IPS-25 DK once it is active."""
     complete = len(ratings) == len(scale_items())
+    version_id, since = ctx.dk_version
+    if municipality.code % 3 == 0 and day >= since:
+        ratings = {DK_ITEMS.get(key, (key,))[0]: rating for key, rating in ratings.items()}
+    else:
+        version_id = None
     write_review(None, municipality.code, {
         **values, "review_date": day, "reviewers": ", ".join(ctx.rng.sample(REVIEWERS, 2)),
         "action_plan": ctx.rng.choice(ACTION_PLANS) if complete else None,
-    }, ratings, user)
+    }, ratings, user, instrument_version_id=version_id)
 
 
 def _ratings(rng, level: float, draft: bool) -> dict:

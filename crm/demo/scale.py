@@ -51,7 +51,7 @@ from crm.models import (
     plan_municipality,
     plan_target_group,
 )
-from crm.services.fidelity import scale_items
+from crm.services.fidelity import ips25_version_id, scale_items
 
 YEARS = 10
 CHUNK = 5000
@@ -341,6 +341,7 @@ class ScaleLoader:
     def fidelity_reviews(self) -> None:
         """A yearly review from half a year after start of operation; the newest may be a draft."""
         keys = [item.key for item in scale_items()]
+        ips25 = ips25_version_id()
         review_ids, rating_ids = IdSequence(FidelityReview.__table__), IdSequence(FidelityRating.__table__)
         reviews, ratings = [], []
         names = {m.code: m for m in self.municipalities}
@@ -352,7 +353,8 @@ class ScaleLoader:
                 scores = [max(1, min(5, round(self.rng.gauss(level, 0.8)))) for _ in keys]
                 rated = scores[: self.rng.randint(5, 20)] if draft else scores
                 reviews.append({
-                    "id": review_id, "municipality_code": code, "centre_id": self.rng.choice(self.centres[m.region_code]),
+                    "id": review_id, "municipality_code": code, "instrument_version_id": ips25,
+                    "centre_id": self.rng.choice(self.centres[m.region_code]),
                     "team": f"IPS-team {m.name}", "review_date": _weekday(day),
                     "reviewers": "IPS-ambassadør og ekstern fidelitetskonsulent",
                     "action_plan": "Fokus på arbejdsgiverkontakt og integration med behandlingen." if not draft else None,

@@ -30,6 +30,18 @@ from crm.models.material import (  # noqa: F401
     material_author,
     material_region,
 )
+from crm.models.instrument import (  # noqa: F401
+    IPS25_CODE,
+    VERSION_ACTIVE,
+    VERSION_DRAFT,
+    VERSION_RETIRED,
+    VERSION_STATES,
+    Instrument,
+    InstrumentBand,
+    InstrumentItem,
+    InstrumentItemMapping,
+    InstrumentVersion,
+)
 from crm.models.note import Note  # noqa: F401
 from crm.models.outcome import OutcomeQuarter  # noqa: F401
 from crm.models.plan import (  # noqa: F401

@@ -2,15 +2,23 @@
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
+from crm.models.instrument import IPS25_CODE, Instrument, InstrumentVersion
 from crm.models.mixins import VersionedMixin, utcnow
 from crm.models.psychiatry import PsychiatricCentre
 from crm.models.region import Municipality
 
 FIDELITY_ITEM_COUNT = 25
+
+
+def _ips25_v1_id(context) -> int:
+    """Default instrument version of a review built without one: IPS-25 version 1."""
+    return context.connection.scalar(
+        select(InstrumentVersion.id).join(Instrument).where(Instrument.code == IPS25_CODE,
+                                                            InstrumentVersion.number == 1))
 
 
 class FidelityReview(VersionedMixin, db.Model):
@@ -24,6 +32,9 @@ class FidelityReview(VersionedMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     municipality_code: Mapped[int] = mapped_column(ForeignKey("municipality.code"), index=True)
+    # The instrument version the review was made with; it keeps it forever.
+    instrument_version_id: Mapped[int] = mapped_column(ForeignKey("instrument_version.id"), index=True,
+                                                       default=_ips25_v1_id)
     centre_id: Mapped[Optional[int]] = mapped_column(ForeignKey("psychiatric_centre.id"))
     team: Mapped[Optional[str]] = mapped_column(String(200))
     review_date: Mapped[date]
@@ -35,6 +46,7 @@ class FidelityReview(VersionedMixin, db.Model):
 
     municipality: Mapped[Municipality] = relationship()
     centre: Mapped[Optional[PsychiatricCentre]] = relationship()
+    instrument_version: Mapped[InstrumentVersion] = relationship()
     ratings: Mapped[list["FidelityRating"]] = relationship(
         back_populates="review", cascade="all, delete-orphan", order_by="FidelityRating.item_key"
     )

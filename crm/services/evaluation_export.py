@@ -40,6 +40,7 @@ from sqlalchemy import Boolean, Integer, Select, case, func, select, type_coerce
 
 from crm.clock import local_today, utcnow
 from crm.extensions import db
+from crm.models import InstrumentItem
 from crm.models import (
     ACTIVITY_TYPE_CODES,
     ACTIVITY_TYPES,
@@ -61,7 +62,7 @@ from crm.models import (
     plan_target_group,
 )
 from crm.services.export import csv_bytes
-from crm.services.fidelity import bands, scale_items
+from crm.services.fidelity import bands
 from crm.services.stages import changes_with_previous, stage_select
 
 PACKAGE_NAME = "ips-ambassador-crm-evaluation"
@@ -257,8 +258,12 @@ def _item_scores(on: date) -> Select:
         FidelityRating.review_id, FidelityRating.item_key)
 
 
-def _fidelity_items(on: date) -> Rows:
-    return [(item.key, item.section, item.number, item.name_en, item.name_da) for item in scale_items()]
+def _fidelity_items(on: date) -> Select:
+    """Every item key of every stored instrument version once (its first definition: IPS-25 v1's 25
+    items, then keys later versions added), so every item score has its item."""
+    first = select(func.min(InstrumentItem.id)).group_by(InstrumentItem.key).scalar_subquery()
+    return select(InstrumentItem.key, InstrumentItem.section, InstrumentItem.number, InstrumentItem.label_en,
+                  InstrumentItem.label_da).where(InstrumentItem.id.in_(first)).order_by(InstrumentItem.id)
 
 
 def _outcomes(on: date) -> Select:
@@ -419,7 +424,8 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "fidelity_items", "Fidelitetsskalaens punkter",
-        "The 25 items of the IPS Supported Employment Fidelity Scale with the corps' Danish working names.",
+        "The items of the fidelity instruments: the 25 items of the IPS Supported Employment Fidelity Scale "
+        "(IPS-25 version 1) with the corps' Danish working names, then any item key a later version added.",
         _fidelity_items,
         (Field("item_key", "string", "Punkt", "Section and number, e.g. Services-4.", _required()),
          Field("section", "string", "Afsnit", "Staffing, Organization or Services.",

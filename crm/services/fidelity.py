@@ -1,9 +1,14 @@
-"""IPS fidelity reviews: the 25-item scale, totals and bands, due dates, and the national view.
+"""IPS fidelity reviews: scales per instrument version, totals and bands, due dates, and the
+national view.
 
-The scale (sections, items, Danish and English names) and the published bands come from the
-bundled reference files ``crm/data/fidelity_scale.csv`` and ``fidelity_bands.csv``. A review's
-``total`` is always computed here from its ratings: it is the sum of all 25 scores when every
-item is rated 1–5, and NULL otherwise (a draft). Only complete reviews count anywhere.
+Every review belongs to one instrument version (``crm.models.instrument``): its items (scale,
+weight) and bands are records, loaded here as a ``Scale`` (``scale_of``). IPS-25 version 1 is
+the published 25-item scale; the functions without a version (``scale_items``, ``bands``,
+``compute_total``, ``band_for``) describe it, from the bundled reference files
+``crm/data/fidelity_scale.csv`` and ``fidelity_bands.csv`` (the data migration created version 1
+from the same files). A review's ``total`` is always computed here from its ratings: the
+weighted sum of all its version's items when every item has an allowed score (for IPS-25: the sum
+of all 25 scores 1–5), and NULL otherwise (a draft). Only complete reviews count anywhere.
 
 A municipality whose stage today is ``plan_signed`` or ``in_operation`` is due for a review
 12 months after its last complete review or 12 months after it entered its current covered
@@ -11,7 +16,7 @@ spell (the plan was signed), whichever is later. Other municipalities are never 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Iterable, Mapping, Optional
@@ -20,12 +25,16 @@ from flask import has_request_context
 from flask_babel import get_locale
 from crm.clock import local_today
 from crm.formatting import add_months
+from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
-from crm.models import FIDELITY_ITEM_COUNT, FidelityRating, FidelityReview, Municipality
+from crm.models import (FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
+                        FidelityRating, FidelityReview, Instrument, InstrumentBand, InstrumentItem,
+                        InstrumentVersion, Municipality)
+from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
 from crm.services.stages import covered_since, stages_on
@@ -57,13 +66,31 @@ def _english() -> bool:
 
 @dataclass(frozen=True)
 class ScaleItem:
-    """One of the 25 items, e.g. key 'Services-4' (section 'Services', number 4)."""
+    """An item of a scale, e.g. IPS-25's key 'Services-4' (section 'Services', number 4).
+
+    ``allowed`` (empty: every whole number ``min_score``–``max_score``) and ``weight`` come from
+    the instrument version; IPS-25 rates 1–5 with weight 1.
+    """
 
     key: str
     section: str
     number: int
     name_en: str
     name_da: str
+    min_score: int = MIN_SCORE
+    max_score: int = MAX_SCORE
+    allowed: tuple[int, ...] = ()
+    weight: int = 1
+    id: Optional[int] = field(default=None, compare=False)
+
+    @property
+    def choices(self) -> tuple[int, ...]:
+        """The scores this item may get, lowest first."""
+        return self.allowed or tuple(range(self.min_score, self.max_score + 1))
+
+    def accepts(self, score: Optional[int]) -> bool:
+        """Is ``score`` one this item may get?"""
+        return score is not None and score in self.choices
 
     @property
     def name(self) -> str:
@@ -157,9 +184,119 @@ def compute_total(scores: Mapping[str, Optional[int]]) -> Optional[int]:
 
 
 def missing_items(review: FidelityReview) -> list[ScaleItem]:
-    """The items a draft still lacks a score for, in the scale's order."""
+    """The items a draft still lacks a score for, in its scale's order."""
     rated = {r.item_key for r in review.ratings if r.score is not None}
-    return [item for item in scale_items() if item.key not in rated]
+    return [item for item in review_scale(review).items if item.key not in rated]
+
+
+# --- Scales per instrument version -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One instrument version's items (in order) and bands (best first)."""
+
+    version_id: int
+    label: str
+    items: tuple[ScaleItem, ...]
+    bands: tuple[Band, ...]
+
+    def item_by_key(self) -> dict[str, ScaleItem]:
+        return {item.key: item for item in self.items}
+
+    def items_by_section(self) -> list[tuple[str, str, list[ScaleItem]]]:
+        """(section code, localised section name, items) in the scale's order."""
+        grouped: dict[str, list[ScaleItem]] = {}
+        for item in self.items:
+            grouped.setdefault(item.section, []).append(item)
+        return [(section, str(SECTIONS.get(section, section)), items) for section, items in grouped.items()]
+
+    @property
+    def score_columns(self) -> list[int]:
+        """Every score any item allows, lowest first (the printable form's columns)."""
+        return sorted({score for item in self.items for score in item.choices})
+
+    @property
+    def min_total(self) -> int:
+        return sum(item.weight * min(item.choices) for item in self.items)
+
+    @property
+    def max_total(self) -> int:
+        return sum(item.weight * max(item.choices) for item in self.items)
+
+    def compute_total(self, scores: Mapping[str, Optional[int]]) -> Optional[int]:
+        """The weighted sum when every item has an allowed score; None (a draft) otherwise."""
+        if not self.items or any(not item.accepts(scores.get(item.key)) for item in self.items):
+            return None
+        return sum(item.weight * scores[item.key] for item in self.items)
+
+    def band_or_none(self, total: Optional[int]) -> Optional[Band]:
+        """The band ``total`` falls in (None for a draft or a total no band covers)."""
+        if total is None:
+            return None
+        return next((b for b in self.bands if b.min_total <= total <= b.max_total), None)
+
+
+def _scale_item(row) -> ScaleItem:
+    allowed = tuple(sorted(int(v) for v in (row.allowed_values or "").split(",") if v.strip()))
+    return ScaleItem(row.key, row.section, row.number, row.label_en, row.label_da, row.min_score, row.max_score,
+                     allowed, row.weight, row.id)
+
+
+def scale_of(version_id: int) -> Scale:
+    """The scale of one instrument version (three queries)."""
+    scales = scales_of([version_id])
+    if version_id not in scales:
+        raise ValueError(f"no instrument version {version_id}")
+    return scales[version_id]
+
+
+def scales_of(version_ids: Iterable[int]) -> dict[int, Scale]:
+    """Version id → scale for several versions in three queries, whatever their number."""
+    ids = sorted(set(version_ids))
+    if not ids:
+        return {}
+    versions = db.session.scalars(select(InstrumentVersion).where(InstrumentVersion.id.in_(ids))
+                                  .options(joinedload(InstrumentVersion.instrument))).all()
+    items: dict[int, list[ScaleItem]] = {v: [] for v in ids}
+    for row in db.session.scalars(select(InstrumentItem).where(InstrumentItem.instrument_version_id.in_(ids))
+                                  .order_by(InstrumentItem.position, InstrumentItem.id)):
+        items[row.instrument_version_id].append(_scale_item(row))
+    band_rows: dict[int, list[Band]] = {v: [] for v in ids}
+    for b in db.session.scalars(select(InstrumentBand).where(InstrumentBand.instrument_version_id.in_(ids))
+                                .order_by(InstrumentBand.lower_total.desc())):
+        band_rows[b.instrument_version_id].append(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en))
+    return {v.id: Scale(v.id, version_title(v), tuple(items[v.id]), tuple(band_rows[v.id])) for v in versions}
+
+
+def version_title(version: InstrumentVersion) -> str:
+    """"IPS-25 v2: IPS-25 DK": instrument code, version number and label."""
+    return f"{version.instrument.code} v{version.number}: {version.label}"
+
+
+def ips25_version_id() -> Optional[int]:
+    """Id of IPS-25 version 1, the scale of every review made before instruments were records."""
+    return db.session.scalar(select(InstrumentVersion.id).join(Instrument).where(
+        Instrument.code == IPS25_CODE, InstrumentVersion.number == 1))
+
+
+def review_scale(review: FidelityReview) -> Scale:
+    """The scale of the review's instrument version (IPS-25 v1 for a review not yet flushed)."""
+    return scale_of(review.instrument_version_id or ips25_version_id())
+
+
+def active_versions() -> list[InstrumentVersion]:
+    """Versions that may be chosen for a new review, by instrument code and number (one query)."""
+    return list(db.session.scalars(
+        select(InstrumentVersion).join(Instrument).where(InstrumentVersion.state == VERSION_ACTIVE)
+        .options(joinedload(InstrumentVersion.instrument)).order_by(Instrument.code, InstrumentVersion.number)))
+
+
+def versions_in_use() -> list[InstrumentVersion]:
+    """Active and retired versions (those reviews can have), by instrument code and number (one query)."""
+    return list(db.session.scalars(
+        select(InstrumentVersion).join(Instrument).where(InstrumentVersion.state != VERSION_DRAFT)
+        .options(joinedload(InstrumentVersion.instrument)).order_by(Instrument.code, InstrumentVersion.number)))
 
 
 # --- Saving ----------------------------------------------------------------------------------
@@ -180,50 +317,65 @@ def ensure_can_review(municipality: Municipality, *, actor) -> None:
 
 def save_review(review: Optional[FidelityReview], municipality_code: int, values: Mapping[str, object],
                 ratings: Mapping[str, tuple[Optional[int], Optional[str]]], version: object = None,
-                *, actor) -> FidelityReview:
+                *, actor, instrument_version_id: Optional[int] = None) -> FidelityReview:
     """Record (``review`` None) or edit a review as ``actor``; commits.
 
-    ``Forbidden`` unless the municipality lies in a region the actor may write; ``Conflict`` when
-    someone saved the review since ``version`` was shown (then nothing is saved).
+    A new review is made with ``instrument_version_id`` (default IPS-25 v1), which must be an
+    active version (``FieldError`` on ``instrument_version`` otherwise); a stored review keeps its
+    version. ``Forbidden`` unless the municipality lies in a region the actor may write;
+    ``Conflict`` when someone saved the review since ``version`` was shown (then nothing is saved).
     """
     if review is not None:
         ensure_can_change(review, actor=actor)
         ensure_version(review, version)
     else:
         ensure_can_review(db.session.get(Municipality, municipality_code), actor=actor)
-    review = write_review(review, municipality_code, values, ratings, actor)
+        instrument_version_id = instrument_version_id or ips25_version_id()
+        chosen = db.session.get(InstrumentVersion, instrument_version_id) if instrument_version_id else None
+        if chosen is None or chosen.state != VERSION_ACTIVE:
+            raise FieldError(_("Vælg en aktiv version af et måleredskab."), "instrument_version")
+    review = write_review(review, municipality_code, values, ratings, actor,
+                          instrument_version_id=instrument_version_id)
     commit_versioned(review)
     return review
 
 
 def write_review(review: Optional[FidelityReview], municipality_code: int, values: Mapping[str, object],
-                 ratings: Mapping[str, tuple[Optional[int], Optional[str]]], user=None) -> FidelityReview:
+                 ratings: Mapping[str, tuple[Optional[int], Optional[str]]], user=None,
+                 instrument_version_id: Optional[int] = None) -> FidelityReview:
     """Create or update a review and its ratings, recompute its total and stamp ``user``; no rule
     is checked and the caller commits (``save_review`` for a user's edit; the demo data and tests
     build reviews with this directly).
 
     ``values`` holds ``REVIEW_FIELDS``; ``ratings`` maps item keys to (score or None, comment or
     None). An item with neither score nor comment has no rating row. Unknown keys or scores
-    outside 1–5 raise ValueError (the form prevents them).
+    the item does not allow raise ValueError (the form prevents them). A new review is made with
+    ``instrument_version_id`` (default IPS-25 v1); a stored one keeps its version.
     """
     if review is None:
-        review = FidelityReview(municipality_code=municipality_code, created_by_id=getattr(user, "id", None))
+        instrument_version_id = instrument_version_id or ips25_version_id()
+        scale = scale_of(instrument_version_id)  # before the new review joins the session (autoflush)
+        review = FidelityReview(municipality_code=municipality_code, created_by_id=getattr(user, "id", None),
+                                instrument_version_id=instrument_version_id)
         db.session.add(review)
+    else:
+        scale = review_scale(review)
     for name in REVIEW_FIELDS:
         value = values.get(name)
         if isinstance(value, str):
             value = value.strip() or None
         setattr(review, name, value)
-    _apply_ratings(review, ratings)
-    review.total = compute_total({r.item_key: r.score for r in review.ratings})
+    _apply_ratings(review, ratings, scale)
+    review.total = scale.compute_total({r.item_key: r.score for r in review.ratings})
     mark_updated(review, user)
     db.session.flush()
     return review
 
 
-def _apply_ratings(review: FidelityReview, ratings: Mapping[str, tuple[Optional[int], Optional[str]]]) -> None:
+def _apply_ratings(review: FidelityReview, ratings: Mapping[str, tuple[Optional[int], Optional[str]]],
+                   scale: Scale) -> None:
     """Bring the review's rating rows in line with ``ratings`` through the ORM (audited)."""
-    known = item_by_key()
+    known = scale.item_by_key()
     unknown = set(ratings) - set(known)
     if unknown:
         raise ValueError(f"unknown fidelity items: {sorted(unknown)}")
@@ -231,8 +383,9 @@ def _apply_ratings(review: FidelityReview, ratings: Mapping[str, tuple[Optional[
     for key in known:
         score, comment = ratings.get(key, (None, None))
         comment = (comment or "").strip() or None
-        if score is not None and not MIN_SCORE <= score <= MAX_SCORE:
-            raise ValueError(f"score for {key} must be 1–5, not {score}")
+        if score is not None and not known[key].accepts(score):
+            choices = known[key].choices
+            raise ValueError(f"score for {key} must be {choices[0]}–{choices[-1]}, not {score}")
         rating = existing.get(key)
         if score is None and comment is None:
             if rating is not None:
@@ -323,13 +476,16 @@ def due_reviews(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Op
 # --- The national overview ---------------------------------------------------------------------
 
 
-def _latest_complete_ids(region_code: Optional[int] = None):
-    """Select of the id of each municipality's latest complete review (ties: the last entered)."""
+def _latest_complete_ids(region_code: Optional[int] = None, version_id: Optional[int] = None):
+    """Select of the id of each municipality's latest complete review (ties: the last entered);
+    with ``version_id``, its latest complete review made with that instrument version."""
     number = func.row_number().over(
         partition_by=FidelityReview.municipality_code,
         order_by=(FidelityReview.review_date.desc(), FidelityReview.id.desc()),
     ).label("number")
     inner = select(FidelityReview.id.label("id"), number).where(FidelityReview.total.is_not(None))
+    if version_id is not None:
+        inner = inner.where(FidelityReview.instrument_version_id == version_id)
     if region_code is not None:
         inner = inner.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
             Municipality.region_code == region_code)
@@ -337,11 +493,13 @@ def _latest_complete_ids(region_code: Optional[int] = None):
     return select(inner.c.id).where(inner.c.number == 1)
 
 
-def latest_complete_reviews(region_code: Optional[int] = None) -> list[FidelityReview]:
-    """Each municipality's latest complete review, with municipality and region (one query)."""
+def latest_complete_reviews(region_code: Optional[int] = None,
+                            version_id: Optional[int] = None) -> list[FidelityReview]:
+    """Each municipality's latest complete review (of ``version_id`` if given), with municipality
+    and region (one query)."""
     return list(db.session.scalars(
         select(FidelityReview)
-        .where(FidelityReview.id.in_(_latest_complete_ids(region_code)))
+        .where(FidelityReview.id.in_(_latest_complete_ids(region_code, version_id)))
         .options(joinedload(FidelityReview.municipality).joinedload(Municipality.region))
         .order_by(FidelityReview.total.desc(), FidelityReview.review_date.desc())
     ))
@@ -355,16 +513,22 @@ class BandCount:
     count: int
 
 
-def band_distribution(region_code: Optional[int] = None) -> list[BandCount]:
-    """The bands of the latest complete reviews, counted by the database (one query), best first."""
+def band_distribution(region_code: Optional[int] = None, scale: Optional[Scale] = None) -> list[BandCount]:
+    """The bands of the latest complete reviews, counted by the database (one query), best first.
+
+    With ``scale``: the latest complete reviews made with that version, in its bands; without:
+    IPS-25's published bands.
+    """
+    scale_bands = scale.bands if scale is not None else bands()
     band_case = case(
-        *[(FidelityReview.total.between(b.min_total, b.max_total), b.code) for b in bands()],
+        *[(FidelityReview.total.between(b.min_total, b.max_total), b.code) for b in scale_bands],
         else_="other",
     ).label("band")
     # Group by a column of a subquery, not the CASE itself (PostgreSQL compares bound parameters).
-    inner = select(band_case).where(FidelityReview.id.in_(_latest_complete_ids(region_code))).subquery()
+    latest = _latest_complete_ids(region_code, scale.version_id if scale is not None else None)
+    inner = select(band_case).where(FidelityReview.id.in_(latest)).subquery()
     counts = dict(db.session.execute(select(inner.c.band, func.count()).group_by(inner.c.band)).all())
-    return [BandCount(b, counts.get(b.code, 0)) for b in bands()]
+    return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
 
 
 @dataclass(frozen=True)
@@ -377,18 +541,26 @@ class ItemAverage:
     low: int
 
 
-def item_averages(region_code: Optional[int] = None) -> list[ItemAverage]:
-    """Every item's average in the latest complete reviews, weakest first (one query)."""
+def item_averages(region_code: Optional[int] = None, scale: Optional[Scale] = None) -> list[ItemAverage]:
+    """Every item's average in the latest complete reviews, weakest first (one query).
+
+    With ``scale``: of the latest complete reviews made with that version; without: IPS-25's items.
+    ``low`` counts scores in the lowest two steps of the item's scale (1–2 for IPS-25).
+    """
+    items = scale.items if scale is not None else scale_items()
+    low_limit = min((item.choices[1] if len(item.choices) > 1 else item.choices[0]) for item in items) if items else 2
     rows = db.session.execute(
         select(FidelityRating.item_key, func.avg(FidelityRating.score), func.count(FidelityRating.id),
-               func.sum(case((FidelityRating.score <= 2, 1), else_=0)))
-        .where(FidelityRating.review_id.in_(_latest_complete_ids(region_code)), FidelityRating.score.is_not(None))
+               func.sum(case((FidelityRating.score <= low_limit, 1), else_=0)))
+        .where(FidelityRating.review_id.in_(_latest_complete_ids(region_code,
+                                                                  scale.version_id if scale is not None else None)),
+               FidelityRating.score.is_not(None))
         .group_by(FidelityRating.item_key)
     ).all()
-    known = item_by_key()
+    known = {item.key: item for item in items}
     averages = [ItemAverage(known[key], float(avg), count, int(low or 0)) for key, avg, count, low in rows
                 if key in known]
-    order = {item.key: index for index, item in enumerate(scale_items())}
+    order = {item.key: index for index, item in enumerate(items)}
     return sorted(averages, key=lambda a: (a.average, order[a.item.key]))
 
 
@@ -421,13 +593,70 @@ def scores_of(review: FidelityReview) -> dict[str, Optional[int]]:
     return {r.item_key: r.score for r in review.ratings}
 
 
-def item_changes(review: FidelityReview, previous: Optional[FidelityReview]) -> dict[str, int]:
-    """Item key → score difference against the previous complete review (only rated in both)."""
+def item_changes(review: FidelityReview, previous: Optional[FidelityReview],
+                 keys: Optional["KeyMap"] = None) -> dict[str, int]:
+    """Item key (of ``review``'s version) → score difference against the previous complete review,
+    for items rated in both; across versions an item is compared with the item it is mapped to."""
     if previous is None:
         return {}
     before, now = scores_of(previous), scores_of(review)
-    return {key: now[key] - before[key] for key in now
-            if now[key] is not None and before.get(key) is not None}
+    same_version = previous.instrument_version_id == review.instrument_version_id
+    if not same_version:
+        keys = keys or key_map({review.instrument_version_id, previous.instrument_version_id})
+    result = {}
+    for key, score in now.items():
+        old_key = key if same_version else keys.translate(review.instrument_version_id, key,
+                                                          previous.instrument_version_id)
+        if score is not None and old_key is not None and before.get(old_key) is not None:
+            result[key] = score - before[old_key]
+    return result
+
+
+@dataclass
+class KeyMap:
+    """Which items of different versions are the same item (admins' mappings, followed through
+    any chain of versions): (version id, item key) → a group number."""
+
+    groups: dict[tuple[int, str], int]
+
+    def translate(self, version_id: int, key: str, other_version_id: int) -> Optional[str]:
+        """The key in ``other_version_id`` of the item ``key`` of ``version_id``, if mapped."""
+        if version_id == other_version_id:
+            return key
+        group = self.groups.get((version_id, key))
+        if group is None:
+            return None
+        return next((k for (v, k), g in self.groups.items() if v == other_version_id and g == group), None)
+
+
+def key_map(version_ids: Iterable[int]) -> KeyMap:
+    """The item mappings among ``version_ids`` (one query)."""
+    from sqlalchemy.orm import aliased
+
+    from crm.models import InstrumentItemMapping
+
+    ids = list(set(version_ids))
+    source, target = aliased(InstrumentItem), aliased(InstrumentItem)
+    rows = db.session.execute(
+        select(source.instrument_version_id, source.key, target.instrument_version_id, target.key)
+        .select_from(InstrumentItemMapping)
+        .join(source, source.id == InstrumentItemMapping.from_item_id)
+        .join(target, target.id == InstrumentItemMapping.to_item_id)
+        .where(source.instrument_version_id.in_(ids), target.instrument_version_id.in_(ids))
+    ).all() if len(ids) > 1 else []
+    parent: dict[tuple[int, str], tuple[int, str]] = {}
+
+    def find(node):
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for from_version, from_key, to_version, to_key in rows:
+        parent[find((from_version, from_key))] = find((to_version, to_key))
+    roots: dict[tuple[int, str], int] = {}
+    return KeyMap({node: roots.setdefault(find(node), len(roots)) for node in list(parent)})
 
 
 def previous_complete(review: FidelityReview) -> Optional[FidelityReview]:
@@ -446,7 +675,11 @@ def previous_complete(review: FidelityReview) -> Optional[FidelityReview]:
 
 @dataclass
 class History:
-    """A municipality's reviews: complete ones (oldest first) with per-item changes, and drafts."""
+    """A municipality's reviews: complete ones (oldest first) with per-item changes, and drafts.
+
+    The item matrix lists the items of the latest complete review's scale (``scale``); for an
+    older review made with another version, ``cells`` shows the score of the item mapped to it.
+    """
 
     complete: list[FidelityReview]
     drafts: list[FidelityReview]
@@ -454,17 +687,38 @@ class History:
     changes: dict[int, dict[str, int]]
     # review id → total difference against the previous complete review
     total_changes: dict[int, int]
+    scale: Optional[Scale] = None
+    # review id → {row item key (of ``scale``): (score, change) in that review}
+    cells: dict[int, dict[str, tuple[Optional[int], Optional[int]]]] = None
+    # review id → its band in its own version
+    bands: dict[int, Optional[Band]] = None
 
 
 def history(municipality_code: int) -> History:
-    """The history page's data: totals over time and which items improved or fell (two queries)."""
+    """The history page's data: totals over time and which items improved or fell, across
+    instrument versions through the item mappings (a constant number of queries)."""
     reviews = reviews_for(municipality_code)
     complete = [r for r in reviews if r.total is not None]
+    version_ids = {r.instrument_version_id for r in reviews} or set(filter(None, [ips25_version_id()]))
+    scales = scales_of(version_ids)
+    keys = key_map(version_ids)
     changes, total_changes = {}, {}
     for previous, review in zip(complete, complete[1:]):
-        changes[review.id] = item_changes(review, previous)
+        changes[review.id] = item_changes(review, previous, keys)
         total_changes[review.id] = review.total - previous.total
-    return History(complete, [r for r in reviews if r.total is None], changes, total_changes)
+    row_scale = scales.get(complete[-1].instrument_version_id) if complete else None
+    cells = {}
+    if row_scale is not None:
+        for review in complete:
+            scores = scores_of(review)
+            cells[review.id] = {}
+            for item in row_scale.items:
+                key = keys.translate(row_scale.version_id, item.key, review.instrument_version_id)
+                cells[review.id][item.key] = (scores.get(key), changes.get(review.id, {}).get(key))
+    bands_ = {r.id: scales[r.instrument_version_id].band_or_none(r.total) for r in complete
+              if r.instrument_version_id in scales}
+    return History(complete, [r for r in reviews if r.total is None], changes, total_changes, row_scale, cells,
+                   bands_)
 
 
 @dataclass(frozen=True)

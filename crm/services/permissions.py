@@ -170,3 +170,19 @@ def ensure_can_see_material(material, user=None) -> None:
 def ensure_may_move_material(who: str, material, user=None) -> None:
     if not may_move_material(who, material, user):
         raise Forbidden()
+
+
+def can_define_instruments(user=None) -> bool:
+    """May ``user`` (None: nobody signed in) define quality-measurement instruments and their
+    versions (items, bands, item mappings, activating and retiring)?
+
+    Admins and the working group may: the one exception to "the working group changes nothing",
+    since the working group owns the national quality-measurement concept. Ambassadors may not.
+    """
+    return bool(user and user.is_authenticated and user.role in (ROLE_ADMIN, ROLE_WORKING_GROUP))
+
+
+def ensure_can_define_instruments(user=None) -> None:
+    """Raise ``Forbidden`` unless the user may define instruments (``can_define_instruments``)."""
+    if not can_define_instruments(user):
+        raise Forbidden()

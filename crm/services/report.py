@@ -23,6 +23,7 @@ from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, MATERIAL_KINDS, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Material, Municipality, Region, ReportSubmission, StageChange, material_region)
 from crm.services.export import XlsxBook, csv_bytes
+from crm.services import measurement_coverage
 from crm.services.paging import Page
 from crm.services.stages import Day, became_covered, stage_select
 
@@ -119,6 +120,14 @@ METRICS: tuple[Metric, ...] = (
                      _l("Aktiviteter af typen evaluering (dataindsamling, evalueringsworkshops og -interview, "
                         "kvalitetsmålingsbesøg, der ikke er fidelitetsmålinger) med startdato i perioden."),
                      ["evaluation"]),
+    Metric("quality_measurements_due", _l("Kommuner med aftale, der skal have en årlig kvalitetsmåling"),
+           _l("Kommuner i fasen »Samarbejdsplan underskrevet« eller »IPS i drift« på periodens sidste dag: "
+              "de skal have en kvalitetsmåling (fidelitetsmåling med ethvert måleredskab) i periodens "
+              "slutår, talt i kommunens region."), "quality"),
+    Metric("quality_measurements_done", _l("Heraf med årlig kvalitetsmåling"),
+           _l("Af disse kommuner: dem med mindst én færdig fidelitetsmåling (alle punkter scoret) dateret fra "
+              "1. januar i periodens slutår til periodens sidste dag. Hver kommune tælles højst én gang."),
+           "quality"),
 )
 METRIC_KEYS: list[str] = [m.key for m in METRICS]
 METRICS_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
@@ -249,6 +258,7 @@ def status_report(start: date, end: date) -> StatusReport:
     _count_activities(values, start, end)
     _count_materials(values, start, end)
     _count_fidelity(values, start, end)
+    _count_quality_measurements(values, end)
     return StatusReport(start, end, values)
 
 
@@ -407,6 +417,17 @@ def _count_fidelity(values: dict, start: date, end: date) -> None:
         if region_code in row:
             row[region_code] += count
         row[TOTAL] += count
+
+
+def _count_quality_measurements(values: dict, end: date) -> None:
+    """Municipalities with an agreement at ``end`` and those of them measured in ``end``'s year up
+    to ``end`` (``crm.services.measurement_coverage``): one grouped query."""
+    start = date(end.year, 1, 1)
+    for region_code, due, done in measurement_coverage.counts_by_region(start, end):
+        for column in (region_code, TOTAL):
+            if column in values["quality_measurements_due"]:
+                values["quality_measurements_due"][column] += due
+                values["quality_measurements_done"][column] += done
 
 
 # --- The records behind each figure (drill-down, XLSX record sheets) -------------------------
@@ -612,6 +633,12 @@ def drilldown(key: str, column: Column, start: date, end: date, page: int = 1) -
     if metric.family == "plans":
         records = signed_records(start, end, region)
         return Drilldown(metric, column, "signed", records, total_records=len(records))
+    if metric.family == "quality":
+        records = municipality_records(end, region, COVERED_STAGES)
+        if metric.key == "quality_measurements_done":
+            done = {r.code for r in measurement_coverage.coverage(end.year, end, region).rows if r.done}
+            records = [r for r in records if r.code in done]
+        return Drilldown(metric, column, "municipalities", records, total_records=len(records))
     if metric.family == "fidelity":
         records = review_records(start, end, region)
         return Drilldown(metric, column, "reviews", records, total_records=len(records))
@@ -691,7 +718,7 @@ RECORD_FORMATS = (None, "date")  # the date column: dates, written by XlsxWriter
 
 
 def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
-    """Every record counted, grouped by region (None: national activities and materials), in six
+    """Every record counted, grouped by region (None: national activities and materials), in seven
     queries. A material serving several regions is listed on each of their sheets.
 
     Each row: metric key, date (or None), name or title, code or id, stage or type,
@@ -725,6 +752,12 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     for r in review_records(report.start, report.end):
         rows[r.region_code].append(("fidelity_reviews", r.review_date, r.name, r.code, r.team,
                                     None, r.total, None))
+    quality = measurement_coverage.coverage(report.end.year, report.end)
+    for r in quality.rows:
+        rows[r.region_code].append(("quality_measurements_due", None, r.name, r.code, None, None, None, None))
+    for r in quality.rows:
+        if r.done:
+            rows[r.region_code].append(("quality_measurements_done", None, r.name, r.code, None, None, None, None))
     return rows
 
 

@@ -28,6 +28,7 @@ from crm.views.charts import line_chart
 from crm.views.files import send_bytes
 from crm.views.helpers import QueryUrls
 from crm.services import anchoring
+from crm.services import measurement_coverage
 from crm.services import dashboard as service
 from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter value: no region
 from crm.services.stages import StageOnDate
@@ -215,6 +216,7 @@ def index():
         quiet_by_region=_quiet_by_region(data.quiet),
         slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
         svg_url=url_for(".map_svg", on=on.isoformat()), **_map_context(data.stages, on, links),
+        measurement=measurement_coverage.coverage(on.year, on),
     )
 
 

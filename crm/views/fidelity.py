@@ -2,6 +2,7 @@
 recording and editing a review, exporting one as XLSX or a printable form, and the review form
 (the review's facts and one score (1–5 or not rated) plus an optional comment for each of the
 scale's 25 items, grouped by section)."""
+import re
 from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -24,7 +25,8 @@ from crm.views.access import read_required, write_required
 from crm.services import fidelity
 from crm.services.export import EXPORT_FORMATS, xlsx_bytes
 from crm.views.files import download, table_response
-from crm.services.fidelity import MAX_SCORE, MIN_SCORE, ScaleItem, items_by_section, scale_items
+from crm.services import measurement_coverage
+from crm.services.fidelity import Scale, ScaleItem
 from crm.views.helpers import int_arg
 
 bp = Blueprint("fidelity", __name__, url_prefix="/fidelitet")
@@ -34,21 +36,26 @@ bp = Blueprint("fidelity", __name__, url_prefix="/fidelitet")
 # The review form
 
 NOT_RATED = ""
-SCORE_CHOICES = [(NOT_RATED, _l("Ikke vurderet"))] + [(str(n), str(n)) for n in range(MIN_SCORE, MAX_SCORE + 1)]
+
+
+def _field_suffix(item: ScaleItem) -> str:
+    return re.sub(r"\W", "_", item.key.lower().replace("-", "_"))
 
 
 def score_field(item: ScaleItem) -> str:
     """Form field name of an item's score ('Services-4' → 'score_services_4')."""
-    return "score_" + item.key.lower().replace("-", "_")
+    return "score_" + _field_suffix(item)
 
 
 def comment_field(item: ScaleItem) -> str:
     """Form field name of an item's comment."""
-    return "comment_" + item.key.lower().replace("-", "_")
+    return "comment_" + _field_suffix(item)
 
 
 class ReviewForm(VersionedForm):
-    """Record or edit a review; the 25 item fields are added below the class."""
+    """Record or edit a review; the item fields of the review's scale come from ``review_form``."""
+
+    scale: Scale
 
     review_date = DanishDateField(_l("Dato for målingen"), validators=[InputRequired()])
     centre = SelectField(_l("Psykiatrisk enhed"), validators=[OptionalValue()])
@@ -68,7 +75,7 @@ class ReviewForm(VersionedForm):
         ).all()
         self.centre.choices = [("", str(_l("— ikke angivet —")))] + [(str(c.id), c.name) for c in centres]
         # Item names follow the reader's language, so set them per request.
-        for item in scale_items():
+        for item in self.scale.items:
             self[score_field(item)].label.text = f"{item.number}. {item.name}"
             self[comment_field(item)].label.text = _("Kommentar til %(item)s", item=f"{item.section_label} {item.number}")
 
@@ -80,7 +87,7 @@ class ReviewForm(VersionedForm):
     def sections(self):
         """(section name, [(item, score field, comment field)]) for the template."""
         return [(label, [(item, self[score_field(item)], self[comment_field(item)]) for item in items])
-                for _code, label, items in items_by_section()]
+                for _code, label, items in self.scale.items_by_section()]
 
     def fill_from(self, review: FidelityReview) -> None:
         """Show a stored review (GET of the edit page)."""
@@ -91,7 +98,7 @@ class ReviewForm(VersionedForm):
         self.action_plan.data = review.action_plan
         self.version.data = review.version
         stored = {r.item_key: r for r in review.ratings}
-        for item in scale_items():
+        for item in self.scale.items:
             rating = stored.get(item.key)
             self[score_field(item)].data = str(rating.score) if rating and rating.score is not None else NOT_RATED
             self[comment_field(item)].data = rating.comment if rating else ""
@@ -109,18 +116,29 @@ class ReviewForm(VersionedForm):
     def ratings(self) -> dict[str, tuple[Optional[int], Optional[str]]]:
         """Item key → (score or None, comment) as submitted."""
         result = {}
-        for item in scale_items():
+        for item in self.scale.items:
             raw = self[score_field(item)].data
             result[item.key] = (int(raw) if raw not in (None, NOT_RATED) else None,
                                 self[comment_field(item)].data or None)
         return result
 
 
-for _item in scale_items():
-    setattr(ReviewForm, score_field(_item), RadioField(_item.key, choices=SCORE_CHOICES, default=NOT_RATED))
-    setattr(ReviewForm, comment_field(_item), TextAreaField(
-        _item.key, validators=[OptionalValue(), Length(max=2000)], render_kw={"rows": 1}))
-del _item
+_FORM_CLASSES: dict[Scale, type] = {}
+
+
+def review_form(scale: Scale, **kwargs) -> ReviewForm:
+    """A review form for ``scale``: one score (its allowed values or not rated) and one comment
+    field per item; the class is built once per scale."""
+    form_class = _FORM_CLASSES.get(scale)
+    if form_class is None:
+        fields: dict = {"scale": scale}
+        for item in scale.items:
+            choices = [(NOT_RATED, _l("Ikke vurderet"))] + [(str(n), str(n)) for n in item.choices]
+            fields[score_field(item)] = RadioField(item.key, choices=choices, default=NOT_RATED)
+            fields[comment_field(item)] = TextAreaField(item.key, validators=[OptionalValue(), Length(max=2000)],
+                                                        render_kw={"rows": 1})
+        form_class = _FORM_CLASSES[scale] = type("ScaleReviewForm", (ReviewForm,), fields)
+    return form_class(**kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,9 +146,12 @@ del _item
 
 
 @bp.app_template_filter("fidelity_band")
-def fidelity_band(total):
-    """``{{ review.total|fidelity_band }}``: the band, or None for a draft."""
-    return fidelity.band_or_none(total)
+def fidelity_band(value):
+    """``{{ review|fidelity_band }}``: the band in the review's own version (a few queries), or
+    ``{{ total|fidelity_band }}`` in IPS-25's bands; None for a draft."""
+    if isinstance(value, FidelityReview):
+        return fidelity.review_scale(value).band_or_none(value.total)
+    return fidelity.band_or_none(value)
 
 
 @bp.app_template_global("fidelity_panel_data")
@@ -151,16 +172,29 @@ def index():
     """The national (or one region's) overview: bands, weakest items, due and overdue reviews."""
     region_code = _region_filter()
     today = local_today()
-    latest = fidelity.latest_complete_reviews(region_code)
+    versions = fidelity.versions_in_use()
+    chosen = int_arg("version")
+    version = next((v for v in versions if v.id == chosen), None) or next(
+        (v for v in versions if v.id == fidelity.ips25_version_id()), versions[0] if versions else None)
+    scale = fidelity.scale_of(version.id) if version else None
+    latest = fidelity.latest_complete_reviews(region_code, version.id if version else None)
     if request.args.get("format") in EXPORT_FORMATS:
-        return _export_latest(request.args["format"], latest)
+        return _export_latest(request.args["format"], latest, scale)
     due = fidelity.due_reviews(today, fidelity.DUE_WITHIN_DAYS, region_code)
+    as_of = _as_of(today)
+    year = int_arg("year") or as_of.year
+    if not 2000 <= year <= as_of.year:
+        year = as_of.year
     return render_template(
         "fidelity/index.html",
         regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
         region_code=region_code,
-        distribution=fidelity.band_distribution(region_code),
-        averages=fidelity.item_averages(region_code),
+        versions=versions, version=version, scale=scale,
+        distribution=fidelity.band_distribution(region_code, scale),
+        averages=fidelity.item_averages(region_code, scale),
+        coverage=measurement_coverage.coverage(year, as_of, region_code),
+        coverage_years=measurement_coverage.recent_years(as_of, 3, region_code),
+        as_of=as_of,
         latest=latest,
         overdue=[d for d in due if d.overdue],
         due_soon=[d for d in due if not d.overdue],
@@ -170,11 +204,23 @@ def index():
     )
 
 
-def _export_latest(fmt: str, latest):
-    """The latest complete review of each municipality, as CSV or XLSX."""
+def _as_of(today):
+    """The ?as_of= date (dd-mm-yyyy or ISO) for the coverage, today when absent, invalid or later."""
+    from crm.formatting import parse_date
+
+    raw = request.args.get("as_of")
+    try:
+        value = parse_date(raw) if raw else None
+    except ValueError:
+        value = None
+    return value if value and value <= today else today
+
+
+def _export_latest(fmt: str, latest, scale):
+    """The latest complete review of each municipality (of the chosen version), as CSV or XLSX."""
     header = [_("Kode"), _("Kommune"), _("Region"), _("Dato"), _("Samlet score"), _("Niveau")]
     rows = [(r.municipality.code_str, r.municipality.name, r.municipality.region.name, r.review_date, r.total,
-             fidelity.band_for(r.total).label) for r in latest]
+             getattr(scale.band_or_none(r.total) if scale else None, "label", "")) for r in latest]
     return table_response(fmt, "fidelitet-seneste-maalinger", header, rows)
 
 
@@ -186,7 +232,8 @@ def municipality(code: int):
     data = fidelity.history(code)
     return render_template(
         "fidelity/history.html", municipality=municipality_, history=data,
-        sections=fidelity.items_by_section(), panel=fidelity.panel_data(code), form=EmptyForm(),
+        sections=data.scale.items_by_section() if data.scale else [], panel=fidelity.panel_data(code),
+        form=EmptyForm(),
     )
 
 
@@ -229,15 +276,29 @@ def print_review(review_id: int):
 @read_required
 def blank_form():
     """An empty printable form, to fill in by hand during a review visit."""
-    return render_template("fidelity/print.html", review=None, sections=fidelity.items_by_section(),
+    scale = _chosen_scale()
+    return render_template("fidelity/print.html", review=None, sections=scale.items_by_section(), scale=scale,
                            ratings={}, changes={}, previous=None, missing=[])
+
+
+def _chosen_scale() -> Scale:
+    """The active version chosen with ?version= (default IPS-25 v1, else the first active one)."""
+    active = fidelity.active_versions()
+    chosen = int_arg("version")
+    version = next((v for v in active if v.id == chosen), None) or next(
+        (v for v in active if v.id == fidelity.ips25_version_id()), active[0] if active else None)
+    if version is None:
+        abort(404)
+    return fidelity.scale_of(version.id)
 
 
 def _render_review(template: str, review: FidelityReview):
     """Detail and print pages share their data."""
     previous = fidelity.previous_complete(review) if review.total is not None else None
+    scale = fidelity.review_scale(review)
     return render_template(
-        template, review=review, sections=fidelity.items_by_section(),
+        template, review=review, sections=scale.items_by_section(), scale=scale,
+        band=scale.band_or_none(review.total),
         ratings={r.item_key: r for r in review.ratings},
         previous=previous, changes=fidelity.item_changes(review, previous),
         missing=fidelity.missing_items(review), form=EmptyForm(),
@@ -249,11 +310,13 @@ def _render_review(template: str, review: FidelityReview):
 def export_review(review_id: int):
     """One review as an XLSX workbook: the facts on one sheet, the 25 items on another."""
     review = _load_review(review_id)
-    band = fidelity.band_or_none(review.total)
+    scale = fidelity.review_scale(review)
+    band = scale.band_or_none(review.total)
     facts = [
         (_("Kommune"), f"{review.municipality.name} ({review.municipality.code_str})"),
         (_("Region"), review.municipality.region.name),
         (_("Dato"), review.review_date),
+        (_("Måleredskab"), scale.label),
         (_("Psykiatrisk enhed"), review.centre.name if review.centre else ""),
         (_("Team"), review.team or ""),
         (_("Bedømmere"), review.reviewers or ""),
@@ -265,10 +328,11 @@ def export_review(review_id: int):
     items = [(item.section_label, item.number, item.name,
               ratings[item.key].score if item.key in ratings else None,
               ratings[item.key].comment if item.key in ratings else "")
-             for item in fidelity.scale_items()]
+             for item in scale.items]
     data = xlsx_bytes([
         (_("Måling"), [_("Felt"), _("Værdi")], facts),
-        (_("Punkter"), [_("Afsnit"), _("Nr."), _("Punkt"), _("Score (1-5)"), _("Kommentar")], items),
+        (_("Punkter"), [_("Afsnit"), _("Nr."), _("Punkt"), _("Score (1-5)") if scale.version_id == fidelity.ips25_version_id()
+                        else _("Score"), _("Kommentar")], items),
     ])
     filename = f"fidelitet-{review.municipality.code_str}-{review.review_date.isoformat()}.xlsx"
     return download(data, filename, "xlsx")
@@ -280,12 +344,14 @@ def new(code: int):
     """Record a review for a municipality of the user's region."""
     municipality_ = db.get_or_404(Municipality, code)
     fidelity.ensure_can_review(municipality_, actor=current_user)  # its form only for who may record one
-    form = ReviewForm(region_code=municipality_.region_code)
+    scale = _chosen_scale()
+    form = review_form(scale, region_code=municipality_.region_code)
     if request.method == "GET":
         form.review_date.data = local_today()
     if form.validate_on_submit():
         try:
-            review = fidelity.save_review(None, code, form.review_values(), form.ratings(), actor=current_user)
+            review = fidelity.save_review(None, code, form.review_values(), form.ratings(), actor=current_user,
+                                          instrument_version_id=scale.version_id)
         except FieldError as error:
             return _render_form(form, municipality_, None, show_error(form, error))
         _flash_saved(review)
@@ -298,7 +364,7 @@ def new(code: int):
 def edit(review_id: int):
     """Edit a review (complete or draft); the total is recomputed from the ratings."""
     review = _review_to_change(review_id)
-    form = ReviewForm(region_code=review.municipality.region_code)
+    form = review_form(fidelity.review_scale(review), region_code=review.municipality.region_code)
     if request.method == "GET":
         form.fill_from(review)
     elif form.validate_on_submit():
@@ -319,23 +385,35 @@ def _render_form(form: ReviewForm, municipality_: Municipality, review, status: 
     """The record/edit page; a failed POST keeps the user's input and gets status 400."""
     if request.method == "POST" and form.errors and status == 200:
         status = 400
-    bands = [{"min": b.min_total, "max": b.max_total, "label": b.label} for b in fidelity.bands()]
+    bands = [{"min": b.min_total, "max": b.max_total, "label": b.label} for b in form.scale.bands]
+    weights = {score_field(item): item.weight for item in form.scale.items}
+    versions = fidelity.active_versions() if review is None else []
     return render_template("fidelity/form.html", form=form, municipality=municipality_, review=review,
-                           bands=bands), status
+                           bands=bands, weights=weights, scale=form.scale, versions=versions), status
 
 
 def _flash_saved(review: FidelityReview) -> None:
     """Tell the user the total and band, or which items keep the review a draft."""
+    scale = fidelity.review_scale(review)
     if review.total is not None:
+        band = scale.band_or_none(review.total)
         flash(_("Målingen er gemt: samlet score %(total)s (%(band)s).", total=review.total,
-                band=fidelity.band_for(review.total).label), "success")
+                band=band.label if band else "–"), "success")
         return
     missing = fidelity.missing_items(review)
-    flash(ngettext("Målingen er gemt som kladde: %(num)s af 25 punkter mangler en score (%(items)s). "
+    items = ", ".join(f"{i.section_label} {i.number}" for i in missing)
+    if len(scale.items) == 25:
+        flash(ngettext("Målingen er gemt som kladde: %(num)s af 25 punkter mangler en score (%(items)s). "
+                       "En kladde har ingen samlet score og tæller ikke med.",
+                       "Målingen er gemt som kladde: %(num)s af 25 punkter mangler en score (%(items)s). "
+                       "En kladde har ingen samlet score og tæller ikke med.",
+                       len(missing), items=items), "warning")
+        return
+    flash(ngettext("Målingen er gemt som kladde: %(num)s punkt mangler en score (%(items)s). "
                    "En kladde har ingen samlet score og tæller ikke med.",
-                   "Målingen er gemt som kladde: %(num)s af 25 punkter mangler en score (%(items)s). "
+                   "Målingen er gemt som kladde: %(num)s punkter mangler en score (%(items)s). "
                    "En kladde har ingen samlet score og tæller ikke med.",
-                   len(missing), items=", ".join(f"{i.section_label} {i.number}" for i in missing)), "warning")
+                   len(missing), items=items), "warning")
 
 
 @bp.route("/<int:review_id>/slet", methods=["POST"])

@@ -16,6 +16,7 @@ document.querySelectorAll("[data-print]").forEach(function (button) {
     return;
   }
   const bands = JSON.parse(output.dataset.bands || "[]");
+  const weights = JSON.parse(output.dataset.weights || "{}");
   const groups = new Set(Array.from(form.querySelectorAll("input[type=radio][name^=score_]")).map(function (r) {
     return r.name;
   }));
@@ -29,7 +30,7 @@ document.querySelectorAll("[data-print]").forEach(function (button) {
       if (isNaN(value)) {
         missing += 1;
       } else {
-        total += value;
+        total += value * (weights[name] || 1);
       }
     });
     if (missing) {
