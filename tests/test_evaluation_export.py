@@ -18,10 +18,12 @@ from sqlalchemy import func, select, update
 from crm.demo import load_demo
 from crm.demo.pipeline import FIRST_NAMES, LAST_NAMES
 from crm.extensions import db
-from crm.models import (Activity, Contact, CooperationPlan, FidelityRating, FidelityReview, Municipality, Note,
+from crm.models import (Activity, AnchoringEntry, AnchoringItem, Contact, CooperationPlan, FidelityRating,
+                        FidelityReview, Municipality, Note,
                         OutcomeQuarter, StageChange, Task, User)
 from crm.services import evaluation_export as service
 from crm.services.fidelity import scale_items
+from crm.services.reference import seed_anchoring_items
 from tests import factories
 
 ON = date(2026, 3, 1)
@@ -87,6 +89,17 @@ def build_data() -> dict[str, int]:
         OutcomeQuarter(municipality_code=751, quarter="2025Q4", citizens=10, with_paid_hours=2, with_employment=2,
                        with_education=1, ever_paid_hours_or_education=4),
     ])
+    # Anchoring: the seeded items, one municipality's entry (with a note that must stay out) and the
+    # region's health agreement.
+    seed_anchoring_items()
+    by_code = {item.code: item.id for item in db.session.scalars(select(AnchoringItem))}
+    db.session.add_all([
+        AnchoringEntry(anchoring_item_id=by_code["health_cluster"], region_code=1084, municipality_code=101,
+                       state="in_place", effective_date=d(2025, 8, 1), note="Aftalt med Hanne Sørensen",
+                       evidence_url="https://example.org/hanne"),
+        AnchoringEntry(anchoring_item_id=by_code["health_agreement"], region_code=1084, state="in_progress",
+                       effective_date=d(2025, 9, 1)),
+    ])
     # Never exported: contacts, notes, tasks.
     factories.ContactFactory(name="Hanne Sørensen", email="hanne@jobcenter.dk", phone="+45 20 30 40 50",
                              region_code=1084, municipality_code=101)
@@ -96,7 +109,8 @@ def build_data() -> dict[str, int]:
     return {
         "regions": 5, "municipalities": 98, "stage_changes": 6, "cooperation_plans": 2, "plan_municipalities": 3,
         "psychiatric_centres": 2, "activities": 4, "activity_municipalities": 3, "activity_centres": 1,
-        "fidelity_reviews": 2, "fidelity_items": 25, "fidelity_item_scores": 29, "outcome_quarters": 3,
+        "fidelity_reviews": 2, "instrument_versions": 1, "fidelity_items": 25, "fidelity_item_scores": 29,
+        "outcome_quarters": 3, "anchoring_items": len(by_code), "anchoring_entries": 2,
     }
 
 
@@ -297,7 +311,7 @@ def test_cli_writes_a_valid_package(app, runner, tmp_path):
     out = tmp_path / "pakke"
     result = runner.invoke(args=["export", "evaluation", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "13 resources" in result.output and "datapackage.json" in result.output
+    assert f"{len(expected)} resources" in result.output and "datapackage.json" in result.output
     assert_valid(out / "datapackage.json", expected)
     assert sorted(p.name for p in (out / "data").iterdir()) == sorted(f"{name}.csv" for name in expected)
 

@@ -17,16 +17,8 @@ are not exported at all, nor who recorded, created or changed a record), and no 
 hold them (activity titles, notes, locations and links; plan titles, notes and documents; stage
 and municipality notes; review teams, reviewers, action plans and item comments; tasks). What is
 left are codes, dates, types, counts, regions and municipalities; names appear only for regions,
-municipalities, psychiatric centres (organisations) and the fidelity scale's items.
+municipalities, psychiatric centres (organisations), the instruments' items and the anchoring items.
 tests/test_evaluation_export.py holds this against the demo data's people.
-
-NOTE for the lead (issue 16, item 1, built in parallel): the anchoring checklist's states belong in
-this package. Add one ``Resource`` to ``RESOURCES`` (e.g. ``anchoring_states``: municipality or
-region code, item code, state, date; never its note, evidence link or uploaded document, which are
-free text or files) and, for the items themselves, one for ``anchoring_items`` (code, Danish and
-English label, level, track, active from/to). When item 2 (instrument versions) lands, give
-``fidelity_reviews`` its instrument version and make ``fidelity_items`` a query over the stored
-items instead of the bundled IPS-25 scale.
 """
 import hashlib
 import io
@@ -40,16 +32,24 @@ from sqlalchemy import Boolean, Integer, Select, case, func, select, type_coerce
 
 from crm.clock import local_today, utcnow
 from crm.extensions import db
-from crm.models import InstrumentItem
 from crm.models import (
+    ANCHORING_KINDS,
+    ANCHORING_LEVELS,
+    ANCHORING_STATES,
     ACTIVITY_TYPE_CODES,
     ACTIVITY_TYPES,
     DEFAULT_STAGE,
     STAGE_CODES,
     Activity,
+    AnchoringEntry,
+    AnchoringItem,
     CooperationPlan,
     FidelityRating,
     FidelityReview,
+    Instrument,
+    InstrumentBand,
+    InstrumentItem,
+    InstrumentVersion,
     Municipality,
     OutcomeQuarter,
     PsychiatricCentre,
@@ -244,13 +244,40 @@ def _activity_centres(on: date) -> Select:
 
 
 def _reviews(on: date) -> Select:
-    band = case(*((FidelityReview.total.between(b.min_total, b.max_total), b.code) for b in bands()), else_=None)
+    band = select(InstrumentBand.code).where(
+        InstrumentBand.instrument_version_id == FidelityReview.instrument_version_id,
+        FidelityReview.total.between(InstrumentBand.lower_total, InstrumentBand.upper_total),
+    ).limit(1).scalar_subquery()
     rated = select(func.count()).select_from(FidelityRating).where(
         FidelityRating.review_id == FidelityReview.id, FidelityRating.score.is_not(None)).scalar_subquery()
     return select(
         FidelityReview.id, FidelityReview.municipality_code, FidelityReview.centre_id, FidelityReview.review_date,
-        type_coerce(FidelityReview.total.is_not(None), Boolean), rated, FidelityReview.total, band,
+        FidelityReview.instrument_version_id, type_coerce(FidelityReview.total.is_not(None), Boolean), rated,
+        FidelityReview.total, band,
     ).order_by(FidelityReview.id)
+
+
+def _instrument_versions(on: date) -> Select:
+    return select(
+        InstrumentVersion.id, Instrument.code, InstrumentVersion.number, InstrumentVersion.state,
+        InstrumentVersion.activated_on, InstrumentVersion.retired_on,
+    ).join(Instrument, Instrument.id == InstrumentVersion.instrument_id).order_by(InstrumentVersion.id)
+
+
+def _anchoring_items(on: date) -> Select:
+    return select(
+        AnchoringItem.code, AnchoringItem.level, AnchoringItem.kind, AnchoringItem.track, AnchoringItem.position,
+        AnchoringItem.active_from, AnchoringItem.active_to, AnchoringItem.label_en, AnchoringItem.label_da,
+    ).order_by(AnchoringItem.position, AnchoringItem.code)
+
+
+def _anchoring_entries(on: date) -> Select:
+    return select(
+        AnchoringEntry.id, AnchoringItem.code, AnchoringEntry.region_code, AnchoringEntry.municipality_code,
+        AnchoringEntry.state, AnchoringEntry.effective_date, AnchoringEntry.year, AnchoringEntry.departments,
+        AnchoringEntry.clinics,
+        type_coerce(AnchoringEntry.evidence_url.is_not(None) | AnchoringEntry.evidence_file.is_not(None), Boolean),
+    ).join(AnchoringItem, AnchoringItem.id == AnchoringEntry.anchoring_item_id).order_by(AnchoringEntry.id)
 
 
 def _item_scores(on: date) -> Select:
@@ -399,28 +426,44 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "fidelity_reviews", "Fidelitetsmålinger",
-        "IPS fidelity reviews on the 25-item IPS Supported Employment Fidelity Scale, one per municipality "
-        "and date; item scores in fidelity_item_scores. Team names, reviewers and action plans are left out.",
+        "IPS fidelity reviews, one per municipality and date, each on one version of a quality-measurement "
+        "instrument (instrument_versions; IPS-25 version 1 is the 25-item IPS Supported Employment Fidelity "
+        "Scale); item scores in fidelity_item_scores. Team names, reviewers and action plans are left out.",
         _reviews,
         (Field("id", "integer", "Måling-id", "The review's number in the CRM (opaque).", _required()),
          MUNICIPALITY_CODE,
          Field("centre_id", "integer", "Center-id", "The psychiatric centre reviewed with the job centre, if any."),
          Field("review_date", "date", "Dato", "Date of the review.", _required()),
+         Field("instrument_version_id", "integer", "Version af måleredskab",
+               "The instrument version the review was scored on; see instrument_versions.", _required()),
          Field("complete", "boolean", "Færdig",
                "True when every item is scored; only complete reviews have a total and count in reports.",
                _required()),
-         Field("items_scored", "integer", "Scorede punkter", "Items with a score (25 when complete).",
-               {"minimum": 0, "maximum": 25}),
-         Field("total", "integer", "Total", "Sum of the 25 item scores (25–125); empty for a draft.",
-               {"minimum": 25, "maximum": 125}),
+         Field("items_scored", "integer", "Scorede punkter", "Items with a score (all of the version's when "
+               "complete).", COUNT),
+         Field("total", "integer", "Total", "Weighted sum of the item scores (IPS-25: 25–125); empty for a draft.",
+               COUNT),
          Field("band", "string", "Niveau",
-               "Published band of the total: " + ", ".join(
+               "The band of the total in the review's instrument version (IPS-25 v1: " + ", ".join(
                    f"{b.code} {b.min_total}–{b.max_total} ({b.label_en})"
-                   for b in bands()) + "; empty for a draft.",
-               {"enum": [b.code for b in bands()]})),
+                   for b in bands()) + "); empty for a draft.")),
         primary_key=("id",),
         foreign_keys=(_fk("municipality_code", "municipalities", "code"),
-                      _fk("centre_id", "psychiatric_centres", "id")),
+                      _fk("centre_id", "psychiatric_centres", "id"),
+                      _fk("instrument_version_id", "instrument_versions", "id")),
+    ),
+    Resource(
+        "instrument_versions", "Måleredskabers versioner",
+        "The versions of the quality-measurement instruments the reviews were scored on (draft, active, "
+        "retired). Their items are in fidelity_items by key.", _instrument_versions,
+        (Field("id", "integer", "Versions-id", "The version's number in the CRM (opaque).", _required()),
+         Field("instrument_code", "string", "Måleredskab", "The instrument, e.g. IPS-25.", _required()),
+         Field("number", "integer", "Version", "The version's number within its instrument.", _required(minimum=1)),
+         Field("state", "string", "Tilstand", "draft, active or retired.",
+               _required(enum=["draft", "active", "retired"])),
+         Field("activated_on", "date", "Aktiveret", "When the version was made active."),
+         Field("retired_on", "date", "Udfaset", "When the version was retired.")),
+        primary_key=("id",),
     ),
     Resource(
         "fidelity_items", "Fidelitetsskalaens punkter",
@@ -462,6 +505,48 @@ RESOURCES: tuple[Resource, ...] = (
                _required(**COUNT))),
         primary_key=("municipality_code", "quarter"),
         foreign_keys=(_fk("municipality_code", "municipalities", "code"),),
+    ),
+    Resource(
+        "anchoring_items", "Forankringspunkter",
+        "The anchoring checklist's items (track 1 of the call): level municipality or region, how each is "
+        "kept, and when it applies.", _anchoring_items,
+        (Field("code", "string", "Kode", "The item's stable code, e.g. health_cluster.", _required()),
+         Field("level", "string", "Niveau", "municipality or region (e.g. the regional health agreement).",
+               _required(enum=list(ANCHORING_LEVELS))),
+         Field("kind", "string", "Art", "state, counts (departments and clinics), per_year (e.g. the "
+               "employment plan) or pipeline (derived from the stage: plan_signed).",
+               _required(enum=list(ANCHORING_KINDS))),
+         Field("track", "integer", "Spor", "The programme's track (1–4).", _required(minimum=1, maximum=4)),
+         Field("position", "integer", "Rækkefølge", "Order on the checklist.", _required()),
+         Field("active_from", "date", "Aktiv fra", "First day the item applies (empty: always)."),
+         Field("active_to", "date", "Aktiv til", "Last day the item applies (empty: still)."),
+         Field("label_en", "string", "Betegnelse (engelsk)", "The item in English.", _required()),
+         Field("label_da", "string", "Betegnelse (dansk)", "The item in Danish.", _required())),
+        primary_key=("code",),
+    ),
+    Resource(
+        "anchoring_entries", "Forankringsregistreringer",
+        "Every recorded state of an anchoring item, dated: a municipality's (or, for region-level items, a "
+        "region's) state on a date is its latest entry on or before it. plan_signed is derived from "
+        "stage_changes and has no entries. Notes, evidence links and documents and who recorded an entry "
+        "are left out; evidence_given says whether there is any.", _anchoring_entries,
+        (Field("id", "integer", "Registrerings-id", "The entry's number in the CRM (opaque).", _required()),
+         Field("item_code", "string", "Punkt", "See anchoring_items.", _required()),
+         REGION_CODE,
+         Field("municipality_code", "integer", "Kommunekode", "The municipality; empty for a region-level item."),
+         Field("state", "string", "Status", "not_started, in_progress, in_place or not_relevant.",
+               _required(enum=list(ANCHORING_STATES))),
+         Field("effective_date", "date", "Gælder fra", "The date the state applies from.", _required()),
+         Field("year", "integer", "År", "For per-year items: the year the entry is about."),
+         Field("departments", "integer", "Jobcenterafdelinger", "For departments_clinics: job-centre "
+               "departments working with IPS.", COUNT),
+         Field("clinics", "integer", "Ambulatorier", "For departments_clinics: outpatient clinics working with "
+               "IPS.", COUNT),
+         Field("evidence_given", "boolean", "Dokumentation", "True when a link or document documents the entry.",
+               _required())),
+        primary_key=("id",),
+        foreign_keys=(_fk("item_code", "anchoring_items", "code"), _fk("region_code", "regions", "code"),
+                      _fk("municipality_code", "municipalities", "code")),
     ),
 )
 RESOURCES_BY_NAME = {resource.name: resource for resource in RESOURCES}
