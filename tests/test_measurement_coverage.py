@@ -58,11 +58,11 @@ def test_status_report_keys_match_the_coverage(app):
 
     build()
     figures = report.status_report(date(2025, 7, 1), date(2025, 12, 31))
-    assert [figures.value("quality_measurements_due", c) for c in report.COLUMNS] == [1, 0, 0, 3, 0, 4]
-    assert [figures.value("quality_measurements_done", c) for c in report.COLUMNS] == [1, 0, 0, 2, 0, 3]
+    assert [figures.value("quality_measurements_due", c) for c in figures.columns] == [1, 0, 0, 3, 0, 4]
+    assert [figures.value("quality_measurements_done", c) for c in figures.columns] == [1, 0, 0, 2, 0, 3]
     h1 = report.status_report(date(2025, 1, 1), date(2025, 6, 30))  # Greve paused; Ballerup signed
-    assert [h1.value("quality_measurements_due", c) for c in report.COLUMNS] == [1, 0, 0, 3, 0, 4]
-    assert [h1.value("quality_measurements_done", c) for c in report.COLUMNS] == [0, 0, 0, 1, 0, 1]
+    assert [h1.value("quality_measurements_due", c) for c in h1.columns] == [1, 0, 0, 3, 0, 4]
+    assert [h1.value("quality_measurements_done", c) for c in h1.columns] == [0, 0, 0, 1, 0, 1]
     assert report.report_to_csv(figures).decode().splitlines()[-2:] == [
         "quality_measurements_due,1,0,0,3,0,4", "quality_measurements_done,1,0,0,2,0,3"]
 

@@ -54,7 +54,7 @@ class EntryForm(FlaskForm):
 
 def _item_page(municipality: Municipality, item: AnchoringItem, form=None, status: int = 200):
     """The item's history for the municipality and, for who may write its region, the form."""
-    writable = item.kind != KIND_PIPELINE and can_write_region(municipality.region_code)
+    writable = item.kind != KIND_PIPELINE and can_write_region(municipality.region_code, user=current_user)
     if form is None and writable:
         latest = next(iter(service.history(municipality, item)), None)
         form = EntryForm(formdata=None, item=item, state=latest.state if latest else "in_progress",

@@ -4,19 +4,19 @@ a copy), change a draft's items and bands, activate, retire and map items betwee
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from wtforms import HiddenField, IntegerField, SelectField, StringField, SubmitField
+from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange
 from wtforms.validators import Optional as OptionalValue
 
 from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from crm.models import Instrument, InstrumentBand, InstrumentItem, InstrumentItemMapping, InstrumentVersion
+from crm.models import InstrumentItem, InstrumentItemMapping, InstrumentVersion
 from crm.models.user import ROLE_ADMIN, ROLE_WORKING_GROUP
 from crm.services import fidelity, instruments
 from crm.services.errors import Conflict, FieldError
 from crm.views.access import roles_required
-from crm.views.forms import EmptyForm, VersionedForm, show_error
+from crm.views.forms import DanishNumberField, EmptyForm, VersionedForm, show_error
 
 bp = Blueprint("instruments", __name__, url_prefix="/maaleredskaber")
 
@@ -41,22 +41,22 @@ class ItemForm(VersionedForm):
     item_id = HiddenField()
     key = StringField(_l("Nøgle"), validators=[InputRequired(), Length(max=20)])
     section = StringField(_l("Afsnit"), validators=[InputRequired(), Length(max=100)])
-    number = IntegerField(_l("Nummer i afsnittet"), validators=[InputRequired()])
+    number = DanishNumberField(_l("Nummer i afsnittet"), validators=[InputRequired()])
     label_da = StringField(_l("Betegnelse (dansk)"), validators=[InputRequired(), Length(max=500)])
     label_en = StringField(_l("Betegnelse (engelsk)"), validators=[InputRequired(), Length(max=500)])
-    min_score = IntegerField(_l("Laveste score"), default=1, validators=[InputRequired()])
-    max_score = IntegerField(_l("Højeste score"), default=5, validators=[InputRequired()])
+    min_score = DanishNumberField(_l("Laveste score"), default=1, validators=[InputRequired()])
+    max_score = DanishNumberField(_l("Højeste score"), default=5, validators=[InputRequired()])
     allowed_values = StringField(_l("Tilladte værdier"), validators=[OptionalValue(), Length(max=100)],
                                  description=_l("Tom: alle hele tal fra laveste til højeste score. Ellers fx 1,3,5."))
-    weight = IntegerField(_l("Vægt"), default=1, validators=[InputRequired(), NumberRange(min=1)])
+    weight = DanishNumberField(_l("Vægt"), default=1, validators=[InputRequired(), NumberRange(min=1)])
     submit = SubmitField(_l("Gem punkt"))
 
 
 class BandForm(VersionedForm):
     band_id = HiddenField()
     code = StringField(_l("Kode"), validators=[InputRequired(), Length(max=40)])
-    lower_total = IntegerField(_l("Nedre samlet score"), validators=[InputRequired()])
-    upper_total = IntegerField(_l("Øvre samlet score"), validators=[InputRequired()])
+    lower_total = DanishNumberField(_l("Nedre samlet score"), validators=[InputRequired()])
+    upper_total = DanishNumberField(_l("Øvre samlet score"), validators=[InputRequired()])
     label_da = StringField(_l("Betegnelse (dansk)"), validators=[InputRequired(), Length(max=200)])
     label_en = StringField(_l("Betegnelse (engelsk)"), validators=[InputRequired(), Length(max=200)])
     submit = SubmitField(_l("Gem niveau"))
