@@ -129,27 +129,34 @@ def save_item(item: Optional[AnchoringItem], data: ItemData, version=None, *, ac
 
 # --- Entries -----------------------------------------------------------------------------------
 
-def _ranked_entries(on, year):
-    """CTE: every entry dated on or before ``on`` (per-year items: only those for ``year``),
-    numbered 1 for the latest of its series (item, municipality, region)."""
+def _ranked_entries(on, year, municipality: Optional[Municipality] = None):
+    """CTE: every entry dated on or before ``on`` (per-year items: only those for ``year``; with
+    ``municipality``: only its own and its region's), numbered 1 for the latest of its series
+    (item, municipality, region)."""
     rank = func.row_number().over(
         partition_by=(AnchoringEntry.anchoring_item_id, AnchoringEntry.municipality_code, AnchoringEntry.region_code),
         order_by=(AnchoringEntry.effective_date.desc(), AnchoringEntry.id.desc()),
     )
-    return (
+    query = (
         select(AnchoringEntry.id, AnchoringEntry.anchoring_item_id, AnchoringEntry.municipality_code,
                AnchoringEntry.region_code, AnchoringEntry.state, rank.label("rank"))
         .join(AnchoringItem, AnchoringItem.id == AnchoringEntry.anchoring_item_id)
         .where(AnchoringEntry.effective_date <= on,
                or_(AnchoringItem.kind != KIND_PER_YEAR, AnchoringEntry.year == year))
-        .cte("ranked_entries")
     )
+    if municipality is not None:  # one municipality's page reads its own series, not the country's
+        query = query.where(or_(
+            AnchoringEntry.municipality_code == municipality.code,
+            and_(AnchoringEntry.municipality_code.is_(None), AnchoringEntry.region_code == municipality.region_code),
+        ))
+    return query.cte("ranked_entries")
 
 
-def _item_state_columns(on):
-    """(the select's FROM chain, state column, entry id column) for every municipality × applicable
-    item on ``on``, starting from the stage rule's select (municipality + its stage on ``on``)."""
-    ranked = _ranked_entries(on, on.year)
+def _item_state_columns(on, municipality: Optional[Municipality] = None):
+    """(the select's FROM chain, state column, entry id column) for every municipality (or only
+    ``municipality``) × applicable item on ``on``, starting from the stage rule's select
+    (municipality + its stage on ``on``)."""
+    ranked = _ranked_entries(on, on.year, municipality)
     own = ranked.alias("own_entry")
     regional = ranked.alias("region_entry")
     pipeline_state = case(
@@ -201,9 +208,9 @@ def checklist(municipality: Municipality, on: Optional[date] = None) -> list[Che
     """The municipality's applicable items on ``on`` (default today) with their state and latest
     entry, in checklist order: three statements (the states, the items, the entries shown)."""
     on = on or local_today()
-    joined, state, entry_id = _item_state_columns(on)
-    query = joined(stage_select(on, AnchoringItem.id, state, entry_id)).where(
-        Municipality.code == municipality.code).order_by(AnchoringItem.position, AnchoringItem.code)
+    joined, state, entry_id = _item_state_columns(on, municipality)
+    query = joined(stage_select(on, AnchoringItem.id, state, entry_id, codes=[municipality.code])).order_by(
+        AnchoringItem.position, AnchoringItem.code)
     rows = db.session.execute(query).all()
     # Always these two statements (an empty IN is fine), so the page's count never depends on the data.
     items = {item.id: item for item in db.session.scalars(select(AnchoringItem).where(
@@ -382,16 +389,18 @@ def municipality_scores(on: date, region_code: Optional[int] = None) -> list[Mun
     return [MunicipalityScore(c, n, r, bool(s), Score(0, 0)) for c, n, r, s in db.session.execute(empty)]
 
 
-def region_scores(on: date) -> dict[int, RegionScore]:
+def region_scores(on: date, scores: Optional[list[MunicipalityScore]] = None) -> dict[int, RegionScore]:
     """Each region's pooled score on ``on`` by code (every region, 0 of 0 where nothing applies):
-    one statement."""
-    per_municipality = _municipality_scores_query(on).subquery()
-    query = (select(Region.code, Region.name, func.coalesce(func.sum(per_municipality.c.in_place), 0),
-                    func.coalesce(func.sum(per_municipality.c.applicable), 0))
-             .outerjoin(per_municipality, per_municipality.c.region_code == Region.code)
-             .group_by(Region.code, Region.name).order_by(Region.code))
-    return {code: RegionScore(code, name, Score(int(in_place), int(applicable)))
-            for code, name, in_place, applicable in db.session.execute(query)}
+    the sums of its municipalities' counts (``scores``, as ``municipality_scores`` gave them, or
+    read now), plus one statement for the regions' names."""
+    scores = municipality_scores(on) if scores is None else scores
+    totals: dict[int, list[int]] = {}
+    for one in scores:
+        pooled = totals.setdefault(one.region_code, [0, 0])
+        pooled[0] += one.score.in_place
+        pooled[1] += one.score.applicable
+    regions = db.session.execute(select(Region.code, Region.name).order_by(Region.code))
+    return {code: RegionScore(code, name, Score(*totals.get(code, (0, 0)))) for code, name in regions}
 
 
 def national_score(regions: dict[int, RegionScore]) -> Score:
@@ -399,17 +408,14 @@ def national_score(regions: dict[int, RegionScore]) -> Score:
     return Score(sum(r.score.in_place for r in regions.values()), sum(r.score.applicable for r in regions.values()))
 
 
-def weakly_anchored(on: date, region_code: Optional[int] = None) -> list[MunicipalityScore]:
+def weakly_anchored(on: date, region_code: Optional[int] = None,
+                    scores: Optional[list[MunicipalityScore]] = None) -> list[MunicipalityScore]:
     """The municipalities (of one region) with a signed plan on ``on`` and fewer than half their
-    applicable items in place ("signed but weakly anchored"), by name: one statement."""
-    per_municipality = _municipality_scores_query(on)
-    if region_code is not None:
-        per_municipality = per_municipality.where(Municipality.region_code == region_code)
-    weak = per_municipality.subquery()
-    query = (select(weak).where(weak.c.signed == 1, weak.c.in_place * 2 < weak.c.applicable)
-             .order_by(weak.c.name))
-    return [MunicipalityScore(r.code, r.name, r.region_code, True, Score(int(r.in_place), int(r.applicable)))
-            for r in db.session.execute(query)]
+    applicable items in place ("signed but weakly anchored"), by name: among ``scores`` (as
+    ``municipality_scores`` gave them), or read now in one statement."""
+    scores = municipality_scores(on, region_code) if scores is None else scores
+    return [one for one in scores if one.signed and one.score.weak
+            and (region_code is None or one.region_code == region_code)]
 
 
 def first_date() -> Optional[date]:

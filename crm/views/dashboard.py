@@ -284,8 +284,8 @@ def anchoring_layer():
     today = local_today()
     form, on = _as_of(today)
     scores = anchoring.municipality_scores(on)
-    regions = anchoring.region_scores(on)
-    weak = anchoring.weakly_anchored(on)
+    regions = anchoring.region_scores(on, scores)
+    weak = anchoring.weakly_anchored(on, scores=scores)
     slider = service.slider_dates(anchoring.first_date(), today)
     bands: dict[str, int] = {}
     for score in scores:
