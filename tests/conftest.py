@@ -11,12 +11,12 @@ from typing import Iterator
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import create_engine, event, insert, select, text
 
 from config import TestingConfig
 from crm import create_app
 from crm.extensions import db
-from crm.models import Municipality, Region
+from crm.models import CostLine, Municipality, Region
 from crm.services.instruments import seed_ips25
 from crm.services.reference import read_csv
 from tests import factories
@@ -149,6 +149,16 @@ def limited_app(app, database_url):
                                      RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="10 per minute"))
     yield limited
     create_app(_config_for(database_url))  # the limiter is shared: leave it switched off again
+
+
+@pytest.fixture
+def cost_lines(app) -> dict[str, CostLine]:
+    """The cost lines of the call, as `flask seed` adds them: code -> CostLine."""
+    from crm.services.reference import seed_cost_lines
+
+    seed_cost_lines()
+    db.session.commit()
+    return {line.code: line for line in db.session.scalars(select(CostLine))}
 
 
 @pytest.fixture

@@ -60,6 +60,7 @@ def test_flask_seed_loads_the_items(app, runner):
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0, result.output
     assert "anchoring items: 9 added" in result.output
+    assert "cost lines: 7 added" in result.output
     assert db.session.scalar(select(func.count(AnchoringItem.id))) == 9
     assert "anchoring items: 0 added" in runner.invoke(args=["seed"]).output
 
@@ -214,3 +215,8 @@ def test_save_item_is_for_admins_and_keeps_the_code(app, items, users):
                                  date(2026, 1, 1))
     item = anchoring.save_item(item, changed, item.version, actor=users["admin"])
     assert (item.code, item.label_da, item.active_to) == ("new_item", "Nyt navn", date(2026, 1, 1))
+
+
+def test_cost_lines_fixture_holds_the_seven_lines_of_the_call(cost_lines):
+    assert list(cost_lines) == ["salaries", "activities_events", "materials", "expert_fees", "courses", "other", "audit"]
+    assert cost_lines["audit"].guidance.startswith("final account signed by an auditor")

@@ -10,7 +10,7 @@ from crm.models import Region
 @click.command("seed")
 @as_cli_admin
 def seed_command():
-    """Load the 5 regions, 98 municipalities and the anchoring items (idempotent)."""
+    """Load the 5 regions, 98 municipalities, the anchoring items and the cost lines (idempotent)."""
     from crm.services.reference import seed_reference_data
 
     changed = seed_reference_data()
@@ -18,7 +18,8 @@ def seed_command():
         f"Regions: {db.session.scalar(select(func.count(Region.code)))} "
         f"({changed['regions']} added or corrected); "
         f"municipalities: {changed['municipalities']} added or corrected; "
-        f"anchoring items: {changed['anchoring_items']} added."
+        f"anchoring items: {changed['anchoring_items']} added; "
+        f"cost lines: {changed['cost_lines']} added."
     )
 
 

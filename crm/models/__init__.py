@@ -30,6 +30,16 @@ from crm.models.material import (  # noqa: F401
     material_author,
     material_region,
 )
+from crm.models.grant import (  # noqa: F401
+    AUDITOR_THRESHOLD_ORE,
+    EXPENSE_SOURCE_FORM,
+    EXPENSE_SOURCE_IMPORT,
+    BudgetLine,
+    BudgetVersion,
+    CostLine,
+    Expense,
+    Grant,
+)
 from crm.models.instrument import (  # noqa: F401
     IPS25_CODE,
     VERSION_ACTIVE,

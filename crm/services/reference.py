@@ -1,6 +1,6 @@
 """Reference data: the 5 regions and 98 municipalities, loaded from the copies in crm/data/, the
-anchoring items (added when missing, then the admins' to edit: crm.services.anchoring), and the
-psychiatric centres, which the admins keep."""
+anchoring items and the cost lines of the call (added when missing, then the admins' to edit), and
+the psychiatric centres, which the admins keep."""
 import csv
 from pathlib import Path
 from typing import Optional
@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from crm.i18n import gettext as _
-from crm.models import Municipality, PsychiatricCentre, Region
+from crm.models import CostLine, Municipality, PsychiatricCentre, Region
 from crm.services.errors import FieldError
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -26,7 +26,7 @@ def seed_reference_data() -> dict[str, int]:
 
     Returns how many rows were added or changed, per kind.
     """
-    changed = {"regions": 0, "municipalities": 0, "anchoring_items": 0}
+    changed = {"regions": 0, "municipalities": 0, "anchoring_items": 0, "cost_lines": 0}
     for row in read_csv("regions.csv"):
         changed["regions"] += _upsert(Region, int(row["code"]), name=row["name"])
     db.session.flush()
@@ -35,6 +35,7 @@ def seed_reference_data() -> dict[str, int]:
             Municipality, int(row["code"]), name=row["name"], region_code=int(row["region_code"])
         )
     changed["anchoring_items"] = seed_anchoring_items()
+    changed["cost_lines"] = seed_cost_lines()
     db.session.commit()
     return changed
 
@@ -45,6 +46,21 @@ def seed_anchoring_items() -> int:
     from crm.services.anchoring import seed_items
 
     return seed_items(read_csv("anchoring_items.csv"))
+
+
+def seed_cost_lines() -> int:
+    """Add the cost lines of crm/data/cost_lines.csv whose code is not there yet; a line already
+    present is the admins' to edit and is left as it is. The caller commits; returns how many
+    were added."""
+    existing = set(db.session.scalars(select(CostLine.code)))
+    added = 0
+    for position, row in enumerate(read_csv("cost_lines.csv"), start=1):
+        if row["code"] in existing:
+            continue
+        db.session.add(CostLine(code=row["code"], label_da=row["name_da"], label_en=row["name_en"],
+                                guidance=row["note"] or None, position=position * 10))
+        added += 1
+    return added
 
 
 def _upsert(model, code: int, **values) -> int:
