@@ -6,7 +6,7 @@ ones, 1–3 municipalities each for regional work), yearly fidelity reviews with
 municipalities running IPS, and STAR's outcome quarters since they started.
 
 Speed matters (N = 100 000 in seconds), so rows are built as plain dicts and written with Core
-``executemany`` in chunks, with primary keys assigned here. Core inserts deliberately bypass the
+``executemany`` in chunks (on PostgreSQL with ``COPY``), with primary keys assigned here. Core inserts deliberately bypass the
 audit log (``crm.audit`` hooks the ORM flush): this is synthetic data, and 100 000s of audit rows
 saying "demo loader created" would only slow the load and bloat the log. Never use this path for
 user data. Everything is drawn from ``ctx.rng``, so the same seed gives the same history.
@@ -107,11 +107,40 @@ class IdSequence:
 
 
 def _insert(table: Table, rows: list[dict]) -> int:
-    """Core executemany in chunks; returns the number of rows written."""
+    """Core executemany in chunks (PostgreSQL: one ``COPY``); returns the number of rows written."""
     conn = db.session.connection()
+    if rows and conn.dialect.name == "postgresql":
+        _copy(conn, table, rows)
+        return len(rows)
     for start in range(0, len(rows), CHUNK):
         conn.execute(table.insert(), rows[start:start + CHUNK])
     return len(rows)
+
+
+def _copy(conn, table: Table, rows: list[dict]) -> None:
+    """PostgreSQL: the rows through ``COPY … FROM STDIN`` on the session's own connection and
+    transaction (psycopg's pipelined executemany took 30 of the 48 s of ``demo --scale 100000``).
+
+    What Core's insert would add is added here: the columns' Python-side defaults (scalar or
+    callable) and each type's bind processing (e.g. JSON to text); columns with neither a value nor
+    a Python default are left out, so the server default applies, as with an insert."""
+    dialect = conn.dialect
+    given = list(rows[0])
+    defaults = {c.name: c.default for c in table.columns
+                if c.name not in given and c.default is not None and (c.default.is_scalar or c.default.is_callable)}
+    names = given + list(defaults)
+    processors = [table.c[name].type._cached_bind_processor(dialect) for name in names]
+    constants = {name: (d.arg if d.is_scalar else None) for name, d in defaults.items()}
+    callables = {name: d.arg for name, d in defaults.items() if d.is_callable}
+    columns = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    sql = f"COPY {dialect.identifier_preparer.format_table(table)} ({columns}) FROM STDIN"
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(sql) as copy:
+        for row in rows:
+            values = [row[name] for name in given]
+            values += [callables[name](None) if name in callables else constants[name] for name in defaults]
+            copy.write_row([value if process is None else process(value)
+                            for value, process in zip(values, processors)])
 
 
 def _weekday(day: date) -> date:
