@@ -25,7 +25,7 @@ DEMO_PASSWORD = "ips-samarbejde-2026"
 BUILD = ("import sys; from pathlib import Path; from bench.common import build_database; "
          "build_database(Path(sys.argv[1]), int(sys.argv[2]))")
 URLS = ("import sys, json; from bench.run import _app_for, resolve_pages; "
-        "print(json.dumps({p.label: p.url for p in resolve_pages(_app_for(sys.argv[1]))}))")
+        "from pathlib import Path; print(json.dumps({p.label: p.url for p in resolve_pages(_app_for(Path(sys.argv[1])))}))")
 
 
 def _in_checkout(checkout: Path, code: str, *args: str) -> str:

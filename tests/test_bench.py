@@ -1,0 +1,55 @@
+"""The benchmark machinery works on both databases (not a timed test: nothing here checks speed).
+
+``bench.run`` at 200 activities, two pages, half a second each: a database built, served by
+gunicorn, requested under load, SQL counted and timed in process, the slowest statement explained,
+and the markdown (tables, targets, plans, README block) rendered with every database measured.
+"""
+import pytest
+
+from bench import run as bench
+from tests.conftest import postgres_base_url
+
+PAGES = {"light page", "municipality page"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    kinds = ["sqlite"] + (["postgresql"] if postgres_base_url() else [])
+    tmp = tmp_path_factory.mktemp("bench")
+    return [bench.run_size(kind, 200, 0.5, 50, tmp, PAGES) for kind in kinds]
+
+
+def test_every_page_is_measured_with_its_sql_and_plan(runs):
+    for run in runs:
+        pages = {p.label: p for p in run["pages"]}
+        assert set(pages) == PAGES
+        page = pages["municipality page"]
+        assert page.requests > 0 and page.errors == 0, run["database"]
+        assert page.statements and page.statements > 1
+        assert page.sql_ms is not None and 0 < page.sql_ms <= page.inprocess_ms
+        assert page.slowest is not None and page.slowest.sql.lstrip().upper().startswith(("SELECT", "WITH"))
+        assert page.slowest.plan and not page.slowest.plan.startswith("(no plan")
+        if run["database"] == "postgresql":
+            assert "actual time=" in page.slowest.plan and "Buffers:" in page.slowest.plan
+        assert run["report"]["csv"] > 0 and run["report"]["xlsx"] > 0
+
+
+def test_markdown_has_every_database_its_targets_and_plans(runs, tmp_path):
+    output = bench.render(runs, 0.5, 50)
+    block = bench.readme_block(runs, 0.5, 50)
+    for run in runs:
+        name = bench.NAMES[run["database"]]
+        assert f"## {name}, N = 200 activities" in output
+        assert f"Targets on {name}" in output and f"### {name}: targets" in block
+        plans = bench.render_plans(runs, run["database"])
+        assert "## municipality page (`/kommuner/101`)" in plans and "```sql" in plans
+    if postgres_base_url():
+        assert "EXPLAIN (ANALYZE, BUFFERS)" in bench.render_plans(runs, "postgresql")
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"before\n{bench.README_BEGIN}\nold\n{bench.README_END}\nafter\n", encoding="utf-8")
+    assert bench.write_readme(block, readme)
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("before\n" + bench.README_BEGIN) and text.endswith(bench.README_END + "\nafter\n")
+    assert "old" not in text and text.count(bench.README_BEGIN) == 1
+    assert not bench.write_readme(block, tmp_path / "none.md") if (tmp_path / "none.md").write_text("x") else True
