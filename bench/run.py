@@ -25,6 +25,7 @@ largest size; p50 at the largest size at most 2 × p50 at the smallest; the stat
 XLSX) under 1 s; SQL statements per page the same at every size.
 """
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -311,6 +312,7 @@ def run_size(kind: str, n: int, seconds: float, max_requests: int, tmp: Path,
     the report; the database is removed afterwards."""
     with fresh_database(kind, n, tmp) as database:
         print(f"[{kind} {n}] building database…", file=sys.stderr)
+        load = _load_now()
         build = build_database(database, n)
         app = _app_for(database)
         pages = resolve_pages(app, labels)
@@ -330,7 +332,7 @@ def run_size(kind: str, n: int, seconds: float, max_requests: int, tmp: Path,
                 print(f"[{kind} {n}] {page.label} ({page.url})…", file=sys.stderr)
                 client.get(page.url)  # warm up
                 hammer(port, client.cookies, page, seconds, max_requests)
-    return {"database": kind, "n": n, "build": build, "pages": pages, "report": report}
+    return {"database": kind, "n": n, "build": build, "pages": pages, "report": report, "load": load}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,7 +399,22 @@ def _preamble(runs: list[dict], seconds: float, max_requests: int) -> str:
             f"{' and '.join(NAMES[k] for k in _kinds(runs))} (PostgreSQL through psycopg, a throw-away database per "
             f"size, `VACUUM ANALYZE` after loading; SQLite in WAL mode); {CONCURRENCY} concurrent clients per page "
             f"signed in as an ambassador, at most {seconds:g} s or {max_requests} requests per page; the clients "
-            f"run on the same cores. Run {time.strftime('%Y-%m-%d %H:%M')}.")
+            f"run on the same cores. Run {time.strftime('%Y-%m-%d %H:%M')}, load average "
+            f"{_load(runs)} (1 min; at the start and the end: above the 2 cores, other work shared them and "
+            "every time is inflated).")
+
+
+def _load(runs: list[dict]) -> str:
+    """The 1-minute load average when the first and the last database was built, and now."""
+    values = [run["load"] for run in runs if "load" in run] + [_load_now()]
+    return f"{values[0]:.1f} → {values[-1]:.1f}"
+
+
+def _load_now() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return 0.0
 
 
 def _kinds(runs: list[dict]) -> list[str]:
@@ -516,10 +533,11 @@ def readme_block(runs: list[dict], seconds: float, max_requests: int) -> str:
 def write_readme(block: str, readme: Path = README) -> bool:
     """Replace the block between the markers; False (and nothing written) when they are missing."""
     text = readme.read_text(encoding="utf-8")
-    start, end = text.find(README_BEGIN), text.find(README_END)
-    if start < 0 or end < start:
+    # The markers on lines of their own (prose may name them).
+    found = re.search(rf"^{re.escape(README_BEGIN)}$.*?^{re.escape(README_END)}$", text, re.M | re.S)
+    if found is None:
         return False
-    readme.write_text(text[:start] + block + text[end + len(README_END):], encoding="utf-8")
+    readme.write_text(text[:found.start()] + block + text[found.end():], encoding="utf-8")
     return True
 
 

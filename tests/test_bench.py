@@ -47,9 +47,11 @@ def test_markdown_has_every_database_its_targets_and_plans(runs, tmp_path):
         assert "EXPLAIN (ANALYZE, BUFFERS)" in bench.render_plans(runs, "postgresql")
 
     readme = tmp_path / "README.md"
-    readme.write_text(f"before\n{bench.README_BEGIN}\nold\n{bench.README_END}\nafter\n", encoding="utf-8")
+    prose = f"The block between `{bench.README_BEGIN}` and `{bench.README_END}` is written by bench.run.\n"
+    readme.write_text(f"{prose}{bench.README_BEGIN}\nold\n{bench.README_END}\nafter\n", encoding="utf-8")
     assert bench.write_readme(block, readme)
     text = readme.read_text(encoding="utf-8")
-    assert text.startswith("before\n" + bench.README_BEGIN) and text.endswith(bench.README_END + "\nafter\n")
-    assert "old" not in text and text.count(bench.README_BEGIN) == 1
-    assert not bench.write_readme(block, tmp_path / "none.md") if (tmp_path / "none.md").write_text("x") else True
+    assert text.startswith(prose + bench.README_BEGIN) and text.endswith(bench.README_END + "\nafter\n")
+    assert "\nold\n" not in text and text.count(bench.README_BEGIN) == 2
+    (tmp_path / "none.md").write_text(prose, encoding="utf-8")
+    assert not bench.write_readme(block, tmp_path / "none.md")
