@@ -10,6 +10,8 @@ from bench import run as bench
 from tests.conftest import postgres_base_url
 
 PAGES = {"light page", "municipality page"}
+# One worker builds the databases once for both tests (make test runs with --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("bench")
 
 
 @pytest.fixture(scope="module")
