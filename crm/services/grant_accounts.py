@@ -53,7 +53,6 @@ NATIONAL = "total"  # the national section's key (the status report's column nam
 # The key figures and the cost line whose half-year actual each divides.
 COURSE_COST_LINE = "courses"  # cost per course participant
 SUPERVISION_COST_LINE = "activities_events"  # cost per supervision hour
-ACTIVITY_KEYS = ("courses", "course_participants", "supervision_sessions", "supervision_hours")
 
 
 # --- Exact arithmetic on whole øre ---------------------------------------------------------------
