@@ -27,6 +27,7 @@ NOT_PAGES = {
     "dashboard.map_svg", "fidelity.export_review", "imports.template", "jobs.attachment",
     "outcomes.import_template", "plans.document", "materials.document", "reports.export", "reports.submission_file",
     "reports.export_excel", "reports.submission_excel", "evaluation.download", "anchoring.evidence",
+    "grant_accounts.export",
 }
 # Pages that need a query string to show anything: the report's last completed half year.
 QUERY = {

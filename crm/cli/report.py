@@ -1,9 +1,10 @@
-"""``flask --app wsgi report status``: the STAR status report as CSV or XLSX from the command line.
+"""``flask --app wsgi report status`` and ``report accounts``: reports as CSV or XLSX from the command line.
 
 Examples::
 
     flask --app wsgi report status --year 2025 --half 1 --format csv --out status-2025-h1.csv
     flask --app wsgi report status --from 2025-01-01 --to 2025-03-31 --format xlsx --out q1.xlsx
+    flask --app wsgi report accounts --year 2025 --half 1 --format xlsx --out delregnskab.xlsx
 """
 from datetime import date
 from pathlib import Path
@@ -77,3 +78,27 @@ def status(year, half, start, end, fmt, out):
     except OSError as exc:
         raise click.ClickException(f"Cannot write {out}: {exc.strerror or exc}") from exc
     click.echo(f"Wrote the status report for {period[0]}–{period[1]} ({fmt.upper()}) to {out}.", err=True)
+
+
+@report_cli.command("accounts")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True, help="The half-year's year.")
+@click.option("--half", type=click.IntRange(1, 2), required=True,
+              help="1 = 1 January–30 June, 2 = 1 July–31 December.")
+@click.option("--region", "region", type=int, help="A region's code (e.g. 1084); default: the nation and every region.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--out", "out", required=True, help="File to write.")
+@as_cli_admin
+def accounts(year, half, region, fmt, out):
+    """The half-yearly partial accounts of the grants (same figures as the accounts page)."""
+    from crm.services.grant_accounts import accounts_to_csv, accounts_to_xlsx, partial_accounts
+
+    try:
+        result = partial_accounts(year, half, region)
+    except ValueError as exc:
+        raise click.UsageError(f"No region with code {region}.") from exc
+    data = accounts_to_csv(result) if fmt == "csv" else accounts_to_xlsx(result)
+    try:
+        Path(out).write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"Cannot write {out}: {exc.strerror or exc}") from exc
+    click.echo(f"Wrote the partial accounts for {result.start}–{result.end} ({fmt.upper()}) to {out}.", err=True)

@@ -64,6 +64,8 @@ FORMATS = {
     "header": {"bold": True, "bg_color": "#DCE6F0", "bottom": 1, "text_wrap": True, "valign": "top"},
     "int": {"num_format": "0"},
     "dec": {"num_format": "0.0"},
+    "kr": {"num_format": '#,##0.00 "kr."'},  # an amount in kroner (the grant's accounts)
+    "bold": {"bold": True},
     "date": {"num_format": "dd-mm-yyyy"},
     "wrap": {"text_wrap": True, "valign": "top"},
 }

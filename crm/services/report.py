@@ -346,6 +346,16 @@ def _count_activities(values: dict, start: date, end: date) -> None:
                 row[column] = _one_decimal(row[column])
 
 
+def activity_figures(start: date, end: date, columns: Iterable[Column]) -> dict[str, dict[Column, Number]]:
+    """The report's activity metrics alone (courses, participants, supervisions, hours…) per
+    region code in ``columns`` and ``'total'``, counted exactly as the report counts them, in one
+    query: for pages that show them beside other figures (the grant's partial accounts)."""
+    columns = tuple(dict.fromkeys((*columns, TOTAL)))
+    values = {m.key: dict.fromkeys(columns, 0) for m in METRICS if m.family == "activities"}
+    _count_activities(values, start, end)
+    return values
+
+
 def _published_material_conditions(start: Day, end: Day) -> list:
     """Materials first published within the period (``published_on`` is set once, never moved)."""
     return [Material.published_on >= start, Material.published_on <= end]
