@@ -99,7 +99,7 @@ def request_context(app):
         yield
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=operations)
 def test_link_start_dates_match_a_recount_after_random_writes(app, users, request_context, steps):
     db.session.execute(delete(Activity))
