@@ -150,3 +150,69 @@ def test_existing_reviews_become_ips25_version_1(empty_database_url):
             assert conn.execute(text("SELECT total FROM fidelity_review WHERE id = 1")).scalar() == 103
         downgrade(directory=MIGRATIONS, revision="base")
         db.engine.dispose()
+
+
+LINK_DATE_REVISION = "bcf322cec0c7"  # start date on activity_municipality, kept by triggers
+
+
+def test_existing_links_get_their_activitys_date_and_the_database_keeps_it(empty_database_url):
+    """Upgrading with activities and links present fills each link's start date from its
+    activity; afterwards the database's triggers keep it: a new link gets the date, a changed
+    activity date reaches its links. Downgrade removes the column and the triggers."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    app = create_app(_config_for(empty_database_url))
+    with app.app_context():
+        script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config(MIGRATIONS))
+        previous = script.get_revision(LINK_DATE_REVISION).down_revision
+        upgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO region (code, name) VALUES (1084, 'Region Hovedstaden')"))
+            conn.execute(text("INSERT INTO municipality (code, name, region_code, version) VALUES "
+                              "(101, 'København', 1084, 1), (147, 'Frederiksberg', 1084, 1)"))
+            conn.execute(text(
+                "INSERT INTO activity (id, type, title, start_date, region_code, created_at, version) VALUES "
+                "(1, 'workshop', 'A', '2025-03-05', 1084, '2025-03-01 08:00:00', 1), "
+                "(2, 'workshop', 'B', '2026-01-20', 1084, '2025-03-01 08:00:00', 1)"))
+            conn.execute(text("INSERT INTO activity_municipality (activity_id, municipality_code) VALUES "
+                              "(1, 101), (1, 147), (2, 101)"))
+
+        upgrade(directory=MIGRATIONS, revision=LINK_DATE_REVISION)
+        query = text("SELECT activity_id, municipality_code, start_date FROM activity_municipality "
+                     "ORDER BY activity_id, municipality_code")
+        with db.engine.connect() as conn:
+            filled = [(a, m, str(d)) for a, m, d in conn.execute(query)]
+        assert filled == [(1, 101, "2025-03-05"), (1, 147, "2025-03-05"), (2, 101, "2026-01-20")]
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE activity SET start_date = '2025-04-01' WHERE id = 1"))
+            conn.execute(text("INSERT INTO activity_municipality (activity_id, municipality_code) VALUES (2, 147)"))
+        with db.engine.connect() as conn:
+            kept = [(a, m, str(d)) for a, m, d in conn.execute(query)]
+        assert kept == [(1, 101, "2025-04-01"), (1, 147, "2025-04-01"), (2, 101, "2026-01-20"), (2, 147, "2026-01-20")]
+
+        downgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.begin() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("activity_municipality")}
+            conn.execute(text("UPDATE activity SET start_date = '2025-05-01' WHERE id = 1"))  # no trigger left
+        assert "start_date" not in columns
+        downgrade(directory=MIGRATIONS, revision="base")
+        db.engine.dispose()
+
+
+def test_head_has_the_link_date_triggers(empty_database_url):
+    """A later migration that rebuilds ``activity`` or ``activity_municipality`` (SQLite batch mode
+    copies the table and drops its triggers) must create the triggers again: this fails until it does."""
+    from sqlalchemy import text
+
+    app = create_app(_config_for(empty_database_url))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            if db.engine.dialect.name == "postgresql":
+                names = set(conn.scalars(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")))
+            else:
+                names = set(conn.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+        assert {"tr_activity_municipality_start_date", "tr_activity_start_date_to_links"} <= names
+        downgrade(directory=MIGRATIONS, revision="base")
+        db.engine.dispose()

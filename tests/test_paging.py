@@ -60,3 +60,61 @@ def test_the_macro_gives_an_uncounted_list_its_labels_and_fragment(app):
     assert _links(html) == [("/kommuner/101?side=1#tidslinje", "« Nyere"), ("/kommuner/101?side=3#tidslinje", "Ældre »")]
     assert 'aria-current="page">Side 2<' in html
     assert alone.strip() == ""  # one page: no page links at all
+
+
+def _activities(n: int) -> None:
+    from datetime import date, datetime, timedelta
+
+    from crm.models import Activity
+
+    if n:
+        db.session.execute(Activity.__table__.insert(), [
+            {"type": "workshop", "title": f"A{i}", "start_date": date(2025, 1, 1) + timedelta(days=i),
+             "region_code": 1084, "version": 1, "created_at": datetime(2025, 1, 1)} for i in range(n)])
+        db.session.commit()
+
+
+@pytest.mark.parametrize("n", [0, 7, 10, 11, 25])
+def test_paginate_counts_a_short_list_exactly_and_a_long_one_not_at_all(app, n):
+    from crm.models import Activity
+    from crm.services.paging import paginate
+
+    _activities(n)
+    query = select(Activity).order_by(Activity.start_date.desc(), Activity.id.desc())
+    for number in range(1, max(1, -(-n // 5)) + 2):
+        expected = db.paginate(query, page=number, per_page=5, max_per_page=5, error_out=False)
+        page = paginate(query, number, 5, count_limit=10)
+        if n <= 10:
+            assert (page.total, page.pages, page.has_next, page.more_than) == (n, expected.pages, expected.has_next, None)
+        else:  # past the limit: uncounted, but the neighbours are right and nothing is lost
+            assert (page.total, page.pages, page.has_next, page.more_than) == (None, None, expected.has_next, 10)
+        assert [a.id for a in page.items] == [a.id for a in expected.items]
+
+
+def test_paginate_sends_two_statements_however_long_the_list(app, count_queries):
+    from crm.models import Activity
+    from crm.services.paging import paginate
+
+    query = select(Activity).order_by(Activity.start_date.desc(), Activity.id.desc())
+    with count_queries() as empty:
+        paginate(query, 1, 5, count_limit=10)
+    _activities(40)
+    with count_queries() as long:
+        paginate(query, 1, 5, count_limit=10)
+    with count_queries() as far:
+        paginate(query, 6, 5, count_limit=10)
+    assert empty.count == long.count == far.count == 2
+
+
+def test_a_long_activity_list_says_more_than_instead_of_counting(app, users, login_as, monkeypatch):
+    from crm.services import paging
+    from crm.views.activities import PER_PAGE
+
+    monkeypatch.setattr(paging, "COUNT_LIMIT", PER_PAGE)
+    _activities(PER_PAGE + 1)
+    html = login_as(users["admin"]).get("/aktiviteter/").get_data(as_text=True)
+    assert f"Mere end {PER_PAGE} aktiviteter" in html
+    assert f"Side 1 · mere end {PER_PAGE} aktiviteter" in html
+    assert 'rel="next"' in html
+    last = login_as(users["admin"]).get("/aktiviteter/?page=2").get_data(as_text=True)
+    assert 'rel="prev"' in last and 'rel="next"' not in last

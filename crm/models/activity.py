@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Optional
 
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import JSON, Column, ForeignKey, Index, Numeric, String, Table, Text
+from sqlalchemy import DDL, JSON, Column, Date, ForeignKey, Index, Numeric, String, Table, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -62,8 +62,68 @@ activity_municipality = Table(
     "activity_municipality",
     db.metadata,
     Column("activity_id", ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True),
-    Column("municipality_code", ForeignKey("municipality.code"), primary_key=True, index=True),
+    Column("municipality_code", ForeignKey("municipality.code"), primary_key=True),
+    # The activity's start date, copied by the database (LINK_START_DATE_TRIGGERS) so that a
+    # municipality's activities are read newest first from the index below, which starts with the
+    # municipality, instead of walking every activity by date. Never written by the application.
+    Column("start_date", Date),
+    Index("ix_activity_municipality_code_start", "municipality_code", "start_date", "activity_id"),
 )
+
+# Keep ``activity_municipality.start_date`` equal to its activity's start date in the same
+# transaction, whatever writes: the ORM's secondary inserts, the imports, the demo loader's bulk
+# Core inserts, a bulk ``UPDATE activity`` or hand-written SQL. Triggers rather than ORM events:
+# an event sees only ORM flushes and would miss Core inserts and bulk updates. On PostgreSQL a
+# BEFORE trigger fills the row as it is written; SQLite has no BEFORE that may change NEW, so an
+# AFTER trigger corrects it in the same statement. A direct write to the link's date is put back.
+# The migration bcf322cec0c7 creates the same triggers (that SQL is frozen there on purpose).
+LINK_START_DATE_TRIGGERS = {
+    "postgresql": (
+        """CREATE OR REPLACE FUNCTION activity_municipality_start_date() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            SELECT a.start_date INTO NEW.start_date FROM activity a WHERE a.id = NEW.activity_id;
+            RETURN NEW;
+        END $$""",
+        """CREATE TRIGGER tr_activity_municipality_start_date
+        BEFORE INSERT OR UPDATE OF activity_id, start_date ON activity_municipality
+        FOR EACH ROW EXECUTE FUNCTION activity_municipality_start_date()""",
+        """CREATE OR REPLACE FUNCTION activity_start_date_to_links() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE activity_municipality SET start_date = NEW.start_date WHERE activity_id = NEW.id;
+            RETURN NULL;
+        END $$""",
+        """CREATE TRIGGER tr_activity_start_date_to_links
+        AFTER UPDATE OF start_date ON activity
+        FOR EACH ROW WHEN (OLD.start_date IS DISTINCT FROM NEW.start_date)
+        EXECUTE FUNCTION activity_start_date_to_links()""",
+    ),
+    "sqlite": (
+        """CREATE TRIGGER tr_activity_municipality_start_date
+        AFTER INSERT ON activity_municipality FOR EACH ROW
+        BEGIN
+            UPDATE activity_municipality SET start_date = (SELECT start_date FROM activity WHERE id = NEW.activity_id)
+            WHERE activity_id = NEW.activity_id AND municipality_code = NEW.municipality_code;
+        END""",
+        """CREATE TRIGGER tr_activity_municipality_start_date_update
+        AFTER UPDATE OF activity_id, start_date ON activity_municipality FOR EACH ROW
+        WHEN NEW.start_date IS NOT (SELECT start_date FROM activity WHERE id = NEW.activity_id)
+        BEGIN
+            UPDATE activity_municipality SET start_date = (SELECT start_date FROM activity WHERE id = NEW.activity_id)
+            WHERE activity_id = NEW.activity_id AND municipality_code = NEW.municipality_code;
+        END""",
+        """CREATE TRIGGER tr_activity_start_date_to_links
+        AFTER UPDATE OF start_date ON activity FOR EACH ROW
+        WHEN NEW.start_date IS NOT OLD.start_date
+        BEGIN
+            UPDATE activity_municipality SET start_date = NEW.start_date WHERE activity_id = NEW.id;
+        END""",
+    ),
+}
+for _dialect, _statements in LINK_START_DATE_TRIGGERS.items():
+    for _statement in _statements:  # tests' create_all; the app's schema comes from the migrations
+        event.listen(activity_municipality, "after_create", DDL(_statement).execute_if(dialect=_dialect))
 activity_centre = Table(
     "activity_centre",
     db.metadata,
@@ -85,7 +145,10 @@ class Activity(VersionedMixin, db.Model):
         # PostgreSQL cannot skip-scan the index above: this one gives it the same counts, and the
         # dashboard's latest activities (ids by date), as index-only scans of a date range.
         # SQLite keeps using the ones above and ix_activity_start_date.
-        Index("ix_activity_start_region_type_id", "start_date", "region_code", "type", "id"),
+        # On PostgreSQL it also carries participants and hours (INCLUDE), so the status report's
+        # counts and sums per type and region over a half-year are an index-only scan too.
+        Index("ix_activity_start_region_type_id", "start_date", "region_code", "type", "id",
+              postgresql_include=["participants", "hours"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -285,9 +285,6 @@ def activity_rows(counts: dict, regions: list[tuple[Optional[int], str]], tracks
     return rows + [ActivityRow(ALL_REGIONS, total_name, totals)]
 
 
-QUIET_SAMPLE = 500  # how many of the latest activities gone_quiet reads first (see there)
-
-
 def gone_quiet(today: date, region_code: int | None = None, months: int = 6) -> list[tuple[Municipality, date | None]]:
     """Municipalities with no logged contact in the last ``months`` months, with their last contact.
 
@@ -300,36 +297,25 @@ def gone_quiet(today: date, region_code: int | None = None, months: int = 6) -> 
     rows = []
     for municipality, *dates in db.session.execute(_gone_quiet_query(region_code is not None), params):
         known = [_as_date(value) for value in dates if value is not None]
-        last = max(known) if known else None
-        if last is None or last < cutoff:  # drops those with a recent activity not in the sample
-            rows.append((municipality, last))
+        rows.append((municipality, max(known) if known else None))
     return sorted(rows, key=lambda row: (row[1] is not None, row[1] or date.min, row[0].name))
 
 
 @cache
 def _gone_quiet_query(one_region: bool):
-    """The municipalities that may have gone quiet since :cutoff, with their last contacts up to
-    :today (and only those of :region_code if ``one_region``). Built once per process.
+    """The municipalities quiet since :cutoff, with their last contacts up to :today (and only
+    those of :region_code if ``one_region``). Built once per process.
 
-    Its cost does not grow with the number of activities. The latest few hundred activities of the
-    period (``QUIET_SAMPLE``) already name nearly every active municipality; recent notes and
-    stage changes are looked up per municipality through their (municipality, date) indexes. Only
-    the municipalities left over get their last contacts looked up, the last activity through
-    their own links; ``gone_quiet`` drops the few with a recent activity after all (too rare to be
-    among the latest). Checking every activity of the period instead cost time in proportion to
-    the activities logged.
+    Its cost does not grow with the number of activities: per municipality, a recent activity,
+    note or stage change and the last of each are single seeks in (municipality, date) indexes;
+    for activities that is the link's copy of the start date (kept by the database).
     """
     today, cutoff = bindparam("today", type_=Date), bindparam("cutoff", type_=Date)
-    latest = (
-        select(Activity.id).where(Activity.start_date.between(cutoff, today))
-        .order_by(Activity.start_date.desc()).limit(QUIET_SAMPLE).subquery()
-    )
-    sampled = (select(activity_municipality.c.municipality_code)
-               .join(latest, latest.c.id == activity_municipality.c.activity_id))
+    link = activity_municipality.c
     query = (
         select(Municipality, _last_activity(today), _last_dated(Note.municipality_code, Note.note_date, today),
                _last_dated(StageChange.municipality_code, StageChange.effective_date, today))
-        .where(Municipality.code.not_in(sampled),
+        .where(~_dated_between(link.municipality_code, link.start_date, cutoff, today),
                ~_dated_between(Note.municipality_code, Note.note_date, cutoff, today),
                ~_dated_between(StageChange.municipality_code, StageChange.effective_date, cutoff, today))
         .options(joinedload(Municipality.region))
@@ -338,13 +324,10 @@ def _gone_quiet_query(one_region: bool):
 
 
 def _last_activity(today):
-    """Correlated: the municipality's last linked activity starting on or before ``today``."""
-    return (
-        select(func.max(Activity.start_date))
-        .join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
-        .where(activity_municipality.c.municipality_code == Municipality.code, Activity.start_date <= today)
-        .scalar_subquery()
-    )
+    """Correlated: the municipality's last linked activity starting on or before ``today``: one
+    seek in the link's (municipality, start date) index (the database keeps the link's copy of
+    the date), instead of probing the activity of every link."""
+    return _last_dated(activity_municipality.c.municipality_code, activity_municipality.c.start_date, today)
 
 
 def _last_dated(code_column, date_column, today):

@@ -4,10 +4,20 @@ A list read with ``db.paginate`` is already such a page. A list put together oth
 drill-down counted with its sums, a municipality's timeline merged from several tables) becomes a
 ``Page`` with the same attributes, so ``templates/macros.html``'s ``pagination`` macro renders
 either. A page whose list is not counted (``total`` None) knows only whether another follows.
+
+``paginate`` pages a query without counting all of it: the page's rows and one more (is there a
+next page?), and a count that stops after ``COUNT_LIMIT`` rows, so a long list costs what a page
+shows, not what the whole filter matches ("mere end 1.000" beyond that).
 """
 from dataclasses import dataclass, field
 from math import ceil
 from typing import Iterator, Optional
+
+from sqlalchemy import Select, func, literal_column, select
+
+from crm.extensions import db
+
+COUNT_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -20,6 +30,8 @@ class Page:
     per_page: int = 1
     total: Optional[int] = None
     more: bool = False
+    # When not counted: the list is known to hold more than this many items (None: unknown).
+    more_than: Optional[int] = None
 
     @property
     def pages(self) -> Optional[int]:
@@ -57,3 +69,20 @@ class Page:
                 yield None
             yield number
             previous = number
+
+
+def paginate(query: Select, page: int, per_page: int, *, count_limit: Optional[int] = None) -> Page:
+    """Page ``page`` (from 1; below 1 means 1) of ``query`` (ordered, with its loader options) in
+    two statements whatever the list's length: the page's rows plus one, and a count of at most
+    ``count_limit`` + 1 rows. ``total`` is exact up to ``count_limit``; beyond it the page is
+    uncounted (``total`` None, ``more_than`` = ``count_limit``) and links only to its neighbours.
+    A page past the end is empty, as ``db.paginate(..., error_out=False)``."""
+    page = max(1, page)
+    count_limit = COUNT_LIMIT if count_limit is None else count_limit
+    rows = list(db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    capped = (query.with_only_columns(literal_column("1"), maintain_column_froms=True)
+              .order_by(None).limit(count_limit + 1).subquery())
+    counted = db.session.scalar(select(func.count()).select_from(capped)) or 0
+    if counted > count_limit:
+        return Page(rows[:per_page], page, per_page, None, more=len(rows) > per_page, more_than=count_limit)
+    return Page(rows[:per_page], page, per_page, counted)

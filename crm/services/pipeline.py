@@ -337,11 +337,14 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
         .where(plan_municipality.c.municipality_code == municipality_code)
     )
     items += [TimelineItem(p.signed_date or p.valid_from or _date_of(p.updated_at), "plan", p) for p in plans]
+    # Ordered by the link row's copy of the start date: read newest first from the index
+    # (municipality_code, start_date, activity_id), only as far as this page reaches.
+    link = activity_municipality.c
     activities = db.session.scalars(
         select(Activity)
-        .join(activity_municipality, activity_municipality.c.activity_id == Activity.id)
-        .where(activity_municipality.c.municipality_code == municipality_code)
-        .order_by(Activity.start_date.desc(), Activity.id.desc())
+        .join(activity_municipality, link.activity_id == Activity.id)
+        .where(link.municipality_code == municipality_code)
+        .order_by(link.start_date.desc(), link.activity_id.desc())
         .limit(reach)
     )
     items += [TimelineItem(a.start_date, "activity", a) for a in activities]

@@ -26,6 +26,7 @@ from crm.services.permissions import writable_region_codes
 from crm.views.access import read_required, write_required
 from crm.services import activities as service
 from crm.services.export import EXPORT_FORMATS
+from crm.services.paging import paginate
 from crm.views.files import table_response
 from crm.views.helpers import own_region_default
 
@@ -152,7 +153,7 @@ def index():
         rows = service.export_rows(db.session.scalars(query).all())
         return table_response(fmt, "aktiviteter", service.export_header(), rows)
     query = service.filtered_query(filters, service.list_options())
-    page = db.paginate(query, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
+    page = paginate(query, request.args.get("page", 1, type=int), PER_PAGE)
     return render_template(
         "activities/index.html",
         page=page,
