@@ -9,6 +9,7 @@ from crm.extensions import db
 from crm.models.mixins import utcnow
 
 if TYPE_CHECKING:
+    from crm.models.region import Region
     from crm.models.user import User
 
 
@@ -62,6 +63,14 @@ class PeriodReopening(db.Model):
     submission: Mapped[ReportSubmission] = relationship()
     opened_by: Mapped[Optional["User"]] = relationship(foreign_keys=[opened_by_id])
     relocked_by: Mapped[Optional["User"]] = relationship(foreign_keys=[relocked_by_id])
+    region: Mapped[Optional["Region"]] = relationship()
+
+    @property
+    def region_label(self) -> str:
+        """The region's name, or the national activities'."""
+        from crm.i18n import gettext as _
+
+        return self.region.name if self.region is not None else _("Landsdækkende aktiviteter")
 
     @property
     def is_open(self) -> bool:
