@@ -470,7 +470,8 @@ def test_reopen_needs_a_reason_and_the_page_tells_the_whole_story(app, users, lo
     page = admin.get(url).get_data(as_text=True)
     assert "STAR bad om rettelse" in page and "Region Hovedstaden" in page
     assert "Tallene er genåbnet 1 gang" in page
-    assert "1 ændring, mens perioden var åben" in page and "Glemt møde" in page
+    # The activity and its municipality link: two entries of the log, both shown.
+    assert "2 ændringer, mens perioden var åben" in page and "Glemt møde" in page
     assert "Sjællandsk møde" not in page
     assert "Åben" in page
 
