@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from crm.services.permissions import can_change_activity, can_define_instruments, can_write_region
 from crm.services.importing import format_change_value
+from crm.services.period_locks import load_locks
 
 
 
@@ -35,6 +36,16 @@ def activity_type_label(code: Optional[str]) -> str:
     return str(ACTIVITY_TYPES.get(code or "", (code or "", None))[0])
 
 
+def period_lock(region_code: Optional[int], day) -> Any:
+    """The submission locking a record of ``region_code`` dated ``day`` (None: not locked); the lock
+    state is read once per request (crm.services.period_locks)."""
+    from flask import g
+
+    if "period_locks" not in g:
+        g.period_locks = load_locks()
+    return g.period_locks.lock_for(region_code, day)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "dkdate")
     app.add_template_filter(format_change_value, "change_value")
@@ -52,6 +63,7 @@ def init_app(app: Flask) -> None:
                             "can_write_region")
     app.add_template_global(lambda activity: can_change_activity(activity, user=current_user), "can_change_activity")
     app.add_template_global(lambda: can_define_instruments(current_user), "can_define_instruments")
+    app.add_template_global(period_lock, "period_lock")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
     app.add_template_global(TRACKS, "TRACKS")

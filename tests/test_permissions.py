@@ -56,7 +56,19 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.commit()
     anchoring_item = db.session.scalar(select(AnchoringItem).where(AnchoringItem.code == "health_cluster"))
     version = review.instrument_version
+    from crm.models import PeriodReopening, ReportSubmission
+
+    submission = ReportSubmission(period_start=date(2025, 1, 1), period_end=date(2025, 6, 30), figures={},
+                                  csv_data=b"", xlsx_data=b"")
+    db.session.add(submission)
+    db.session.flush()
+    reopening = PeriodReopening(submission_id=submission.id, period_start=submission.period_start,
+                                period_end=submission.period_end, region_code=REGION_B, reason="Rettelse")
+    db.session.add(reopening)
+    db.session.commit()
     values = {
+        "submission_id": submission.id,
+        "reopening_id": reopening.id,
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,

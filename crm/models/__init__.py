@@ -71,7 +71,7 @@ from crm.models.stage import (  # noqa: F401
     StageChange,
 )
 from crm.models.user import ROLES, User  # noqa: F401
-from crm.models.report import ReportSubmission  # noqa: F401
+from crm.models.report import PeriodReopening, ReportSubmission  # noqa: F401
 from crm.models.task import TASK_DONE, TASK_OPEN, Task  # noqa: F401
 from crm.models.messaging import JobRun, OutboxAttachment, OutboxMessage  # noqa: F401
 from crm.models.signin import SignInThrottle  # noqa: F401

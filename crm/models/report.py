@@ -9,6 +9,7 @@ from crm.extensions import db
 from crm.models.mixins import utcnow
 
 if TYPE_CHECKING:
+    from crm.models.region import Region
     from crm.models.user import User
 
 
@@ -37,3 +38,45 @@ class ReportSubmission(db.Model):
     def __repr__(self) -> str:
         """For logs and the shell."""
         return f"<ReportSubmission {self.period_start}–{self.period_end} at {self.submitted_at}>"
+
+
+class PeriodReopening(db.Model):
+    """An administrator's opening of a submitted period's lock for one region (``region_code``
+    None: the national activities, which have no region), with the required reason; re-locked
+    later (``relocked_at``). While open (``relocked_at`` None), that region's records dated in the
+    period may be changed again; the audit log keeps every change. Submitting the period again
+    re-locks it. ``submission`` is the submission the lock was opened from (its page shows it)."""
+
+    __table_args__ = (Index("ix_period_reopening_period", "period_start", "period_end", "region_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("report_submission.id"), index=True)
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    region_code: Mapped[Optional[int]] = mapped_column(ForeignKey("region.code"))
+    reason: Mapped[str] = mapped_column(Text)
+    opened_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    relocked_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user.id"))
+    relocked_at: Mapped[Optional[datetime]]
+
+    submission: Mapped[ReportSubmission] = relationship()
+    opened_by: Mapped[Optional["User"]] = relationship(foreign_keys=[opened_by_id])
+    relocked_by: Mapped[Optional["User"]] = relationship(foreign_keys=[relocked_by_id])
+    region: Mapped[Optional["Region"]] = relationship()
+
+    @property
+    def region_label(self) -> str:
+        """The region's name, or the national activities'."""
+        from crm.i18n import gettext as _
+
+        return self.region.name if self.region is not None else _("Landsdækkende aktiviteter")
+
+    @property
+    def is_open(self) -> bool:
+        """True until an administrator re-locks it (or the period is submitted again)."""
+        return self.relocked_at is None
+
+    def __repr__(self) -> str:
+        """For logs and the shell."""
+        return f"<PeriodReopening {self.region_code} {self.period_start}–{self.period_end} open={self.is_open}>"

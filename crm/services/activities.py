@@ -28,7 +28,7 @@ from crm.models import (
     activity_municipality,
     types_in_track,
 )
-from crm.services import auto_notes
+from crm.services import auto_notes, period_locks
 from crm.services.export import csv_text
 from crm.services.importing import (
     Change,
@@ -180,6 +180,9 @@ def save_activity(activity: Optional[Activity], values: Mapping[str, Any], munic
     if errors:  # the form shows them all beside their fields; a caller without one gets the first
         field_name, message = next(iter(errors.items()))
         raise FieldError(message, field_name)
+    period_locks.ensure_change_allowed(
+        period_locks.activity_place(activity) if activity is not None else None,
+        (values.get("region_code"), values.get("start_date")), actor=actor, field_name="start_date")
     if activity is None:
         activity = Activity(created_by_id=getattr(actor, "id", None))
         db.session.add(activity)
@@ -207,6 +210,7 @@ def delete_activity(activity: Activity, *, actor) -> None:
     """Delete an activity as ``actor`` (its municipality/centre links go with it); commits.
     ``Forbidden`` unless the actor may change it."""
     ensure_can_change(activity, actor=actor)
+    period_locks.ensure_unlocked(*period_locks.activity_place(activity), actor=actor, field_name="start_date")
     db.session.delete(activity)
     db.session.commit()
 
@@ -490,6 +494,11 @@ class ActivityImporter(Importer):
         if errors:
             return None, errors
         return ActivityRow(start, kind, title, region, tuple(codes), participants, hours, note), errors
+
+    def lock_place(self, parsed: ActivityRow) -> tuple[Optional[int], date, str]:
+        """An activity is locked by its region (national: none) and its start date; a changed row
+        keeps both (they are part of its identity), so its old and new place are the same."""
+        return parsed.region_code, parsed.start_date, "date"
 
     def row_key(self, parsed: ActivityRow) -> Hashable:
         """The activity's identity and its figures: the same row again is 'already present'."""

@@ -56,6 +56,7 @@ ENTITY_LABELS = {
     "outbox_attachment": _l("Vedhæftet fil"),
     "outbox_message": _l("E-mail"),
     "outcome_quarter": _l("Kvartalstal"),
+    "period_reopening": _l("Genåbning af indsendt periode"),
     "psychiatric_centre": _l("Psykiatrisk enhed"),
     "region": _l("Region"),
     "region_grant": _l("Tilskud"),
@@ -69,6 +70,11 @@ ENTITY_LABELS = {
 
 # Column or collection name -> label, the same in every table (a name not listed shows itself).
 FIELD_LABELS = {
+    "opened_at": _l("Genåbnet"),
+    "opened_by_id": _l("Genåbnet af"),
+    "relocked_at": _l("Låst igen"),
+    "relocked_by_id": _l("Låst igen af"),
+    "submission_id": _l("Indsendelse"),
     "blocked_until": _l("Spærret til"),
     "csv_data": _l("CSV-fil"),
     "data": _l("Indhold"),
@@ -309,6 +315,7 @@ LINKS = {
     "outbox_message": ("jobs.message", "message_id", "id"),
     "psychiatric_centre": ("admin.centre_edit", "centre_id", "id"),
     "report_submission": ("reports.submission_detail", "submission_id", "id"),
+    "period_reopening": ("reports.submission_detail", "submission_id", "submission_id"),
     "user": ("admin.user_edit", "user_id", "id"),
     "material": ("materials.detail", "material_id", "id"),
     "material_version": ("materials.detail", "material_id", "material_id"),

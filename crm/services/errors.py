@@ -27,3 +27,10 @@ class Conflict(FieldError):
 
 class Forbidden(PermissionError):
     """The acting user may not do this (the region rule, or a role): nothing was written."""
+
+
+class Locked(FieldError):
+    """The record is dated in a period already submitted to STAR, and the period is not reopened
+    for its region: nothing was written. The message names the submission (period, when, by
+    whom) and who can unlock it. It belongs beside the form's date field (``field``); where no
+    form shows it (a delete button, the board), the web side answers 409 with the message."""

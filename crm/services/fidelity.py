@@ -34,6 +34,7 @@ from crm.extensions import db
 from crm.models import (FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
                         FidelityRating, FidelityReview, Instrument, InstrumentBand, InstrumentItem,
                         InstrumentVersion, Municipality)
+from crm.services import period_locks
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
@@ -327,9 +328,16 @@ def save_review(review: Optional[FidelityReview], municipality_code: int, values
     """
     if review is not None:
         ensure_can_change(review, actor=actor)
+        municipality = review.municipality
+    else:
+        municipality = db.session.get(Municipality, municipality_code)
+        ensure_can_review(municipality, actor=actor)
+    period_locks.ensure_change_allowed(
+        period_locks.review_place(review) if review is not None else None,
+        (municipality.region_code, values.get("review_date")), actor=actor, field_name="review_date")
+    if review is not None:
         ensure_version(review, version)
     else:
-        ensure_can_review(db.session.get(Municipality, municipality_code), actor=actor)
         instrument_version_id = instrument_version_id or ips25_version_id()
         chosen = db.session.get(InstrumentVersion, instrument_version_id) if instrument_version_id else None
         if chosen is None or chosen.state != VERSION_ACTIVE:
@@ -404,6 +412,7 @@ def delete_review(review: FidelityReview, *, actor) -> None:
     """Delete a review and its ratings through the ORM (so the audit keeps a copy) as ``actor``;
     commits. ``Forbidden`` unless its municipality lies in a region the actor may write."""
     ensure_can_change(review, actor=actor)
+    period_locks.ensure_unlocked(*period_locks.review_place(review), actor=actor, field_name="review_date")
     db.session.delete(review)
     db.session.commit()
 

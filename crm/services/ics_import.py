@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm.extensions import db
 from crm.models import ACTIVITY_TYPE_CODES, Activity, Municipality
-from crm.services import auto_notes
+from crm.services import auto_notes, period_locks
 from crm.services.locking import mark_updated
 from crm.services.permissions import ensure_can_write
 from crm.services.reference import municipality_name_lookup
@@ -85,6 +85,7 @@ class Proposal:
     type: str
     municipality_codes: list[int] = field(default_factory=list)
     already_imported: bool = False
+    locked: Optional[str] = None  # why a submitted period refuses it (``mark_locked``)
 
 
 # --- Guessing from the text ------------------------------------------------------------------
@@ -359,6 +360,15 @@ def _mark_imported(proposals: Sequence[Proposal]) -> None:
 # --- Creating the activities -----------------------------------------------------------------
 
 
+def mark_locked(proposals: Sequence[Proposal], region_code: Optional[int], locks=None) -> None:
+    """Note on each proposal dated in a submitted, locked period of ``region_code`` why it cannot be
+    created (the lock state is read once)."""
+    locks = locks or period_locks.load_locks()
+    for proposal in proposals:
+        lock = locks.lock_for(region_code, proposal.start_date)
+        proposal.locked = lock.message() if lock is not None else None
+
+
 def _note(proposal: Proposal) -> Optional[str]:
     """The activity's note: the event's own description (the import mark is an automatic note)."""
     return proposal.description or None
@@ -378,12 +388,14 @@ def create_activities(proposals: Iterable[Proposal], region_code: Optional[int],
     commits once. ``Forbidden`` unless ``actor`` may write the region (every activity has it).
 
     ``types`` maps a proposal key to the type the user chose. Returns the created activities
-    and how many were skipped as already imported (including repeats within the file).
+    and how many were skipped as already imported (including repeats within the file). A proposal
+    dated in a submitted, locked period is not created: its ``locked`` says why.
     """
     ensure_can_write(region_code, user=actor)
     types = types or {}
     proposals = list(proposals)
     _mark_imported(proposals)
+    mark_locked(proposals, region_code)
     codes = {code for p in proposals for code in p.municipality_codes}
     municipalities = {m.code: m for m in db.session.scalars(
         select(Municipality).where(Municipality.code.in_(sorted(codes))))} if codes else {}
@@ -393,6 +405,8 @@ def create_activities(proposals: Iterable[Proposal], region_code: Optional[int],
     for proposal in proposals:
         if proposal.already_imported or proposal.key in seen:
             skipped += 1
+            continue
+        if proposal.locked:
             continue
         seen.add(proposal.key)
         chosen = types.get(proposal.key)

@@ -536,6 +536,20 @@ class Importer:
         """Write a changed row's figures onto the stored record; do not commit."""
         raise NotImplementedError
 
+    def lock_place(self, parsed: Any) -> Optional[tuple[Optional[int], date, str]]:
+        """(region, date, column) of a row's record when a submitted period can lock it (see
+        ``crm.services.period_locks``); None (the default) for records no submission locks."""
+        return None
+
+    @property
+    def locks(self):
+        """The submitted periods' lock state, read once per import (one query)."""
+        if getattr(self, "_locks", None) is None:
+            from crm.services.period_locks import load_locks
+
+            self._locks = load_locks()
+        return self._locks
+
     def may_write_region(self, region_code: Optional[int]) -> bool:
         """The region rule for an imported row (a new record: national rows are allowed)."""
         if self.actor is None:
@@ -711,6 +725,7 @@ def check_table(importer: Importer, table: Table, result: Optional[ImportResult]
         result.rows.append(ParsedRow(line_no, parsed, importer.row_key(parsed), importer.slot_key(parsed)))
     # Against the database first: a clash with a stored record is the more useful message.
     _mark_existing(importer, result)
+    _mark_locked(importer, result)
     _mark_duplicates_in_file(result)
     # Report row by row, each row's problems in the file's column order.
     order = {column: index for index, column in enumerate(importer.columns)}
@@ -753,6 +768,21 @@ def _mark_existing(importer: Importer, result: ImportResult) -> None:
             row.status = "error"
             column, message = importer.conflict_message(row.parsed, existing[row.slot])
             result.errors.append(RowError(row.line, column, message))
+
+
+def _mark_locked(importer: Importer, result: ImportResult) -> None:
+    """A row that would create or change a record dated in a submitted, locked period is an error
+    (the lock state is read once for the whole file)."""
+    for row in result.rows:
+        if row.status not in ("new", "changed"):
+            continue
+        place = importer.lock_place(row.parsed)
+        if place is None:
+            continue
+        lock = importer.locks.lock_for(place[0], place[1])
+        if lock is not None:
+            row.status = "error"
+            result.errors.append(RowError(row.line, place[2], lock.message()))
 
 
 def report_lines(result: ImportResult) -> list[str]:

@@ -46,6 +46,18 @@ def ensure_can_maintain_anchoring_items(user) -> None:
         raise Forbidden()
 
 
+def can_reopen_periods(user=None) -> bool:
+    """May ``user`` open (and re-lock) a submitted period's lock? Administrators only; they are
+    locked out of a submitted period like everyone else until they reopen it."""
+    return bool(user and user.is_authenticated and user.role == ROLE_ADMIN)
+
+
+def ensure_can_reopen_periods(user=None) -> None:
+    """Raise ``Forbidden`` unless ``user`` may reopen submitted periods (``can_reopen_periods``)."""
+    if not can_reopen_periods(user):
+        raise Forbidden()
+
+
 def submitted_region(region_code: Optional[int], *, actor) -> int:
     """The region a form submitted for a record, checked by a service before it writes: ``Forbidden``
     unless ``actor`` may write it (the form offers only those, so only a forged request sends

@@ -14,7 +14,7 @@ from crm.extensions import db
 from crm.i18n import gettext as _
 from crm.models import (COVERED_STAGES, STAGE_CODES, STAGES, Activity, CooperationPlan, FidelityReview,
                         Municipality, Note, StageChange, activity_municipality, plan_municipality)
-from crm.services import auto_notes
+from crm.services import auto_notes, period_locks
 from crm.services.errors import Conflict, FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.numbers import FormWarning
@@ -41,7 +41,7 @@ def backward_move_warnings(municipality_code: int, stage: str, effective_date: d
 
 def record_stage_change(
     municipality_code: int, stage: str, effective_date: date, note: Optional[str] = None, user=None,
-    note_kind: Optional[str] = None, note_params: Optional[dict] = None,
+    note_kind: Optional[str] = None, note_params: Optional[dict] = None, locks=None,
 ) -> StageChange:
     """Add a dated stage change (may be backdated). Refuses an unknown stage or a second entry
     for the same municipality and date (``FieldError``). ``note_kind``/``note_params``: an
@@ -49,8 +49,11 @@ def record_stage_change(
     the page's action is ``add_stage_change``)."""
     if stage not in STAGE_CODES:
         raise FieldError(_("Ukendt fase: %(stage)s", stage=stage), "stage")
-    if db.session.get(Municipality, municipality_code) is None:
+    municipality = db.session.get(Municipality, municipality_code)
+    if municipality is None:
         raise FieldError(_("Ukendt kommunekode: %(code)s", code=municipality_code))
+    period_locks.ensure_unlocked(municipality.region_code, effective_date, actor=user, field_name="effective_date",
+                                 locks=locks)
     clash = db.session.scalar(
         select(StageChange).where(
             StageChange.municipality_code == municipality_code, StageChange.effective_date == effective_date
@@ -98,8 +101,11 @@ def correct_stage_change(
     change: StageChange, stage: str, effective_date: date, note: Optional[str] = None, user=None
 ) -> StageChange:
     """Correct a wrongly recorded entry (stage, date or note). The audit log keeps the old values;
-    the same rules as for a new entry apply (``FieldError``). The caller commits, where the
-    database checks the version."""
+    the same rules as for a new entry apply (``FieldError``; ``Locked`` when the old or the new date
+    lies in a submitted period). The caller commits, where the database checks the version."""
+    period_locks.ensure_change_allowed(period_locks.stage_change_place(change),
+                                       (change.municipality.region_code, effective_date), actor=user,
+                                       field_name="effective_date")
     _check_stage_and_date(change.municipality_code, stage, effective_date, ignore_id=change.id)
     change.stage = stage
     change.effective_date = effective_date
@@ -152,10 +158,12 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
     codes = [m.code for m in plan.municipalities]
     on_date = {code: stage_on(code, signed) for code in codes}
     later = _first_change_after(codes, signed)
+    locks = period_locks.load_locks()
     outcomes = []
     for municipality in plan.municipalities:
         code, name = municipality.code, municipality.name
         current = on_date[code]
+        lock = locks.lock_for(municipality.region_code, signed)
         if current.stage in COVERED_STAGES:
             outcomes.append(PlanStageOutcome(code, name, False, _(
                 "%(name)s stod allerede som »%(stage)s« den %(date)s; fasen er uændret.",
@@ -171,10 +179,14 @@ def apply_signed_plan(plan, user=None) -> list[PlanStageOutcome]:
                 "%(name)s er ikke flyttet: den %(date)s er der allerede registreret »%(stage)s«. "
                 "Ret posten på kommunens side, hvis planen skal gælde fra den dag.",
                 name=name, stage=_stage_label(current.stage), date=_dk(signed))))
+        elif lock is not None:
+            outcomes.append(PlanStageOutcome(code, name, False, _(
+                "%(name)s er ikke flyttet til »%(stage)s«: %(reason)s",
+                name=name, stage=_stage_label("plan_signed"), reason=lock.message())))
         else:
             # The note is stored as a code, put into words in the reader's language.
             record_stage_change(code, "plan_signed", signed, None, user, note_kind=auto_notes.PLAN_SIGNED,
-                                note_params={"title": plan.title, "plan_id": plan.id})
+                                note_params={"title": plan.title, "plan_id": plan.id}, locks=locks)
             outcomes.append(PlanStageOutcome(code, name, True, _(
                 "%(name)s er flyttet til »%(stage)s« pr. %(date)s.",
                 name=name, stage=_stage_label("plan_signed"), date=_dk(signed))))
@@ -393,6 +405,9 @@ def save_stage_correction(change: StageChange, stage: str, effective_date: date,
     ``version`` (the one the user's form was shown with). Raises ``Forbidden``, ``FieldError`` or
     ``Conflict`` before anything is written. Commits."""
     ensure_can_change(change.municipality, actor=actor)
+    period_locks.ensure_change_allowed(period_locks.stage_change_place(change),
+                                       (change.municipality.region_code, effective_date), actor=actor,
+                                       field_name="effective_date")
     _check_stage_and_date(change.municipality_code, stage, effective_date, ignore_id=change.id)
     ensure_version(change, version)
     correct_stage_change(change, stage, effective_date, note, actor)
@@ -404,6 +419,7 @@ def remove_stage_change(change: StageChange, version=None, *, actor) -> None:
     """Delete a wrong stage change as ``actor`` (the audit log keeps a copy), unless someone else
     saved it since ``version``. Raises ``Forbidden`` or ``Conflict``. Commits."""
     ensure_can_change(change.municipality, actor=actor)
+    period_locks.ensure_unlocked(*period_locks.stage_change_place(change), actor=actor, field_name="effective_date")
     ensure_version(change, version)
     delete_stage_change(change)
     commit_versioned(change)

@@ -23,7 +23,7 @@ from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, MATERIAL_KINDS, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Material, Municipality, Region, ReportSubmission, StageChange, material_region)
 from crm.services.export import XlsxBook, csv_bytes
-from crm.services import measurement_coverage
+from crm.services import measurement_coverage, period_locks
 from crm.services.paging import Page
 from crm.services.stages import Day, became_covered, stage_select
 
@@ -802,7 +802,8 @@ def report_filename(report: StatusReport, fmt: str) -> str:
 
 def submit_report(start: date, end: date, note: Optional[str] = None, *, actor) -> ReportSubmission:
     """Freeze today's figures and files for the period as sent to STAR, submitted by ``actor``
-    (None: a script); commits."""
+    (None: a script); commits. From then on the records dated in the period are locked
+    (``crm.services.period_locks``); any reopening of the period is locked again."""
     report = status_report(start, end)
     submission = ReportSubmission(
         period_start=start,
@@ -814,6 +815,7 @@ def submit_report(start: date, end: date, note: Optional[str] = None, *, actor) 
         submitted_by_id=getattr(actor, "id", None),
     )
     db.session.add(submission)
+    period_locks.relock_on_submit(start, end, actor=actor)  # submitting again locks the period again
     db.session.commit()
     return submission
 

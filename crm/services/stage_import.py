@@ -96,4 +96,9 @@ class StageImporter(Importer):
     def create(self, parsed: StageRow) -> None:
         """Record the change through the pipeline service (it flushes; the framework commits, and
         refuses the whole import on a broken rule, a ``FieldError``, which is a ``ValueError``)."""
-        record_stage_change(parsed.municipality_code, parsed.stage, parsed.effective_date, parsed.note, self.actor)
+        record_stage_change(parsed.municipality_code, parsed.stage, parsed.effective_date, parsed.note, self.actor,
+                            locks=self.locks)
+
+    def lock_place(self, parsed: StageRow) -> tuple[Optional[int], date, str]:
+        """A stage change is locked by its municipality's region and its date."""
+        return self.municipalities.region_of[parsed.municipality_code], parsed.effective_date, "date"

@@ -6,6 +6,7 @@ from typing import Optional
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from crm.clock import local_today
+from crm.formatting import format_date
 from crm.i18n import gettext as _
 from crm.i18n import ngettext
 from crm.i18n import lazy_gettext as _l
@@ -193,6 +194,7 @@ def import_upload():
             form.file.errors.append(str(error))
         else:
             region = _import_region(form.region.data or "")
+            ics_import.mark_locked(proposals, region)
             token = pending_uploads.save(IMPORT_KIND, form.file.data.filename or "", data, actor=current_user)
             return render_template(
                 "calendar/import_preview.html", proposals=proposals, token=token,
@@ -231,4 +233,8 @@ def import_confirm():
                  len(created)),
         ngettext("%(num)s var importeret før.", "%(num)s var importeret før.", skipped),
         _("Ret dem til under Aktiviteter.")]), "success")
+    for proposal in chosen:
+        if proposal.locked:
+            flash(_("»%(title)s« (%(date)s) er ikke oprettet: %(reason)s", title=proposal.title,
+                    date=format_date(proposal.start_date), reason=proposal.locked), "warning")
     return redirect(url_for("activities.index"))

@@ -5,7 +5,7 @@ from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from crm.extensions import db
-from crm.services.errors import Conflict, Forbidden
+from crm.services.errors import Conflict, Forbidden, Locked
 
 bp = Blueprint("errors", __name__)
 
@@ -59,6 +59,14 @@ def forbidden(error: Forbidden):
 @bp.app_errorhandler(Conflict)
 def conflict(error: Conflict):
     """Someone saved first and no form could show it beside a field: 409 with who and when."""
+    db.session.rollback()
+    return _render(409, str(error))
+
+
+@bp.app_errorhandler(Locked)
+def locked(error: Locked):
+    """A submitted period locks the record and no form could show it beside its date field (a
+    delete button, the board): 409 with which submission locks it, since when and who can unlock."""
     db.session.rollback()
     return _render(409, str(error))
 

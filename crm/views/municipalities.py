@@ -16,7 +16,7 @@ from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
 from crm.services import anchoring, pipeline, stages, tasks
-from crm.services.errors import Conflict, FieldError
+from crm.services.errors import Conflict, FieldError, Locked
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
 from crm.formatting import format_date
@@ -148,7 +148,7 @@ def move(code: int):
         return _move_answer(municipality, False, _("Vælg en gyldig fase."), 400)
     try:
         change = pipeline.move_card(municipality, form.stage.data, actor=current_user)
-    except Conflict as error:
+    except (Conflict, Locked) as error:
         return _move_answer(municipality, False, str(error), 409)
     except FieldError as error:
         return _move_answer(municipality, False, str(error), 400)

@@ -13,16 +13,19 @@ from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import Form, HiddenField, SelectField, TextAreaField
-from wtforms.validators import Length, NumberRange, Optional as OptionalValue
+from wtforms import Form, HiddenField, SelectField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional as OptionalValue
 
 from crm import clock
 from crm.extensions import db
 from crm.formatting import half_year_period, last_completed_half, parse_date, period_label
-from crm.views.forms import DanishDateField, DanishNumberField
-from crm.models import ReportSubmission
+from crm.views.forms import DanishDateField, DanishNumberField, EmptyForm, region_choices, show_error
+from crm.models import PeriodReopening, ReportSubmission
 from crm.views.access import admin_required, read_required
+from crm.services import audit_log, period_locks
 from crm.services import report as service
+from crm.services.errors import FieldError
+from crm.services.permissions import can_reopen_periods
 from crm.services.export import CSV_EXCEL
 from crm.views.files import download
 
@@ -196,18 +199,75 @@ def submit():
     return redirect(url_for("reports.submission_detail", submission_id=submission.id))
 
 
+class ReopenForm(FlaskForm):
+    """An administrator opens the submitted period's lock for one region, with a reason."""
+
+    region = SelectField(_l("Region"), validators=[InputRequired()])
+    reason = TextAreaField(_l("Begrundelse"), validators=[InputRequired(), Length(max=2000)],
+                           description=_l("Hvorfor skal tal i en indsendt periode ændres? Gemmes i loggen."))
+    submit = SubmitField(_l("Genåbn perioden for regionen"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.region.choices = [("", _("Vælg region")), *region_choices(),
+                               (period_locks.NATIONAL, _("Landsdækkende aktiviteter (uden region)"))]
+
+
 @bp.route("/indsendelser/<int:submission_id>")
 @read_required
 def submission_detail(submission_id: int):
-    """A submitted report exactly as sent, with where today's count differs."""
+    """A submitted report exactly as sent, with where today's count differs, and its lock:
+    which regions were reopened (when, by whom, why, re-locked when) and what changed meanwhile."""
     submission = db.get_or_404(ReportSubmission, submission_id)
+    return _submission_page(submission, ReopenForm())
+
+
+def _submission_page(submission: ReportSubmission, reopen_form: ReopenForm, status: int = 200):
     frozen = service.submitted_report(submission)
     now = service.status_report(submission.period_start, submission.period_end)
     differences = frozen.differences(now)
+    reopenings = period_locks.reopenings_of(submission)
+    changes = period_locks.changes_while_open(reopenings)
     return render_template("reports/submission.html", submission=submission, report=frozen,
                            differences=differences,
                            changed={(d.metric.key, d.column): d.now for d in differences},
-                           **_table_context())
+                           reopenings=reopenings,
+                           changes_while_open={key: audit_log.describe(entries) for key, entries in changes.items()},
+                           reopen_form=reopen_form, relock_form=EmptyForm(),
+                           can_reopen=can_reopen_periods(current_user),
+                           **_table_context()), status
+
+
+@bp.route("/indsendelser/<int:submission_id>/genaabn", methods=["POST"])
+@admin_required
+def reopen(submission_id: int):
+    """Open the submitted period's lock for one region (administrators; the reason is required)."""
+    submission = db.get_or_404(ReportSubmission, submission_id)
+    form = ReopenForm()
+    if not form.validate_on_submit():
+        return _submission_page(submission, form, 400)
+    try:
+        reopening = period_locks.reopen_period(submission, form.region.data, form.reason.data, actor=current_user)
+    except FieldError as error:
+        return _submission_page(submission, form, show_error(form, error))
+    flash(_("%(period)s er genåbnet for %(region)s. Husk at låse den igen, når rettelserne er lavet.",
+            period=period_label(submission.period_start, submission.period_end),
+            region=reopening.region.name if reopening.region else _("de landsdækkende aktiviteter")), "success")
+    return redirect(url_for("reports.submission_detail", submission_id=submission.id) + "#laas")
+
+
+@bp.route("/indsendelser/<int:submission_id>/genaabninger/<int:reopening_id>/laas", methods=["POST"])
+@admin_required
+def relock(submission_id: int, reopening_id: int):
+    """Lock a reopened period again (administrators)."""
+    submission = db.get_or_404(ReportSubmission, submission_id)
+    reopening = db.get_or_404(PeriodReopening, reopening_id)
+    same_period = (reopening.period_start, reopening.period_end) == (submission.period_start, submission.period_end)
+    if not same_period or not EmptyForm().validate_on_submit():
+        abort(400)
+    period_locks.relock(reopening, actor=current_user)
+    flash(_("Perioden er låst igen."), "success")
+    return redirect(url_for("reports.submission_detail", submission_id=submission_id) + "#laas")
 
 
 @bp.route("/indsendelser/<int:submission_id>.<fmt>")
