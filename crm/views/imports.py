@@ -24,6 +24,7 @@ from crm.views.files import download
 from crm.services.activities import ActivityImporter
 from crm.services import pending_uploads
 from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, Importer, ImportRefused, check_file
+from crm.services.expense_import import ExpenseImporter
 from crm.services.stage_import import StageImporter
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
@@ -49,6 +50,9 @@ KINDS = {
                               "1082", "751", "12", "2,5", ""), "activities.index"),
     "stages": ImportKind(_l("Faseændringer"), StageImporter,
                          ("751", "dialogue", "05-03-2025", "Første møde holdt"), "municipalities.index"),
+    "expenses": ImportKind(_l("Udgifter"), ExpenseImporter,
+                           ("05-03-2025", "courses", "1.234,50", "Forplejning, IPS-kursus for jobkonsulenter",
+                            "2025-0117", "1084", ""), "grants.expenses"),
 }
 
 
