@@ -56,7 +56,14 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.commit()
     anchoring_item = db.session.scalar(select(AnchoringItem).where(AnchoringItem.code == "health_cluster"))
     version = review.instrument_version
+    budget_version = factories.BudgetVersionFactory(region_code=REGION_B)
+    expense = factories.ExpenseFactory(region_code=REGION_B)
     values = {
+        "region_code": REGION_B,
+        "year": 2025,
+        "budget_version_id": budget_version.id,
+        "expense_id": expense.id,
+        "cost_line_id": expense.cost_line_id,
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,
