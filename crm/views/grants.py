@@ -13,7 +13,7 @@ from wtforms.validators import Optional as OptionalValue
 
 from crm.clock import local_today
 from crm.extensions import db
-from crm.formatting import format_date, money_decimal, parse_date
+from crm.formatting import money_decimal, parse_date
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.models import BudgetVersion, CostLine, Expense, Region
@@ -21,8 +21,8 @@ from crm.services import budgets as budget_service
 from crm.services import expenses as expense_service
 from crm.services.errors import Conflict, FieldError
 from crm.services.export import EXPORT_FORMATS
-from crm.services.permissions import (can_maintain_grants, ensure_can_maintain_grants,
-                                      ensure_can_write_region_finances, writable_region_codes)
+from crm.services.permissions import (ensure_can_maintain_grants, ensure_can_write_region_finances,
+                                      writable_region_codes)
 from crm.views.access import admin_required, read_required, write_required
 from crm.views.files import table_response
 from crm.views.forms import (DanishDateField, DanishMoneyField, DanishNumberField, VersionedForm, region_choices,
@@ -481,5 +481,3 @@ def edit_cost_line(cost_line_id: Optional[int] = None):
 def _cost_line_page(form, line, status: int = 200):
     return render_template("grants/cost_line_form.html", form=form, line=line), status
 
-
-__all__ = ["bp", "can_maintain_grants"]
