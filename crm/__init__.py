@@ -32,6 +32,7 @@ BLUEPRINT_MODULES = (
     "crm.views.outcomes",
     "crm.views.evaluation",
     "crm.views.anchoring",
+    "crm.views.grants",
     "crm.views.calendar",
     "crm.views.admin",
     "crm.views.jobs",

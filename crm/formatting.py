@@ -258,3 +258,85 @@ def period_label(start: date, end: date) -> str:
         if (start, end) == half_year_period(start.year, half):
             return _("%(half)s. halvår %(year)s", half=half, year=start.year)
     return f"{format_date(start)}–{format_date(end)}"
+
+
+# --- Money (whole øre) -------------------------------------------------------------------------------
+#
+# Amounts are kept as whole øre (ints) and never pass through a float. A typed amount is read with
+# Decimal-free integer arithmetic: ``1.234,50``, ``1234,50``, ``1234.5``, ``1 234,50``, ``-250`` and
+# ``1,234.50`` (English) all work. Money has at most two decimals, so a single separator followed by
+# exactly three digits can only group thousands (``1.234`` is 1 234 kr.), unlike a count or hours.
+
+MAX_MONEY_ORE = 10**13  # 100 000 000 000 kr.: far beyond any grant, and inside a 64-bit column
+_MONEY_CURRENCY = re.compile(r"^(?:kr\.?|dkk)\s*|\s*(?:kr\.?|dkk)$", re.IGNORECASE)
+_MONEY_CHARS = re.compile(r"[0-9][0-9., \u00a0\u202f]*")
+_GROUPED = re.compile(r"[1-9][0-9]{0,2}(?:[., \u00a0\u202f][0-9]{3})*")
+
+
+def parse_money(text: Optional[str]) -> Optional[int]:
+    """A typed amount of kroner as whole øre (``"1.234,50"`` → 123450); None when empty.
+    A leading (or, as finance systems write it, trailing) minus makes a credit. Raises NumberError."""
+    text = (text or "").strip(_SPACES).translate(_MINUS_SIGNS)
+    text = _MONEY_CURRENCY.sub("", text).strip(_SPACES)
+    if not text:
+        return None
+    sign = 1
+    if text[0] in "+-":
+        sign, text = (-1 if text[0] == "-" else 1), text[1:].strip(_SPACES)
+    elif text.endswith("-"):
+        sign, text = -1, text[:-1].strip(_SPACES)
+    if len(text) > MAX_NUMBER_LENGTH + 10 or not _MONEY_CHARS.fullmatch(text):
+        raise NumberError(_("Skriv et beløb i kroner, fx 1.234,50 eller -250."))
+    whole, decimals = _split_money(text)
+    if len(decimals) > 2:
+        raise NumberError(_("Højst to decimaler (øre), fx 1.234,50."))
+    ore = sign * (int(whole) * 100 + int(decimals.ljust(2, "0") or "0"))
+    if abs(ore) >= MAX_MONEY_ORE:
+        raise NumberError(_("Urimeligt stort beløb."))
+    return ore
+
+
+def _split_money(text: str) -> tuple[str, str]:
+    """(whole digits, decimal digits) of an unsigned amount; NumberError on a malformed one."""
+    marks = [(i, c) for i, c in enumerate(text) if c in ".,"]
+    decimal_at = None
+    kinds = {c for _i, c in marks}
+    if len(kinds) == 2:  # both: the last one is the decimal separator
+        decimal_at = marks[-1][0]
+        if sum(1 for _i, c in marks if c == marks[-1][1]) > 1:
+            raise NumberError(_("Skriv et beløb i kroner, fx 1.234,50 eller -250."))
+    elif len(marks) == 1 and (len(text) - marks[0][0] - 1 != 3 or text.startswith("0")):
+        decimal_at = marks[0][0]  # one mark, not before three digits (or after a lone 0: 0,125)
+    whole, decimals = (text, "") if decimal_at is None else (text[:decimal_at], text[decimal_at + 1:])
+    if not decimals.isdigit() and decimals or (decimal_at is not None and not decimals):
+        raise NumberError(_("Skriv et beløb i kroner, fx 1.234,50 eller -250."))
+    if not whole.isdigit():
+        if not _GROUPED.fullmatch(whole):
+            raise NumberError(_("Skriv et beløb i kroner, fx 1.234,50 eller -250."))
+        whole = re.sub(r"[^0-9]", "", whole)
+    return whole, decimals
+
+
+def format_money(ore: Optional[int]) -> str:
+    """Whole øre as kroner with two decimals in the reader's language: ``1.234,50`` in Danish,
+    ``1,234.50`` in English (exact: integer arithmetic, no float). "" for None."""
+    if ore is None:
+        return ""
+    kroner, rest = divmod(abs(int(ore)), 100)
+    group, minus = _whole_number_symbols(current_locale())
+    point = "." if group == "," else ","
+    grouped = f"{kroner:,}".replace(",", group)
+    return f"{minus if ore < 0 else ''}{grouped}{point}{rest:02d}"
+
+
+def money_as_typed(ore: Optional[int]) -> str:
+    """Whole øre the way a Dane types the amount into a field: ``1234,50`` (no grouping). "" for None."""
+    if ore is None:
+        return ""
+    kroner, rest = divmod(abs(int(ore)), 100)
+    return f"{'-' if ore < 0 else ''}{kroner},{rest:02d}"
+
+
+def money_decimal(ore: Optional[int]) -> Optional[Decimal]:
+    """Whole øre as an exact Decimal of kroner (for spreadsheets: 123450 → Decimal('1234.50'))."""
+    return None if ore is None else Decimal(int(ore)).scaleb(-2)

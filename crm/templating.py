@@ -5,11 +5,11 @@ from flask import Flask, current_app
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 
-from crm.formatting import format_date, format_datetime, format_number, format_percent, format_time
+from crm.formatting import format_date, format_datetime, format_money, format_number, format_percent, format_time
 from crm.models import ACTIVITY_TYPES, STAGES, TRACKS
 from flask_login import current_user
 
-from crm.services.permissions import can_change_activity, can_define_instruments, can_write_region
+from crm.services.permissions import can_change_activity, can_define_instruments, can_maintain_grants, can_write_region
 from crm.services.importing import format_change_value
 from crm.services.period_locks import load_locks
 
@@ -52,6 +52,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_datetime, "dkdatetime")
     app.add_template_filter(format_time, "dktime")
     app.add_template_filter(format_number, "number")
+    app.add_template_filter(format_money, "money")
     app.add_template_filter(format_percent, "percent")
     app.add_template_filter(stage_label, "stage_label")
     app.add_template_filter(activity_type_label, "activity_type_label")
@@ -64,6 +65,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(lambda activity: can_change_activity(activity, user=current_user), "can_change_activity")
     app.add_template_global(lambda: can_define_instruments(current_user), "can_define_instruments")
     app.add_template_global(period_lock, "period_lock")
+    app.add_template_global(lambda: can_maintain_grants(current_user), "can_maintain_grants")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")
     app.add_template_global(TRACKS, "TRACKS")

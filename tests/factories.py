@@ -5,8 +5,8 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from crm.extensions import db
-from crm.models import (Activity, Contact, CooperationPlan, Material, MaterialVersion, Note, PsychiatricCentre,
-                        StageChange, Task, User)
+from crm.models import (Activity, BudgetLine, BudgetVersion, Contact, CooperationPlan, CostLine, Expense, Material,
+                        MaterialVersion, Note, PsychiatricCentre, StageChange, Task, User)
 
 PASSWORD = "correct horse battery"
 
@@ -122,3 +122,50 @@ class MaterialVersionFactory(BaseFactory):
 
     number = 1
     link = "https://example.dk/materiale"
+
+
+def a_cost_line() -> CostLine:
+    """A cost line for set-ups: the first seeded one, or a new one when none are seeded."""
+    line = db.session.query(CostLine).order_by(CostLine.position).first()
+    if line is None:
+        line = CostLine(code="salaries", label_da="Aflønning af IPS-ambassadører",
+                        label_en="Salaries of the IPS ambassadors", position=10)
+        db.session.add(line)
+        db.session.commit()
+    return line
+
+
+class ExpenseFactory(BaseFactory):
+    """An expense stored as it is (no rules): for set-ups; writes go through ``crm.services.expenses``."""
+
+    class Meta:
+        model = Expense
+
+    region_code = 1084
+    spent_on = date(2025, 3, 1)
+    cost_line_id = factory.LazyFunction(lambda: a_cost_line().id)
+    amount_ore = 123450
+    description = "Forplejning"
+    voucher = factory.Sequence(lambda n: f"B-{n}")
+
+
+class BudgetVersionFactory(BaseFactory):
+    """A budget version with one line per given cost line (a draft unless ``approved_on``)."""
+
+    class Meta:
+        model = BudgetVersion
+
+    region_code = 1084
+    year = 2025
+    number = 1
+    revised_on = date(2025, 1, 10)
+    reason = "Budget for året"
+    approved_on = None
+
+    @factory.post_generation
+    def amounts(obj, create, extracted, **kwargs):
+        """``amounts={cost_line_id: øre}``; default one line of 100 000 kr. on the first cost line."""
+        amounts = extracted if extracted is not None else {a_cost_line().id: 10_000_000}
+        for cost_line_id, amount in amounts.items():
+            obj.lines.append(BudgetLine(cost_line_id=cost_line_id, amount_ore=amount, note="Note"))
+        db.session.commit()

@@ -92,6 +92,9 @@ def url_values(rule) -> dict[str, Any]:
         if name in ("region", "region_code"):
             values[name] = REGION_CODE
             continue
+        if name == "year":
+            values[name] = 2025
+            continue
         model = _model_for_argument(name) if numeric or name.endswith("_id") else None
         value = existing_id(model) if model is not None else None
         if value is None:
@@ -136,6 +139,22 @@ def seed_records(users: dict) -> None:
     attempt(_target_group)
     attempt(_outcome_quarter)
     attempt(lambda: factories.TaskFactory(municipality_code=MUNICIPALITY_CODE, due_date=date(2025, 6, 1)))
+    attempt(_grant_records)
+
+
+def _grant_records():
+    """The cost lines, a draft budget with a line per cost line, and an expense, in region 1084."""
+    from sqlalchemy import select
+
+    from crm.models import CostLine
+    from crm.services.reference import seed_cost_lines
+    from tests import factories
+
+    seed_cost_lines()
+    db.session.commit()
+    lines = db.session.scalars(select(CostLine)).all()
+    factories.BudgetVersionFactory(region_code=REGION_CODE, amounts={line.id: 100_000 for line in lines})
+    factories.ExpenseFactory(region_code=REGION_CODE, cost_line_id=lines[0].id)
 
 
 def _activity():

@@ -52,6 +52,8 @@ def _arguments(app) -> dict[str, dict]:
 
     ids = {
         "code": 851,  # Aalborg: a municipality with history in the demo data
+        "region_code": 1085,  # Sjælland: a draft budget revision waits for STAR in the demo
+        "year": 2026,
         "activity_id": _first_id(models.Activity),
         "review_id": _first_id(models.FidelityReview),
         "plan_id": _first_id(models.CooperationPlan),

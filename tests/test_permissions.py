@@ -66,9 +66,16 @@ def _region_b_records(owner) -> dict[str, object]:
                                 period_end=submission.period_end, region_code=REGION_B, reason="Rettelse")
     db.session.add(reopening)
     db.session.commit()
+    budget_version = factories.BudgetVersionFactory(region_code=REGION_B)
+    expense = factories.ExpenseFactory(region_code=REGION_B)
     values = {
         "submission_id": submission.id,
         "reopening_id": reopening.id,
+        "region_code": REGION_B,
+        "year": 2025,
+        "budget_version_id": budget_version.id,
+        "expense_id": expense.id,
+        "cost_line_id": expense.cost_line_id,
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,

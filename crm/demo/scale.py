@@ -11,6 +11,7 @@ audit log (``crm.audit`` hooks the ORM flush): this is synthetic data, and 100 0
 saying "demo loader created" would only slow the load and bloat the log. Never use this path for
 user data. Everything is drawn from ``ctx.rng``, so the same seed gives the same history.
 """
+from importlib import import_module
 import unicodedata
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -463,6 +464,7 @@ def load(ctx) -> list[str]:
     loader.fidelity_reviews()
     loader.outcome_quarters()
     loader.anchoring_entries(max(500, ctx.scale // 10))
+    import_module("crm.demo.grants").load(ctx)
     loader.fix_sequences()
     return [f"Synthetic history over {YEARS} years: "
             + ", ".join(f"{count} {table}" for table, count in loader.counts.items())]

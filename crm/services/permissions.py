@@ -198,3 +198,26 @@ def ensure_can_define_instruments(user=None) -> None:
     """Raise ``Forbidden`` unless the user may define instruments (``can_define_instruments``)."""
     if not can_define_instruments(user):
         raise Forbidden()
+
+
+# --- The grant side (crm.services.budgets, crm.services.expenses) ------------------------------------
+# Budgets and expenses follow the region rule (a region's ambassador and admins write, the working
+# group reads). The call's reference data (cost lines), the grants and STAR's approval of a budget
+# are admins' to record.
+
+def can_maintain_grants(user=None) -> bool:
+    """May ``user`` keep the cost lines and grants and record STAR's approval of a budget? (Admins.)"""
+    return bool(user and user.is_authenticated and user.role == ROLE_ADMIN)
+
+
+def ensure_can_maintain_grants(user=None) -> None:
+    """Raise ``Forbidden`` unless ``user`` may keep the grants' reference data and approvals."""
+    if not can_maintain_grants(user):
+        raise Forbidden()
+
+
+def ensure_can_write_region_finances(region_code: Optional[int], user=None) -> None:
+    """Raise ``Forbidden`` unless ``user`` may change the budget or expenses of ``region_code``
+    (the region rule; there is no national budget, so no region is nobody's)."""
+    if region_code is None or not can_write_region(region_code, user=user):
+        raise Forbidden()

@@ -1,7 +1,7 @@
 """Form pieces shared by several areas."""
 from typing import Optional
 
-from crm.formatting import NumberError, format_date, number_as_typed, parse_date, parse_number
+from crm.formatting import NumberError, format_date, money_as_typed, number_as_typed, parse_date, parse_money, parse_number
 from crm.i18n import lazy_gettext as _l
 from flask import flash, request
 from flask_wtf import FlaskForm
@@ -80,6 +80,28 @@ class DanishNumberField(Field):
         if self.raw_data:  # what the user typed, also when it was refused
             return self.raw_data[0]
         return number_as_typed(self.data)
+
+
+class DanishMoneyField(DanishNumberField):
+    """An amount of kroner with øre, typed the Danish way (``1.234,50``, ``1234,5``, ``-250``) and
+    read exactly by ``crm.formatting.parse_money`` into whole øre (an int; never a float)."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        kwargs.setdefault("description", _l("Kroner med øre, fx 1.234,50."))
+        super().__init__(label, validators, places=2, **kwargs)
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if valuelist:
+            try:
+                self.data = parse_money(valuelist[0])
+            except NumberError as error:
+                raise ValueError(str(error)) from None
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return money_as_typed(self.data)
 
 
 def non_negative(message=None):
@@ -189,6 +211,6 @@ def show_error(form, error: FieldError) -> int:
     return 409 if isinstance(error, Conflict) else 400
 
 
-__all__ = ["CONFIRM_FIELD", "DanishDateField", "DanishNumberField", "EmptyForm", "FormWarning", "InputRequired",
+__all__ = ["CONFIRM_FIELD", "DanishDateField", "DanishMoneyField", "DanishNumberField", "EmptyForm", "FormWarning", "InputRequired",
            "VersionedForm", "non_negative", "region_choices", "unconfirmed", "PICKER", "municipality_choices",
            "centre_choices", "target_group_choices", "user_choices", "date_text_field", "show_error"]

@@ -24,6 +24,7 @@ from crm.views.files import download
 from crm.services.activities import ActivityImporter
 from crm.services import pending_uploads
 from crm.services.importing import ALL_OR_NOTHING, GOOD_ROWS_ONLY, Importer, ImportRefused, check_file
+from crm.services.expense_import import ExpenseImporter
 from crm.services.stage_import import StageImporter
 
 bp = Blueprint("imports", __name__, url_prefix="/import")
@@ -37,6 +38,10 @@ class ImportKind:
     importer: type[Importer]
     example: tuple[str, ...]
     done_endpoint: str
+    #: The template's header, if not the English column names (the expense import: Danish).
+    template_header: Optional[tuple[str, ...]] = None
+    #: The template in Danish Excel's dialect (semicolons, decimal comma), as a finance extract is.
+    template_excel: bool = False
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -49,6 +54,10 @@ KINDS = {
                               "1082", "751", "12", "2,5", ""), "activities.index"),
     "stages": ImportKind(_l("Faseændringer"), StageImporter,
                          ("751", "dialogue", "05-03-2025", "Første møde holdt"), "municipalities.index"),
+    "expenses": ImportKind(_l("Udgifter"), ExpenseImporter,
+                           ("05-03-2025", "courses", "1.234,50", "Forplejning, IPS-kursus for jobkonsulenter",
+                            "2025-0117", "Region Hovedstaden", ""), "grants.expenses",
+                           ("dato", "udgiftspost", "beløb", "beskrivelse", "bilag", "region", "aktivitet"), True),
 }
 
 
@@ -108,7 +117,8 @@ def index():
 def template(kind: str):
     """A CSV with the exact header and one example row, to fill in."""
     import_kind = _kind_or_404(kind)
-    data = csv_bytes(import_kind.columns, [import_kind.example])
+    data = csv_bytes(import_kind.template_header or import_kind.columns, [import_kind.example],
+                     excel=import_kind.template_excel)
     return download(data, f"import-{kind}-skabelon.csv", "csv")
 
 
