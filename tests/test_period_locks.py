@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from crm.clock import local_today
 from crm.extensions import db
 from crm.formatting import half_year_period
-from crm.models import (Activity, AuditEntry, Expense, FidelityReview, PeriodReopening, ReportSubmission,
+from crm.models import (Activity, AuditEntry, CostLine, Expense, FidelityReview, PeriodReopening, ReportSubmission,
                         StageChange)
 from crm.services import fidelity, ics_import, period_locks
 from crm.services import report as report_service
 from crm.services.errors import Forbidden, Locked
 from crm.services.plans import PlanData, save_plan
-from tests.factories import ActivityFactory, StageChangeFactory
+from tests.factories import ActivityFactory, ExpenseFactory, StageChangeFactory
 from tests.test_fidelity import _form_data, scores_for_total
 
 PERIOD = (date(2025, 1, 1), date(2025, 6, 30))  # 1. halvår 2025
@@ -267,9 +267,65 @@ def calendar_import(client, users):
     return _answer(confirm, False)
 
 
+def _expense_form(cost_lines, **changes):
+    data = {"spent_on": DAY_TEXT, "region": str(REGION), "cost_line": str(cost_lines["courses"].id),
+            "amount": "1.234,50", "description": "Lokaleleje", "voucher": "L-1", "activity": ""}
+    data.update(changes)
+    return data
+
+
+def _cost_lines():
+    from crm.services.reference import seed_cost_lines
+
+    seed_cost_lines()
+    db.session.commit()
+    return {line.code: line for line in db.session.scalars(select(CostLine))}
+
+
+def expense_create(client, users):
+    before = _count(Expense)
+    response = client.post("/oekonomi/udgifter/ny", data=_expense_form(_cost_lines()))
+    return _answer(response, _count(Expense) == before + 1)
+
+
+def expense_edit(client, users):
+    lines = _cost_lines()
+    expense = ExpenseFactory(spent_on=DAY, region_code=REGION, cost_line_id=lines["courses"].id, description="Før")
+    response = client.post(f"/oekonomi/udgifter/{expense.id}",
+                           data=_expense_form(lines, description="Efter", voucher=expense.voucher,
+                                              version=str(expense.version)))
+    return _answer(response, db.session.get(Expense, expense.id).description == "Efter")
+
+
+def expense_move_out(client, users):
+    lines = _cost_lines()
+    expense = ExpenseFactory(spent_on=DAY, region_code=REGION, cost_line_id=lines["courses"].id)
+    response = client.post(f"/oekonomi/udgifter/{expense.id}",
+                           data=_expense_form(lines, spent_on=OUTSIDE_TEXT, voucher=expense.voucher,
+                                              version=str(expense.version)))
+    return _answer(response, db.session.get(Expense, expense.id).spent_on != DAY)
+
+
+def expense_delete(client, users):
+    expense = ExpenseFactory(spent_on=DAY, region_code=REGION, cost_line_id=_cost_lines()["courses"].id)
+    expense_id = expense.id
+    response = client.post(f"/oekonomi/udgifter/{expense_id}/slet", data={"version": str(expense.version)},
+                           follow_redirects=True)  # refused: back on the expense with the reason
+    return _answer(response, db.session.get(Expense, expense_id) is None)
+
+
+def expense_import(client, users):
+    _cost_lines()
+    before = _count(Expense)
+    upload, _confirmed = _import(client, "expenses", "dato;udgiftspost;beløb;beskrivelse;bilag;region;aktivitet\n"
+                                 f"{DAY_TEXT};courses;1.234,50;Lokaleleje;L-9;{REGION};\n")
+    return _answer(upload, _count(Expense) == before + 1)
+
+
 FORM_PATHS = [activity_create, activity_copy, activity_edit, activity_move_out, activity_move_in, activity_delete,
               stage_add, stage_correct, stage_delete, review_create, review_edit, review_delete,
-              activity_import, stage_import]
+              activity_import, stage_import,
+              expense_create, expense_edit, expense_move_out, expense_delete, expense_import]
 
 
 @pytest.mark.parametrize("state", STATES)

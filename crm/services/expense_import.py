@@ -160,10 +160,14 @@ class ExpenseImporter(Importer):
             found.append(Change("activity_id", activity_id, parsed.activity_id))
         return found
 
+    def lock_place(self, parsed: ExpenseRow) -> tuple[int, date, str]:
+        """An expense is locked by its region and its date (``crm.services.period_locks``)."""
+        return parsed.region_code, parsed.spent_on, "date"
+
     def create(self, parsed: ExpenseRow) -> None:
         """A new expense through the one funnel (a refusal there is a ``FieldError``, a ValueError:
         the framework then writes nothing)."""
-        write_expense(None, parsed.data(), actor=self.actor, source=EXPENSE_SOURCE_IMPORT)
+        write_expense(None, parsed.data(), actor=self.actor, source=EXPENSE_SOURCE_IMPORT, locks=self.locks)
         db.session.flush()
 
     def update(self, parsed: ExpenseRow) -> None:
@@ -173,5 +177,5 @@ class ExpenseImporter(Importer):
             Expense.cost_line_id == parsed.cost_line_id))
         if expense is None:
             raise FieldError(_("Udgiften med bilag %(voucher)s er slettet imens.", voucher=parsed.voucher))
-        write_expense(expense, parsed.data(), actor=self.actor, source=EXPENSE_SOURCE_IMPORT)
+        write_expense(expense, parsed.data(), actor=self.actor, source=EXPENSE_SOURCE_IMPORT, locks=self.locks)
         db.session.flush()

@@ -21,6 +21,7 @@ from crm.i18n import gettext as _
 from crm.models import EXPENSE_SOURCE_FORM, Activity, CostLine, Expense
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, flush_versioned, mark_updated
+from crm.services.period_locks import PeriodLocks, ensure_change_allowed, expense_place
 from crm.services.permissions import ensure_can_write_region_finances, submitted_region
 
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2100, 12, 31)
@@ -53,23 +54,28 @@ class ExpenseFilter:
 # --- The one funnel for every write -----------------------------------------------------------------
 
 def write_expense(expense: Optional[Expense], data: Optional[ExpenseData], *, actor,
-                  source: str = EXPENSE_SOURCE_FORM) -> Optional[Expense]:
+                  source: str = EXPENSE_SOURCE_FORM, locks: Optional[PeriodLocks] = None) -> Optional[Expense]:
     """THE write of an expense, for every path (form, delete, import): create (``expense`` None),
     change, or delete (``data`` None) as ``actor``.
 
     Checks, before anything changes: the region rule on the stored record's region and on the
-    submitted one (``Forbidden``), then the data (``FieldError`` naming the form field). Changes
-    the session only; the caller commits (one expense from the form, or a whole import)."""
+    submitted one (``Forbidden``), then the data (``FieldError`` naming the form field), then the
+    submitted periods' locks on the old and the new date (``Locked``; an import passes the locks it
+    read once). Changes the session only; the caller commits (one expense from the form, or a whole
+    import)."""
     if expense is not None:
         ensure_can_write_region_finances(expense.region_code, user=actor)
+    old_place = expense_place(expense) if expense is not None else None
     if data is None:
         if expense is None:
             raise ValueError("nothing to write")
+        ensure_change_allowed(old_place, None, actor=actor, field_name="spent_on", locks=locks)
         db.session.delete(expense)
         return None
     region_code = submitted_region(data.region_code, actor=actor)
     ensure_can_write_region_finances(region_code, user=actor)
     _check(expense, data, region_code)
+    ensure_change_allowed(old_place, (region_code, data.spent_on), actor=actor, field_name="spent_on", locks=locks)
     if expense is None:
         expense = Expense(region_code=region_code, source=source, created_by_id=getattr(actor, "id", None))
         db.session.add(expense)
