@@ -25,6 +25,7 @@ BLUEPRINT_MODULES = (
     "crm.views.materials",
     "crm.views.imports",
     "crm.views.reports",
+    "crm.views.saved_reports",
     "crm.views.dashboard",
     "crm.views.fidelity",
     "crm.views.instruments",

@@ -63,4 +63,9 @@ def build_scheduler(app: Flask, blocking: bool = True) -> BaseScheduler:
         scheduler.add_job(job_runner(app, "pending"), IntervalTrigger(
             minutes=max(1, int(config.get("SCHEDULER_PENDING_CLEANUP_MINUTES", 15))), timezone=tz),
             id="pending", name="pending", **options)
+    if config.get("SCHEDULER_SAVED_REPORTS_ENABLED"):
+        # Looks for due saved reports; each due time is sent once (crm/services/saved_reports.py).
+        scheduler.add_job(job_runner(app, "saved_reports"), IntervalTrigger(
+            minutes=max(1, int(config.get("SCHEDULER_SAVED_REPORTS_MINUTES", 15))), timezone=tz),
+            id="saved_reports", name="saved_reports", **options)
     return scheduler

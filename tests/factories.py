@@ -5,8 +5,10 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from crm.extensions import db
+from datetime import datetime
+
 from crm.models import (Activity, Contact, CooperationPlan, Material, MaterialVersion, Note, PsychiatricCentre,
-                        StageChange, Task, User)
+                        SavedReport, StageChange, Task, User)
 
 PASSWORD = "correct horse battery"
 
@@ -122,3 +124,23 @@ class MaterialVersionFactory(BaseFactory):
 
     number = 1
     link = "https://example.dk/materiale"
+
+
+class SavedReportFactory(BaseFactory):
+    """A national status report, XLSX, half-yearly on 10 January and July at 07:00, scheduled
+    since 1 January 2026 (add ``recipients``)."""
+
+    class Meta:
+        model = SavedReport
+
+    name = factory.Sequence(lambda n: f"Statusrapport {n}")
+    kind = "status"
+    period_rule = "last_completed_half"
+    region_code = None
+    format = "xlsx"
+    frequency = "halfyearly"
+    weekday = 0
+    day = 10
+    hour = 7
+    active = True
+    schedule_from = datetime(2026, 1, 1)
