@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm.extensions import db
 from sqlalchemy import select
 
-from crm.models import AnchoringItem, FidelityReview, Note
+from crm.models import AnchoringItem, FidelityReview, Note, SavedReportAddress
 from tests import factories
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -56,7 +56,13 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.commit()
     anchoring_item = db.session.scalar(select(AnchoringItem).where(AnchoringItem.code == "health_cluster"))
     version = review.instrument_version
+    saved_report = factories.SavedReportFactory(region_code=REGION_B, owner_id=owner.id, recipients=[owner])
+    address = SavedReportAddress(saved_report_id=saved_report.id, email="chef@jobcenter-b.dk", proposed_by_id=owner.id)
+    db.session.add(address)
+    db.session.commit()
     values = {
+        "saved_report_id": saved_report.id,
+        "address_id": address.id,
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,

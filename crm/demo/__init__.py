@@ -25,6 +25,7 @@ AREA_MODULES = (
     "crm.demo.outcomes",
     "crm.demo.materials",
     "crm.demo.anchoring",
+    "crm.demo.saved_reports",
 )
 AMBASSADOR_EMAILS = {
     1084: "hovedstaden@demo.ips.dk",

@@ -29,7 +29,7 @@ PERIOD_RULES: dict[str, str] = {
     PERIOD_LAST_YEAR: _l("Seneste afsluttede kalenderår"),
 }
 
-FORMATS: dict[str, str] = {"xlsx": "XLSX (Excel)", "csv": "CSV (Excel, semikolon)", "pdf": "PDF"}
+FORMATS: dict[str, str] = {"xlsx": "XLSX (Excel)", "csv": _l("CSV (Excel, semikolon)"), "pdf": "PDF"}
 
 FREQ_WEEKLY = "weekly"
 FREQ_MONTHLY = "monthly"

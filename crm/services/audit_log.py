@@ -24,6 +24,8 @@ from crm.models import (ACTIVITY_TYPES, ANCHORING_KINDS, ANCHORING_LEVELS, ANCHO
                         MATERIAL_STATES, STAGES, VERDICTS, AnchoringItem, AuditEntry, CooperationPlan, Material,
                         Municipality, PsychiatricCentre, Region, TargetGroup, User)
 from crm.models.messaging import MAIL_STATUSES, RUN_OUTCOMES
+from crm.models.saved_report import FREQUENCIES, PERIOD_RULES
+from crm.models.saved_report import RUN_OUTCOMES as SAVED_REPORT_OUTCOMES
 from crm.services.materials import HISTORY_LABELS as MATERIAL_MOVES
 
 ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slettet")}
@@ -285,6 +287,9 @@ CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
     ("user", "locale"): LANGUAGE_LABELS,
     ("outbox_message", "status"): MAIL_STATUSES,
     ("job_run", "outcome"): RUN_OUTCOMES,
+    ("saved_report", "frequency"): FREQUENCIES,
+    ("saved_report", "period_rule"): PERIOD_RULES,
+    ("saved_report_run", "outcome"): SAVED_REPORT_OUTCOMES,
     ("task", "status"): {"open": _l("Åben"), "done": _l("Udført")},
     ("material", "state"): MATERIAL_STATES,
     ("material", "kind"): MATERIAL_KINDS,
@@ -329,9 +334,9 @@ LINKS = {
     "outbox_message": ("jobs.message", "message_id", "id"),
     "psychiatric_centre": ("admin.centre_edit", "centre_id", "id"),
     "report_submission": ("reports.submission_detail", "submission_id", "id"),
-    "saved_report": ("saved_reports.detail", "report_id", "id"),
-    "saved_report_address": ("saved_reports.detail", "report_id", "saved_report_id"),
-    "saved_report_run": ("saved_reports.detail", "report_id", "saved_report_id"),
+    "saved_report": ("saved_reports.detail", "saved_report_id", "id"),
+    "saved_report_address": ("saved_reports.detail", "saved_report_id", "saved_report_id"),
+    "saved_report_run": ("saved_reports.detail", "saved_report_id", "saved_report_id"),
     "user": ("admin.user_edit", "user_id", "id"),
     "material": ("materials.detail", "material_id", "id"),
     "material_version": ("materials.detail", "material_id", "material_id"),

@@ -331,7 +331,7 @@ def _message_text(report: SavedReport, start: date, end: date, filename: str) ->
         "",
         _("Rapporten sendes automatisk: %(schedule)s.", schedule=schedule_text(report)),
         _("Se og ret de automatiske rapporter her: %(url)s",
-          url=mail.external_url("saved_reports.detail", report_id=report.id)),
+          url=mail.external_url("saved_reports.detail", saved_report_id=report.id)),
     ])
     return subject, body
 

@@ -112,11 +112,11 @@ def index():
         can_create=can_create_saved_report(None, user=current_user), service=service)
 
 
-@bp.route("/<int:report_id>")
+@bp.route("/<int:saved_report_id>")
 @read_required
-def detail(report_id: int):
+def detail(saved_report_id: int):
     """One saved report: its settings, recipients (external ones waiting or approved), runs."""
-    report = db.get_or_404(SavedReport, report_id)
+    report = db.get_or_404(SavedReport, saved_report_id)
     runs = service.runs_of(report)
     recipients = service.recipients_of(report)
     return render_template(
@@ -127,11 +127,11 @@ def detail(report_id: int):
 
 
 @bp.route("/ny", methods=["GET", "POST"])
-@bp.route("/<int:report_id>/rediger", methods=["GET", "POST"])
+@bp.route("/<int:saved_report_id>/rediger", methods=["GET", "POST"])
 @write_required
-def edit(report_id: int | None = None):
+def edit(saved_report_id: int | None = None):
     """Create or change a saved report."""
-    report = db.get_or_404(SavedReport, report_id) if report_id else None
+    report = db.get_or_404(SavedReport, saved_report_id) if saved_report_id else None
     if report is not None and not can_manage_saved_report(report, user=current_user):
         abort(403)
     form = SavedReportForm(obj=report if request.method == "GET" else None, user=current_user)
@@ -148,38 +148,40 @@ def edit(report_id: int | None = None):
             form.version.data = str(report.version)
         return _form_page(form, report, status)
     flash(_("Den automatiske rapport %(name)s er gemt.", name=report.name), "success")
-    return redirect(url_for(".detail", report_id=report.id))
+    return redirect(url_for(".detail", saved_report_id=report.id))
 
 
 def _form_page(form, report, status: int = 200):
     return render_template("saved_reports/form.html", form=form, report=report), status
 
 
-@bp.route("/<int:report_id>/slet", methods=["POST"])
+@bp.route("/<int:saved_report_id>/slet", methods=["POST"])
 @write_required
-def delete(report_id: int):
-    report = db.get_or_404(SavedReport, report_id)
+def delete(saved_report_id: int):
+    report = db.get_or_404(SavedReport, saved_report_id)
     name = report.name
     try:
         service.delete_saved_report(report, request.form.get("version"), actor=current_user)
     except Conflict as error:
         flash(str(error), "warning")
-        return redirect(url_for(".detail", report_id=report_id))
+        return redirect(url_for(".detail", saved_report_id=saved_report_id))
     flash(_("Den automatiske rapport %(name)s er slettet.", name=name), "success")
     return redirect(url_for(".index"))
 
 
-@bp.route("/<int:report_id>/send", methods=["POST"])
+@bp.route("/<int:saved_report_id>/send", methods=["POST"])
 @write_required
-def send(report_id: int):
+def send(saved_report_id: int):
     """"Send nu": the report for its period as of today, to its recipients, recorded as a run."""
+    report = db.get_or_404(SavedReport, saved_report_id)
+    if not can_manage_saved_report(report, user=current_user):
+        abort(403)
     if not EmptyForm().validate_on_submit():
         abort(400)
-    report = db.get_or_404(SavedReport, report_id)
     run = service.send_now(report, actor=current_user)
     flash(_("%(name)s: %(outcome)s. %(detail)s", name=report.name, outcome=run.outcome_label, detail=run.detail or ""),
           "warning" if run.outcome != "ok" else "success")
-    return redirect(url_for(".detail", report_id=report_id))
+    return redirect(url_for(".detail", saved_report_id=saved_report_id))
 
 
 @bp.route("/adresser/<int:address_id>/godkend", methods=["POST"])
@@ -191,4 +193,4 @@ def approve(address_id: int):
     address = db.get_or_404(SavedReportAddress, address_id)
     service.approve_address(address, actor=current_user)
     flash(_("%(email)s er godkendt og får rapporten fra næste afsendelse.", email=address.email), "success")
-    return redirect(url_for(".detail", report_id=address.saved_report_id))
+    return redirect(url_for(".detail", saved_report_id=address.saved_report_id))
