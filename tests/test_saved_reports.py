@@ -432,3 +432,49 @@ def test_a_failed_smtp_is_a_failed_run_shown_to_admins_and_retried_by_the_outbox
     assert db.session.scalar(select(OutboxMessage.status)) == "sent"
     page = admin.get(f"/rapporter/automatiske/{run.saved_report_id}").get_data(as_text=True)
     assert "Sendt" in page
+
+
+SCHEDULER_PROCESS = """
+import sys
+from config import TestingConfig
+from crm import create_app
+settings = {"SQLALCHEMY_DATABASE_URI": sys.argv[1], "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": int(sys.argv[2]),
+            "MAIL_USE_TLS": False, "MAIL_USERNAME": "", "SCHEDULER_LOCK_RETRY_SECONDS": 0.5}
+app = create_app(type("C", (TestingConfig,), settings))
+result = app.test_cli_runner().invoke(args=["scheduler"])  # the scheduler process's own command
+print(result.output)
+"""
+
+
+def test_the_scheduler_process_sends_a_due_report(app, users, smtp_server, database_url):
+    """The real scheduler command (APScheduler, its lock) finds a report due earlier today and
+    sends it through the SMTP server; it is killed once the message has arrived."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    now = datetime.now(CPH)
+    factories.SavedReportFactory(name="Ugens status", frequency="weekly", weekday=now.weekday(), hour=now.hour,
+                                 format="csv", recipients=[users["working_group"]],
+                                 schedule_from=datetime(2020, 1, 1))  # due today at this hour, not sent yet
+    db.session.remove()
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(  # nosec B603
+        [sys.executable, "-c", SCHEDULER_PROCESS, database_url, str(app.config["MAIL_PORT"])], cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not smtp_server.messages and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.3)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+    assert len(smtp_server.messages) == 1, output
+    assert smtp_server.messages[0]["To"] == "wg@test.dk" and "Ugens status" in smtp_server.messages[0]["Subject"]
+    [run] = _runs()
+    assert run.outcome == "ok" and run.triggered_by == "scheduler"
+    assert "Scheduled saved_reports" in output
