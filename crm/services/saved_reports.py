@@ -29,7 +29,7 @@ from sqlalchemy.orm import selectinload
 
 from crm.clock import LOCAL_TZ
 from crm.extensions import db
-from crm.formatting import format_date, format_datetime, half_year_period, last_completed_half, period_label
+from crm.formatting import format_date, half_year_period, last_completed_half, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.i18n import ngettext
@@ -625,6 +625,3 @@ def messages_of(runs: Iterable[SavedReportRun]) -> dict[int, "mail.OutboxMessage
         return {}
     return {m.id: m for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
 
-
-def describe_run_time(run: SavedReportRun) -> str:
-    return format_datetime(run.started_at)

@@ -50,6 +50,7 @@ class SavedReportForm(VersionedForm):
     hour = SelectField(_l("Klokkeslæt"), choices=HOUR_CHOICES, validate_choice=False)
     active = BooleanField(_l("Aktiv (sendes efter planen)"), default=True)
     recipients = SelectMultipleField(_l("Modtagere blandt brugerne"), validate_choice=False, coerce=str,
+                                     description=_l("Vælg flere med Ctrl-klik (Cmd-klik på Mac)."),
                                      render_kw={"size": 8})
     addresses = TextAreaField(
         _l("Eksterne e-mailadresser (én pr. linje)"), validators=[OptionalValue(), Length(max=6000)],
