@@ -136,6 +136,16 @@ def seed_records(users: dict) -> None:
     attempt(_target_group)
     attempt(_outcome_quarter)
     attempt(lambda: factories.TaskFactory(municipality_code=MUNICIPALITY_CODE, due_date=date(2025, 6, 1)))
+    attempt(lambda: _saved_report(users))
+
+
+def _saved_report(users: dict) -> None:
+    from crm.models import SavedReportAddress
+    from tests import factories
+
+    owner = users["ambassador"]
+    report = factories.SavedReportFactory(region_code=REGION_CODE, owner_id=owner.id, recipients=[owner])
+    db.session.add(SavedReportAddress(saved_report_id=report.id, email="chef@jobcenter.dk", proposed_by_id=owner.id))
 
 
 def _activity():
