@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 
-.PHONY: run test setup translations chromium serve bench clean
+.PHONY: run test setup translations chromium pango serve bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d crm/translations
 
-setup: $(VENV)/.installed translations
+setup: $(VENV)/.installed translations pango
 
 ## make run: set up, migrate, seed, load demo data and serve on http://127.0.0.1:5000 (SQLite)
 run: setup
@@ -33,6 +33,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || \
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "chromium missing: install it with 'sudo apt-get install chromium' (browser tests will be skipped)"; fi; }
+
+# WeasyPrint (PDFs of reports) needs Pango and a font; install them when missing (root on Debian/CI).
+pango:
+	@{ ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && { command -v fc-list >/dev/null 2>&1 && [ -n "$$(fc-list)" ]; }; } || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fontconfig fonts-dejavu-core >/dev/null; \
+	    else echo "Pango missing: install it with 'sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core' (PDF reports will fail)"; fi; }
 
 bench: setup
 	$(BIN)/python -m bench.run

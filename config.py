@@ -121,6 +121,10 @@ class Config:
     PENDING_UPLOAD_MAX_AGE_MINUTES = int(os.environ.get("PENDING_UPLOAD_MAX_AGE_MINUTES", "60"))
     SCHEDULER_PENDING_CLEANUP_ENABLED = _env_bool("SCHEDULER_PENDING_CLEANUP_ENABLED", True)
     SCHEDULER_PENDING_CLEANUP_MINUTES = int(os.environ.get("SCHEDULER_PENDING_CLEANUP_MINUTES", "15"))
+    # Saved reports that send themselves (crm/services/saved_reports.py): the scheduler looks for
+    # due ones this often (minutes); each due time is produced and sent once.
+    SCHEDULER_SAVED_REPORTS_ENABLED = _env_bool("SCHEDULER_SAVED_REPORTS_ENABLED", True)
+    SCHEDULER_SAVED_REPORTS_MINUTES = int(os.environ.get("SCHEDULER_SAVED_REPORTS_MINUTES", "15"))
 
 
 class DevelopmentConfig(Config):

@@ -26,6 +26,7 @@ BLUEPRINT_MODULES = (
     "crm.views.imports",
     "crm.views.reports",
     "crm.views.grant_accounts",
+    "crm.views.saved_reports",
     "crm.views.dashboard",
     "crm.views.fidelity",
     "crm.views.instruments",

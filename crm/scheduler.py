@@ -6,6 +6,7 @@ database lock per run (a unique ``JobRun`` row) and the loser skips. Times and o
 come from settings (``SCHEDULER_*`` in config.py), in Europe/Copenhagen time.
 """
 import logging
+from datetime import datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -63,4 +64,10 @@ def build_scheduler(app: Flask, blocking: bool = True) -> BaseScheduler:
         scheduler.add_job(job_runner(app, "pending"), IntervalTrigger(
             minutes=max(1, int(config.get("SCHEDULER_PENDING_CLEANUP_MINUTES", 15))), timezone=tz),
             id="pending", name="pending", **options)
+    if config.get("SCHEDULER_SAVED_REPORTS_ENABLED"):
+        # Looks for due saved reports at start (a time missed while the process was down goes
+        # out now) and then every N minutes; each due time is sent once (crm/services/saved_reports.py).
+        scheduler.add_job(job_runner(app, "saved_reports"), IntervalTrigger(
+            minutes=max(1, int(config.get("SCHEDULER_SAVED_REPORTS_MINUTES", 15))), timezone=tz),
+            id="saved_reports", name="saved_reports", next_run_time=datetime.now(tz), **options)
     return scheduler

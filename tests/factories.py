@@ -1,12 +1,12 @@
 """factory_boy factories for test data. Each commits, so the app sees the rows at once."""
-from datetime import date
+from datetime import date, datetime
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from crm.extensions import db
 from crm.models import (Activity, BudgetLine, BudgetVersion, Contact, CooperationPlan, CostLine, Expense, Material,
-                        MaterialVersion, Note, PsychiatricCentre, StageChange, Task, User)
+                        MaterialVersion, Note, PsychiatricCentre, SavedReport, StageChange, Task, User)
 
 PASSWORD = "correct horse battery"
 
@@ -169,3 +169,23 @@ class BudgetVersionFactory(BaseFactory):
         for cost_line_id, amount in amounts.items():
             obj.lines.append(BudgetLine(cost_line_id=cost_line_id, amount_ore=amount, note="Note"))
         db.session.commit()
+
+
+class SavedReportFactory(BaseFactory):
+    """A national status report, XLSX, half-yearly on 10 January and July at 07:00, scheduled
+    since 1 January 2026 (add ``recipients``)."""
+
+    class Meta:
+        model = SavedReport
+
+    name = factory.Sequence(lambda n: f"Statusrapport {n}")
+    kind = "status"
+    period_rule = "last_completed_half"
+    region_code = None
+    format = "xlsx"
+    frequency = "halfyearly"
+    weekday = 0
+    day = 10
+    hour = 7
+    active = True
+    schedule_from = datetime(2026, 1, 1)

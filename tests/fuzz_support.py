@@ -140,6 +140,7 @@ def seed_records(users: dict) -> None:
     attempt(_outcome_quarter)
     attempt(lambda: factories.TaskFactory(municipality_code=MUNICIPALITY_CODE, due_date=date(2025, 6, 1)))
     attempt(_grant_records)
+    attempt(lambda: _saved_report(users))
 
 
 def _grant_records():
@@ -155,6 +156,15 @@ def _grant_records():
     lines = db.session.scalars(select(CostLine)).all()
     factories.BudgetVersionFactory(region_code=REGION_CODE, amounts={line.id: 100_000 for line in lines})
     factories.ExpenseFactory(region_code=REGION_CODE, cost_line_id=lines[0].id)
+
+
+def _saved_report(users: dict) -> None:
+    from crm.models import SavedReportAddress
+    from tests import factories
+
+    owner = users["ambassador"]
+    report = factories.SavedReportFactory(region_code=REGION_CODE, owner_id=owner.id, recipients=[owner])
+    db.session.add(SavedReportAddress(saved_report_id=report.id, email="chef@jobcenter.dk", proposed_by_id=owner.id))
 
 
 def _activity():

@@ -153,7 +153,8 @@ def test_every_audited_table_and_column_has_a_label():
     from crm.services import audit_log
 
     association_tables = {"activity_centre", "activity_municipality", "plan_centre", "plan_municipality",
-                          "plan_target_group", "material_author", "material_region"}  # logged as collections on their owner
+                          "plan_target_group", "material_author", "material_region",
+                          "saved_report_recipient"}  # logged as collections on their owner
     missing = []
     for table in db.metadata.sorted_tables:
         if table.name in association_tables | {"audit_log"}:

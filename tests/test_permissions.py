@@ -9,7 +9,7 @@ from sqlalchemy import select
 from crm.extensions import db
 from sqlalchemy import select
 
-from crm.models import AnchoringItem, FidelityReview, Note
+from crm.models import AnchoringItem, FidelityReview, Note, SavedReportAddress
 from tests import factories
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -68,6 +68,10 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.commit()
     budget_version = factories.BudgetVersionFactory(region_code=REGION_B)
     expense = factories.ExpenseFactory(region_code=REGION_B)
+    saved_report = factories.SavedReportFactory(region_code=REGION_B, owner_id=owner.id, recipients=[owner])
+    address = SavedReportAddress(saved_report_id=saved_report.id, email="chef@jobcenter-b.dk", proposed_by_id=owner.id)
+    db.session.add(address)
+    db.session.commit()
     values = {
         "submission_id": submission.id,
         "reopening_id": reopening.id,
@@ -76,6 +80,8 @@ def _region_b_records(owner) -> dict[str, object]:
         "budget_version_id": budget_version.id,
         "expense_id": expense.id,
         "cost_line_id": expense.cost_line_id,
+        "saved_report_id": saved_report.id,
+        "address_id": address.id,
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,

@@ -230,13 +230,13 @@ def test_build_scheduler_follows_settings(app):
 
     app.config.update(SCHEDULER_DIGEST_HOUR=6, SCHEDULER_DIGEST_MINUTE=30)
     scheduler = build_scheduler(app, blocking=False)
-    assert sorted(job.id for job in scheduler.get_jobs()) == ["digest", "halfyear", "mail", "pending"]
+    assert sorted(job.id for job in scheduler.get_jobs()) == ["digest", "halfyear", "mail", "pending", "saved_reports"]
     digest = next(job for job in scheduler.get_jobs() if job.id == "digest")
     assert "hour='6'" in str(digest.trigger) and "minute='30'" in str(digest.trigger)
     halfyear = next(job for job in scheduler.get_jobs() if job.id == "halfyear")
     assert "month='6,12'" in str(halfyear.trigger)
     app.config.update(SCHEDULER_DIGEST_ENABLED=False, SCHEDULER_MAIL_RETRY_ENABLED=False,
-                      SCHEDULER_PENDING_CLEANUP_ENABLED=False)
+                      SCHEDULER_PENDING_CLEANUP_ENABLED=False, SCHEDULER_SAVED_REPORTS_ENABLED=False)
     assert [job.id for job in build_scheduler(app, blocking=False).get_jobs()] == ["halfyear"]
 
 
@@ -263,7 +263,7 @@ def test_cli_runs_a_job_now_and_the_scheduler_command_starts(app, runner, monkey
     monkeypatch.setattr(BlockingScheduler, "start", lambda self: started.append(len(self.get_jobs())))
     result = runner.invoke(args=["scheduler"])
     assert result.exit_code == 0, result.output
-    assert started == [4] and "Scheduled digest" in result.output and "Scheduled pending" in result.output
+    assert started == [5] and "Scheduled digest" in result.output and "Scheduled pending" in result.output
 
 
 @pytest.mark.parametrize("role", ["ambassador", "working_group"])

@@ -32,7 +32,7 @@ def test_the_scheduler_command_stands_by_while_another_holds_the_lock(app, runne
     result = runner.invoke(args=["scheduler"])
     assert result.exit_code == 0, result.output
     assert "standing by" in result.output
-    assert started == [4]  # it ran the jobs (digest, half-year, mail, pending) only after taking over
+    assert started == [5]  # it ran the jobs (digest, half-year, mail, pending, saved reports) only after taking over
     lines = result.output.splitlines()
     assert lines.index("Scheduler lock taken: this process runs the jobs.") > 0
     # And it let go when it stopped.

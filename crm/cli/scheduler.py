@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 from crm.audit import acting_as
 from crm.cli.common import CLI_ACTOR
 
-jobs_cli = AppGroup("jobs", help="Scheduled jobs: digest, halfyear, mail, pending.")
+jobs_cli = AppGroup("jobs", help="Scheduled jobs: digest, halfyear, mail, pending, saved_reports.")
 
 
 @click.command("scheduler")

@@ -26,6 +26,7 @@ AREA_MODULES = (
     "crm.demo.materials",
     "crm.demo.anchoring",
     "crm.demo.grants",
+    "crm.demo.saved_reports",
 )
 AMBASSADOR_EMAILS = {
     1084: "hovedstaden@demo.ips.dk",

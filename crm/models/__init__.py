@@ -75,3 +75,9 @@ from crm.models.report import PeriodReopening, ReportSubmission  # noqa: F401
 from crm.models.task import TASK_DONE, TASK_OPEN, Task  # noqa: F401
 from crm.models.messaging import JobRun, OutboxAttachment, OutboxMessage  # noqa: F401
 from crm.models.signin import SignInThrottle  # noqa: F401
+from crm.models.saved_report import (  # noqa: F401
+    SavedReport,
+    SavedReportAddress,
+    SavedReportRun,
+    saved_report_recipient,
+)

@@ -24,6 +24,8 @@ from crm.models import (ACTIVITY_TYPES, ANCHORING_KINDS, ANCHORING_LEVELS, ANCHO
                         MATERIAL_STATES, STAGES, VERDICTS, AnchoringItem, AuditEntry, CooperationPlan, Material,
                         Municipality, PsychiatricCentre, Region, TargetGroup, User)
 from crm.models.messaging import MAIL_STATUSES, RUN_OUTCOMES
+from crm.models.saved_report import FREQUENCIES, PERIOD_RULES
+from crm.models.saved_report import RUN_OUTCOMES as SAVED_REPORT_OUTCOMES
 from crm.services.materials import HISTORY_LABELS as MATERIAL_MOVES
 
 ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slettet")}
@@ -61,6 +63,9 @@ ENTITY_LABELS = {
     "region": _l("Region"),
     "region_grant": _l("Tilskud"),
     "report_submission": _l("Indsendt statusrapport"),
+    "saved_report": _l("Automatisk rapport"),
+    "saved_report_address": _l("Ekstern modtager af automatisk rapport"),
+    "saved_report_run": _l("Afsendelse af automatisk rapport"),
     "sign_in_throttle": _l("Forsinkelse af log ind"),
     "stage_change": _l("Faseændring"),
     "target_group": _l("Målgruppe"),
@@ -258,6 +263,23 @@ FIELD_LABELS = {
     "spent_on": _l("Bogføringsdato"),
     "version_id": _l("Budgetversion"),
     "voucher": _l("Bilag"),
+    # Saved reports that send themselves (crm/models/saved_report.py).
+    "addresses": _l("Eksterne modtagere"),
+    "approved_at": _l("Godkendt"),
+    "approved_by_id": _l("Godkendt af"),
+    "day": _l("Dag i måneden"),
+    "due_at": _l("Planlagt tidspunkt"),
+    "format": _l("Filformat"),
+    "frequency": _l("Hyppighed"),
+    "hour": _l("Klokkeslæt (time)"),
+    "message_ids": _l("E-mails"),
+    "period_rule": _l("Periode"),
+    "proposed_at": _l("Foreslået"),
+    "proposed_by_id": _l("Foreslået af"),
+    "recipients": _l("Modtagere"),
+    "saved_report_id": _l("Automatisk rapport"),
+    "schedule_from": _l("Planen gælder fra"),
+    "weekday": _l("Ugedag"),
 }
 
 ROLE_LABELS = {"ambassador": _l("Ambassadør"), "working_group": _l("Arbejdsgruppe"), "admin": _l("Administrator"),
@@ -271,6 +293,9 @@ CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
     ("user", "locale"): LANGUAGE_LABELS,
     ("outbox_message", "status"): MAIL_STATUSES,
     ("job_run", "outcome"): RUN_OUTCOMES,
+    ("saved_report", "frequency"): FREQUENCIES,
+    ("saved_report", "period_rule"): PERIOD_RULES,
+    ("saved_report_run", "outcome"): SAVED_REPORT_OUTCOMES,
     ("task", "status"): {"open": _l("Åben"), "done": _l("Udført")},
     ("material", "state"): MATERIAL_STATES,
     ("material", "kind"): MATERIAL_KINDS,
@@ -296,7 +321,7 @@ NAMED = {
 }
 # Collections (as crm.audit logs them: identities removed and added) -> the table they hold.
 COLLECTIONS = {"municipalities": "municipality", "centres": "psychiatric_centre", "target_groups": "target_group",
-               "regions": "region", "author_users": "user"}
+               "regions": "region", "author_users": "user", "recipients": "user"}
 
 # Where a record is shown: table -> (endpoint, URL argument, column holding the argument's value).
 LINKS = {
@@ -316,6 +341,9 @@ LINKS = {
     "psychiatric_centre": ("admin.centre_edit", "centre_id", "id"),
     "report_submission": ("reports.submission_detail", "submission_id", "id"),
     "period_reopening": ("reports.submission_detail", "submission_id", "submission_id"),
+    "saved_report": ("saved_reports.detail", "saved_report_id", "id"),
+    "saved_report_address": ("saved_reports.detail", "saved_report_id", "saved_report_id"),
+    "saved_report_run": ("saved_reports.detail", "saved_report_id", "saved_report_id"),
     "user": ("admin.user_edit", "user_id", "id"),
     "material": ("materials.detail", "material_id", "id"),
     "material_version": ("materials.detail", "material_id", "material_id"),

@@ -309,11 +309,29 @@ def _pending_has_work(now: datetime) -> bool:
                                             local_now(now).timestamp()))
 
 
+# --- Saved reports that send themselves ------------------------------------------------------
+
+
+def run_saved_reports(now: datetime) -> tuple[str, str]:
+    """Produce and send every saved report whose due time has come (once per due time)."""
+    from crm.services import saved_reports
+
+    return saved_reports.run_due(now)
+
+
+def _saved_reports_have_work(now: datetime) -> bool:
+    from crm.services import saved_reports
+
+    return saved_reports.has_due(now)
+
+
 JOBS: dict[str, Job] = {
     "digest": Job("digest", _l("Dagligt overblik til ambassadørerne"), run_digest),
     "halfyear": Job("halfyear", _l("Halvårspåmindelse til arbejdsgruppen"), run_halfyear_reminder),
     "mail": Job("mail", _l("Send e-mails i kø og gensend fejlede"), run_mail_retry, _mail_has_work),
     "pending": Job("pending", _l("Fjern ubekræftede uploads"), run_pending_cleanup, _pending_has_work),
+    "saved_reports": Job("saved_reports", _l("Send automatiske rapporter der er forfaldne"), run_saved_reports,
+                         _saved_reports_have_work),
 }
 
 
@@ -321,7 +339,8 @@ JOBS: dict[str, Job] = {
 
 
 # The frequent jobs and the setting of their interval in minutes (their run key is the slot).
-INTERVAL_SETTINGS = {"mail": "SCHEDULER_MAIL_RETRY_MINUTES", "pending": "SCHEDULER_PENDING_CLEANUP_MINUTES"}
+INTERVAL_SETTINGS = {"mail": "SCHEDULER_MAIL_RETRY_MINUTES", "pending": "SCHEDULER_PENDING_CLEANUP_MINUTES",
+                     "saved_reports": "SCHEDULER_SAVED_REPORTS_MINUTES"}
 
 
 def scheduled_run_key(name: str, now: datetime) -> str:

@@ -111,6 +111,46 @@ def readable_region_codes(user) -> Optional[frozenset[int]]:
     return frozenset()
 
 
+# --- Saved reports that send themselves (crm.services.saved_reports) -------------------------
+# Every CRM reader sees them (the working group reads, changes nothing). Admins manage all and
+# alone approve external addresses; an ambassador creates national ones and ones for their own
+# region, and changes, deletes and sends the ones they own.
+
+
+def can_create_saved_report(region_code: Optional[int], user=None) -> bool:
+    """May ``user`` create (or move a saved report to) ``region_code`` (None: national)?"""
+    if not user or not user.is_authenticated:
+        return False
+    if user.role == ROLE_ADMIN:
+        return True
+    return user.role == ROLE_AMBASSADOR and region_code in (None, user.region_code)
+
+
+def can_manage_saved_report(report, user=None) -> bool:
+    """May ``user`` edit, delete or "send now" this saved report?"""
+    if not user or not user.is_authenticated:
+        return False
+    if user.role == ROLE_ADMIN:
+        return True
+    return (user.role == ROLE_AMBASSADOR and report.owner_id == user.id
+            and report.region_code in (None, user.region_code))
+
+
+def can_approve_addresses(user=None) -> bool:
+    """External addresses receive reports only when an admin has approved them."""
+    return bool(user and user.is_authenticated and user.role == ROLE_ADMIN)
+
+
+def ensure_can_manage_saved_report(report, user=None) -> None:
+    if not can_manage_saved_report(report, user=user):
+        raise Forbidden()
+
+
+def ensure_can_approve_addresses(user=None) -> None:
+    if not can_approve_addresses(user=user):
+        raise Forbidden()
+
+
 # --- Materials (crm.services.materials) ------------------------------------------------------
 # Who makes each move of the workflow is data there (``Move.who``); these are the rules behind
 # those names. Every CRM user reads every material; the expert panel sees only materials in review

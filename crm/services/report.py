@@ -201,6 +201,13 @@ class StatusReport:
         ]
 
 
+def only_region(report: StatusReport, region_code: int) -> StatusReport:
+    """The report cut to one region's column and the nation's (a region's saved report)."""
+    columns = (region_code, TOTAL)
+    return StatusReport(report.start, report.end,
+                        {key: {c: row[c] for c in columns} for key, row in report.values.items()})
+
+
 def _rounded(value: Number, metric: Metric) -> Number:
     """A value as shown (one decimal or whole), so float noise never shows as a difference."""
     return round(float(value), metric.decimals) if metric.decimals else int(value)
@@ -737,37 +744,39 @@ def _record_rows(report: StatusReport) -> dict[Optional[int], list[tuple]]:
     """
     rows: dict[Optional[int], list[tuple]] = {code: [] for code in report.columns if code != TOTAL}
     rows[None] = []
+    # A report of one region (``only_region``) lists that region's records and the national ones.
+    nowhere: list[tuple] = []
     stage_label = {code: str(label) for code, label in STAGES.items()}
     no_stage = _("(ingen fase)")
     for r in signed_records(report.start, report.end):
-        rows[r.region_code].append((
+        rows.get(r.region_code, nowhere).append((
             "plans_signed_in_period", r.effective_date, r.name, r.code,
             stage_label.get(r.stage, r.stage),
             stage_label.get(r.previous_stage, r.previous_stage) if r.previous_stage else no_stage, None, None))
     for r in municipality_records(report.end):
-        rows[r.region_code].append((f"stage_{r.stage}_at_end", r.since, r.name, r.code,  # since None: no stage yet
+        rows.get(r.region_code, nowhere).append((f"stage_{r.stage}_at_end", r.since, r.name, r.code,  # since None: no stage yet
                                     stage_label.get(r.stage, r.stage), None, None, None))
     metric_for_type = {t: m.key for m in METRICS if m.family == "activities" and m.measure == "count"
                        for t in m.types}
     type_label = {code: str(label) for code, (label, _track) in ACTIVITY_TYPES.items()}
     national = rows[None]
     for a in activity_records(report.start, report.end):
-        rows.get(a.region_code, national).append((
+        rows.get(a.region_code, nowhere if a.region_code else national).append((
             metric_for_type[a.type], a.start_date, a.title, a.id, type_label.get(a.type, a.type),
             None, a.participants, None if a.hours is None else float(a.hours)))
     for m in material_records(report.start, report.end):
         for code in m.region_codes or (None,):
-            rows.get(code, national).append(("materials", m.on, m.title, m.id, material_record_label(m),
+            rows.get(code, nowhere if code else national).append(("materials", m.on, m.title, m.id, material_record_label(m),
                                              None, None, None))
     for r in review_records(report.start, report.end):
-        rows[r.region_code].append(("fidelity_reviews", r.review_date, r.name, r.code, r.team,
+        rows.get(r.region_code, nowhere).append(("fidelity_reviews", r.review_date, r.name, r.code, r.team,
                                     None, r.total, None))
     quality = measurement_coverage.coverage(report.end.year, report.end)
     for r in quality.rows:
-        rows[r.region_code].append(("quality_measurements_due", None, r.name, r.code, None, None, None, None))
+        rows.get(r.region_code, nowhere).append(("quality_measurements_due", None, r.name, r.code, None, None, None, None))
     for r in quality.rows:
         if r.done:
-            rows[r.region_code].append(("quality_measurements_done", None, r.name, r.code, None, None, None, None))
+            rows.get(r.region_code, nowhere).append(("quality_measurements_done", None, r.name, r.code, None, None, None, None))
     return rows
 
 

@@ -11,7 +11,7 @@ from crm.views.forms import EmptyForm
 from crm.models.messaging import MAIL_STATUSES, JobRun, OutboxMessage
 from crm.views.access import admin_required
 from crm.services import jobs as jobs_service
-from crm.services import mail
+from crm.services import mail, saved_reports
 
 bp = Blueprint("jobs", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -89,7 +89,8 @@ def runs():
         job = ""
     page = db.paginate(query, per_page=PER_PAGE, max_per_page=PER_PAGE, error_out=False)
     return render_template("jobs/runs.html", page=page, jobs=jobs_service.JOBS, job=job,
-                           latest=jobs_service.latest_runs(), form=EmptyForm())
+                           latest=jobs_service.latest_runs(), form=EmptyForm(),
+                           failed_reports=saved_reports.failed_runs())
 
 
 @bp.route("/koersler/koer", methods=["POST"])
