@@ -478,3 +478,53 @@ def test_the_scheduler_process_sends_a_due_report(app, users, smtp_server, datab
     [run] = _runs()
     assert run.outcome == "ok" and run.triggered_by == "scheduler"
     assert "Scheduled saved_reports" in output
+
+
+def _accounts_data(cost_lines):
+    """Hovedstaden's grant, approved 2026 budget (120 000,00 kr. on courses) and H1 2026 expenses:
+    25 000,50 + 4 999,50 kr. in the half-year, one in H2 that must not count."""
+    from crm.models import BudgetLine, BudgetVersion, Expense, Grant
+
+    courses = cost_lines["courses"]
+    db.session.add(Grant(region_code=1084, amount_ore=340_000_000, project_start=date(2023, 1, 1),
+                         project_end=date(2026, 12, 31)))
+    version = BudgetVersion(region_code=1084, year=2026, number=1, revised_on=date(2026, 1, 5), reason="Budget",
+                            approved_on=date(2026, 1, 20))
+    version.lines.append(BudgetLine(cost_line_id=courses.id, amount_ore=12_000_000, note="Kurser"))
+    db.session.add(version)
+    for voucher, day, amount in (("K-1", date(2026, 2, 3), 2_500_050), ("K-2", date(2026, 6, 30), 499_950),
+                                 ("K-3", date(2026, 7, 1), 100_000)):
+        db.session.add(Expense(region_code=1084, spent_on=day, cost_line_id=courses.id, amount_ore=amount,
+                               description="Kursus", voucher=voucher))
+    db.session.commit()
+    return courses
+
+
+def test_scheduled_partial_accounts_arrive_as_xlsx_with_the_half_years_figures(app, users, smtp_server, cost_lines):
+    courses = _accounts_data(cost_lines)
+    factories.SavedReportFactory(name="Delregnskab Hovedstaden", kind="accounts", region_code=1084,
+                                 recipients=[users["ambassador"]])
+    outcome, detail = service.run_due(SEND_TIME)
+    assert outcome == "ok", detail
+    [message] = smtp_server.messages
+    filename, data = _attachment(message)
+    assert filename == "delregnskab-2026-1-halvaar-1084.xlsx"
+    cells = [value for row in load_workbook(io.BytesIO(data)).worksheets[0].iter_rows(values_only=True)
+             for value in row]
+    # The half-year's actual (25 000,50 + 4 999,50 kr.) and half the year's budget (60 000 kr.).
+    assert 30_000.00 in cells and 60_000.00 in cells
+    assert courses.label_da in cells
+
+
+def test_scheduled_partial_accounts_arrive_as_a_readable_pdf(app, users, smtp_server, cost_lines):
+    from pypdf import PdfReader
+
+    _accounts_data(cost_lines)
+    factories.SavedReportFactory(kind="accounts", format="pdf", region_code=1084, recipients=[users["admin"]])
+    outcome, detail = service.run_due(SEND_TIME)
+    assert outcome == "ok", detail
+    [message] = smtp_server.messages
+    filename, data = _attachment(message)
+    assert filename == "delregnskab-2026-1-halvaar-1084.pdf" and data.startswith(b"%PDF")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    assert "1. halvår 2026" in text and "30.000,00" in text and "60.000,00" in text

@@ -19,6 +19,7 @@ from crm.models.user import User
 
 KIND_STATUS = "status"
 KIND_ACCOUNTS = "accounts"
+KIND_ACCOUNTS = "accounts"
 
 PERIOD_LAST_HALF = "last_completed_half"
 PERIOD_CURRENT_HALF = "current_half_to_date"

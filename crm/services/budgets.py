@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -323,15 +323,27 @@ def newest_approved(version_list: list[BudgetVersion]) -> Optional[BudgetVersion
     return max(approved, key=lambda v: v.number) if approved else None
 
 
+def approved_budget_lines(last_year: int):
+    """THE rule of which budget counts: for each region and year (up to ``last_year``) its newest
+    approved version (highest number with ``approved_on`` set), and that version's lines. A select
+    of (region_code, year, cost_line_id, amount_ore), for this module and the partial accounts."""
+    newest = (
+        select(BudgetVersion.region_code, BudgetVersion.year, func.max(BudgetVersion.number).label("number"))
+        .where(BudgetVersion.approved_on.is_not(None), BudgetVersion.year <= last_year)
+        .group_by(BudgetVersion.region_code, BudgetVersion.year)
+        .subquery()
+    )
+    return (
+        select(BudgetVersion.region_code, BudgetVersion.year, BudgetLine.cost_line_id, BudgetLine.amount_ore)
+        .join(newest, and_(newest.c.region_code == BudgetVersion.region_code, newest.c.year == BudgetVersion.year,
+                           newest.c.number == BudgetVersion.number))
+        .join(BudgetLine, BudgetLine.version_id == BudgetVersion.id)
+    )
+
+
 def _approved_query(year: int):
-    newest = (select(BudgetVersion.region_code, func.max(BudgetVersion.number).label("number"))
-              .where(BudgetVersion.year == year, BudgetVersion.approved_on.is_not(None))
-              .group_by(BudgetVersion.region_code).subquery())
-    return (select(BudgetVersion.region_code, BudgetLine.cost_line_id, BudgetLine.amount_ore)
-            .join(BudgetLine, BudgetLine.version_id == BudgetVersion.id)
-            .join(newest, (newest.c.region_code == BudgetVersion.region_code)
-                  & (newest.c.number == BudgetVersion.number))
-            .where(BudgetVersion.year == year))
+    lines = approved_budget_lines(year).where(BudgetVersion.year == year).subquery()
+    return select(lines.c.region_code, lines.c.cost_line_id, lines.c.amount_ore)
 
 
 def approved_budgets(year: int) -> dict[int, dict[int, int]]:
@@ -346,7 +358,9 @@ def approved_budgets(year: int) -> dict[int, dict[int, int]]:
 def approved_budget(region_code: int, year: int) -> dict[int, int]:
     """The region's approved budget for ``year`` (its newest approved version) as
     {cost_line_id: øre}; empty when STAR has approved none yet. One query."""
-    rows = db.session.execute(_approved_query(year).where(BudgetVersion.region_code == region_code))
+    lines = approved_budget_lines(year).where(BudgetVersion.year == year,
+                                              BudgetVersion.region_code == region_code).subquery()
+    rows = db.session.execute(select(lines.c.region_code, lines.c.cost_line_id, lines.c.amount_ore))
     return {cost_line_id: amount for _region, cost_line_id, amount in rows}
 
 

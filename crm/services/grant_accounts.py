@@ -37,8 +37,9 @@ from crm.i18n import current_locale
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from crm.i18n import ngettext
-from crm.models import AUDITOR_THRESHOLD_ORE, BudgetLine, BudgetVersion, CostLine, Expense, Grant, Region
+from crm.models import AUDITOR_THRESHOLD_ORE, CostLine, Expense, Grant, Region
 from crm.services import report
+from crm.services.budgets import approved_budget_lines
 from crm.services.export import XlsxBook, csv_bytes
 
 SIGN_OFF_AUDITOR = "auditor"
@@ -267,24 +268,6 @@ class PartialAccounts:
     @property
     def region_sections(self) -> list[Section]:
         return [s for s in self.sections if not s.is_national]
-
-
-def approved_budget_lines(last_year: int):
-    """The approved budget per region, year (up to ``last_year``) and cost line: for each region
-    and year the newest approved version (highest number with ``approved_on`` set), its lines.
-    A select of (region_code, year, cost_line_id, amount_ore) to use as a subquery."""
-    newest = (
-        select(BudgetVersion.region_code, BudgetVersion.year, func.max(BudgetVersion.number).label("number"))
-        .where(BudgetVersion.approved_on.is_not(None), BudgetVersion.year <= last_year)
-        .group_by(BudgetVersion.region_code, BudgetVersion.year)
-        .subquery()
-    )
-    return (
-        select(BudgetVersion.region_code, BudgetVersion.year, BudgetLine.cost_line_id, BudgetLine.amount_ore)
-        .join(newest, and_(newest.c.region_code == BudgetVersion.region_code, newest.c.year == BudgetVersion.year,
-                           newest.c.number == BudgetVersion.number))
-        .join(BudgetLine, BudgetLine.version_id == BudgetVersion.id)
-    )
 
 
 def _earliest_start():

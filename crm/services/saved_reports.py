@@ -41,6 +41,7 @@ from crm.models.saved_report import (
     FREQ_MONTHLY,
     FREQ_WEEKLY,
     FREQUENCIES,
+    KIND_ACCOUNTS,
     KIND_STATUS,
     PERIOD_CURRENT_HALF,
     PERIOD_LAST_HALF,
@@ -136,11 +137,48 @@ def _status_title(start: date, end: date) -> str:
     return _("Statusrapport til STAR: %(period)s", period=period_label(start, end))
 
 
+def _accounts(start: date, end: date, region_code: Optional[int]):
+    """The partial accounts of the half-year the period ends in (a year's rule gives its second
+    half, whose cumulative columns run to the year's end)."""
+    from crm.services import grant_accounts
+
+    return grant_accounts.partial_accounts(end.year, 1 if end.month <= 6 else 2, region_code)
+
+
+def _accounts_csv(start: date, end: date, region_code: Optional[int]) -> bytes:
+    from crm.services import grant_accounts
+
+    return grant_accounts.accounts_to_csv(_accounts(start, end, region_code))
+
+
+def _accounts_xlsx(start: date, end: date, region_code: Optional[int]) -> bytes:
+    from crm.services import grant_accounts
+
+    return grant_accounts.accounts_to_xlsx(_accounts(start, end, region_code))
+
+
+def _accounts_filename(start: date, end: date, region_code: Optional[int], fmt: str) -> str:
+    from crm.services import grant_accounts
+
+    return grant_accounts.accounts_filename(_accounts(start, end, region_code), fmt)
+
+
+def _accounts_print_context(start: date, end: date, region_code: Optional[int]) -> dict:
+    from crm.services import grant_accounts
+
+    return grant_accounts.print_context(_accounts(start, end, region_code), utcnow())
+
+
+def _accounts_title(start: date, end: date) -> str:
+    return _("Delregnskab: %(period)s", period=period_label(*half_year_period(end.year, 1 if end.month <= 6 else 2)))
+
+
 KINDS: dict[str, ReportKind] = {
     KIND_STATUS: ReportKind(KIND_STATUS, _l("Statusrapport til STAR"), _status_csv, _status_xlsx,
                             _status_filename, "reports/print.html", _status_print_context, _status_title),
-    # "accounts" (the half-yearly partial accounts, crm.services.grant_accounts) is added here at
-    # merge: partial_accounts(year, half, region_code), accounts_to_csv/xlsx, accounts_filename.
+    KIND_ACCOUNTS: ReportKind(KIND_ACCOUNTS, _l("Delregnskab (budget og forbrug)"), _accounts_csv, _accounts_xlsx,
+                              _accounts_filename, "grant_accounts/print.html", _accounts_print_context,
+                              _accounts_title),
 }
 
 
