@@ -186,3 +186,11 @@ def ensure_can_define_instruments(user=None) -> None:
     """Raise ``Forbidden`` unless the user may define instruments (``can_define_instruments``)."""
     if not can_define_instruments(user):
         raise Forbidden()
+
+
+# --- Second factor (crm.services.second_factor) ----------------------------------------------
+
+def ensure_can_reset_second_factor(user) -> None:
+    """Raise ``Forbidden`` unless ``user`` may turn off another user's second factor (admins)."""
+    if not (user and user.is_authenticated and user.role == ROLE_ADMIN):
+        raise Forbidden()
