@@ -16,7 +16,8 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes where users act on their own account or session; every signed-in user may use them.
 OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account"}
 # Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
-OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
+OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest", "auth.second_step", "auth.two_factor",
+                     "auth.new_recovery_codes", "auth.disable_two_factor"}
 # The working group decides a material's review, publication and retirement.
 WORKING_GROUP_DECISIONS = {"materials.decide"}
 # The expert panel's own writes: comments on a material's versions and its verdicts.

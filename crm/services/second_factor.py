@@ -268,13 +268,13 @@ def _issue_recovery_codes(user: User, factor: SecondFactor) -> list[str]:
     """Replace the user's recovery codes by ten new ones (the caller commits)."""
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    factor.recovery_codes_issued_at = utcnow()  # before the statements below flush: one audit entry
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     db.session.execute(
         insert(RecoveryCode),
         [{"user_id": user.id, "code_hash": generate_password_hash(code.replace("-", ""), method=method)}
          for code in codes],
     )
-    factor.recovery_codes_issued_at = utcnow()
     return codes
 
 
