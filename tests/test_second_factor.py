@@ -463,3 +463,17 @@ def test_changes_are_audited_without_secrets(app, users, login_as):
     log = login_as(users["admin"]).get("/admin/audit?entity=second_factor").text
     assert "Totrinsbekræftelse" in log and "slået fra" in log and "slået til" in log
     assert secret not in log
+
+
+def test_the_command_line_resets_a_locked_out_admin(app, users, runner):
+    admin = users["admin"]
+    _enrol(admin)
+    result = runner.invoke(args=["user", "reset-second-factor", admin.email, "--reason", "Mistet telefon"])
+    assert result.exit_code == 0, result.output
+    assert not second_factor.is_enabled(admin)
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "second_factor")
+                               .order_by(AuditEntry.id.desc())).first()
+    assert entry.actor == "cli (admin)" and entry.changes["reset_reason"] == [None, "Mistet telefon"]
+    again = runner.invoke(args=["user", "reset-second-factor", admin.email, "--reason", "x"])
+    assert again.exit_code != 0 and "ikke totrinsbekræftelse" in again.output
+    assert runner.invoke(args=["user", "reset-second-factor", "nobody@test.dk", "--reason", "x"]).exit_code != 0

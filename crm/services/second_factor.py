@@ -329,6 +329,16 @@ def reset(user: User, reason: str, *, actor) -> None:
     factor is required enrols again at the next sign-in. Commits. ``Forbidden`` for non-admins,
     ``FieldError`` on ``reason``."""
     ensure_can_reset_second_factor(actor)
+    _reset(user, reason)
+
+
+def reset_from_command_line(user: User, reason: str) -> None:
+    """``reset`` by whoever runs ``flask user reset-second-factor`` on the server (the way back in
+    when the only admin has lost phone and recovery codes). Commits."""
+    _reset(user, reason)
+
+
+def _reset(user: User, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise FieldError(_("Skriv hvorfor totrinsbekræftelsen nulstilles."), "reason")
