@@ -84,6 +84,15 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "ips-crm@localhost")
 
     PASSWORD_HASH_METHOD = "scrypt"
+    # A second factor (TOTP, crm/services/second_factor.py) for password sign-ins: required for
+    # admins (ProductionConfig always), for everyone with TOTP_REQUIRED_FOR_ALL, optional otherwise.
+    # Sign-ins through the organisation's identity provider (OpenID Connect) are not asked for it.
+    TOTP_REQUIRED_FOR_ADMINS = _env_bool("TOTP_REQUIRED_FOR_ADMINS", True)
+    TOTP_REQUIRED_FOR_ALL = _env_bool("TOTP_REQUIRED_FOR_ALL", False)
+    # The name authenticator apps show beside the account.
+    TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "IPS CRM")
+    # Minutes between a correct password and the code before the password must be typed again.
+    TOTP_PENDING_MINUTES = int(os.environ.get("TOTP_PENDING_MINUTES", "5"))
     # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto (Werkzeug's ProxyFix).
     # 0 (default) trusts no such header, so clients cannot fake their address or https.
     PROXY_FIX = int(os.environ.get("PROXY_FIX", "0"))
@@ -142,6 +151,9 @@ class TestingConfig(Config):
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
+    # Tests (and the browser tests' demo admin) sign admins in without a second factor; the tests
+    # of the second factor switch this on. Production always requires it (ProductionConfig).
+    TOTP_REQUIRED_FOR_ADMINS = False
 
 
 class ProductionConfig(Config):
@@ -151,6 +163,8 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     # While Redis is unreachable, count sign-ins per worker instead of failing every sign-in.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    # Admins always need a second factor for a password sign-in here, whatever the environment says.
+    TOTP_REQUIRED_FOR_ADMINS = True
 
     @classmethod
     def validate(cls) -> None:

@@ -18,7 +18,7 @@ from crm.models.audit import AuditEntry
 from crm.models.mixins import utcnow
 
 # Fields whose values must never be copied into the log.
-MASKED_FIELDS = {"password_hash", "calendar_token", "session_token"}
+MASKED_FIELDS = {"password_hash", "calendar_token", "session_token", "totp_secret", "code_hash"}
 # Bookkeeping fields that change with every update and say nothing on their own.
 SKIPPED_FIELDS = {"version", "updated_at", "updated_by_id"}
 

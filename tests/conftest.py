@@ -134,7 +134,9 @@ def _forget_per_request_state() -> None:
 def app(database_url, tmp_path):
     """A fresh app on the current database, with reference data loaded and an upload folder."""
     app = create_app(_config_for(database_url, UPLOAD_FOLDER=str(tmp_path / "uploads")))
-    app.before_request(_forget_per_request_state)
+    # First of all before-request functions, so that app-wide checks (the second-factor gate) see
+    # this request's user, not the previous request's.
+    app.before_request_funcs.setdefault(None, []).insert(0, _forget_per_request_state)
     with app.app_context():
         _reset_data()
         yield app

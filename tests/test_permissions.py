@@ -14,7 +14,8 @@ from tests import factories
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes where users act on their own account or session; every signed-in user may use them.
-OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account"}
+OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account", "auth.second_step",
+                         "auth.two_factor", "auth.new_recovery_codes", "auth.disable_two_factor"}
 # Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
 OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
 # The working group decides a material's review, publication and retirement.

@@ -190,9 +190,9 @@ def test_login_never_redirects_off_site(client, users, target):
     assert not response.headers["Location"].startswith(("//", "javascript:"))
 
 
-# Pages the expert panel may open: the materials area, its own account, and the start page (which
-# sends it to the materials list).
-EXPERT_PANEL_PAGES = {"auth.account", "main.index"}
+# Pages the expert panel may open: the materials area, its own account (and second factor), and the
+# start page (which sends it to the materials list).
+EXPERT_PANEL_PAGES = {"auth.account", "auth.two_factor", "auth.second_step", "main.index"}
 
 
 def test_expert_panel_sees_no_crm_page(app, users, login_as):

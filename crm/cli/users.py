@@ -1,4 +1,4 @@
-"""``flask --app wsgi user create|list|disable``: user accounts from the command line."""
+"""``flask --app wsgi user create|list|disable|reset-second-factor``: user accounts from the command line."""
 import sys
 
 import click
@@ -9,7 +9,8 @@ from crm.cli.common import as_cli_admin
 from crm.extensions import db
 from crm.models import ROLES, Region, User
 from crm.models.user import ROLE_AMBASSADOR
-from crm.services import accounts
+from crm.services import accounts, second_factor
+from crm.services.errors import FieldError
 
 user_cli = AppGroup("user", help="Manage users.")
 
@@ -73,3 +74,19 @@ def user_disable(email):
         raise click.ClickException(f"{user.email} is the last active administrator; make another user admin first.")
     db.session.commit()
     click.echo(f"Disabled {user.email}.")
+
+
+@user_cli.command("reset-second-factor")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why (kept in the audit log), e.g. 'Lost phone'.")
+@as_cli_admin
+def user_reset_second_factor(email, reason):
+    """Turn off a user's second factor (TOTP and recovery codes) and end their sessions."""
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No user with e-mail {email}.")
+    try:
+        second_factor.reset_from_command_line(user, reason)
+    except FieldError as error:
+        raise click.ClickException(str(error))
+    click.echo(f"Second factor of {user.email} reset; they enrol again at the next sign-in where it is required.")

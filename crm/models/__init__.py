@@ -81,3 +81,4 @@ from crm.models.saved_report import (  # noqa: F401
     SavedReportRun,
     saved_report_recipient,
 )
+from crm.models.second_factor import RecoveryCode, SecondFactor  # noqa: F401

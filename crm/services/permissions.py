@@ -261,3 +261,11 @@ def ensure_can_write_region_finances(region_code: Optional[int], user=None) -> N
     (the region rule; there is no national budget, so no region is nobody's)."""
     if region_code is None or not can_write_region(region_code, user=user):
         raise Forbidden()
+
+
+# --- Second factor (crm.services.second_factor) ----------------------------------------------
+
+def ensure_can_reset_second_factor(user) -> None:
+    """Raise ``Forbidden`` unless ``user`` may turn off another user's second factor (admins)."""
+    if not (user and user.is_authenticated and user.role == ROLE_ADMIN):
+        raise Forbidden()

@@ -13,7 +13,7 @@ from crm.views.forms import EmptyForm, VersionedForm, region_choices, show_error
 from crm.models import ROLES, AuditEntry, PsychiatricCentre, User
 from crm.views.access import admin_required, read_required, roles_required
 from crm.models.user import ROLE_ADMIN, ROLE_AMBASSADOR, ROLE_EXPERT_PANEL, ROLE_WORKING_GROUP
-from crm.services import accounts, audit_log, reference
+from crm.services import accounts, audit_log, reference, second_factor
 from crm.services.errors import Conflict, FieldError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -69,6 +69,14 @@ class CentreForm(FlaskForm):
         self.region.choices = region_choices()
 
 
+class SecondFactorResetForm(FlaskForm):
+    reason = StringField(
+        _l("Begrundelse"), validators=[InputRequired(), Length(max=second_factor.MAX_REASON_LENGTH)],
+        description=_l("Vises i revisionsloggen, fx \"Mistet telefon, ringede 23-11-2026\"."),
+    )
+    submit = SubmitField(_l("Nulstil totrinsbekræftelse"))
+
+
 @bp.route("/users")
 @admin_required
 def users():
@@ -103,7 +111,13 @@ def user_edit(user_id: int | None = None):
             login_user(saved)  # an admin's own new password: stay signed in here
         flash(_("Brugeren %(email)s er gemt.", email=saved.email), "success")
         return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=user)
+    return _user_page(form, user)
+
+
+def _user_page(form: UserForm, user: User | None, reset_form: "SecondFactorResetForm | None" = None):
+    factor_on = bool(user and second_factor.is_enabled(user))
+    return render_template("admin/user_form.html", form=form, user=user, factor_on=factor_on,
+                           reset_form=reset_form or SecondFactorResetForm(prefix="sf", formdata=None))
 
 
 def _refused(form: UserForm, user: User | None, error: FieldError):
@@ -112,9 +126,9 @@ def _refused(form: UserForm, user: User | None, error: FieldError):
     new version, so a deliberate second save goes through."""
     status = show_error(form, error)
     if not isinstance(error, Conflict):
-        return render_template("admin/user_form.html", form=form, user=user)
+        return _user_page(form, user)
     form.version.data = user.version
-    return render_template("admin/user_form.html", form=form, user=user), status
+    return _user_page(form, user), status
 
 
 @bp.route("/users/<int:user_id>/log-ud-overalt", methods=["POST"])
@@ -127,6 +141,29 @@ def user_sign_out_everywhere(user_id: int):
     accounts.sign_out_everywhere(user)
     flash(_("%(email)s er logget ud på alle enheder.", email=user.email), "success")
     return redirect(url_for("admin.user_edit", user_id=user.id))
+
+
+@bp.route("/users/<int:user_id>/totrinsbekraeftelse/nulstil", methods=["POST"])
+@admin_required
+def user_reset_second_factor(user_id: int):
+    """Turn a user's second factor off (lost phone), with a reason for the audit log; the user's
+    sessions end, and a user who must have one enrols again at the next sign-in."""
+    user = db.get_or_404(User, user_id)
+    reset_form = SecondFactorResetForm(prefix="sf")
+    if reset_form.validate_on_submit():
+        try:
+            second_factor.reset(user, reset_form.reason.data, actor=current_user)
+        except FieldError as error:
+            status = show_error(reset_form, error)
+        else:
+            flash(_("Totrinsbekræftelsen for %(email)s er nulstillet, og brugeren er logget ud overalt.",
+                    email=user.email), "success")
+            return redirect(url_for("admin.user_edit", user_id=user.id))
+    else:
+        status = 400
+    form = UserForm(obj=user, user=user, formdata=None)
+    form.region.data = str(user.region_code or "")
+    return _user_page(form, user, reset_form), status
 
 
 @bp.route("/centres")
