@@ -75,3 +75,4 @@ from crm.models.report import ReportSubmission  # noqa: F401
 from crm.models.task import TASK_DONE, TASK_OPEN, Task  # noqa: F401
 from crm.models.messaging import JobRun, OutboxAttachment, OutboxMessage  # noqa: F401
 from crm.models.signin import SignInThrottle  # noqa: F401
+from crm.models.identity import UserIdentity  # noqa: F401

@@ -26,7 +26,9 @@ from crm.models import (ACTIVITY_TYPES, ANCHORING_KINDS, ANCHORING_LEVELS, ANCHO
 from crm.models.messaging import MAIL_STATUSES, RUN_OUTCOMES
 from crm.services.materials import HISTORY_LABELS as MATERIAL_MOVES
 
-ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slettet")}
+ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slettet"),
+           # A refused sign-in through an identity provider (crm/services/oidc.py).
+           "refused": _l("Afvist log ind")}
 
 # Table name -> what the record is called. A table not listed (a newer one) shows its own name.
 ENTITY_LABELS = {
@@ -61,6 +63,7 @@ ENTITY_LABELS = {
     "region_grant": _l("Tilskud"),
     "report_submission": _l("Indsendt statusrapport"),
     "sign_in_throttle": _l("Forsinkelse af log ind"),
+    "user_identity": _l("Konto hos identitetsudbyder"),
     "stage_change": _l("Faseændring"),
     "target_group": _l("Målgruppe"),
     "task": _l("Opgave"),
@@ -151,6 +154,12 @@ FIELD_LABELS = {
     "end_time": _l("Sluttidspunkt"),
     "ever_paid_hours_or_education": _l("Nogensinde ordinære timer eller uddannelse"),
     "failed_logins": _l("Mislykkede logins"),
+    "issuer": _l("Identitetsudbyder (issuer)"),
+    "linked_at": _l("Koblet"),
+    "last_sign_in_at": _l("Seneste log ind"),
+    "user_id": _l("Bruger"),
+    "provider": _l("Udbyder"),
+    "address": _l("IP-adresse"),
     "figures": _l("Tal"),
     "finished_at": _l("Afsluttet"),
     "health_agreement": _l("Sundhedsaftale"),

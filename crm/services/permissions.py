@@ -186,3 +186,9 @@ def ensure_can_define_instruments(user=None) -> None:
     """Raise ``Forbidden`` unless the user may define instruments (``can_define_instruments``)."""
     if not can_define_instruments(user):
         raise Forbidden()
+
+
+def ensure_can_manage_users(user) -> None:
+    """Raise ``Forbidden`` unless ``user`` may manage users and their sign-in identities (admins)."""
+    if not (user and user.is_authenticated and user.role == ROLE_ADMIN):
+        raise Forbidden()

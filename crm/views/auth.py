@@ -11,6 +11,7 @@ from wtforms.validators import EqualTo, InputRequired, Length
 
 from crm.extensions import limiter
 from crm.services import accounts, signin
+from crm.views import oidc
 
 bp = Blueprint("auth", __name__)
 
@@ -55,6 +56,12 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
+    if not current_app.config.get("PASSWORD_LOGIN_ENABLED", True):
+        # Only the organisation's identity providers sign people in here (crm/views/oidc.py).
+        if request.method == "POST":
+            flash(_("Log ind med adgangskode er slået fra. Brug din organisations log ind."), "warning")
+            return render_template("auth/login.html", form=form), 403
+        return render_template("auth/login.html", form=form)
     if form.validate_on_submit():
         user, error = signin.authenticate(form.email.data, form.password.data, request.remote_addr)
         if user:
@@ -69,9 +76,10 @@ def logout():
     """Sign out: ends this session and every other session and remember cookie of the user."""
     if current_user.is_authenticated:
         accounts.sign_out_everywhere(current_user._get_current_object())
+    provider_sign_out = oidc.end_session_url()  # signed in through a provider: sign out there too
     logout_user()
     flash(_("Du er logget ud."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(provider_sign_out or url_for("auth.login"))
 
 
 @bp.route("/account", methods=["GET", "POST"])
