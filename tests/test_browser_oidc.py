@@ -153,6 +153,17 @@ def test_a_second_account_with_the_same_email_is_not_linked(provider, tmp_path):
             assert [i.subject for i in db.session.scalars(select(UserIdentity))] == ["sub-anna"]
 
 
+def test_the_email_may_come_from_the_userinfo_endpoint(provider, tmp_path):
+    """A provider that keeps the e-mail out of the ID token (as NemLog-in brokers do): the CRM
+    asks its userinfo endpoint, for the same subject, and links through that."""
+    with crm_for(provider, tmp_path, client_id="crm-userinfo") as (app, base_url), chromium() as page:
+        start_sign_in(page, base_url)
+        sign_in_at_provider(page, "sub-anna")
+        page.wait_for_url(f"{base_url}/")
+        with app.app_context():
+            assert [(i.subject, i.email) for i in db.session.scalars(select(UserIdentity))] == [("sub-anna", "anna@test.dk")]
+
+
 def test_password_sign_in_can_be_switched_off(provider, tmp_path):
     with crm_for(provider, tmp_path, PASSWORD_LOGIN_ENABLED=False) as (app, base_url), chromium() as page:
         page.goto(f"{base_url}/login")

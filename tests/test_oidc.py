@@ -214,3 +214,13 @@ def test_password_users_sign_out_without_a_provider(app, users, auth, client):
     auth.login(users["admin"])
     response = client.post("/logout")
     assert response.headers["Location"].endswith("/login")
+
+
+def test_a_broker_names_the_email_claim_its_own_way(app, users):
+    """NemLog-in brokers carry the work e-mail as e.g. "nemlogin.email", without email_verified."""
+    broker = settings(email_claim="nemlogin.email", trust_unverified_email=True)
+    values = {"iss": ISSUER, "sub": "pid-1", "nemlogin.email": "amb.hov@test.dk"}
+    assert oidc.sign_in(broker, values).id == users["ambassador"].id
+    with pytest.raises(oidc.SignInRefused) as refused:
+        oidc.sign_in(settings(), {"iss": ISSUER, "sub": "pid-2", "nemlogin.email": "amb.sj@test.dk"})
+    assert refused.value.reason == oidc.REFUSED_UNKNOWN  # the "email" claim is missing

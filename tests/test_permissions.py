@@ -14,7 +14,7 @@ from tests import factories
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes where users act on their own account or session; every signed-in user may use them.
-OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account"}
+OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account", "oidc.start"}
 # Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
 OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
 # The working group decides a material's review, publication and retirement.
@@ -56,7 +56,14 @@ def _region_b_records(owner) -> dict[str, object]:
     db.session.commit()
     anchoring_item = db.session.scalar(select(AnchoringItem).where(AnchoringItem.code == "health_cluster"))
     version = review.instrument_version
+    from crm.models import UserIdentity
+
+    identity = UserIdentity(user_id=owner.id, provider="test", issuer="https://idp.example.dk", subject="sub-b",
+                            email=owner.email)
+    db.session.add(identity)
+    db.session.commit()
     values = {
+        "identity_id": identity.id,
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,

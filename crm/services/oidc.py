@@ -60,6 +60,9 @@ class ProviderSettings:
     # Entra ID sends no email_verified claim; true accepts an e-mail claim without one (never
     # one that says false). Only for a provider whose tenant owns the addresses it issues.
     trust_unverified_email: bool = False
+    # The claim with the work e-mail: "email", or e.g. "nemlogin.email" at a NemLog-in broker.
+    # Taken from the ID token, else from the userinfo endpoint (same ``sub`` required).
+    email_claim: str = "email"
 
     @property
     def metadata_url(self) -> str:
@@ -110,6 +113,7 @@ def configured_providers(entries: Any) -> dict[str, ProviderSettings]:
             scopes=scopes,
             discovery_url=str(entry.get("discovery_url") or ""),
             trust_unverified_email=bool(entry.get("trust_unverified_email", False)),
+            email_claim=str(entry.get("email_claim") or "email"),
         )
     return providers
 
@@ -147,7 +151,7 @@ def refuse(provider: ProviderSettings, reason: str, *, claims: Optional[Mapping[
            user: Optional[User] = None, detail: str = "", address: Optional[str] = None) -> SignInRefused:
     """Log and audit a refused sign-in (commits); returns the exception to raise."""
     claims = claims or {}
-    email = str(claims.get("email") or "")[:254]
+    email = str(claims.get(provider.email_claim) or "")[:254]
     subject = str(claims.get("sub") or "")
     db.session.rollback()
     log.warning("OIDC sign-in refused: provider=%s reason=%s sub=%r email=%r address=%s detail=%s",
@@ -194,7 +198,7 @@ def sign_in(provider: ProviderSettings, claims: Mapping[str, Any], *, address: O
         return user
 
     # First sign-in of this subject: link it through a verified e-mail, once.
-    email = str(claims.get("email") or "").strip()
+    email = str(claims.get(provider.email_claim) or "").strip()
     if not email:
         raise refuse(provider, REFUSED_UNKNOWN, claims=claims, detail="no email claim", address=address)
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.lower()))

@@ -165,8 +165,26 @@ def _verified_sign_in(settings: oidc.ProviderSettings):
     claims = token.get("userinfo")
     if not claims or not token.get("id_token"):
         raise refused(oidc.REFUSED_TOKEN, "no ID token in the answer")
-    user = oidc.sign_in(settings, dict(claims), address=address)
+    claims = dict(claims)
+    if settings.email_claim not in claims and metadata.get("userinfo_endpoint"):
+        claims = _with_userinfo(client, settings.email_claim, token, claims, refused)
+    user = oidc.sign_in(settings, claims, address=address)
     return user, token["id_token"]
+
+
+def _with_userinfo(client, email_claim: str, token, claims: dict, refused) -> dict:
+    """The ID token's claims plus the e-mail claims of the userinfo endpoint (for providers that
+    put them only there), which must be about the same subject (OpenID Connect Core 5.3.2)."""
+    try:
+        info = client.userinfo(token=token)
+    except (requests.RequestException, OAuthError, ValueError) as exc:
+        raise refused(oidc.REFUSED_PROVIDER, exc) from exc
+    if info.get("sub") != claims.get("sub"):
+        raise refused(oidc.REFUSED_TOKEN, "userinfo is about another subject")
+    for name in (email_claim, "email_verified"):
+        if name in info and name not in claims:
+            claims[name] = info[name]
+    return claims
 
 
 def end_session_url() -> Optional[str]:

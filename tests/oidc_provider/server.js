@@ -13,6 +13,7 @@
 //   crm-aud  its ID token is re-signed with the provider's own key but for another audience
 //   crm-sig  its ID token is signed by a key the provider does not publish (same kid)
 //   crm-exp  its ID token is re-signed with the provider's key, expired an hour ago
+//   crm-userinfo  its ID token is re-signed without the e-mail claims (userinfo has them)
 // The provider's login and consent pages are oidc-provider's development interactions: any login
 // name is accepted as the subject, any password.
 import * as jose from 'jose';
@@ -27,7 +28,7 @@ const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true }
 const signingJwk = { ...(await jose.exportJWK(privateKey)), kid: KID, alg: 'RS256', use: 'sig' };
 const rogue = await jose.generateKeyPair('RS256', { extractable: true });
 
-const clients = ['crm', 'crm-aud', 'crm-sig', 'crm-exp'].map((clientId) => ({
+const clients = ['crm', 'crm-aud', 'crm-sig', 'crm-exp', 'crm-userinfo'].map((clientId) => ({
   client_id: clientId,
   client_secret: 'test-secret',
   redirect_uris: [`${crm}/login/oidc/test/callback`],
@@ -87,6 +88,10 @@ async function tamper(idToken) {
       return new jose.SignJWT(payload).setProtectedHeader(header).sign(rogue.privateKey);
     case 'crm-exp':
       return new jose.SignJWT({ ...payload, iat: now - 7200, exp: now - 3600 }).setProtectedHeader(header).sign(privateKey);
+    case 'crm-userinfo': {
+      const { email, email_verified: verified, ...rest } = payload;
+      return new jose.SignJWT(rest).setProtectedHeader(header).sign(privateKey);
+    }
     default:
       return idToken;
   }
