@@ -88,7 +88,8 @@ class Config:
     #    "client_id": "…", "client_secret": "…",
     #    "scopes": "openid email profile",            (optional, this is the default)
     #    "discovery_url": "…/.well-known/openid-configuration",   (optional, from issuer)
-    #    "trust_unverified_email": false}              (optional, see crm/services/oidc.py)
+    #    "trust_unverified_email": false,              (optional, see crm/services/oidc.py)
+    #    "email_claim": "email"}                       (optional: the claim with the work e-mail)
     # Checked at start (crm/services/oidc.py configured_providers); empty: no such buttons.
     OIDC_PROVIDERS = _env_json("OIDC_PROVIDERS", [])
     # Clock skew accepted on the ID token's exp/iat, in seconds (at most 300).

@@ -10,7 +10,7 @@ from crm import create_app
 from crm.extensions import db
 from crm.models import AuditEntry, User, UserIdentity
 from tests import factories
-from tests.browser_support import browser_context
+from tests.browser_support import browser_context, sign_in
 from tests.conftest import _config_for, _reset_data
 from tests.oidc_support import ProviderProcess, free_port, live_server_on, require_node, sign_in_at_provider
 
@@ -38,6 +38,7 @@ def crm_for(provider, tmp_path, client_id="crm", **config):
         _reset_data()
         factories.UserFactory(email="anna@test.dk", name="Anna Ambassadør", role="ambassador", region_code=1084)
         factories.UserFactory(email="ib@test.dk", name="Ib", role="ambassador", region_code=1085, active=False)
+        factories.UserFactory(email="admin@test.dk", name="Ada Admin", role="admin", region_code=None)
         db.session.remove()
     with live_server_on(app, provider.crm_port) as base_url:
         yield app, base_url
@@ -173,3 +174,41 @@ def test_password_sign_in_can_be_switched_off(provider, tmp_path):
         page.wait_for_url(f"{base_url}/")
         with app.app_context():
             assert db.session.scalar(select(User).where(User.email == "anna@test.dk")).active
+
+
+def _serious_axe_findings(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    return [f"{v['id']} at {v['nodes'][0]['target']}" for v in result.response["violations"]
+            if v["impact"] in {"serious", "critical"}]
+
+
+def test_admin_sees_the_link_and_removes_it(provider, tmp_path):
+    """The login page with its provider button and a refusal, and the admin's user page with the
+    linked account, pass axe; removing the link takes the confirm step and is audited."""
+    with crm_for(provider, tmp_path) as (app, base_url), chromium() as page:
+        start_sign_in(page, base_url)
+        sign_in_at_provider(page, "sub-stranger")
+        refusal_on_login_page(page, base_url)
+        assert _serious_axe_findings(page) == []
+        page.context.clear_cookies()  # the provider remembers the stranger: sign in as Anna afresh
+        start_sign_in(page, base_url)
+        sign_in_at_provider(page, "sub-anna")
+        page.wait_for_url(f"{base_url}/")
+        page.context.clear_cookies()
+
+        sign_in(page, base_url, "admin@test.dk", factories.PASSWORD)
+        with app.app_context():
+            anna = db.session.scalar(select(User).where(User.email == "anna@test.dk"))
+        page.goto(f"{base_url}/admin/users/{anna.id}")
+        assert page.get_by_role("cell", name="anna@test.dk Id hos udbyderen: sub-anna").is_visible()
+        assert _serious_axe_findings(page) == []
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Fjern kobling").click()
+        assert "Koblingen til test er fjernet." in page.get_by_role("status").inner_text()
+        with app.app_context():
+            assert db.session.scalars(select(UserIdentity)).all() == []
+            removed = db.session.scalars(select(AuditEntry).where(AuditEntry.entity == "user_identity",
+                                                                  AuditEntry.action == "delete")).one()
+            assert removed.actor == "admin@test.dk"
