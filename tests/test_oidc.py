@@ -224,3 +224,23 @@ def test_a_broker_names_the_email_claim_its_own_way(app, users):
     with pytest.raises(oidc.SignInRefused) as refused:
         oidc.sign_in(settings(), {"iss": ISSUER, "sub": "pid-2", "nemlogin.email": "amb.sj@test.dk"})
     assert refused.value.reason == oidc.REFUSED_UNKNOWN  # the "email" claim is missing
+
+
+def test_a_link_made_meanwhile_in_another_tab_is_no_error(app, users, monkeypatch):
+    """Two first sign-ins of the same person at once: the second meets the unique (iss, sub)."""
+    first = oidc.sign_in(settings(), claims(sub="sub-1"))
+    real_scalar = db.session.scalar
+    calls = []
+
+    def scalar_missing_the_link_once(statement, *args, **kwargs):
+        calls.append(statement)
+        if len(calls) == 1:  # the lookup by (iss, sub) ran before the other tab committed
+            return None
+        if len(calls) == 3:  # nor was there a link for this user and issuer yet
+            return None
+        return real_scalar(statement, *args, **kwargs)
+
+    monkeypatch.setattr(db.session, "scalar", scalar_missing_the_link_once)
+    assert oidc.sign_in(settings(), claims(sub="sub-1")).id == first.id
+    monkeypatch.undo()
+    assert db.session.scalar(select(db.func.count()).select_from(UserIdentity)) == 1

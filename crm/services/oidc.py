@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from crm.audit import acting_as
 from crm.extensions import db
@@ -215,10 +216,20 @@ def sign_in(provider: ProviderSettings, claims: Mapping[str, Any], *, address: O
         raise refuse(provider, REFUSED_OTHER_SUBJECT, claims=claims, user=user,
                      detail=f"linked to subject {linked.subject!r}", address=address)
     now = utcnow()
-    with acting_as(user.email, user.id):
-        db.session.add(UserIdentity(user_id=user.id, provider=provider.name, issuer=issuer, subject=subject,
-                                    email=email[:254], linked_at=now, last_sign_in_at=now))
-        db.session.commit()
+    try:
+        with acting_as(user.email, user.id):
+            db.session.add(UserIdentity(user_id=user.id, provider=provider.name, issuer=issuer, subject=subject,
+                                        email=email[:254], linked_at=now, last_sign_in_at=now))
+            db.session.commit()
+    except IntegrityError:  # the same person's sign-in in another tab linked first
+        db.session.rollback()
+        raced = db.session.scalar(
+            select(UserIdentity).where(UserIdentity.issuer == issuer, UserIdentity.subject == subject)
+        )
+        if raced is not None and raced.user_id == user.id:
+            return user
+        raise refuse(provider, REFUSED_OTHER_SUBJECT, claims=claims, user=user, detail="linked concurrently",
+                     address=address) from None
     log.info("OIDC identity linked: provider=%s user=%s sub=%r", provider.name, user.id, subject)
     return user
 
