@@ -3,6 +3,7 @@
 Every setting that differs between machines comes from the environment; the classes only hold
 safe defaults. ``DATABASE_URL`` selects the database in every configuration.
 """
+import json
 import os
 from datetime import date
 from pathlib import Path
@@ -16,6 +17,16 @@ def _env_bool(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_json(name: str, default):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} is not valid JSON: {exc}") from exc
 
 
 def _database_url(default_file: str) -> str:
@@ -69,6 +80,25 @@ class Config:
     SIGNIN_FREE_FAILURES = int(os.environ.get("SIGNIN_FREE_FAILURES", "4"))
     SIGNIN_BACKOFF_SECONDS = int(os.environ.get("SIGNIN_BACKOFF_SECONDS", "30"))
     SIGNIN_BACKOFF_MAX_SECONDS = int(os.environ.get("SIGNIN_BACKOFF_MAX_SECONDS", "900"))
+
+    # Sign-in with the organisation's own identity provider (OpenID Connect; README: "Sign-in
+    # with Entra ID or NemLog-in"). A JSON list, one object per provider:
+    #   {"name": "entra", "display_name": "Region Hovedstaden (Entra ID)",
+    #    "issuer": "https://login.microsoftonline.com/<tenant-id>/v2.0",
+    #    "client_id": "…", "client_secret": "…",
+    #    "scopes": "openid email profile",            (optional, this is the default)
+    #    "discovery_url": "…/.well-known/openid-configuration",   (optional, from issuer)
+    #    "trust_unverified_email": false,              (optional, see crm/services/oidc.py)
+    #    "email_claim": "email"}                       (optional: the claim with the work e-mail)
+    # Checked at start (crm/services/oidc.py configured_providers); empty: no such buttons.
+    OIDC_PROVIDERS = _env_json("OIDC_PROVIDERS", [])
+    # Clock skew accepted on the ID token's exp/iat, in seconds (at most 300).
+    OIDC_LEEWAY_SECONDS = int(os.environ.get("OIDC_LEEWAY_SECONDS", "60"))
+    # Seconds to wait for the provider's discovery, keys and token endpoint.
+    OIDC_HTTP_TIMEOUT = float(os.environ.get("OIDC_HTTP_TIMEOUT", "10"))
+    # False: the e-mail and password form is gone and password sign-ins are refused (only the
+    # providers above sign people in).
+    PASSWORD_LOGIN_ENABLED = _env_bool("PASSWORD_LOGIN_ENABLED", True)
 
     # Programme targets: settings, never constants in templates.
     COVERAGE_TARGET_FRACTION = float(os.environ.get("COVERAGE_TARGET_FRACTION", str(2 / 3)))

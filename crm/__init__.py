@@ -16,6 +16,7 @@ from crm.secret_key import configure_secret_key
 BLUEPRINT_MODULES = (
     "crm.views.errors",
     "crm.views.auth",
+    "crm.views.oidc",
     "crm.views.main",
     "crm.views.municipalities",
     "crm.views.tasks",

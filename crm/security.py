@@ -1,5 +1,7 @@
 """HTTP security headers sent with every response."""
-from flask import Flask, Response, g, request
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, request
 
 # No inline scripts anywhere: every script is a file under /static. Inline style attributes
 # are allowed (Bootstrap components use them); they cannot run code.
@@ -12,8 +14,22 @@ CONTENT_SECURITY_POLICY = (
 PUBLIC_ENDPOINTS = frozenset({"static", "bootstrap.static"})
 
 
+def _content_security_policy() -> str:
+    """The policy; sign-in and sign-out forms may also lead to the configured OpenID Connect
+    providers (their issuer's origin: ``OIDC_PROVIDERS``), as the browser enforces ``form-action``
+    on the redirect that follows a form."""
+    origins = sorted({
+        f"{parts.scheme}://{parts.netloc}"
+        for entry in current_app.config.get("OIDC_PROVIDERS") or []
+        if isinstance(entry, dict) and (parts := urlsplit(str(entry.get("issuer", "")))).netloc
+    })
+    if not origins:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", "form-action 'self' " + " ".join(origins))
+
+
 def _add_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", _content_security_policy())
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")

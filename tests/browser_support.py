@@ -71,5 +71,5 @@ def sign_in(page, base_url: str, email: str, password: str = DEMO_PASSWORD) -> N
     page.goto(f"{base_url}/login")
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Adgangskode").fill(password)
-    page.get_by_role("button", name="Log ind").click()
+    page.get_by_role("button", name="Log ind", exact=True).click()
     page.wait_for_load_state("networkidle")

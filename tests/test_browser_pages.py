@@ -23,7 +23,7 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 # GET endpoints that are not pages a person reads: files, feeds, assets, redirects.
 NOT_PAGES = {
-    "static", "bootstrap.static", "health.healthz", "auth.logout", "calendar.feed", "calendar.activity_ics",
+    "static", "bootstrap.static", "health.healthz", "auth.logout", "oidc.callback", "calendar.feed", "calendar.activity_ics",
     "dashboard.map_svg", "fidelity.export_review", "imports.template", "jobs.attachment",
     "outcomes.import_template", "plans.document", "materials.document", "reports.export", "reports.submission_file",
     "reports.export_excel", "reports.submission_excel", "evaluation.download", "anchoring.evidence",

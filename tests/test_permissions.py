@@ -15,7 +15,8 @@ from tests import factories
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 # Routes where users act on their own account or session; every signed-in user may use them.
 OWN_ACCOUNT_ENDPOINTS = {"auth.login", "auth.logout", "auth.set_language", "auth.account", "auth.second_step",
-                         "auth.two_factor", "auth.new_recovery_codes", "auth.disable_two_factor"}
+                         "auth.two_factor", "auth.new_recovery_codes", "auth.disable_two_factor",
+                         "oidc.start"}
 # Endpoint prefixes/names whose own rule is "own account" too (filled as areas add them).
 OWN_ACCOUNT_EXTRA = {"calendar.reset_token", "calendar.digest"}
 # The working group decides a material's review, publication and retirement.
@@ -73,6 +74,12 @@ def _region_b_records(owner) -> dict[str, object]:
     address = SavedReportAddress(saved_report_id=saved_report.id, email="chef@jobcenter-b.dk", proposed_by_id=owner.id)
     db.session.add(address)
     db.session.commit()
+    from crm.models import UserIdentity
+
+    identity = UserIdentity(user_id=owner.id, provider="test", issuer="https://idp.example.dk", subject="sub-b",
+                            email=owner.email)
+    db.session.add(identity)
+    db.session.commit()
     values = {
         "submission_id": submission.id,
         "reopening_id": reopening.id,
@@ -83,6 +90,7 @@ def _region_b_records(owner) -> dict[str, object]:
         "cost_line_id": expense.cost_line_id,
         "saved_report_id": saved_report.id,
         "address_id": address.id,
+        "identity_id": identity.id,
         "material_id": material.id,
         "material_version_id": material.versions[0].id,
         "anchoring_item_id": anchoring_item.id,

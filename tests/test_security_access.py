@@ -18,9 +18,10 @@ from crm.models import FidelityReview
 from tests import factories
 
 # Routes anyone may use: static files, sign-in, language choice, the load balancer's health check,
-# and the calendar feed (its secret token in the URL is the credential).
+# the calendar feed (its secret token in the URL is the credential), and sign-in through an
+# identity provider (start and callback; 404 for a provider that is not configured).
 PUBLIC_ENDPOINTS = {"static", "bootstrap.static", "auth.login", "auth.set_language", "health.healthz",
-                    "calendar.feed"}
+                    "calendar.feed", "oidc.start", "oidc.callback"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 DATA_SCRIPT_TYPES = {"application/json", "application/ld+json"}
 

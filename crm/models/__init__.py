@@ -82,3 +82,4 @@ from crm.models.saved_report import (  # noqa: F401
     saved_report_recipient,
 )
 from crm.models.second_factor import RecoveryCode, SecondFactor  # noqa: F401
+from crm.models.identity import UserIdentity  # noqa: F401

@@ -28,7 +28,9 @@ from crm.models.saved_report import FREQUENCIES, PERIOD_RULES
 from crm.models.saved_report import RUN_OUTCOMES as SAVED_REPORT_OUTCOMES
 from crm.services.materials import HISTORY_LABELS as MATERIAL_MOVES
 
-ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slettet")}
+ACTIONS = {"create": _l("Oprettet"), "update": _l("Ændret"), "delete": _l("Slettet"),
+           # A refused sign-in through an identity provider (crm/services/oidc.py).
+           "refused": _l("Afvist log ind")}
 
 # Table name -> what the record is called. A table not listed (a newer one) shows its own name.
 ENTITY_LABELS = {
@@ -69,6 +71,7 @@ ENTITY_LABELS = {
     "saved_report_run": _l("Afsendelse af automatisk rapport"),
     "second_factor": _l("Totrinsbekræftelse"),
     "sign_in_throttle": _l("Forsinkelse af log ind"),
+    "user_identity": _l("Konto hos identitetsudbyder"),
     "stage_change": _l("Faseændring"),
     "target_group": _l("Målgruppe"),
     "task": _l("Opgave"),
@@ -174,6 +177,11 @@ FIELD_LABELS = {
     "end_time": _l("Sluttidspunkt"),
     "ever_paid_hours_or_education": _l("Nogensinde ordinære timer eller uddannelse"),
     "failed_logins": _l("Mislykkede logins"),
+    "issuer": _l("Identitetsudbyder (issuer)"),
+    "linked_at": _l("Koblet"),
+    "last_sign_in_at": _l("Seneste log ind"),
+    "provider": _l("Udbyder"),
+    "address": _l("IP-adresse"),
     "figures": _l("Tal"),
     "finished_at": _l("Afsluttet"),
     "health_agreement": _l("Sundhedsaftale"),

@@ -263,9 +263,8 @@ def ensure_can_write_region_finances(region_code: Optional[int], user=None) -> N
         raise Forbidden()
 
 
-# --- Second factor (crm.services.second_factor) ----------------------------------------------
-
-def ensure_can_reset_second_factor(user) -> None:
-    """Raise ``Forbidden`` unless ``user`` may turn off another user's second factor (admins)."""
+def ensure_can_manage_users(user) -> None:
+    """Raise ``Forbidden`` unless ``user`` may manage users, their sign-in identities and second
+    factors (admins)."""
     if not (user and user.is_authenticated and user.role == ROLE_ADMIN):
         raise Forbidden()

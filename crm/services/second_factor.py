@@ -40,7 +40,7 @@ from crm.models.second_factor import RecoveryCode, SecondFactor
 from crm.models.user import User
 from crm.services import accounts, signin
 from crm.services.errors import FieldError
-from crm.services.permissions import ensure_can_reset_second_factor
+from crm.services.permissions import ensure_can_manage_users
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ def reset(user: User, reason: str, *, actor) -> None:
     reason is kept for the audit log, and every session of the user ends; a user for whom the
     factor is required enrols again at the next sign-in. Commits. ``Forbidden`` for non-admins,
     ``FieldError`` on ``reason``."""
-    ensure_can_reset_second_factor(actor)
+    ensure_can_manage_users(actor)
     _reset(user, reason)
 
 

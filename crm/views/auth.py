@@ -16,7 +16,9 @@ from crm.extensions import limiter
 from crm.models.user import User
 from crm.services import accounts, second_factor, signin
 from crm.services.errors import FieldError
+from crm.views import oidc
 from crm.views.forms import show_error
+from crm.views.sign_in_method import PASSWORD, SIGN_IN_METHOD, mark_signed_in, signed_in_by_password
 
 bp = Blueprint("auth", __name__)
 
@@ -89,6 +91,12 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
+    if not current_app.config.get("PASSWORD_LOGIN_ENABLED", True):
+        # Only the organisation's identity providers sign people in here (crm/views/oidc.py).
+        if request.method == "POST":
+            flash(_("Log ind med adgangskode er slået fra. Brug din organisations log ind."), "warning")
+            return render_template("auth/login.html", form=form), 403
+        return render_template("auth/login.html", form=form)
     if form.validate_on_submit():
         user, error = signin.authenticate(form.email.data, form.password.data, request.remote_addr)
         if user:
@@ -112,26 +120,11 @@ def login():
 # ``next``); nobody is signed in until the code is right.
 
 AWAITING = "awaiting_second_factor"
-# How the current session was signed in. ``mark_signed_in`` sets it; the OpenID Connect sign-in
-# marks its sessions OIDC, and the second factor is asked for only after a password.
-SIGN_IN_METHOD = "sign_in_method"
-PASSWORD = "password"
-OIDC = "oidc"
+# How the current session was signed in: crm/views/sign_in_method.py (the OpenID Connect sign-in
+# marks its sessions OIDC, and the second factor is asked for only after a password).
 # The session passed the second factor (or enrolled); holds the user's id as Flask-Login keeps it,
 # so the gate below need not read the database on every page.
 FACTOR_CHECKED = "second_factor_checked"
-
-
-def mark_signed_in(method: str) -> None:
-    """Record how this session was signed in (``PASSWORD`` or ``OIDC``); call right after
-    ``login_user``."""
-    session[SIGN_IN_METHOD] = method
-
-
-def signed_in_by_password() -> bool:
-    """Was this session signed in with a password? Sessions from before this mark, and sessions
-    restored from a "remember me" cookie, count as password sessions (the safe side)."""
-    return session.get(SIGN_IN_METHOD, PASSWORD) == PASSWORD
 
 
 def _mark_factor_checked(user: User) -> None:
@@ -206,11 +199,12 @@ def logout():
     """Sign out: ends this session and every other session and remember cookie of the user."""
     if current_user.is_authenticated:
         accounts.sign_out_everywhere(current_user._get_current_object())
+    provider_sign_out = oidc.end_session_url()  # signed in through a provider: sign out there too
     logout_user()
     for key in (AWAITING, SIGN_IN_METHOD, FACTOR_CHECKED):
         session.pop(key, None)
     flash(_("Du er logget ud."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(provider_sign_out or url_for("auth.login"))
 
 
 @bp.route("/account", methods=["GET", "POST"])
