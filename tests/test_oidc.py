@@ -244,3 +244,24 @@ def test_a_link_made_meanwhile_in_another_tab_is_no_error(app, users, monkeypatc
     assert oidc.sign_in(settings(), claims(sub="sub-1")).id == first.id
     monkeypatch.undo()
     assert db.session.scalar(select(db.func.count()).select_from(UserIdentity)) == 1
+
+
+def test_an_admin_signed_in_by_a_provider_is_not_sent_to_the_password_second_factor(app, database_url, users,
+                                                                                     monkeypatch):
+    """The provider owns the second factor: where admins must have TOTP (production), an admin
+    signed in through OpenID Connect goes straight on, while a password admin must enrol first."""
+    from crm.views import oidc as oidc_views
+
+    strict = create_app(_config_for(database_url, UPLOAD_FOLDER=app.config["UPLOAD_FOLDER"],
+                                    TOTP_REQUIRED_FOR_ADMINS=True, OIDC_PROVIDERS=[
+        {"name": "test", "display_name": "Test-IdP", "issuer": UNREACHABLE, "client_id": "crm", "client_secret": "s"},
+    ]))
+    monkeypatch.setattr(oidc_views, "_verified_sign_in", lambda settings: (users["admin"], "id-token"))
+    by_provider = strict.test_client()
+    assert by_provider.get("/login/oidc/test/callback?code=x&state=y").status_code == 302
+    assert by_provider.get("/aktiviteter/").status_code == 200
+
+    by_password = strict.test_client()
+    by_password.post("/login", data={"email": "admin@test.dk", "password": factories.PASSWORD})
+    response = by_password.get("/aktiviteter/")
+    assert response.status_code == 302 and "two-factor" in response.headers["Location"]
