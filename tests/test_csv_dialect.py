@@ -55,6 +55,17 @@ def world(app, users):
     return {"submission": submission.id}
 
 
+def reopen_the_submitted_half(world, admin) -> None:
+    """The world's submission locks its activities (1. halvår 2025); a test that imports them back
+    reopens the period for Hovedstaden and the national activities first, as an admin would."""
+    from crm.models import ReportSubmission
+    from crm.services import period_locks
+
+    submission = db.session.get(ReportSubmission, world["submission"])
+    for region in ("1084", period_locks.NATIONAL):
+        period_locks.reopen_period(submission, region, "Genindlæsning af eksporten", actor=admin)
+
+
 def excel_link(page_html: str) -> str:
     """The href of the page's (first) "CSV (Excel)" button."""
     links = re.findall(r'<a [^>]*href="([^"]+)"[^>]*>\s*(?:Eksportér )?CSV \(Excel\)\s*</a>', page_html)
@@ -148,6 +159,7 @@ def test_excel_dialect_writes_danish_fields_and_neutralises_text_exactly_like_th
 @pytest.mark.parametrize("fmt", ["csv-excel", "csv", "xlsx"])
 def test_a_danish_excel_export_of_activities_imports_back_unchanged(world, users, login_as, fmt):
     """The Danish Excel CSV, and the machine CSV and XLSX alike."""
+    reopen_the_submitted_half(world, users["admin"])
     client = login_as(users["admin"])
     data = client.get(f"/aktiviteter/?format={fmt}").data
     filename = f"aktiviteter.{'xlsx' if fmt == 'xlsx' else 'csv'}"
@@ -181,6 +193,7 @@ def test_an_ambassador_reimports_their_own_excel_export(world, users, login_as):
 
 
 def test_a_changed_figure_in_an_excel_export_is_listed_and_applied_to_the_logged_activity(world, users, login_as):
+    reopen_the_submitted_half(world, users["admin"])
     client = login_as(users["admin"])
     data = client.get("/aktiviteter/?format=csv-excel").get_data(as_text=True)
     rows = list(csv.reader(io.StringIO(data.lstrip("\ufeff"), newline=""), delimiter=";"))

@@ -50,7 +50,8 @@ def test_scale_history_is_consistent(app):
     assert len(years) >= 8 and max(a.start_date for a in activities) <= TODAY
 
     links = defaultdict(list)
-    for activity_id, code in db.session.execute(select(activity_municipality)).all():
+    for activity_id, code in db.session.execute(select(activity_municipality.c.activity_id,
+                                                       activity_municipality.c.municipality_code)).all():
         links[activity_id].append(code)
     for a in activities:
         if a.region_code is None:

@@ -231,7 +231,7 @@ def approve_budget(budget_version_id: int):
     back = url_for(".budget", region_code=version.region_code, year=version.year)
     if not form.validate_on_submit():
         for errors in form.errors.values():
-            flash(" ".join(str(e) for e in errors), "warning")
+            flash(" ".join(str(message) for message in errors), "warning")
         return redirect(back)
     try:
         budget_service.approve(version, form.approved_on.data, actor=current_user)
