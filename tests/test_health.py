@@ -2,9 +2,11 @@
 import time
 
 import pytest
+from sqlalchemy import text
 
 from config import TestingConfig
 from crm import create_app
+from crm.extensions import db
 
 UNREACHABLE = {
     # Port 1 on loopback: nothing listens there, so the connection is refused at once.
@@ -46,12 +48,20 @@ def test_healthz_503_quickly_when_database_unreachable(kind):
     assert time.monotonic() - started < 5
 
 
-def test_postgres_engine_gets_a_connect_timeout():
+def test_postgres_engine_gets_a_connect_timeout_and_no_jit():
     app = _app_on(UNREACHABLE["postgresql"])
-    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"connect_timeout": 5}
+    assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"] == {"connect_timeout": 5, "options": "-c jit=off"}
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
 
 
 def test_sqlite_engine_gets_no_connect_args():
     app = _app_on("sqlite://")
     assert "connect_args" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+
+
+def test_postgres_sessions_plan_without_jit(app):
+    """A page's millisecond statements never pay for JIT compilation (crm/database.py)."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only")
+        assert db.session.scalar(text("SHOW jit")) == "off"

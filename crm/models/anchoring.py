@@ -3,7 +3,7 @@ record each municipality's (or, for region-level items, each region's) state of 
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.extensions import db
@@ -87,6 +87,11 @@ class AnchoringEntry(db.Model):
     __table_args__ = (
         CheckConstraint("state IN ('not_started', 'in_progress', 'in_place', 'not_relevant')", name="state"),
         Index("ix_anchoring_entry_lookup", "anchoring_item_id", "municipality_code", "region_code", "effective_date"),
+        # A region's own series (the health agreement): PostgreSQL cannot walk the lookup index
+        # in date order past its "municipality_code IS NULL" column, so the latest entry of each
+        # region series is a seek here instead of a sort of the whole series.
+        Index("ix_anchoring_entry_region_series", "anchoring_item_id", "region_code", "effective_date", "id",
+              postgresql_where=text("municipality_code IS NULL"), sqlite_where=text("municipality_code IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

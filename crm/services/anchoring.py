@@ -129,36 +129,30 @@ def save_item(item: Optional[AnchoringItem], data: ItemData, version=None, *, ac
 
 # --- Entries -----------------------------------------------------------------------------------
 
-def _ranked_entries(on, year, municipality: Optional[Municipality] = None):
-    """CTE: every entry dated on or before ``on`` (per-year items: only those for ``year``; with
-    ``municipality``: only its own and its region's), numbered 1 for the latest of its series
-    (item, municipality, region)."""
-    rank = func.row_number().over(
-        partition_by=(AnchoringEntry.anchoring_item_id, AnchoringEntry.municipality_code, AnchoringEntry.region_code),
-        order_by=(AnchoringEntry.effective_date.desc(), AnchoringEntry.id.desc()),
+def _latest_entry(column, on, series):
+    """Correlated scalar subquery: ``column`` of the latest entry of one series on ``on`` (the
+    entry dated last on or before ``on``, ties: the one recorded last; per-year items: only entries
+    for ``on``'s year), or NULL. ``series`` is the WHERE clause naming the series through the outer
+    query's item and municipality. One index seek per series (``ix_anchoring_entry_lookup``), so a
+    page pays for the series it shows, not for the length of their history."""
+    return (
+        select(column)
+        .where(AnchoringEntry.anchoring_item_id == AnchoringItem.id, series,
+               AnchoringEntry.effective_date <= on,
+               or_(AnchoringItem.kind != KIND_PER_YEAR, AnchoringEntry.year == on.year))
+        .order_by(AnchoringEntry.effective_date.desc(), AnchoringEntry.id.desc())
+        .limit(1)
+        .correlate(AnchoringItem, Municipality)
+        .scalar_subquery()
     )
-    query = (
-        select(AnchoringEntry.id, AnchoringEntry.anchoring_item_id, AnchoringEntry.municipality_code,
-               AnchoringEntry.region_code, AnchoringEntry.state, rank.label("rank"))
-        .join(AnchoringItem, AnchoringItem.id == AnchoringEntry.anchoring_item_id)
-        .where(AnchoringEntry.effective_date <= on,
-               or_(AnchoringItem.kind != KIND_PER_YEAR, AnchoringEntry.year == year))
-    )
-    if municipality is not None:  # one municipality's page reads its own series, not the country's
-        query = query.where(or_(
-            AnchoringEntry.municipality_code == municipality.code,
-            and_(AnchoringEntry.municipality_code.is_(None), AnchoringEntry.region_code == municipality.region_code),
-        ))
-    return query.cte("ranked_entries")
 
 
-def _item_state_columns(on, municipality: Optional[Municipality] = None):
-    """(the select's FROM chain, state column, entry id column) for every municipality (or only
-    ``municipality``) × applicable item on ``on``, starting from the stage rule's select
-    (municipality + its stage on ``on``)."""
-    ranked = _ranked_entries(on, on.year, municipality)
-    own = ranked.alias("own_entry")
-    regional = ranked.alias("region_entry")
+def _item_state_columns(on):
+    """(the select's FROM chain, state column, entry id column) for every municipality × applicable
+    item on ``on``, starting from the stage rule's select (municipality + its stage on ``on``)."""
+    own = and_(AnchoringEntry.municipality_code == Municipality.code,
+               AnchoringEntry.region_code == Municipality.region_code)
+    regional = and_(AnchoringEntry.municipality_code.is_(None), AnchoringEntry.region_code == Municipality.region_code)
     pipeline_state = case(
         (StageChange.stage.in_(COVERED_STAGES), literal(STATE_IN_PLACE)),
         (StageChange.stage == "plan_in_progress", literal(STATE_IN_PROGRESS)),
@@ -166,23 +160,18 @@ def _item_state_columns(on, municipality: Optional[Municipality] = None):
     )
     state = case(
         (AnchoringItem.kind == KIND_PIPELINE, pipeline_state),
-        (AnchoringItem.level == LEVEL_REGION, func.coalesce(regional.c.state, STATE_NOT_STARTED)),
-        else_=func.coalesce(own.c.state, STATE_NOT_STARTED),
+        (AnchoringItem.level == LEVEL_REGION,
+         func.coalesce(_latest_entry(AnchoringEntry.state, on, regional), STATE_NOT_STARTED)),
+        else_=func.coalesce(_latest_entry(AnchoringEntry.state, on, own), STATE_NOT_STARTED),
     )
-    entry_id = case((AnchoringItem.level == LEVEL_REGION, regional.c.id), else_=own.c.id)
+    entry_id = case(
+        (AnchoringItem.kind == KIND_PIPELINE, None),
+        (AnchoringItem.level == LEVEL_REGION, _latest_entry(AnchoringEntry.id, on, regional)),
+        else_=_latest_entry(AnchoringEntry.id, on, own),
+    )
 
     def joined(query):
-        return (
-            query.join(AnchoringItem, true())
-            .outerjoin(own, and_(own.c.anchoring_item_id == AnchoringItem.id, own.c.rank == 1,
-                                 own.c.municipality_code == Municipality.code,
-                                 AnchoringItem.level == LEVEL_MUNICIPALITY))
-            .outerjoin(regional, and_(regional.c.anchoring_item_id == AnchoringItem.id, regional.c.rank == 1,
-                                      regional.c.municipality_code.is_(None),
-                                      regional.c.region_code == Municipality.region_code,
-                                      AnchoringItem.level == LEVEL_REGION))
-            .where(_active_on(on))
-        )
+        return query.join(AnchoringItem, true()).where(_active_on(on))
     return joined, state, entry_id
 
 
@@ -208,7 +197,7 @@ def checklist(municipality: Municipality, on: Optional[date] = None) -> list[Che
     """The municipality's applicable items on ``on`` (default today) with their state and latest
     entry, in checklist order: three statements (the states, the items, the entries shown)."""
     on = on or local_today()
-    joined, state, entry_id = _item_state_columns(on, municipality)
+    joined, state, entry_id = _item_state_columns(on)
     query = joined(stage_select(on, AnchoringItem.id, state, entry_id, codes=[municipality.code])).order_by(
         AnchoringItem.position, AnchoringItem.code)
     rows = db.session.execute(query).all()
@@ -352,16 +341,24 @@ class MunicipalityScore:
     score: Score
 
 
-def _municipality_scores_query(on):
+def _municipality_scores_query(on, region_code: Optional[int] = None):
     joined, state, _entry_id = _item_state_columns(on)
-    applicable = func.sum(case((state != STATE_NOT_RELEVANT, 1), else_=0))
-    in_place = func.sum(case((state == STATE_IN_PLACE, 1), else_=0))
-    signed = func.max(case((StageChange.stage.in_(COVERED_STAGES), 1), else_=0))
-    return joined(stage_select(
-        on, Municipality.code, Municipality.name, Municipality.region_code,
+    states = joined(stage_select(
+        on, Municipality.code, Municipality.name, Municipality.region_code, state.label("state"),
+        case((StageChange.stage.in_(COVERED_STAGES), 1), else_=0).label("signed"),
+    ))
+    if region_code is not None:
+        states = states.where(Municipality.region_code == region_code)
+    # OFFSET 0 keeps PostgreSQL from pulling the subquery up into the sums, which would evaluate
+    # each state (and its seeks) once per sum.
+    states = states.offset(0).subquery("item_states")
+    applicable = func.sum(case((states.c.state != STATE_NOT_RELEVANT, 1), else_=0))
+    in_place = func.sum(case((states.c.state == STATE_IN_PLACE, 1), else_=0))
+    return select(
+        states.c.code, states.c.name, states.c.region_code,
         func.coalesce(in_place, 0).label("in_place"), func.coalesce(applicable, 0).label("applicable"),
-        signed.label("signed"),
-    )).group_by(Municipality.code, Municipality.name, Municipality.region_code)
+        func.max(states.c.signed).label("signed"),
+    ).group_by(states.c.code, states.c.name, states.c.region_code)
 
 
 def checklist_score(rows: list[ChecklistRow]) -> Score:
@@ -372,10 +369,8 @@ def checklist_score(rows: list[ChecklistRow]) -> Score:
 def municipality_scores(on: date, region_code: Optional[int] = None) -> list[MunicipalityScore]:
     """Every municipality's (of one region) anchoring score on ``on``, by name: one statement.
     A municipality with no applicable item (no items at all) has score 0 of 0."""
-    query = _municipality_scores_query(on)
-    if region_code is not None:
-        query = query.where(Municipality.region_code == region_code)
-    rows = db.session.execute(query.order_by(Municipality.name)).all()
+    query = _municipality_scores_query(on, region_code)
+    rows = db.session.execute(query.order_by(query.selected_columns.name)).all()
     found = [MunicipalityScore(r.code, r.name, r.region_code, bool(r.signed), Score(int(r.in_place), int(r.applicable)))
              for r in rows]
     if found or db.session.scalar(select(func.count(AnchoringItem.id)).where(_active_on(on))):
