@@ -21,9 +21,10 @@ Every figure comes from one grouped SQL statement over the stored records.
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cache, cached_property
 from typing import Optional
 
-from sqlalchemy import and_, case, func, literal, or_, select, true
+from sqlalchemy import Integer, and_, bindparam, case, func, literal, or_, select, true
 
 from crm.clock import local_today
 from crm.extensions import db
@@ -35,7 +36,7 @@ from crm.models.anchoring import (ANCHORING_STATES, KIND_COUNTS, KIND_PER_YEAR, 
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_maintain_anchoring_items, ensure_can_write
-from crm.services.stages import stage_select
+from crm.services.stages import CODES, ON, REGION, stage_select
 from crm.services.uploads import UploadError, remove_stored, store_pdf
 
 # The seeded items whose kind is not the plain state (by their stable codes in the CSV).
@@ -129,17 +130,26 @@ def save_item(item: Optional[AnchoringItem], data: ItemData, version=None, *, ac
 
 # --- Entries -----------------------------------------------------------------------------------
 
-def _latest_entry(column, on, series):
+# The statements of the scores and the checklist are built once per process with these parameters
+# (stages.py's ON, REGION and CODES, and the year of ON): building them cost more than running them.
+YEAR = bindparam("year", type_=Integer)
+
+
+def _parameters(on: date, **more) -> dict:
+    return {"on": on, "year": on.year, **more}
+
+
+def _latest_entry(column, on, year, series):
     """Correlated scalar subquery: ``column`` of the latest entry of one series on ``on`` (the
     entry dated last on or before ``on``, ties: the one recorded last; per-year items: only entries
-    for ``on``'s year), or NULL. ``series`` is the WHERE clause naming the series through the outer
+    for ``year``, the year of ``on``), or NULL. ``series`` is the WHERE clause naming the series through the outer
     query's item and municipality. One index seek per series (``ix_anchoring_entry_lookup``), so a
     page pays for the series it shows, not for the length of their history."""
     return (
         select(column)
         .where(AnchoringEntry.anchoring_item_id == AnchoringItem.id, series,
                AnchoringEntry.effective_date <= on,
-               or_(AnchoringItem.kind != KIND_PER_YEAR, AnchoringEntry.year == on.year))
+               or_(AnchoringItem.kind != KIND_PER_YEAR, AnchoringEntry.year == year))
         .order_by(AnchoringEntry.effective_date.desc(), AnchoringEntry.id.desc())
         .limit(1)
         .correlate(AnchoringItem, Municipality)
@@ -147,9 +157,10 @@ def _latest_entry(column, on, series):
     )
 
 
-def _item_state_columns(on):
+def _item_state_columns(on, year):
     """(the select's FROM chain, state column, entry id column) for every municipality × applicable
-    item on ``on``, starting from the stage rule's select (municipality + its stage on ``on``)."""
+    item on ``on`` (of ``year``), starting from the stage rule's select (municipality + its stage
+    on ``on``)."""
     own = and_(AnchoringEntry.municipality_code == Municipality.code,
                AnchoringEntry.region_code == Municipality.region_code)
     regional = and_(AnchoringEntry.municipality_code.is_(None), AnchoringEntry.region_code == Municipality.region_code)
@@ -161,13 +172,13 @@ def _item_state_columns(on):
     state = case(
         (AnchoringItem.kind == KIND_PIPELINE, pipeline_state),
         (AnchoringItem.level == LEVEL_REGION,
-         func.coalesce(_latest_entry(AnchoringEntry.state, on, regional), STATE_NOT_STARTED)),
-        else_=func.coalesce(_latest_entry(AnchoringEntry.state, on, own), STATE_NOT_STARTED),
+         func.coalesce(_latest_entry(AnchoringEntry.state, on, year, regional), STATE_NOT_STARTED)),
+        else_=func.coalesce(_latest_entry(AnchoringEntry.state, on, year, own), STATE_NOT_STARTED),
     )
     entry_id = case(
         (AnchoringItem.kind == KIND_PIPELINE, None),
-        (AnchoringItem.level == LEVEL_REGION, _latest_entry(AnchoringEntry.id, on, regional)),
-        else_=_latest_entry(AnchoringEntry.id, on, own),
+        (AnchoringItem.level == LEVEL_REGION, _latest_entry(AnchoringEntry.id, on, year, regional)),
+        else_=_latest_entry(AnchoringEntry.id, on, year, own),
     )
 
     def joined(query):
@@ -193,14 +204,18 @@ class ChecklistRow:
         return self.item.kind == KIND_PIPELINE
 
 
+@cache
+def _checklist_query():
+    joined, state, entry_id = _item_state_columns(ON, YEAR)
+    return joined(stage_select(ON, AnchoringItem.id, state, entry_id, codes=CODES)).order_by(
+        AnchoringItem.position, AnchoringItem.code)
+
+
 def checklist(municipality: Municipality, on: Optional[date] = None) -> list[ChecklistRow]:
     """The municipality's applicable items on ``on`` (default today) with their state and latest
     entry, in checklist order: three statements (the states, the items, the entries shown)."""
     on = on or local_today()
-    joined, state, entry_id = _item_state_columns(on)
-    query = joined(stage_select(on, AnchoringItem.id, state, entry_id, codes=[municipality.code])).order_by(
-        AnchoringItem.position, AnchoringItem.code)
-    rows = db.session.execute(query).all()
+    rows = db.session.execute(_checklist_query(), _parameters(on, codes=[municipality.code])).all()
     # Always these two statements (an empty IN is fine), so the page's count never depends on the data.
     items = {item.id: item for item in db.session.scalars(select(AnchoringItem).where(
         AnchoringItem.id.in_([r[0] for r in rows])))}
@@ -304,7 +319,7 @@ class Score:
     in_place: int
     applicable: int
 
-    @property
+    @cached_property
     def pct(self) -> Optional[float]:
         """The score in per cent (one decimal), None without applicable items."""
         if not self.applicable:
@@ -341,14 +356,16 @@ class MunicipalityScore:
     score: Score
 
 
-def _municipality_scores_query(on, region_code: Optional[int] = None):
-    joined, state, _entry_id = _item_state_columns(on)
+@cache
+def _municipality_scores_query(one_region: bool):
+    """The statement behind ``municipality_scores`` (built once per process per variant)."""
+    joined, state, _entry_id = _item_state_columns(ON, YEAR)
     states = joined(stage_select(
-        on, Municipality.code, Municipality.name, Municipality.region_code, state.label("state"),
+        ON, Municipality.code, Municipality.name, Municipality.region_code, state.label("state"),
         case((StageChange.stage.in_(COVERED_STAGES), 1), else_=0).label("signed"),
     ))
-    if region_code is not None:
-        states = states.where(Municipality.region_code == region_code)
+    if one_region:
+        states = states.where(Municipality.region_code == REGION)
     # OFFSET 0 keeps PostgreSQL from pulling the subquery up into the sums, which would evaluate
     # each state (and its seeks) once per sum.
     states = states.offset(0).subquery("item_states")
@@ -358,7 +375,7 @@ def _municipality_scores_query(on, region_code: Optional[int] = None):
         states.c.code, states.c.name, states.c.region_code,
         func.coalesce(in_place, 0).label("in_place"), func.coalesce(applicable, 0).label("applicable"),
         func.max(states.c.signed).label("signed"),
-    ).group_by(states.c.code, states.c.name, states.c.region_code)
+    ).group_by(states.c.code, states.c.name, states.c.region_code).order_by(states.c.name)
 
 
 def checklist_score(rows: list[ChecklistRow]) -> Score:
@@ -369,8 +386,8 @@ def checklist_score(rows: list[ChecklistRow]) -> Score:
 def municipality_scores(on: date, region_code: Optional[int] = None) -> list[MunicipalityScore]:
     """Every municipality's (of one region) anchoring score on ``on``, by name: one statement.
     A municipality with no applicable item (no items at all) has score 0 of 0."""
-    query = _municipality_scores_query(on, region_code)
-    rows = db.session.execute(query.order_by(query.selected_columns.name)).all()
+    rows = db.session.execute(_municipality_scores_query(region_code is not None),
+                              _parameters(on, region_code=region_code)).all()
     found = [MunicipalityScore(r.code, r.name, r.region_code, bool(r.signed), Score(int(r.in_place), int(r.applicable)))
              for r in rows]
     if found or db.session.scalar(select(func.count(AnchoringItem.id)).where(_active_on(on))):

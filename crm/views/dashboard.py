@@ -26,7 +26,7 @@ from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.views.access import read_required
 from crm.views.charts import line_chart
 from crm.views.files import send_bytes
-from crm.views.helpers import QueryUrls
+from crm.views.helpers import PathUrls, QueryUrls
 from crm.services import anchoring
 from crm.services import measurement_coverage
 from crm.services import dashboard as service
@@ -88,6 +88,7 @@ class Links:
         self.on = on
         self.today = today
         self.url = QueryUrls()
+        self.path = PathUrls()
 
     def covered(self, region_code=None, on: Optional[date] = None) -> str:
         """The covered municipalities on a date: the status report's list of exactly those."""
@@ -117,7 +118,7 @@ class Links:
 
     def municipality(self, code: int) -> str:
         """One municipality's page."""
-        return url_for("municipalities.detail", code=code)
+        return self.path("municipalities.detail", code=code)
 
     def _report(self, metric: str, region_code, on: date) -> str:
         """The status report's list of the records behind ``metric`` on the single day ``on``."""
@@ -290,10 +291,11 @@ def anchoring_layer():
     bands: dict[str, int] = {}
     for score in scores:
         bands[anchoring_band(score.score)] = bands.get(anchoring_band(score.score), 0) + 1
+    links = Links(on, today)
     return render_template(
         "dashboard/anchoring.html", title=_("Forankring"), form=form, on=on, today=today, scores=scores,
         region_scores=regions, national=anchoring.national_score(regions), weak=weak,
         bands=anchoring_bands(), band_counts=bands, fills=ANCHORING_FILLS, geometry=map_geometry(),
-        map_shapes=_anchoring_shapes(scores, Links(on, today)),
+        map_shapes=_anchoring_shapes(scores, links), links=links,
         slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
     )
