@@ -267,12 +267,15 @@ def anchoring_bands() -> list[tuple[str, str]]:
 def _anchoring_shapes(scores: list[anchoring.MunicipalityScore], links: Links) -> Markup:
     """The map's municipalities coloured by anchoring band, titled "Læsø: 4 af 8 punkter på plads"."""
     by_code = {s.code: s for s in scores}
-    states = {}
+    states, statuses = {}, {}  # a handful of distinct scores: each one's text looked up once
     for shape in map_geometry().shapes:
         found = by_code.get(shape.code)
         score = found.score if found else anchoring.Score(0, 0)
-        status = ngettext("%(num)s af %(total)s punkt på plads", "%(num)s af %(total)s punkter på plads",
-                          score.in_place, total=score.applicable)
+        status = statuses.get(score)
+        if status is None:
+            status = statuses[score] = ngettext("%(num)s af %(total)s punkt på plads",
+                                                "%(num)s af %(total)s punkter på plads",
+                                                score.in_place, total=score.applicable)
         states[shape.code] = ShapeState(anchoring_band(score), status, links.municipality(shape.code))
     return shapes_markup(states, ANCHORING_FILLS)
 
@@ -296,6 +299,6 @@ def anchoring_layer():
         "dashboard/anchoring.html", title=_("Forankring"), form=form, on=on, today=today, scores=scores,
         region_scores=regions, national=anchoring.national_score(regions), weak=weak,
         bands=anchoring_bands(), band_counts=bands, fills=ANCHORING_FILLS, geometry=map_geometry(),
-        map_shapes=_anchoring_shapes(scores, links), links=links,
+        map_shapes=_anchoring_shapes(scores, links), links=links, of_total=_("%(num)s af %(total)s"),
         slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
     )
