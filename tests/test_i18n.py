@@ -121,3 +121,22 @@ def test_no_translated_string_hides_inside_an_f_string():
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
                  if pattern.search(line)]
     assert offenders == []
+
+
+def test_every_message_in_the_code_has_its_english_translation(tmp_path):
+    """What ``pybabel extract`` finds in the code and templates (babel.cfg) is all in the English
+    catalog with a translation: a string added without one shows Danish on an English page."""
+    import subprocess  # nosec B404
+    import sys
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    root = Path(__file__).resolve().parent.parent
+    template = tmp_path / "messages.pot"
+    subprocess.run([sys.executable, "-m", "babel.messages.frontend", "-q", "extract", "-F", "babel.cfg", "-k", "_l",
+                    "-o", str(template), "."], cwd=root, check=True)  # nosec B603
+    with template.open("rb") as extracted, (root / "crm/translations/en/LC_MESSAGES/messages.po").open("rb") as po:
+        wanted, catalog = read_po(extracted), read_po(po)
+    missing = sorted(str(m.id) for m in wanted if m.id and (m.id not in catalog or not catalog[m.id].string))
+    assert missing == []
