@@ -21,21 +21,17 @@ from functools import lru_cache
 from typing import Any, NamedTuple, Optional, Union
 
 from babel import Locale
-from babel.dates import format_datetime as babel_datetime
-from babel.dates import format_time as babel_time
 from babel.numbers import NumberPattern, format_decimal, parse_pattern
 
-from crm.clock import LOCAL_TZ, local_today
-from crm.i18n import DANISH, current_locale
+from crm.clock import local_today, to_local
+from crm.i18n import current_locale
 from crm.i18n import gettext as _
 
 # --- Dates and times shown to people --------------------------------------------------------------
 
-# One format in both languages: the way Danish users write a date. Numeric only, so the locale
-# Babel is given changes nothing; Danish is passed to save a locale lookup per date.
-DATE_PATTERN = "dd-MM-yyyy"
-DATETIME_PATTERN = "dd-MM-yyyy HH:mm"
-TIME_PATTERN = "HH:mm"
+# One format in both languages: the way Danish users write a date (Babel's dd-MM-yyyy, with
+# HH:mm for times). Numeric only, so no locale changes it: written directly with f-strings,
+# which tests/test_formatting.py holds to Babel's output.
 
 
 def format_date(value: Optional[date]) -> str:
@@ -46,17 +42,20 @@ def format_date(value: Optional[date]) -> str:
 
 
 def format_datetime(value: Optional[datetime]) -> str:
-    """A stored timestamp (naive means UTC) in Danish local time, summer or winter: 23-11-2026 14:05."""
+    """A stored timestamp (naive means UTC) in Danish local time, summer or winter: 23-11-2026 14:05.
+    Babel's ``dd-MM-yyyy HH:mm`` in Copenhagen time, written directly like dates."""
     if value is None:
         return ""
-    return babel_datetime(value, DATETIME_PATTERN, tzinfo=LOCAL_TZ, locale=DANISH)
+    local = to_local(value)
+    return f"{local.day:02d}-{local.month:02d}-{local.year:04d} {local.hour:02d}:{local.minute:02d}"
 
 
 def format_time(value: Optional[time]) -> str:
-    """A wall-clock time of day (already Danish time, e.g. an activity's start) as 14:05."""
+    """A wall-clock time of day (already Danish time, e.g. an activity's start) as 14:05
+    (Babel's ``HH:mm``, written directly)."""
     if value is None:
         return ""
-    return babel_time(value, TIME_PATTERN, locale=DANISH)
+    return f"{value.hour:02d}:{value.minute:02d}"
 
 
 # --- Dates typed by people ------------------------------------------------------------------------

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 from babel.dates import format_date as babel_date
+from babel.dates import format_datetime as babel_datetime
+from babel.dates import format_time as babel_time
 from babel.numbers import format_decimal, format_percent as babel_percent
 from flask_babel import force_locale
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crm import formatting
-from crm.clock import to_local
+from crm.clock import LOCAL_TZ, to_local
 from crm.formatting import (NumberError, add_months, format_date, format_datetime, format_number, format_percent,
                             format_time, half_year_period, half_year_start, last_completed_half, megabytes, month_end,
                             month_ends, number_as_typed, parse_date, parse_number, period_label)
@@ -72,12 +74,13 @@ def test_timestamps_are_danish_local_time(moment, locale):
     with _app().test_request_context("/"), force_locale(locale):
         assert format_datetime(moment) == (f"{local.day:02d}-{local.month:02d}-{local.year:04d} "
                                            f"{local.hour:02d}:{local.minute:02d}")
+        assert format_datetime(moment) == babel_datetime(moment, "dd-MM-yyyy HH:mm", tzinfo=LOCAL_TZ, locale=locale)
 
 
 @pytest.mark.parametrize("value, shown", [(time(14, 5), "14:05"), (time(0, 0), "00:00"), (time(23, 59, 59), "23:59"),
                                           (time(9, 7, 30), "09:07")])
 def test_times_of_day_are_hours_and_minutes(value, shown, locale):
-    assert format_time(value) == shown
+    assert format_time(value) == shown == babel_time(value, "HH:mm", locale=locale)
 
 
 def test_nothing_is_shown_as_empty():
