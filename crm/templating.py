@@ -12,6 +12,7 @@ from flask_login import current_user
 from crm.services.permissions import can_change_activity, can_define_instruments, can_maintain_grants, can_write_region
 from crm.services.importing import format_change_value
 from crm.services.period_locks import load_locks
+from crm.views.helpers import PathUrls
 
 
 
@@ -46,6 +47,17 @@ def period_lock(region_code: Optional[int], day) -> Any:
     return g.period_locks.lock_for(region_code, day)
 
 
+def path_for(endpoint: str, **values: int) -> str:
+    """``url_for`` for a page's many links to records by number (``PathUrls``: one ``url_for`` per
+    endpoint and request, shared by the view and its templates)."""
+    from flask import g, request
+
+    urls = g.get("path_urls")
+    if urls is None or urls[0] != request.script_root:  # g may outlive a request in tests
+        urls = g.path_urls = (request.script_root, PathUrls())
+    return urls[1](endpoint, **values)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_date, "dkdate")
     app.add_template_filter(format_change_value, "change_value")
@@ -65,6 +77,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(lambda activity: can_change_activity(activity, user=current_user), "can_change_activity")
     app.add_template_global(lambda: can_define_instruments(current_user), "can_define_instruments")
     app.add_template_global(period_lock, "period_lock")
+    app.add_template_global(path_for, "path_for")
     app.add_template_global(lambda: can_maintain_grants(current_user), "can_maintain_grants")
     app.add_template_global(STAGES, "STAGES")
     app.add_template_global(ACTIVITY_TYPES, "ACTIVITY_TYPES")

@@ -21,3 +21,11 @@ def test_path_urls_take_only_whole_numbers(app):
     with app.test_request_context("/"):
         with pytest.raises(ValueError):
             PathUrls()("municipalities.detail", code="101/../admin")
+
+
+def test_templates_path_for_is_url_for(app):
+    from crm.templating import path_for
+
+    for root in ("", "/crm", ""):
+        with app.test_request_context("/", base_url="http://localhost" + root):
+            assert path_for("activities.detail", activity_id=42) == url_for("activities.detail", activity_id=42)
