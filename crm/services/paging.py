@@ -71,18 +71,21 @@ class Page:
             previous = number
 
 
-def paginate(query: Select, page: int, per_page: int, *, count_limit: Optional[int] = None) -> Page:
+def paginate(query: Select, page: int, per_page: int, *, count_limit: Optional[int] = None,
+             rows: bool = False) -> Page:
     """Page ``page`` (from 1; below 1 means 1) of ``query`` (ordered, with its loader options) in
     two statements whatever the list's length: the page's rows plus one, and a count of at most
     ``count_limit`` + 1 rows. ``total`` is exact up to ``count_limit``; beyond it the page is
     uncounted (``total`` None, ``more_than`` = ``count_limit``) and links only to its neighbours.
-    A page past the end is empty, as ``db.paginate(..., error_out=False)``."""
+    A page past the end is empty, as ``db.paginate(..., error_out=False)``. ``rows``: the items
+    are the query's rows (a select of columns), not its first column's values (entities)."""
     page = max(1, page)
     count_limit = COUNT_LIMIT if count_limit is None else count_limit
-    rows = list(db.session.scalars(query.limit(per_page + 1).offset((page - 1) * per_page)))
+    window = query.limit(per_page + 1).offset((page - 1) * per_page)
+    items = list(db.session.execute(window).all() if rows else db.session.scalars(window))
     capped = (query.with_only_columns(literal_column("1"), maintain_column_froms=True)
               .order_by(None).limit(count_limit + 1).subquery())
     counted = db.session.scalar(select(func.count()).select_from(capped)) or 0
     if counted > count_limit:
-        return Page(rows[:per_page], page, per_page, None, more=len(rows) > per_page, more_than=count_limit)
-    return Page(rows[:per_page], page, per_page, counted)
+        return Page(items[:per_page], page, per_page, None, more=len(items) > per_page, more_than=count_limit)
+    return Page(items[:per_page], page, per_page, counted)

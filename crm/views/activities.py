@@ -1,5 +1,7 @@
 """Activities: the filtered list with export, detail, create/edit/copy/delete, and the activity
 form (fields, choices for the current user, and the cross-field rules)."""
+from dataclasses import replace
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
@@ -152,8 +154,8 @@ def index():
         query = service.filtered_query(filters, service.export_options())
         rows = service.export_rows(db.session.scalars(query).all())
         return table_response(fmt, "aktiviteter", service.export_header(), rows)
-    query = service.filtered_query(filters, service.list_options())
-    page = paginate(query, request.args.get("page", 1, type=int), PER_PAGE)
+    page = paginate(service.list_query(filters), request.args.get("page", 1, type=int), PER_PAGE, rows=True)
+    page = replace(page, items=service.listed_activities(page.items))
     return render_template(
         "activities/index.html",
         page=page,
