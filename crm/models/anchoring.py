@@ -99,7 +99,7 @@ class AnchoringEntry(db.Model):
     region_code: Mapped[int] = mapped_column(ForeignKey("region.code"), index=True)
     municipality_code: Mapped[Optional[int]] = mapped_column(ForeignKey("municipality.code"), index=True)
     state: Mapped[str] = mapped_column(String(20))
-    effective_date: Mapped[date]
+    effective_date: Mapped[date] = mapped_column(index=True)  # the map's slider starts at the earliest
     year: Mapped[Optional[int]]
     departments: Mapped[Optional[int]]
     clinics: Mapped[Optional[int]]

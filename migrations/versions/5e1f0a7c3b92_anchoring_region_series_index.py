@@ -1,4 +1,5 @@
-"""Partial index for the latest entry of a region's anchoring series (issue 19)
+"""Anchoring entries: a partial index for the latest entry of a region's series, and one on the
+date for the map's earliest date (issue 19)
 
 Revision ID: 5e1f0a7c3b92
 Revises: 397c063d4ded
@@ -22,7 +23,9 @@ def upgrade():
     op.create_index('ix_anchoring_entry_region_series', 'anchoring_entry',
                     ['anchoring_item_id', 'region_code', 'effective_date', 'id'], unique=False,
                     postgresql_where=REGION_SERIES, sqlite_where=REGION_SERIES)
+    op.create_index(op.f('ix_anchoring_entry_effective_date'), 'anchoring_entry', ['effective_date'], unique=False)
 
 
 def downgrade():
+    op.drop_index(op.f('ix_anchoring_entry_effective_date'), table_name='anchoring_entry')
     op.drop_index('ix_anchoring_entry_region_series', table_name='anchoring_entry')
