@@ -436,11 +436,20 @@ def _count_fidelity(values: dict, start: date, end: date) -> None:
         row[TOTAL] += count
 
 
+YEAR_START = bindparam("year_start", type_=Date)  # 1 January of the period's last year
+
+
+@cache
+def _quality_count_query():
+    """Due and done per region for the measurement period ``:year_start``–``:end``."""
+    return measurement_coverage.counts_by_region_query(YEAR_START, PERIOD_END)
+
+
 def _count_quality_measurements(values: dict, end: date) -> None:
     """Municipalities with an agreement at ``end`` and those of them measured in ``end``'s year up
     to ``end`` (``crm.services.measurement_coverage``): one grouped query."""
-    start = date(end.year, 1, 1)
-    for region_code, due, done in measurement_coverage.counts_by_region(start, end):
+    for region_code, due, done in column_rows(_quality_count_query(), year_start=date(end.year, 1, 1), end=end):
+        done = int(done or 0)
         for column in (region_code, TOTAL):
             if column in values["quality_measurements_due"]:
                 values["quality_measurements_due"][column] += due
