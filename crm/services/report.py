@@ -22,7 +22,7 @@ from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, MATERIAL_KINDS, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Material, Municipality, Region, ReportSubmission, StageChange, material_region)
-from crm.services.export import XlsxBook, csv_bytes
+from crm.services.export import XlsxBook, collector_paused, csv_bytes
 from crm.services import measurement_coverage, period_locks
 from crm.services.paging import Page
 from crm.services.stages import Day, became_covered, stage_select
@@ -588,7 +588,7 @@ def activity_records(start: date, end: date, types: Iterable[str] = REPORTED_ACT
     query = _activity_record_select(start, end, types, column).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return [ActivityRecord(*row) for row in column_rows(query)]
+    return [ActivityRecord(*row) for row in column_rows(query).all()]  # one fetch, not one per row
 
 
 def material_records(start: date, end: date, region_code: Optional[int] = None) -> list[MaterialRecord]:
@@ -819,12 +819,13 @@ def _records_sheets(book: XlsxBook, report: StatusReport, names: dict[Column, st
 def report_to_xlsx(report: StatusReport) -> bytes:
     """The report as a formatted workbook: figures, definitions, and the records per region
     (written by crm.services.export, like every XLSX: text as text, never a formula)."""
-    book = XlsxBook()
-    names = column_names()
-    _figures_sheet(book, report, names)
-    _definitions_sheet(book)
-    _records_sheets(book, report, names)
-    return book.to_bytes()
+    with collector_paused():
+        book = XlsxBook()
+        names = column_names()
+        _figures_sheet(book, report, names)
+        _definitions_sheet(book)
+        _records_sheets(book, report, names)
+        return book.to_bytes()
 
 
 def report_filename(report: StatusReport, fmt: str) -> str:
