@@ -190,6 +190,26 @@ def test_xlsx_numbers_are_number_cells_and_text_is_text():
     assert sheet["C2"].number_format.upper() == "DD-MM-YYYY"
 
 
+def test_the_collector_is_paused_only_while_a_workbook_is_written():
+    """``collector_paused`` (the status report XLSX) turns the cyclic collector back on afterwards,
+    also after an error, and leaves it off if it was off."""
+    import gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError):
+        with export.collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with export.collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("text", ["A\x0bB", "\x00\x01", "a\r\nb", "\ufffe", "x" * 40_000])
 def test_xlsx_keeps_text_that_xml_cannot_carry(text):
     """Control characters are written as OOXML escapes (Excel shows the original), never a crash;

@@ -676,3 +676,21 @@ def test_every_drilldown_link_is_the_one_url_for_builds(app, users, login_as):
         for metric, column, href in cells:
             assert unescape(href) == url_for("reports.drilldown", metric=metric, region=column,
                                              start="2025-01-01", end="2025-06-30")
+
+
+def test_the_figures_table_escapes_what_it_shows(app, users, login_as):
+    """The table's body is written without autoescaping (a thousand escapes a page): a region name
+    with markup in it is still escaped in the headings and in every cell's aria-label, and the
+    links' ampersands are entities."""
+    from crm.models import Region
+
+    db.session.get(Region, 1084).name = 'Region <b>Hoved</b>staden & "Co"'
+    db.session.commit()
+    html = login_as(users["working_group"]).get("/rapporter/?year=2025&half=1").text
+    assert "<b>Hoved</b>" not in html
+    escaped = "&lt;b&gt;Hoved&lt;/b&gt;staden &amp; &#34;Co&#34;"
+    cells = re.findall(r'data-column="1084"><a href="([^"]+)"\s+aria-label="([^"]+)"', html)
+    assert len(cells) == len(service.METRICS)
+    for href, label in cells:
+        assert f", {escaped}: " in label
+        assert "&amp;region=1084&amp;start=2025-01-01&amp;end=2025-06-30" in href and "&r" not in href

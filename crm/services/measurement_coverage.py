@@ -48,10 +48,16 @@ def measured_flag(start, end):
 
 def counts_by_region(start, end) -> list[tuple[int, int, int]]:
     """(region code, due, done) for the measurement period ``start``–``end`` (one grouped query)."""
+    return [(region, due, int(done or 0))
+            for region, due, done in db.session.execute(counts_by_region_query(start, end))]
+
+
+def counts_by_region_query(start, end):
+    """The statement behind ``counts_by_region``: (region code, due, done or NULL) rows. ``start``
+    and ``end`` are dates or bound parameters (the status report builds it once, with binds)."""
     flag = measured_flag(start, end).label("done")
     inner = covered_on(end, Municipality.region_code.label("region_code"), flag).subquery()
-    return [(region, due, int(done or 0)) for region, due, done in db.session.execute(
-        select(inner.c.region_code, func.count(), func.sum(inner.c.done)).group_by(inner.c.region_code))]
+    return select(inner.c.region_code, func.count(), func.sum(inner.c.done)).group_by(inner.c.region_code)
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,17 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from typing import Any, Iterable, NamedTuple, Optional, Union
 
-from crm.formatting import format_date, period_label
+from crm.formatting import format_date, format_number, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
+from markupsafe import Markup, escape
 from sqlalchemy import Date, Integer, bindparam, cast, distinct, func, literal_column, null, select, union_all
 
 from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, MATERIAL_KINDS, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Material, Municipality, Region, ReportSubmission, StageChange, material_region)
-from crm.services.export import XlsxBook, csv_bytes
+from crm.services.export import XlsxBook, collector_paused, csv_bytes
 from crm.services import measurement_coverage, period_locks
 from crm.services.paging import Page
 from crm.services.stages import Day, became_covered, stage_select
@@ -172,6 +173,23 @@ class StatusReport:
         """(metric, values in ``columns`` order, default ``self.columns``) in the fixed metric order."""
         columns = self.columns if columns is None else tuple(columns)
         return [(m, [self.values[m.key][c] for c in columns]) for m in METRICS]
+
+    def shown_rows(self, columns: Iterable[Column]) -> list[tuple[Metric, list[tuple[Column, Markup]]]]:
+        """(metric, [(column, the figure as pages show it, escaped for HTML)]) in the fixed metric
+        order: the cells of the figures table. Each distinct figure is formatted once (a table
+        repeats many: 0, 98…): ``format_number`` looks the request's locale up on every call."""
+        columns = tuple(columns)
+        shown: dict[tuple, Markup] = {}
+        rows = []
+        for metric, values in self.rows(columns):
+            cells = []
+            for column, value in zip(columns, values):
+                key = (type(value), value, metric.decimals)  # 1 and 1.0 are shown differently
+                if key not in shown:
+                    shown[key] = escape(format_number(value, metric.decimals))
+                cells.append((column, shown[key]))
+            rows.append((metric, cells))
+        return rows
 
     @property
     def label(self) -> str:
@@ -436,11 +454,20 @@ def _count_fidelity(values: dict, start: date, end: date) -> None:
         row[TOTAL] += count
 
 
+YEAR_START = bindparam("year_start", type_=Date)  # 1 January of the period's last year
+
+
+@cache
+def _quality_count_query():
+    """Due and done per region for the measurement period ``:year_start``–``:end``."""
+    return measurement_coverage.counts_by_region_query(YEAR_START, PERIOD_END)
+
+
 def _count_quality_measurements(values: dict, end: date) -> None:
     """Municipalities with an agreement at ``end`` and those of them measured in ``end``'s year up
     to ``end`` (``crm.services.measurement_coverage``): one grouped query."""
-    start = date(end.year, 1, 1)
-    for region_code, due, done in measurement_coverage.counts_by_region(start, end):
+    for region_code, due, done in column_rows(_quality_count_query(), year_start=date(end.year, 1, 1), end=end):
+        done = int(done or 0)
         for column in (region_code, TOTAL):
             if column in values["quality_measurements_due"]:
                 values["quality_measurements_due"][column] += due
@@ -562,7 +589,7 @@ def activity_records(start: date, end: date, types: Iterable[str] = REPORTED_ACT
     query = _activity_record_select(start, end, types, column).offset(offset)
     if limit is not None:
         query = query.limit(limit)
-    return [ActivityRecord(*row) for row in column_rows(query)]
+    return [ActivityRecord(*row) for row in column_rows(query).all()]  # one fetch, not one per row
 
 
 def material_records(start: date, end: date, region_code: Optional[int] = None) -> list[MaterialRecord]:
@@ -793,12 +820,13 @@ def _records_sheets(book: XlsxBook, report: StatusReport, names: dict[Column, st
 def report_to_xlsx(report: StatusReport) -> bytes:
     """The report as a formatted workbook: figures, definitions, and the records per region
     (written by crm.services.export, like every XLSX: text as text, never a formula)."""
-    book = XlsxBook()
-    names = column_names()
-    _figures_sheet(book, report, names)
-    _definitions_sheet(book)
-    _records_sheets(book, report, names)
-    return book.to_bytes()
+    with collector_paused():
+        book = XlsxBook()
+        names = column_names()
+        _figures_sheet(book, report, names)
+        _definitions_sheet(book)
+        _records_sheets(book, report, names)
+        return book.to_bytes()
 
 
 def report_filename(report: StatusReport, fmt: str) -> str:
