@@ -7,6 +7,7 @@ from math import ceil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from crm.extensions import db
 from crm.formatting import add_months
@@ -460,6 +461,9 @@ def test_links_are_the_urls_url_for_builds(app):
     with app.test_request_context("/overblik/"):
         past, now = Links(on, today), Links(today, today)
         assert past.municipality(825) == url_for("municipalities.detail", code=825)
+        for code in db.session.scalars(select(Municipality.code)):
+            assert now.municipality(code) == url_for("municipalities.detail", code=code)
+            assert now.fidelity(code) == url_for("fidelity.municipality", code=code)
         assert now.region() == url_for("municipalities.index") and now.region(1081) == url_for(
             "municipalities.index", region=1081)
         assert now.stage("plan_signed", 1083) == url_for("municipalities.index", stage="plan_signed", region=1083)

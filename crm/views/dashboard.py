@@ -120,6 +120,10 @@ class Links:
         """One municipality's page."""
         return self.path("municipalities.detail", code=code)
 
+    def fidelity(self, code: int) -> str:
+        """One municipality's fidelity reviews (some 40 a page in the measurement list)."""
+        return self.path("fidelity.municipality", code=code)
+
     def _report(self, metric: str, region_code, on: date) -> str:
         """The status report's list of the records behind ``metric`` on the single day ``on``."""
         return self.url("reports.drilldown", metric=metric, region=region_code or "total",
