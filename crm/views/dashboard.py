@@ -89,6 +89,8 @@ class Links:
         self.today = today
         self.url = QueryUrls()
         self.path = PathUrls()
+        self._periods: dict[tuple[date, date], str] = {}
+        self._filters: dict[tuple, str] = {}
 
     def covered(self, region_code=None, on: Optional[date] = None) -> str:
         """The covered municipalities on a date: the status report's list of exactly those."""
@@ -106,15 +108,28 @@ class Links:
         return self.url("municipalities.index", region=region_code)
 
     def activities(self, region_code, track: Optional[int], start: date, end: date) -> str:
-        """The activities counted in one cell of the overview."""
-        args: dict = {"date_from": start.isoformat(), "date_to": end.isoformat()}
+        """The activities counted in one cell of the overview. The 84 cells are two periods times
+        42 (region, track) filters, so each period's URL and each filter's query are built once
+        (by ``QueryUrls``) and joined, in url_for's order: dates first."""
+        period = self._periods.get((start, end))
+        if period is None:
+            period = self._periods[(start, end)] = self.url(
+                "activities.index", date_from=start.isoformat(), date_to=end.isoformat())
+        filters = self._filters.get((region_code, track))
+        if filters is None:
+            filters = self._filters[(region_code, track)] = self._activity_filters(region_code, track)
+        return f"{period}&{filters}" if filters else period
+
+    def _activity_filters(self, region_code, track: Optional[int]) -> str:
+        """The query string (without "?") that limits the activities to a region and track."""
+        args: dict = {}
         if region_code != service.ALL_REGIONS:
             args["region"] = NATIONAL_ACTIVITIES if region_code is None else region_code
         if track == service.OTHER_TRACK:
             args["type"] = "other"
         elif track is not None:
             args["track"] = track
-        return self.url("activities.index", **args)
+        return self.url("activities.index", **args).partition("?")[2]
 
     def municipality(self, code: int) -> str:
         """One municipality's page."""
@@ -165,8 +180,8 @@ def _map_context(stages: dict, on: date, links: Optional[Links]) -> dict:
 def _activity_table(rows: list[service.ActivityRow], halves: service.HalfYears,
                     links: Links) -> list[tuple[str, Markup]]:
     """The overview's rows: the row's name and its cells (per track, then the total: this half
-    year, last half year), each count linked to its activities. Some 170 linked cells, so they
-    are written here rather than by a template loop per cell."""
+    year, last half year), each count linked to its activities. 84 linked cells, so they are
+    written here rather than by a template loop per cell."""
     table = []
     for row in rows:
         cells = []
