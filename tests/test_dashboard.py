@@ -7,6 +7,7 @@ from math import ceil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from crm.extensions import db
 from crm.formatting import add_months
@@ -264,6 +265,28 @@ def test_activity_overview_counts_per_region_track_and_half_year(app, users, log
     assert "region=national&amp;track=3" in html
 
 
+def test_stage_table_per_region_counts_and_links(app, users, login_as):
+    """The table of stages per region: each count as recorded, linked to exactly those
+    municipalities (the report's list on a past date), plain when there are none."""
+    _add_history()
+    on = date(2025, 3, 15)
+    html = login_as(users["working_group"]).get(f"/overblik/?on={on:%d-%m-%Y}").get_data(as_text=True)
+    table = re.search(r'<table class="[^"]*stage-region-table[^"]*">(.*?)</table>', html, re.S).group(1)
+    row = re.search(r'<th scope="row">Hovedstaden</th>(.*?)</tr>', table, re.S).group(1)
+    cells = re.findall(r'<td class="text-end">(.*?)</td>', row)
+    stages = ["not_contacted", "dialogue", "plan_in_progress", "plan_signed", "in_operation", "paused"]
+    hovedstaden = [code for code, region in REGION_OF.items() if region == 1084]
+    for stage, cell in zip(stages, cells, strict=True):
+        expected = sum(1 for code in hovedstaden if _expected_stage(code, on) == stage)
+        if stage == "not_contacted":
+            expected += 29 - len(hovedstaden)
+        if expected:
+            assert cell == (f'<a href="/rapporter/detaljer?metric=stage_{stage}_at_end&amp;region=1084&amp;'
+                            f'start={on}&amp;end={on}">{expected}</a>'), stage
+        else:
+            assert cell == "0", stage
+
+
 def test_gone_quiet_uses_activities_notes_and_stage_changes(app):
     today = date(2026, 6, 30)
     cutoff = date(2025, 12, 30)
@@ -438,6 +461,9 @@ def test_links_are_the_urls_url_for_builds(app):
     with app.test_request_context("/overblik/"):
         past, now = Links(on, today), Links(today, today)
         assert past.municipality(825) == url_for("municipalities.detail", code=825)
+        for code in db.session.scalars(select(Municipality.code)):
+            assert now.municipality(code) == url_for("municipalities.detail", code=code)
+            assert now.fidelity(code) == url_for("fidelity.municipality", code=code)
         assert now.region() == url_for("municipalities.index") and now.region(1081) == url_for(
             "municipalities.index", region=1081)
         assert now.stage("plan_signed", 1083) == url_for("municipalities.index", stage="plan_signed", region=1083)

@@ -74,11 +74,14 @@ def line_chart(series: Series, on: date, width: int, height: int, month_label,
         """A count's vertical position (SVG y grows downwards)."""
         return round(chart.bottom - (chart.bottom - chart.top) * value / y_max, 1)
 
-    # Counts repeat month after month: each height is worked out (and written out) once.
+    # Counts repeat month after month: each height is worked out (and written out) once. The
+    # positions of some 120 months a chart are ``x`` written out in the loop (no call per point).
     heights = {value: y(value) for value in {v for _d, v in series.points}}
     height_text = {value: str(height) for value, height in heights.items()}
-    chart.markers = [(x(d), heights[v]) for d, v in series.points]
-    chart.polyline = " ".join([f"{px},{height_text[v]}" for (px, _py), (_d, v) in zip(chart.markers, series.points)])
+    left = chart.left
+    xs = [round(left + plot_width * (d.toordinal() - first_day) / span, 1) for d, _v in series.points]
+    chart.markers = [(px, heights[v]) for px, (_d, v) in zip(xs, series.points)]
+    chart.polyline = " ".join([f"{px},{height_text[v]}" for px, (_d, v) in zip(xs, series.points)])
     line = series.target_line
     chart.target = (x(line.start), y(line.start_value), x(line.end), y(line.end_value))
     chart.target_end = (x(line.end), y(line.end_value), line.end_value)

@@ -34,7 +34,7 @@ from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter va
 from crm.services.stages import StageOnDate
 from crm.views.svgmap import (ANCHORING_FILLS, STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup,
                               wrap_text)
-from crm.formatting import format_date
+from crm.formatting import format_date, format_number
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
 
@@ -89,6 +89,8 @@ class Links:
         self.today = today
         self.url = QueryUrls()
         self.path = PathUrls()
+        self._periods: dict[tuple[date, date], str] = {}
+        self._filters: dict[tuple, str] = {}
 
     def covered(self, region_code=None, on: Optional[date] = None) -> str:
         """The covered municipalities on a date: the status report's list of exactly those."""
@@ -106,19 +108,36 @@ class Links:
         return self.url("municipalities.index", region=region_code)
 
     def activities(self, region_code, track: Optional[int], start: date, end: date) -> str:
-        """The activities counted in one cell of the overview."""
-        args: dict = {"date_from": start.isoformat(), "date_to": end.isoformat()}
+        """The activities counted in one cell of the overview. The 84 cells are two periods times
+        42 (region, track) filters, so each period's URL and each filter's query are built once
+        (by ``QueryUrls``) and joined, in url_for's order: dates first."""
+        period = self._periods.get((start, end))
+        if period is None:
+            period = self._periods[(start, end)] = self.url(
+                "activities.index", date_from=start.isoformat(), date_to=end.isoformat())
+        filters = self._filters.get((region_code, track))
+        if filters is None:
+            filters = self._filters[(region_code, track)] = self._activity_filters(region_code, track)
+        return f"{period}&{filters}" if filters else period
+
+    def _activity_filters(self, region_code, track: Optional[int]) -> str:
+        """The query string (without "?") that limits the activities to a region and track."""
+        args: dict = {}
         if region_code != service.ALL_REGIONS:
             args["region"] = NATIONAL_ACTIVITIES if region_code is None else region_code
         if track == service.OTHER_TRACK:
             args["type"] = "other"
         elif track is not None:
             args["track"] = track
-        return self.url("activities.index", **args)
+        return self.url("activities.index", **args).partition("?")[2]
 
     def municipality(self, code: int) -> str:
         """One municipality's page."""
         return self.path("municipalities.detail", code=code)
+
+    def fidelity(self, code: int) -> str:
+        """One municipality's fidelity reviews (some 40 a page in the measurement list)."""
+        return self.path("fidelity.municipality", code=code)
 
     def _report(self, metric: str, region_code, on: date) -> str:
         """The status report's list of the records behind ``metric`` on the single day ``on``."""
@@ -159,28 +178,62 @@ def _map_context(stages: dict, on: date, links: Optional[Links]) -> dict:
 
 
 def _activity_table(rows: list[service.ActivityRow], halves: service.HalfYears,
-                    links: Links) -> list[tuple[service.ActivityRow, list[tuple[Figure, Figure]]]]:
-    """The overview's rows with their cells (this half year, last half year), the total last."""
+                    links: Links) -> list[tuple[str, Markup]]:
+    """The overview's rows: the row's name and its cells (per track, then the total: this half
+    year, last half year), each count linked to its activities. 84 linked cells, so they are
+    written here rather than by a template loop per cell."""
     table = []
     for row in rows:
-        cells = [*row.cells, (None, row.this_total, row.last_total)]
-        table.append((row, [
-            (Figure(this, links.activities(row.key, track, halves.this_start, halves.this_end)),
-             Figure(last, links.activities(row.key, track, halves.last_start, halves.last_end)))
-            for track, this, last in cells
-        ]))
+        cells = []
+        for track, this, last in [*row.cells, (None, row.this_total, row.last_total)]:
+            cells.append(_figure_cell(Figure(this, links.activities(row.key, track, halves.this_start,
+                                                                     halves.this_end))))
+            cells.append(_figure_cell(Figure(last, links.activities(row.key, track, halves.last_start, halves.last_end)),
+                                      "text-end text-muted", "link-secondary"))
+        table.append((row.name, Markup("".join(cells))))  # nosec B704: _figure_cell escapes
     return table
 
 
-def _stage_table(data: service.Dashboard, links: Links) -> list[tuple]:
+def _stage_table(data: service.Dashboard, links: Links) -> list[tuple[str, Markup]]:
     """Municipalities per region (rows) and stage (columns), each linked to the list of them
-    (not when there are none)."""
+    (not when there are none): the region's name and its cells."""
     table = []
     for region in data.regions:
         counts = data.counts_by_region[region.code]
-        table.append((region, [Figure(counts[code], links.stage(code, region.code) if counts[code] else None)
-                               for code in STAGES]))
+        cells = [_figure_cell(Figure(counts[code], links.stage(code, region.code) if counts[code] else None))
+                 for code in STAGES]
+        table.append((region.short_name, Markup("".join(cells))))  # nosec B704: _figure_cell escapes
     return table
+
+
+def _figure_cell(figure: Figure, cell_class: str = "text-end", link_class: str = "") -> str:
+    """One ``<td>`` with a count, linked to the records behind it when there is a page for them."""
+    if figure.url is None:
+        return f'<td class="{cell_class}">{escape(figure.value)}</td>'
+    link_attribute = f' class="{link_class}"' if link_class else ""
+    return f'<td class="{cell_class}"><a{link_attribute} href="{escape(figure.url)}">{escape(figure.value)}</a></td>'
+
+
+def _trend_rows(data: service.Dashboard) -> list[tuple[str, Markup]]:
+    """The table behind the curves: each month end's date and its cells (the nation, the target
+    line, each region). Ten years of history make some 120 rows of 7 figures, so the cells are
+    written here rather than by a template loop per cell."""
+    line = data.national_series.target_line
+    codes = [region.code for region in data.regions]
+    rows = []
+    for point in data.trend:
+        covered = point.covered
+        figures = [covered[service.NATIONAL], format_number(line.value_on(point.on), 1),
+                   *(covered[code] for code in codes)]
+        rows.append((format_date(point.on), _number_cells(figures)))
+    return rows
+
+
+def _number_cells(figures: list) -> Markup:
+    """Right-aligned table cells holding ``figures``: counts (ints, nothing to escape) or
+    formatted numbers (escaped)."""
+    return Markup("".join([f'<td class="text-end">{figure if type(figure) is int else escape(figure)}</td>'
+                           for figure in figures]))  # nosec B704: ints and escaped text only
 
 
 def _quiet_by_region(quiet: list) -> dict:
@@ -212,8 +265,7 @@ def index():
     return render_template(
         "dashboard/index.html", title=_("Nationalt overblik"), data=data, form=form, today=today,
         links=links, charts=charts, tracks=tracks, activity_table=_activity_table(activity_rows, data.halves, links),
-        stage_table=_stage_table(data, links), region_codes=[region.code for region in data.regions],
-        national=service.NATIONAL,
+        stage_table=_stage_table(data, links), trend_rows=_trend_rows(data),
         quiet_by_region=_quiet_by_region(data.quiet),
         slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
         svg_url=url_for(".map_svg", on=on.isoformat()), **_map_context(data.stages, on, links),
