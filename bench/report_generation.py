@@ -31,6 +31,7 @@ from crm.extensions import db
 from crm.formatting import half_year_period
 from crm.models import (ACTIVITY_TYPE_CODES, STAGE_CODES, Activity, FidelityReview, Municipality, Region,
                         StageChange, activity_municipality)
+from crm.services.instruments import seed_ips25
 from crm.services.reference import read_csv
 from crm.services.report import report_to_csv, report_to_xlsx, status_report
 
@@ -78,7 +79,8 @@ def _load(n: int, rng: random.Random) -> None:
         db.session.execute(insert(Activity), rows)
         if links:
             db.session.execute(insert(activity_municipality), links)
-    reviews = [{"municipality_code": rng.choice(municipalities)[0], "version": 1,
+    scale = seed_ips25()  # every review is scored on an instrument version (IPS-25 v1, as migrated)
+    reviews = [{"municipality_code": rng.choice(municipalities)[0], "version": 1, "instrument_version_id": scale,
                 "review_date": SPAN_START + timedelta(days=rng.randrange(SPAN_DAYS + 1)),
                 "total": rng.choice([None, rng.randint(25, 125)])} for _ in range(max(50, n // 100))]
     db.session.execute(insert(FidelityReview), reviews)

@@ -57,3 +57,16 @@ def test_markdown_has_every_database_its_targets_and_plans(runs, tmp_path):
     assert "\nold\n" not in text and text.count(bench.README_BEGIN) == 2
     (tmp_path / "none.md").write_text(prose, encoding="utf-8")
     assert not bench.write_readme(block, tmp_path / "none.md")
+
+
+def test_the_report_generation_bench_loads_and_measures_on_both_databases(tmp_path):
+    """``python -m bench.report_generation``'s loader and measurement at 300 activities."""
+    from bench import report_generation
+    from tests.conftest import throwaway_postgres_database
+
+    results = [report_generation._measure(300, f"sqlite:///{tmp_path / 'report.sqlite'}")]
+    if postgres_base_url():
+        with throwaway_postgres_database(postgres_base_url()) as url:
+            results.append(report_generation._measure(300, url))
+    for result in results:
+        assert result["in_period"] > 0 and result["xlsx"] > 0 and result["figures"] > 0
