@@ -138,6 +138,14 @@ def test_weakest_items_use_latest_complete_reviews(app):
     # Region B alone: both score 2, ties in the scale's order.
     assert [a.item.key for a in fidelity.item_averages(1085)[:2]] == ["Staffing-2", "Services-4"]
 
+    # The overview's plain rows list the same latest reviews, in the same order, as the ORM objects.
+    for region in (None, 1084, 1085):
+        assert [(r.id, r.municipality_code, r.municipality_name, r.region_code, r.review_date, r.total)
+                for r in fidelity.latest_complete_rows(region)] == [
+            (r.id, r.municipality_code, r.municipality.name, r.municipality.region_code, r.review_date, r.total)
+            for r in fidelity.latest_complete_reviews(region)]
+    assert [(r.municipality_code, r.total) for r in fidelity.latest_complete_rows()] == [(253, 119), (101, 119)]
+
 
 # --- Due dates ------------------------------------------------------------------------------
 
@@ -250,6 +258,13 @@ def test_overview_shows_bands_weakest_items_and_due_lists(app, users, login_as):
     assert "København" in overdue and "Frederiksberg" in due_soon
     assert "Ballerup" not in html.split('id="latest-heading"')[0]
     assert "Registrér måling" not in html  # the working group reads only
+    # An ambassador (Region Hovedstaden) gets the button in her region's rows only.
+    sign(REGION_B_MUNICIPALITY, today - timedelta(days=900))
+    html = login_as(users["ambassador"]).get("/fidelitet/").text
+    overdue = html.split('id="overdue-list"')[1].split("</table>")[0]
+    rows = {row.split('"')[0]: row for row in overdue.split('data-code="')[1:]}
+    assert set(rows) == {"101", str(REGION_B_MUNICIPALITY)}
+    assert "/fidelitet/kommune/101/ny" in rows["101"] and "Registrér måling" not in rows[str(REGION_B_MUNICIPALITY)]
     assert client.get("/fidelitet/?region=nonsense").status_code == 200
     export = client.get("/fidelitet/?format=xlsx")
     assert export.status_code == 200
