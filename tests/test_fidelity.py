@@ -151,7 +151,12 @@ def test_weakest_items_use_latest_complete_reviews(app):
 
 
 def _due_by_code(**kwargs):
-    return {d.municipality.code: d for d in fidelity.due_reviews(TODAY, **kwargs)}
+    reviews = fidelity.due_reviews(TODAY, **kwargs)
+    # The overview's plain rows say the same, in the same order.
+    assert fidelity.due_rows(TODAY, **kwargs) == [
+        (d.municipality.code, d.municipality.name, d.municipality.region_code, d.due_date, d.overdue,
+         d.covered_since, d.last_review_date) for d in reviews]
+    return {d.municipality.code: d for d in reviews}
 
 
 def test_due_twelve_months_after_signing_when_never_reviewed(app):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Iterable, Mapping, NamedTuple, Optional
 
 from flask import has_request_context
@@ -27,7 +27,7 @@ from crm.clock import local_today
 from crm.formatting import add_months
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
@@ -257,22 +257,43 @@ def scales_of(version_ids: Iterable[int]) -> dict[int, Scale]:
     ids = sorted(set(version_ids))
     if not ids:
         return {}
-    versions = db.session.scalars(select(InstrumentVersion).where(InstrumentVersion.id.in_(ids))
-                                  .options(joinedload(InstrumentVersion.instrument))).all()
+    versions, items_query, bands_query = _scale_queries()
+    parameters = {"version_ids": ids}
     items: dict[int, list[ScaleItem]] = {v: [] for v in ids}
-    for row in db.session.scalars(select(InstrumentItem).where(InstrumentItem.instrument_version_id.in_(ids))
-                                  .order_by(InstrumentItem.position, InstrumentItem.id)):
+    for row in db.session.execute(items_query, parameters):
         items[row.instrument_version_id].append(_scale_item(row))
     band_rows: dict[int, list[Band]] = {v: [] for v in ids}
-    for b in db.session.scalars(select(InstrumentBand).where(InstrumentBand.instrument_version_id.in_(ids))
-                                .order_by(InstrumentBand.lower_total.desc())):
+    for b in db.session.execute(bands_query, parameters):
         band_rows[b.instrument_version_id].append(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en))
-    return {v.id: Scale(v.id, version_title(v), tuple(items[v.id]), tuple(band_rows[v.id])) for v in versions}
+    return {v.id: Scale(v.id, _title(v.code, v.number, v.label), tuple(items[v.id]), tuple(band_rows[v.id]))
+            for v in db.session.execute(versions, parameters)}
+
+
+@cache
+def _scale_queries():
+    """The three statements behind ``scales_of``: versions, items and bands as plain columns (no
+    ORM objects), built once per process for any list of versions."""
+    ids = bindparam("version_ids", expanding=True)
+    versions = (select(InstrumentVersion.id, InstrumentVersion.number, InstrumentVersion.label, Instrument.code)
+                .join(Instrument).where(InstrumentVersion.id.in_(ids)))
+    items = (select(InstrumentItem.id, InstrumentItem.instrument_version_id, InstrumentItem.key,
+                    InstrumentItem.section, InstrumentItem.number, InstrumentItem.label_da, InstrumentItem.label_en,
+                    InstrumentItem.min_score, InstrumentItem.max_score, InstrumentItem.allowed_values,
+                    InstrumentItem.weight)
+             .where(InstrumentItem.instrument_version_id.in_(ids)).order_by(InstrumentItem.position, InstrumentItem.id))
+    bands_ = (select(InstrumentBand.instrument_version_id, InstrumentBand.code, InstrumentBand.lower_total,
+                     InstrumentBand.upper_total, InstrumentBand.label_da, InstrumentBand.label_en)
+              .where(InstrumentBand.instrument_version_id.in_(ids)).order_by(InstrumentBand.lower_total.desc()))
+    return versions, items, bands_
 
 
 def version_title(version: InstrumentVersion) -> str:
     """"IPS-25 v2: IPS-25 DK": instrument code, version number and label."""
-    return f"{version.instrument.code} v{version.number}: {version.label}"
+    return _title(version.instrument.code, version.number, version.label)
+
+
+def _title(code: str, number: int, label: str) -> str:
+    return f"{code} v{number}: {label}"
 
 
 def ips25_version_id() -> Optional[int]:
@@ -465,13 +486,18 @@ def next_due_dates(today: date, region_code: Optional[int] = None,
     return result
 
 
+def _due_within(today: date, within_days: int, region_code: Optional[int]) -> dict[int, tuple[date, date, Optional[date]]]:
+    """``next_due_dates`` of the municipalities overdue or due within ``within_days`` (three queries)."""
+    horizon = today + timedelta(days=within_days)
+    return {code: info for code, info in next_due_dates(today, region_code).items() if info[0] <= horizon}
+
+
 def due_reviews(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueReview]:
     """Covered municipalities whose review is overdue or due within ``within_days``, soonest first.
 
     Four queries in all (stages, stage history, last reviews, municipalities).
     """
-    horizon = today + timedelta(days=within_days)
-    due = {code: info for code, info in next_due_dates(today, region_code).items() if info[0] <= horizon}
+    due = _due_within(today, within_days, region_code)
     if not due:
         return []
     municipalities = db.session.scalars(
@@ -480,6 +506,36 @@ def due_reviews(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Op
     rows = [DueReview(m, due[m.code][0], due[m.code][0] < today, due[m.code][1], due[m.code][2])
             for m in municipalities]
     return sorted(rows, key=lambda r: (r.due_date, r.municipality.name))
+
+
+class DueRow(NamedTuple):
+    """``DueReview`` as a plain row: the municipality's code, name and region instead of the object."""
+
+    code: int
+    name: str
+    region_code: int
+    due_date: date
+    overdue: bool
+    covered_since: date
+    last_review_date: Optional[date]
+
+
+def due_rows(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueRow]:
+    """``due_reviews`` as plain rows, in the same order, for the overview's long lists (four
+    queries; the municipalities as columns, not ORM objects with their region joined)."""
+    due = _due_within(today, within_days, region_code)
+    if not due:
+        return []
+    rows = [DueRow(code, name, region, due[code][0], due[code][0] < today, due[code][1], due[code][2])
+            for code, name, region in db.session.execute(_municipality_names_query(), {"codes": list(due)})]
+    return sorted(rows, key=lambda r: (r.due_date, r.name))
+
+
+@cache
+def _municipality_names_query():
+    """Code, name and region of some municipalities (built once per process)."""
+    return select(Municipality.code, Municipality.name, Municipality.region_code).where(
+        Municipality.code.in_(bindparam("codes", expanding=True)))
 
 
 # --- The national overview ---------------------------------------------------------------------

@@ -194,7 +194,7 @@ def index():
     if request.args.get("format") in EXPORT_FORMATS:
         latest = fidelity.latest_complete_reviews(region_code, version.id if version else None)
         return _export_latest(request.args["format"], latest, scale)
-    due = fidelity.due_reviews(today, fidelity.DUE_WITHIN_DAYS, region_code)
+    due = fidelity.due_rows(today, fidelity.DUE_WITHIN_DAYS, region_code)
     as_of = _as_of(today)
     year = int_arg("year") or as_of.year
     if not 2000 <= year <= as_of.year:
