@@ -467,3 +467,41 @@ def test_forms_carry_csrf_tokens(app, users, login_as):
     delete_token = detail.split(f'action="/fidelitet/{review.id}/slet"')[1].split('name="csrf_token" value="')[1].split('"')[0]
     assert client.post(f"/fidelitet/{review.id}/slet", data={"csrf_token": delete_token}).status_code == 302
     assert db.session.scalar(select(func.count(FidelityReview.id))) == 0
+
+
+def test_chosen_version_defaults_to_ips25_v1_then_the_first(app):
+    from crm.models import IPS25_CODE, Instrument, InstrumentVersion
+
+    ips, other = Instrument(code=IPS25_CODE), Instrument(code="AAA")
+    first = InstrumentVersion(id=7, number=1, instrument=other)
+    v1, v2 = InstrumentVersion(id=1, number=1, instrument=ips), InstrumentVersion(id=2, number=2, instrument=ips)
+    versions = [first, v1, v2]
+    assert fidelity.chosen_version(versions, None) is v1
+    assert fidelity.chosen_version(versions, 2) is v2
+    assert fidelity.chosen_version(versions, 99) is v1
+    assert fidelity.chosen_version([first, v2], None) is first
+    assert fidelity.chosen_version([], 2) is None
+
+
+def test_scale_labels_are_the_items_sections_and_bands_own(app):
+    for scale in (fidelity.scale_of(fidelity.ips25_version_id()), None):
+        labels = fidelity.scale_labels(scale)
+        items = scale.items if scale else fidelity.scale_items()
+        assert labels.items == {item.key: item.name for item in items}
+        assert labels.sections == {item.section: item.section_label for item in items}
+        assert labels.bands == {band.code: band.label for band in (scale.bands if scale else fidelity.bands())}
+    assert fidelity.scale_labels(None).sections["Staffing"] == "Bemanding"
+
+
+def test_overview_in_english(app, users, login_as):
+    make_review(101, date(2025, 3, 1), scores_for_total(116))
+    reader = users["working_group"]
+    reader.locale = "en"
+    db.session.commit()
+    html = login_as(reader).get("/fidelitet/").text
+    bands_table = html.split('id="band-distribution"')[1].split("</table>")[0]
+    latest = html.split('id="latest-reviews"')[1].split("</table>")[0]
+    averages = html.split('id="item-averages"')[1].split("</table>")[0]
+    assert "Exemplary fidelity" in bands_table and "Exemplary fidelity" in latest
+    item = fidelity.scale_items()[0]
+    assert f"<td>Staffing {item.number}</td>" in averages and item.name_en in averages

@@ -96,7 +96,10 @@ class ScaleItem:
     @property
     def name(self) -> str:
         """The item's name in the user's language (Danish unless the locale is English)."""
-        return self.name_en if _english() else self.name_da
+        return self.name_in(_english())
+
+    def name_in(self, english: bool) -> str:
+        return self.name_en if english else self.name_da
 
     @property
     def section_label(self) -> str:
@@ -117,7 +120,10 @@ class Band:
     @property
     def label(self) -> str:
         """The band's name in the user's language ("God fidelitet" / "Good fidelity")."""
-        return self.label_en if _english() else self.label_da
+        return self.label_in(_english())
+
+    def label_in(self, english: bool) -> str:
+        return self.label_en if english else self.label_da
 
     def __str__(self) -> str:
         """The label, so a band prints as its name."""
@@ -238,6 +244,30 @@ class Scale:
         return next((b for b in self.bands if b.min_total <= total <= b.max_total), None)
 
 
+@dataclass(frozen=True)
+class ScaleLabels:
+    """``Scale.labels``: item key, section code and band code → name in the user's language."""
+
+    items: dict[str, str]
+    sections: dict[str, str]
+    bands: dict[str, str]
+
+
+def scale_labels(scale: Optional[Scale]) -> ScaleLabels:
+    """Every item's, section's and band's name in the user's language, of ``scale`` or (None) of
+    IPS-25's published items and bands, as ``band_distribution`` and ``item_averages`` fall back
+    to. The locale is looked up once: once per row costs a long table more than the row."""
+    items = scale.items if scale is not None else scale_items()
+    scale_bands = scale.bands if scale is not None else bands()
+    english = _english()
+    sections: dict[str, str] = {}
+    for item in items:
+        if item.section not in sections:
+            sections[item.section] = item.section_label
+    return ScaleLabels({item.key: item.name_in(english) for item in items}, sections,
+                       {band.code: band.label_in(english) for band in scale_bands})
+
+
 def _scale_item(row) -> ScaleItem:
     allowed = tuple(sorted(int(v) for v in (row.allowed_values or "").split(",") if v.strip()))
     return ScaleItem(row.key, row.section, row.number, row.label_en, row.label_da, row.min_score, row.max_score,
@@ -300,6 +330,14 @@ def ips25_version_id() -> Optional[int]:
     """Id of IPS-25 version 1, the scale of every review made before instruments were records."""
     return db.session.scalar(select(InstrumentVersion.id).join(Instrument).where(
         Instrument.code == IPS25_CODE, InstrumentVersion.number == 1))
+
+
+def chosen_version(versions: list[InstrumentVersion], chosen_id: Optional[int]) -> Optional[InstrumentVersion]:
+    """Of ``versions`` (loaded with their instrument): the one with id ``chosen_id``, else IPS-25
+    version 1, else the first; None when there are none. No query."""
+    return (next((v for v in versions if v.id == chosen_id), None)
+            or next((v for v in versions if v.instrument.code == IPS25_CODE and v.number == 1), None)
+            or (versions[0] if versions else None))
 
 
 def review_scale(review: FidelityReview) -> Scale:

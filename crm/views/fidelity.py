@@ -187,9 +187,7 @@ def index():
     region_code = _region_filter(regions)
     today = local_today()
     versions = fidelity.versions_in_use()
-    chosen = int_arg("version")
-    version = next((v for v in versions if v.id == chosen), None) or next(
-        (v for v in versions if v.id == fidelity.ips25_version_id()), versions[0] if versions else None)
+    version = fidelity.chosen_version(versions, int_arg("version"))
     scale = fidelity.scale_of(version.id) if version else None
     if request.args.get("format") in EXPORT_FORMATS:
         latest = fidelity.latest_complete_reviews(region_code, version.id if version else None)
@@ -206,7 +204,7 @@ def index():
         # The region rule asked once per region, not once per row of the due lists.
         writable_regions={r.code for r in regions if can_write_region(r.code, user=current_user)},
         region_short_names={r.code: r.short_name for r in regions},
-        versions=versions, version=version, scale=scale,
+        versions=versions, version=version, scale=scale, labels=fidelity.scale_labels(scale),
         distribution=fidelity.band_distribution(region_code, scale),
         averages=fidelity.item_averages(region_code, scale),
         coverage=measurement_coverage.coverage(year, as_of, region_code),
@@ -300,10 +298,7 @@ def blank_form():
 
 def _chosen_scale() -> Scale:
     """The active version chosen with ?version= (default IPS-25 v1, else the first active one)."""
-    active = fidelity.active_versions()
-    chosen = int_arg("version")
-    version = next((v for v in active if v.id == chosen), None) or next(
-        (v for v in active if v.id == fidelity.ips25_version_id()), active[0] if active else None)
+    version = fidelity.chosen_version(fidelity.active_versions(), int_arg("version"))
     if version is None:
         abort(404)
     return fidelity.scale_of(version.id)
