@@ -30,6 +30,7 @@ from crm.i18n import lazy_gettext as _l
 from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
                         FidelityRating, FidelityReview, Instrument, InstrumentBand, InstrumentItem,
@@ -622,13 +623,28 @@ class LatestReview(NamedTuple):
 def latest_complete_rows(region_code: Optional[int] = None, version_id: Optional[int] = None) -> list[LatestReview]:
     """``latest_complete_reviews`` as plain rows of the listed columns, in the same order (one
     query; no ORM objects, which cost the overview more than its query)."""
-    return [LatestReview(*row) for row in db.session.execute(
-        select(FidelityReview.id, FidelityReview.municipality_code, Municipality.name, Municipality.region_code,
-               FidelityReview.review_date, FidelityReview.total)
-        .join(Municipality, Municipality.code == FidelityReview.municipality_code)
-        .where(FidelityReview.id.in_(_latest_complete_ids(region_code, version_id)))
-        .order_by(FidelityReview.total.desc(), FidelityReview.review_date.desc(), FidelityReview.id.desc())
-    )]
+    query = _latest_rows_query(region_code is not None, version_id is not None)
+    return [LatestReview(*row) for row in column_rows(query, region_code=region_code, version_id=version_id)]
+
+
+# The overview's statements are built once per variant with these parameters (``@cache``):
+# building one costs SQLAlchemy more time than the database needs to run it.
+REGION, VERSION = bindparam("region_code"), bindparam("version_id")
+
+
+def _latest_ids(one_region: bool, one_version: bool):
+    """``_latest_complete_ids`` with the REGION and VERSION parameters, per variant."""
+    return _latest_complete_ids(REGION if one_region else None, VERSION if one_version else None)
+
+
+@cache
+def _latest_rows_query(one_region: bool, one_version: bool):
+    """The statement behind ``latest_complete_rows``, per variant."""
+    return (select(FidelityReview.id, FidelityReview.municipality_code, Municipality.name, Municipality.region_code,
+                   FidelityReview.review_date, FidelityReview.total)
+            .join(Municipality, Municipality.code == FidelityReview.municipality_code)
+            .where(FidelityReview.id.in_(_latest_ids(one_region, one_version)))
+            .order_by(FidelityReview.total.desc(), FidelityReview.review_date.desc(), FidelityReview.id.desc()))
 
 
 @dataclass(frozen=True)
@@ -646,15 +662,21 @@ def band_distribution(region_code: Optional[int] = None, scale: Optional[Scale] 
     IPS-25's published bands.
     """
     scale_bands = scale.bands if scale is not None else bands()
-    band_case = case(
-        *[(FidelityReview.total.between(b.min_total, b.max_total), b.code) for b in scale_bands],
-        else_="other",
-    ).label("band")
-    # Group by a column of a subquery, not the CASE itself (PostgreSQL compares bound parameters).
-    latest = _latest_complete_ids(region_code, scale.version_id if scale is not None else None)
-    inner = select(band_case).where(FidelityReview.id.in_(latest)).subquery()
-    counts = dict(db.session.execute(select(inner.c.band, func.count()).group_by(inner.c.band)).all())
+    version_id = scale.version_id if scale is not None else None
+    query = _band_counts_query(region_code is not None, version_id is not None,
+                               tuple((b.min_total, b.max_total, b.code) for b in scale_bands))
+    counts = dict(column_rows(query, region_code=region_code, version_id=version_id).all())
     return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
+
+
+@lru_cache(maxsize=64)
+def _band_counts_query(one_region: bool, one_version: bool, limits: tuple[tuple[int, int, str], ...]):
+    """The statement behind ``band_distribution``, per variant and set of bands (min, max, code)."""
+    band_case = case(*[(FidelityReview.total.between(low, high), code) for low, high, code in limits],
+                     else_="other").label("band")
+    # Group by a column of a subquery, not the CASE itself (PostgreSQL compares bound parameters).
+    inner = select(band_case).where(FidelityReview.id.in_(_latest_ids(one_region, one_version))).subquery()
+    return select(inner.c.band, func.count()).group_by(inner.c.band)
 
 
 @dataclass(frozen=True)
@@ -675,19 +697,24 @@ def item_averages(region_code: Optional[int] = None, scale: Optional[Scale] = No
     """
     items = scale.items if scale is not None else scale_items()
     low_limit = min((item.choices[1] if len(item.choices) > 1 else item.choices[0]) for item in items) if items else 2
-    rows = db.session.execute(
-        select(FidelityRating.item_key, func.avg(FidelityRating.score), func.count(FidelityRating.id),
-               func.sum(case((FidelityRating.score <= low_limit, 1), else_=0)))
-        .where(FidelityRating.review_id.in_(_latest_complete_ids(region_code,
-                                                                  scale.version_id if scale is not None else None)),
-               FidelityRating.score.is_not(None))
-        .group_by(FidelityRating.item_key)
-    ).all()
+    version_id = scale.version_id if scale is not None else None
+    rows = column_rows(_item_averages_query(region_code is not None, version_id is not None),
+                       region_code=region_code, version_id=version_id, low_limit=low_limit).all()
     known = {item.key: item for item in items}
     averages = [ItemAverage(known[key], float(avg), count, int(low or 0)) for key, avg, count, low in rows
                 if key in known]
     order = {item.key: index for index, item in enumerate(items)}
     return sorted(averages, key=lambda a: (a.average, order[a.item.key]))
+
+
+@cache
+def _item_averages_query(one_region: bool, one_version: bool):
+    """The statement behind ``item_averages``, per variant."""
+    return (select(FidelityRating.item_key, func.avg(FidelityRating.score), func.count(FidelityRating.id),
+                   func.sum(case((FidelityRating.score <= bindparam("low_limit"), 1), else_=0)))
+            .where(FidelityRating.review_id.in_(_latest_ids(one_region, one_version)),
+                   FidelityRating.score.is_not(None))
+            .group_by(FidelityRating.item_key))
 
 
 def drafts(region_code: Optional[int] = None) -> list[FidelityReview]:
