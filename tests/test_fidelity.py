@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.formatting import add_months
-from crm.models import FidelityRating, FidelityReview
+from crm.models import FidelityRating, FidelityReview, InstrumentVersion
 from crm.services import fidelity, report
 from tests import factories
 
@@ -505,3 +505,11 @@ def test_overview_in_english(app, users, login_as):
     assert "Exemplary fidelity" in bands_table and "Exemplary fidelity" in latest
     item = fidelity.scale_items()[0]
     assert f"<td>Staffing {item.number}</td>" in averages and item.name_en in averages
+
+
+def test_scale_of_a_loaded_version_is_its_scale(app):
+    for version in fidelity.versions_in_use():
+        assert fidelity.scale_of_version(version) == fidelity.scale_of(version.id)
+        assert fidelity.scale_of_version(version).label == fidelity.version_title(version)
+    assert fidelity.scale_of(fidelity.ips25_version_id()).items == fidelity.scale_of_version(
+        db.session.get(InstrumentVersion, fidelity.ips25_version_id())).items

@@ -27,7 +27,7 @@ from crm.clock import local_today
 from crm.formatting import add_months
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.database import column_rows
@@ -288,16 +288,30 @@ def scales_of(version_ids: Iterable[int]) -> dict[int, Scale]:
     ids = sorted(set(version_ids))
     if not ids:
         return {}
-    versions, items_query, bands_query = _scale_queries()
-    parameters = {"version_ids": ids}
-    items: dict[int, list[ScaleItem]] = {v: [] for v in ids}
+    versions = _scale_queries()[0]
+    return _scales([(v.id, _title(v.code, v.number, v.label))
+                    for v in db.session.execute(versions, {"version_ids": ids})])
+
+
+def scale_of_version(version: InstrumentVersion) -> Scale:
+    """The scale of a version already loaded with its instrument (two queries)."""
+    return _scales([(version.id, version_title(version))])[version.id]
+
+
+def _scales(titles: list[tuple[int, str]]) -> dict[int, Scale]:
+    """Version id → scale of the versions (id, title), their items and bands read in two queries."""
+    if not titles:
+        return {}
+    _versions, items_query, bands_query = _scale_queries()
+    parameters = {"version_ids": [version_id for version_id, _title_ in titles]}
+    items: dict[int, list[ScaleItem]] = {version_id: [] for version_id, _title_ in titles}
     for row in db.session.execute(items_query, parameters):
         items[row.instrument_version_id].append(_scale_item(row))
-    band_rows: dict[int, list[Band]] = {v: [] for v in ids}
+    band_rows: dict[int, list[Band]] = {version_id: [] for version_id, _title_ in titles}
     for b in db.session.execute(bands_query, parameters):
         band_rows[b.instrument_version_id].append(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en))
-    return {v.id: Scale(v.id, _title(v.code, v.number, v.label), tuple(items[v.id]), tuple(band_rows[v.id]))
-            for v in db.session.execute(versions, parameters)}
+    return {version_id: Scale(version_id, title, tuple(items[version_id]), tuple(band_rows[version_id]))
+            for version_id, title in titles}
 
 
 @cache
@@ -496,13 +510,17 @@ def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:
     codes = list(codes)
     if not codes:
         return {}
-    rows = db.session.execute(
-        select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
-        .where(FidelityReview.municipality_code.in_(codes), FidelityReview.total.is_not(None),
-               FidelityReview.review_date <= today)
-        .group_by(FidelityReview.municipality_code)
-    )
-    return {code: last for code, last in rows}
+    return {code: last for code, last in db.session.execute(_last_complete_dates_query(),
+                                                            {"codes": codes, "today": today})}
+
+
+@cache
+def _last_complete_dates_query():
+    """The statement behind ``_last_complete_dates`` (built once per process)."""
+    return (select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
+            .where(FidelityReview.municipality_code.in_(bindparam("codes", expanding=True)),
+                   FidelityReview.total.is_not(None), FidelityReview.review_date <= bindparam("today", type_=Date))
+            .group_by(FidelityReview.municipality_code))
 
 
 def next_due_dates(today: date, region_code: Optional[int] = None,

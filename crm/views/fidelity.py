@@ -188,7 +188,7 @@ def index():
     today = local_today()
     versions = fidelity.versions_in_use()
     version = fidelity.chosen_version(versions, int_arg("version"))
-    scale = fidelity.scale_of(version.id) if version else None
+    scale = fidelity.scale_of_version(version) if version else None
     if request.args.get("format") in EXPORT_FORMATS:
         latest = fidelity.latest_complete_reviews(region_code, version.id if version else None)
         return _export_latest(request.args["format"], latest, scale)
@@ -301,7 +301,7 @@ def _chosen_scale() -> Scale:
     version = fidelity.chosen_version(fidelity.active_versions(), int_arg("version"))
     if version is None:
         abort(404)
-    return fidelity.scale_of(version.id)
+    return fidelity.scale_of_version(version)
 
 
 def _render_review(template: str, review: FidelityReview):
