@@ -96,6 +96,8 @@ def test_draft_has_no_total_and_does_not_count(app):
     assert [i.key for i in fidelity.missing_items(draft)] == ["Services-14"]
     # The latest *complete* review counts, not the newer draft.
     assert [r.total for r in fidelity.latest_complete_reviews()] == [100]
+    assert fidelity.drafts() == fidelity.drafts(1084) == [(draft.id, "København", date(2025, 9, 1), None)]
+    assert fidelity.drafts(1085) == []
     counts = {b.band.code: b.count for b in fidelity.band_distribution()}
     assert counts == {"exemplary": 0, "good": 1, "fair": 0, "not_ips": 0}
     # The status report counts the complete review only, in its municipality's region.

@@ -735,15 +735,28 @@ def _item_averages_query(one_region: bool, one_version: bool):
             .group_by(FidelityRating.item_key))
 
 
-def drafts(region_code: Optional[int] = None) -> list[FidelityReview]:
-    """Reviews still saved as drafts, newest first (one query)."""
-    query = (select(FidelityReview).where(FidelityReview.total.is_(None))
-             .options(joinedload(FidelityReview.municipality))
+class DraftRow(NamedTuple):
+    """A review still saved as a draft, as the overview lists it."""
+
+    id: int
+    municipality_name: str
+    review_date: date
+    team: Optional[str]
+
+
+def drafts(region_code: Optional[int] = None) -> list[DraftRow]:
+    """Reviews still saved as drafts, newest first, as plain rows (one query)."""
+    return [DraftRow(*row) for row in column_rows(_drafts_query(region_code is not None), region_code=region_code)]
+
+
+@cache
+def _drafts_query(one_region: bool):
+    """The statement behind ``drafts``, per variant."""
+    query = (select(FidelityReview.id, Municipality.name, FidelityReview.review_date, FidelityReview.team)
+             .join(Municipality, Municipality.code == FidelityReview.municipality_code)
+             .where(FidelityReview.total.is_(None))
              .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc()))
-    if region_code is not None:
-        query = query.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
-            Municipality.region_code == region_code)
-    return list(db.session.scalars(query))
+    return query.where(Municipality.region_code == REGION) if one_region else query
 
 
 # --- One municipality ------------------------------------------------------------------------
