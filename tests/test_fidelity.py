@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from crm.extensions import db
 from crm.formatting import add_months
-from crm.models import FidelityRating, FidelityReview
+from crm.models import FidelityRating, FidelityReview, InstrumentVersion
 from crm.services import fidelity, report
 from tests import factories
 
@@ -96,6 +96,8 @@ def test_draft_has_no_total_and_does_not_count(app):
     assert [i.key for i in fidelity.missing_items(draft)] == ["Services-14"]
     # The latest *complete* review counts, not the newer draft.
     assert [r.total for r in fidelity.latest_complete_reviews()] == [100]
+    assert fidelity.drafts() == fidelity.drafts(1084) == [(draft.id, "København", date(2025, 9, 1), None)]
+    assert fidelity.drafts(1085) == []
     counts = {b.band.code: b.count for b in fidelity.band_distribution()}
     assert counts == {"exemplary": 0, "good": 1, "fair": 0, "not_ips": 0}
     # The status report counts the complete review only, in its municipality's region.
@@ -138,12 +140,25 @@ def test_weakest_items_use_latest_complete_reviews(app):
     # Region B alone: both score 2, ties in the scale's order.
     assert [a.item.key for a in fidelity.item_averages(1085)[:2]] == ["Staffing-2", "Services-4"]
 
+    # The overview's plain rows list the same latest reviews, in the same order, as the ORM objects.
+    for region in (None, 1084, 1085):
+        assert [(r.id, r.municipality_code, r.municipality_name, r.region_code, r.review_date, r.total)
+                for r in fidelity.latest_complete_rows(region)] == [
+            (r.id, r.municipality_code, r.municipality.name, r.municipality.region_code, r.review_date, r.total)
+            for r in fidelity.latest_complete_reviews(region)]
+    assert [(r.municipality_code, r.total) for r in fidelity.latest_complete_rows()] == [(253, 119), (101, 119)]
+
 
 # --- Due dates ------------------------------------------------------------------------------
 
 
 def _due_by_code(**kwargs):
-    return {d.municipality.code: d for d in fidelity.due_reviews(TODAY, **kwargs)}
+    reviews = fidelity.due_reviews(TODAY, **kwargs)
+    # The overview's plain rows say the same, in the same order.
+    assert fidelity.due_rows(TODAY, **kwargs) == [
+        (d.municipality.code, d.municipality.name, d.municipality.region_code, d.due_date, d.overdue,
+         d.covered_since, d.last_review_date) for d in reviews]
+    return {d.municipality.code: d for d in reviews}
 
 
 def test_due_twelve_months_after_signing_when_never_reviewed(app):
@@ -250,6 +265,13 @@ def test_overview_shows_bands_weakest_items_and_due_lists(app, users, login_as):
     assert "København" in overdue and "Frederiksberg" in due_soon
     assert "Ballerup" not in html.split('id="latest-heading"')[0]
     assert "Registrér måling" not in html  # the working group reads only
+    # An ambassador (Region Hovedstaden) gets the button in her region's rows only.
+    sign(REGION_B_MUNICIPALITY, today - timedelta(days=900))
+    html = login_as(users["ambassador"]).get("/fidelitet/").text
+    overdue = html.split('id="overdue-list"')[1].split("</table>")[0]
+    rows = {row.split('"')[0]: row for row in overdue.split('data-code="')[1:]}
+    assert set(rows) == {"101", str(REGION_B_MUNICIPALITY)}
+    assert "/fidelitet/kommune/101/ny" in rows["101"] and "Registrér måling" not in rows[str(REGION_B_MUNICIPALITY)]
     assert client.get("/fidelitet/?region=nonsense").status_code == 200
     export = client.get("/fidelitet/?format=xlsx")
     assert export.status_code == 200
@@ -447,3 +469,60 @@ def test_forms_carry_csrf_tokens(app, users, login_as):
     delete_token = detail.split(f'action="/fidelitet/{review.id}/slet"')[1].split('name="csrf_token" value="')[1].split('"')[0]
     assert client.post(f"/fidelitet/{review.id}/slet", data={"csrf_token": delete_token}).status_code == 302
     assert db.session.scalar(select(func.count(FidelityReview.id))) == 0
+
+
+def test_chosen_version_defaults_to_ips25_v1_then_the_first(app):
+    from crm.models import IPS25_CODE, Instrument, InstrumentVersion
+
+    ips, other = Instrument(code=IPS25_CODE), Instrument(code="AAA")
+    first = InstrumentVersion(id=7, number=1, instrument=other)
+    v1, v2 = InstrumentVersion(id=1, number=1, instrument=ips), InstrumentVersion(id=2, number=2, instrument=ips)
+    versions = [first, v1, v2]
+    assert fidelity.chosen_version(versions, None) is v1
+    assert fidelity.chosen_version(versions, 2) is v2
+    assert fidelity.chosen_version(versions, 99) is v1
+    assert fidelity.chosen_version([first, v2], None) is first
+    assert fidelity.chosen_version([], 2) is None
+
+
+def test_scale_labels_are_the_items_sections_and_bands_own(app):
+    for scale in (fidelity.scale_of(fidelity.ips25_version_id()), None):
+        labels = fidelity.scale_labels(scale)
+        items = scale.items if scale else fidelity.scale_items()
+        assert labels.items == {item.key: item.name for item in items}
+        assert labels.sections == {item.section: item.section_label for item in items}
+        assert labels.bands == {band.code: band.label for band in (scale.bands if scale else fidelity.bands())}
+    assert fidelity.scale_labels(None).sections["Staffing"] == "Bemanding"
+
+
+def test_overview_in_english(app, users, login_as):
+    make_review(101, date(2025, 3, 1), scores_for_total(116))
+    reader = users["working_group"]
+    reader.locale = "en"
+    db.session.commit()
+    html = login_as(reader).get("/fidelitet/").text
+    bands_table = html.split('id="band-distribution"')[1].split("</table>")[0]
+    latest = html.split('id="latest-reviews"')[1].split("</table>")[0]
+    averages = html.split('id="item-averages"')[1].split("</table>")[0]
+    assert "Exemplary fidelity" in bands_table and "Exemplary fidelity" in latest
+    item = fidelity.scale_items()[0]
+    assert f"<td>Staffing {item.number}</td>" in averages and item.name_en in averages
+
+
+def test_scale_of_a_loaded_version_is_its_scale(app):
+    for version in fidelity.versions_in_use():
+        assert fidelity.scale_of_version(version) == fidelity.scale_of(version.id)
+        assert fidelity.scale_of_version(version).label == fidelity.version_title(version)
+    assert fidelity.scale_of(fidelity.ips25_version_id()).items == fidelity.scale_of_version(
+        db.session.get(InstrumentVersion, fidelity.ips25_version_id())).items
+
+
+def test_url_pattern_fills_in_to_url_for(app):
+    from flask import url_for
+
+    from crm.views.fidelity import url_pattern
+
+    with app.test_request_context("/"):
+        for endpoint, key in (("fidelity.municipality", "code"), ("fidelity.new", "code"),
+                              ("fidelity.detail", "review_id")):
+            assert url_pattern(endpoint, key).format(101) == url_for(endpoint, **{key: 101})

@@ -51,6 +51,11 @@ def test_coverage_by_hand_at_several_dates(app):
     assert sorted(coverage.counts_by_region(date(2025, 1, 1), date(2025, 12, 31))) == [(1081, 1, 1), (1084, 3, 2)]
     years = coverage.recent_years(date(2025, 12, 31))
     assert [(y.year, y.due, y.done) for y in years] == [(2025, 4, 3), (2024, 4, 1), (2023, 1, 0)]
+    # One region (a year with nobody due counts 0), and a date within the year.
+    years = coverage.recent_years(date(2025, 12, 31), region_code=1084)
+    assert [(y.year, y.due, y.done) for y in years] == [(2025, 3, 2), (2024, 2, 1), (2023, 0, 0)]
+    years = coverage.recent_years(date(2025, 4, 30), 2)
+    assert [(y.year, y.due, y.done) for y in years] == [(2025, 4, 2), (2024, 4, 1)]
 
 
 def test_status_report_keys_match_the_coverage(app):

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
-from typing import Iterable, Mapping, Optional
+from functools import cache, lru_cache
+from typing import Iterable, Mapping, NamedTuple, Optional
 
 from flask import has_request_context
 from flask_babel import get_locale
@@ -27,9 +27,10 @@ from crm.clock import local_today
 from crm.formatting import add_months
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
                         FidelityRating, FidelityReview, Instrument, InstrumentBand, InstrumentItem,
@@ -96,7 +97,10 @@ class ScaleItem:
     @property
     def name(self) -> str:
         """The item's name in the user's language (Danish unless the locale is English)."""
-        return self.name_en if _english() else self.name_da
+        return self.name_in(_english())
+
+    def name_in(self, english: bool) -> str:
+        return self.name_en if english else self.name_da
 
     @property
     def section_label(self) -> str:
@@ -117,7 +121,10 @@ class Band:
     @property
     def label(self) -> str:
         """The band's name in the user's language ("God fidelitet" / "Good fidelity")."""
-        return self.label_en if _english() else self.label_da
+        return self.label_in(_english())
+
+    def label_in(self, english: bool) -> str:
+        return self.label_en if english else self.label_da
 
     def __str__(self) -> str:
         """The label, so a band prints as its name."""
@@ -238,6 +245,30 @@ class Scale:
         return next((b for b in self.bands if b.min_total <= total <= b.max_total), None)
 
 
+@dataclass(frozen=True)
+class ScaleLabels:
+    """``Scale.labels``: item key, section code and band code → name in the user's language."""
+
+    items: dict[str, str]
+    sections: dict[str, str]
+    bands: dict[str, str]
+
+
+def scale_labels(scale: Optional[Scale]) -> ScaleLabels:
+    """Every item's, section's and band's name in the user's language, of ``scale`` or (None) of
+    IPS-25's published items and bands, as ``band_distribution`` and ``item_averages`` fall back
+    to. The locale is looked up once: once per row costs a long table more than the row."""
+    items = scale.items if scale is not None else scale_items()
+    scale_bands = scale.bands if scale is not None else bands()
+    english = _english()
+    sections: dict[str, str] = {}
+    for item in items:
+        if item.section not in sections:
+            sections[item.section] = item.section_label
+    return ScaleLabels({item.key: item.name_in(english) for item in items}, sections,
+                       {band.code: band.label_in(english) for band in scale_bands})
+
+
 def _scale_item(row) -> ScaleItem:
     allowed = tuple(sorted(int(v) for v in (row.allowed_values or "").split(",") if v.strip()))
     return ScaleItem(row.key, row.section, row.number, row.label_en, row.label_da, row.min_score, row.max_score,
@@ -257,28 +288,71 @@ def scales_of(version_ids: Iterable[int]) -> dict[int, Scale]:
     ids = sorted(set(version_ids))
     if not ids:
         return {}
-    versions = db.session.scalars(select(InstrumentVersion).where(InstrumentVersion.id.in_(ids))
-                                  .options(joinedload(InstrumentVersion.instrument))).all()
-    items: dict[int, list[ScaleItem]] = {v: [] for v in ids}
-    for row in db.session.scalars(select(InstrumentItem).where(InstrumentItem.instrument_version_id.in_(ids))
-                                  .order_by(InstrumentItem.position, InstrumentItem.id)):
+    versions = _scale_queries()[0]
+    return _scales([(v.id, _title(v.code, v.number, v.label))
+                    for v in db.session.execute(versions, {"version_ids": ids})])
+
+
+def scale_of_version(version: InstrumentVersion) -> Scale:
+    """The scale of a version already loaded with its instrument (two queries)."""
+    return _scales([(version.id, version_title(version))])[version.id]
+
+
+def _scales(titles: list[tuple[int, str]]) -> dict[int, Scale]:
+    """Version id → scale of the versions (id, title), their items and bands read in two queries."""
+    if not titles:
+        return {}
+    _versions, items_query, bands_query = _scale_queries()
+    parameters = {"version_ids": [version_id for version_id, _title_ in titles]}
+    items: dict[int, list[ScaleItem]] = {version_id: [] for version_id, _title_ in titles}
+    for row in db.session.execute(items_query, parameters):
         items[row.instrument_version_id].append(_scale_item(row))
-    band_rows: dict[int, list[Band]] = {v: [] for v in ids}
-    for b in db.session.scalars(select(InstrumentBand).where(InstrumentBand.instrument_version_id.in_(ids))
-                                .order_by(InstrumentBand.lower_total.desc())):
+    band_rows: dict[int, list[Band]] = {version_id: [] for version_id, _title_ in titles}
+    for b in db.session.execute(bands_query, parameters):
         band_rows[b.instrument_version_id].append(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en))
-    return {v.id: Scale(v.id, version_title(v), tuple(items[v.id]), tuple(band_rows[v.id])) for v in versions}
+    return {version_id: Scale(version_id, title, tuple(items[version_id]), tuple(band_rows[version_id]))
+            for version_id, title in titles}
+
+
+@cache
+def _scale_queries():
+    """The three statements behind ``scales_of``: versions, items and bands as plain columns (no
+    ORM objects), built once per process for any list of versions."""
+    ids = bindparam("version_ids", expanding=True)
+    versions = (select(InstrumentVersion.id, InstrumentVersion.number, InstrumentVersion.label, Instrument.code)
+                .join(Instrument).where(InstrumentVersion.id.in_(ids)))
+    items = (select(InstrumentItem.id, InstrumentItem.instrument_version_id, InstrumentItem.key,
+                    InstrumentItem.section, InstrumentItem.number, InstrumentItem.label_da, InstrumentItem.label_en,
+                    InstrumentItem.min_score, InstrumentItem.max_score, InstrumentItem.allowed_values,
+                    InstrumentItem.weight)
+             .where(InstrumentItem.instrument_version_id.in_(ids)).order_by(InstrumentItem.position, InstrumentItem.id))
+    bands_ = (select(InstrumentBand.instrument_version_id, InstrumentBand.code, InstrumentBand.lower_total,
+                     InstrumentBand.upper_total, InstrumentBand.label_da, InstrumentBand.label_en)
+              .where(InstrumentBand.instrument_version_id.in_(ids)).order_by(InstrumentBand.lower_total.desc()))
+    return versions, items, bands_
 
 
 def version_title(version: InstrumentVersion) -> str:
     """"IPS-25 v2: IPS-25 DK": instrument code, version number and label."""
-    return f"{version.instrument.code} v{version.number}: {version.label}"
+    return _title(version.instrument.code, version.number, version.label)
+
+
+def _title(code: str, number: int, label: str) -> str:
+    return f"{code} v{number}: {label}"
 
 
 def ips25_version_id() -> Optional[int]:
     """Id of IPS-25 version 1, the scale of every review made before instruments were records."""
     return db.session.scalar(select(InstrumentVersion.id).join(Instrument).where(
         Instrument.code == IPS25_CODE, InstrumentVersion.number == 1))
+
+
+def chosen_version(versions: list[InstrumentVersion], chosen_id: Optional[int]) -> Optional[InstrumentVersion]:
+    """Of ``versions`` (loaded with their instrument): the one with id ``chosen_id``, else IPS-25
+    version 1, else the first; None when there are none. No query."""
+    return (next((v for v in versions if v.id == chosen_id), None)
+            or next((v for v in versions if v.instrument.code == IPS25_CODE and v.number == 1), None)
+            or (versions[0] if versions else None))
 
 
 def review_scale(review: FidelityReview) -> Scale:
@@ -436,13 +510,17 @@ def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:
     codes = list(codes)
     if not codes:
         return {}
-    rows = db.session.execute(
-        select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
-        .where(FidelityReview.municipality_code.in_(codes), FidelityReview.total.is_not(None),
-               FidelityReview.review_date <= today)
-        .group_by(FidelityReview.municipality_code)
-    )
-    return {code: last for code, last in rows}
+    return {code: last for code, last in db.session.execute(_last_complete_dates_query(),
+                                                            {"codes": codes, "today": today})}
+
+
+@cache
+def _last_complete_dates_query():
+    """The statement behind ``_last_complete_dates`` (built once per process)."""
+    return (select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
+            .where(FidelityReview.municipality_code.in_(bindparam("codes", expanding=True)),
+                   FidelityReview.total.is_not(None), FidelityReview.review_date <= bindparam("today", type_=Date))
+            .group_by(FidelityReview.municipality_code))
 
 
 def next_due_dates(today: date, region_code: Optional[int] = None,
@@ -465,13 +543,18 @@ def next_due_dates(today: date, region_code: Optional[int] = None,
     return result
 
 
+def _due_within(today: date, within_days: int, region_code: Optional[int]) -> dict[int, tuple[date, date, Optional[date]]]:
+    """``next_due_dates`` of the municipalities overdue or due within ``within_days`` (three queries)."""
+    horizon = today + timedelta(days=within_days)
+    return {code: info for code, info in next_due_dates(today, region_code).items() if info[0] <= horizon}
+
+
 def due_reviews(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueReview]:
     """Covered municipalities whose review is overdue or due within ``within_days``, soonest first.
 
     Four queries in all (stages, stage history, last reviews, municipalities).
     """
-    horizon = today + timedelta(days=within_days)
-    due = {code: info for code, info in next_due_dates(today, region_code).items() if info[0] <= horizon}
+    due = _due_within(today, within_days, region_code)
     if not due:
         return []
     municipalities = db.session.scalars(
@@ -480,6 +563,36 @@ def due_reviews(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Op
     rows = [DueReview(m, due[m.code][0], due[m.code][0] < today, due[m.code][1], due[m.code][2])
             for m in municipalities]
     return sorted(rows, key=lambda r: (r.due_date, r.municipality.name))
+
+
+class DueRow(NamedTuple):
+    """``DueReview`` as a plain row: the municipality's code, name and region instead of the object."""
+
+    code: int
+    name: str
+    region_code: int
+    due_date: date
+    overdue: bool
+    covered_since: date
+    last_review_date: Optional[date]
+
+
+def due_rows(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueRow]:
+    """``due_reviews`` as plain rows, in the same order, for the overview's long lists (four
+    queries; the municipalities as columns, not ORM objects with their region joined)."""
+    due = _due_within(today, within_days, region_code)
+    if not due:
+        return []
+    rows = [DueRow(code, name, region, due[code][0], due[code][0] < today, due[code][1], due[code][2])
+            for code, name, region in db.session.execute(_municipality_names_query(), {"codes": list(due)})]
+    return sorted(rows, key=lambda r: (r.due_date, r.name))
+
+
+@cache
+def _municipality_names_query():
+    """Code, name and region of some municipalities (built once per process)."""
+    return select(Municipality.code, Municipality.name, Municipality.region_code).where(
+        Municipality.code.in_(bindparam("codes", expanding=True)))
 
 
 # --- The national overview ---------------------------------------------------------------------
@@ -510,8 +623,46 @@ def latest_complete_reviews(region_code: Optional[int] = None,
         select(FidelityReview)
         .where(FidelityReview.id.in_(_latest_complete_ids(region_code, version_id)))
         .options(joinedload(FidelityReview.municipality).joinedload(Municipality.region))
-        .order_by(FidelityReview.total.desc(), FidelityReview.review_date.desc())
+        .order_by(FidelityReview.total.desc(), FidelityReview.review_date.desc(), FidelityReview.id.desc())
     ))
+
+
+class LatestReview(NamedTuple):
+    """A municipality's latest complete review, as the overview's table lists it."""
+
+    id: int
+    municipality_code: int
+    municipality_name: str
+    region_code: int
+    review_date: date
+    total: int
+
+
+def latest_complete_rows(region_code: Optional[int] = None, version_id: Optional[int] = None) -> list[LatestReview]:
+    """``latest_complete_reviews`` as plain rows of the listed columns, in the same order (one
+    query; no ORM objects, which cost the overview more than its query)."""
+    query = _latest_rows_query(region_code is not None, version_id is not None)
+    return [LatestReview(*row) for row in column_rows(query, region_code=region_code, version_id=version_id)]
+
+
+# The overview's statements are built once per variant with these parameters (``@cache``):
+# building one costs SQLAlchemy more time than the database needs to run it.
+REGION, VERSION = bindparam("region_code"), bindparam("version_id")
+
+
+def _latest_ids(one_region: bool, one_version: bool):
+    """``_latest_complete_ids`` with the REGION and VERSION parameters, per variant."""
+    return _latest_complete_ids(REGION if one_region else None, VERSION if one_version else None)
+
+
+@cache
+def _latest_rows_query(one_region: bool, one_version: bool):
+    """The statement behind ``latest_complete_rows``, per variant."""
+    return (select(FidelityReview.id, FidelityReview.municipality_code, Municipality.name, Municipality.region_code,
+                   FidelityReview.review_date, FidelityReview.total)
+            .join(Municipality, Municipality.code == FidelityReview.municipality_code)
+            .where(FidelityReview.id.in_(_latest_ids(one_region, one_version)))
+            .order_by(FidelityReview.total.desc(), FidelityReview.review_date.desc(), FidelityReview.id.desc()))
 
 
 @dataclass(frozen=True)
@@ -529,15 +680,21 @@ def band_distribution(region_code: Optional[int] = None, scale: Optional[Scale] 
     IPS-25's published bands.
     """
     scale_bands = scale.bands if scale is not None else bands()
-    band_case = case(
-        *[(FidelityReview.total.between(b.min_total, b.max_total), b.code) for b in scale_bands],
-        else_="other",
-    ).label("band")
-    # Group by a column of a subquery, not the CASE itself (PostgreSQL compares bound parameters).
-    latest = _latest_complete_ids(region_code, scale.version_id if scale is not None else None)
-    inner = select(band_case).where(FidelityReview.id.in_(latest)).subquery()
-    counts = dict(db.session.execute(select(inner.c.band, func.count()).group_by(inner.c.band)).all())
+    version_id = scale.version_id if scale is not None else None
+    query = _band_counts_query(region_code is not None, version_id is not None,
+                               tuple((b.min_total, b.max_total, b.code) for b in scale_bands))
+    counts = dict(column_rows(query, region_code=region_code, version_id=version_id).all())
     return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
+
+
+@lru_cache(maxsize=64)
+def _band_counts_query(one_region: bool, one_version: bool, limits: tuple[tuple[int, int, str], ...]):
+    """The statement behind ``band_distribution``, per variant and set of bands (min, max, code)."""
+    band_case = case(*[(FidelityReview.total.between(low, high), code) for low, high, code in limits],
+                     else_="other").label("band")
+    # Group by a column of a subquery, not the CASE itself (PostgreSQL compares bound parameters).
+    inner = select(band_case).where(FidelityReview.id.in_(_latest_ids(one_region, one_version))).subquery()
+    return select(inner.c.band, func.count()).group_by(inner.c.band)
 
 
 @dataclass(frozen=True)
@@ -558,14 +715,9 @@ def item_averages(region_code: Optional[int] = None, scale: Optional[Scale] = No
     """
     items = scale.items if scale is not None else scale_items()
     low_limit = min((item.choices[1] if len(item.choices) > 1 else item.choices[0]) for item in items) if items else 2
-    rows = db.session.execute(
-        select(FidelityRating.item_key, func.avg(FidelityRating.score), func.count(FidelityRating.id),
-               func.sum(case((FidelityRating.score <= low_limit, 1), else_=0)))
-        .where(FidelityRating.review_id.in_(_latest_complete_ids(region_code,
-                                                                  scale.version_id if scale is not None else None)),
-               FidelityRating.score.is_not(None))
-        .group_by(FidelityRating.item_key)
-    ).all()
+    version_id = scale.version_id if scale is not None else None
+    rows = column_rows(_item_averages_query(region_code is not None, version_id is not None),
+                       region_code=region_code, version_id=version_id, low_limit=low_limit).all()
     known = {item.key: item for item in items}
     averages = [ItemAverage(known[key], float(avg), count, int(low or 0)) for key, avg, count, low in rows
                 if key in known]
@@ -573,15 +725,38 @@ def item_averages(region_code: Optional[int] = None, scale: Optional[Scale] = No
     return sorted(averages, key=lambda a: (a.average, order[a.item.key]))
 
 
-def drafts(region_code: Optional[int] = None) -> list[FidelityReview]:
-    """Reviews still saved as drafts, newest first (one query)."""
-    query = (select(FidelityReview).where(FidelityReview.total.is_(None))
-             .options(joinedload(FidelityReview.municipality))
+@cache
+def _item_averages_query(one_region: bool, one_version: bool):
+    """The statement behind ``item_averages``, per variant."""
+    return (select(FidelityRating.item_key, func.avg(FidelityRating.score), func.count(FidelityRating.id),
+                   func.sum(case((FidelityRating.score <= bindparam("low_limit"), 1), else_=0)))
+            .where(FidelityRating.review_id.in_(_latest_ids(one_region, one_version)),
+                   FidelityRating.score.is_not(None))
+            .group_by(FidelityRating.item_key))
+
+
+class DraftRow(NamedTuple):
+    """A review still saved as a draft, as the overview lists it."""
+
+    id: int
+    municipality_name: str
+    review_date: date
+    team: Optional[str]
+
+
+def drafts(region_code: Optional[int] = None) -> list[DraftRow]:
+    """Reviews still saved as drafts, newest first, as plain rows (one query)."""
+    return [DraftRow(*row) for row in column_rows(_drafts_query(region_code is not None), region_code=region_code)]
+
+
+@cache
+def _drafts_query(one_region: bool):
+    """The statement behind ``drafts``, per variant."""
+    query = (select(FidelityReview.id, Municipality.name, FidelityReview.review_date, FidelityReview.team)
+             .join(Municipality, Municipality.code == FidelityReview.municipality_code)
+             .where(FidelityReview.total.is_(None))
              .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc()))
-    if region_code is not None:
-        query = query.join(Municipality, Municipality.code == FidelityReview.municipality_code).where(
-            Municipality.region_code == region_code)
-    return list(db.session.scalars(query))
+    return query.where(Municipality.region_code == REGION) if one_region else query
 
 
 # --- One municipality ------------------------------------------------------------------------

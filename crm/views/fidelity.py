@@ -27,6 +27,7 @@ from crm.services.export import EXPORT_FORMATS, xlsx_bytes
 from crm.views.files import download, table_response
 from crm.services import measurement_coverage
 from crm.services.fidelity import Scale, ScaleItem
+from crm.services.permissions import can_write_region
 from crm.views.helpers import int_arg
 
 bp = Blueprint("fidelity", __name__, url_prefix="/fidelitet")
@@ -160,42 +161,56 @@ def fidelity_panel_data(municipality):
     return fidelity.panel_data(municipality.code)
 
 
-def _region_filter():
-    """The ?region= filter: a known region code, else None (all regions)."""
+def _region_filter(regions: list[Region]) -> Optional[int]:
+    """The ?region= filter: the code of one of ``regions``, else None (all regions)."""
     code = int_arg("region")
-    return code if code in {r for r in db.session.scalars(select(Region.code))} else None
+    return code if code in {r.code for r in regions} else None
+
+
+# A record id no row has: ``url_pattern`` swaps it for "{}".
+_PLACEHOLDER_ID = 987654321
+
+
+@bp.app_template_global("url_pattern")
+def url_pattern(endpoint: str, key: str) -> str:
+    """``url_for(endpoint)`` with "{}" in place of the integer argument ``key``, for a long table to
+    fill in per row (``pattern.format(id)``): one url_for per table instead of one per row, which
+    costs more than the rest of the row."""
+    return url_for(endpoint, **{key: _PLACEHOLDER_ID}).replace(str(_PLACEHOLDER_ID), "{}", 1)
 
 
 @bp.route("/")
 @read_required
 def index():
     """The national (or one region's) overview: bands, weakest items, due and overdue reviews."""
-    region_code = _region_filter()
+    regions = db.session.scalars(select(Region).order_by(Region.code)).all()
+    region_code = _region_filter(regions)
     today = local_today()
     versions = fidelity.versions_in_use()
-    chosen = int_arg("version")
-    version = next((v for v in versions if v.id == chosen), None) or next(
-        (v for v in versions if v.id == fidelity.ips25_version_id()), versions[0] if versions else None)
-    scale = fidelity.scale_of(version.id) if version else None
-    latest = fidelity.latest_complete_reviews(region_code, version.id if version else None)
+    version = fidelity.chosen_version(versions, int_arg("version"))
+    scale = fidelity.scale_of_version(version) if version else None
     if request.args.get("format") in EXPORT_FORMATS:
+        latest = fidelity.latest_complete_reviews(region_code, version.id if version else None)
         return _export_latest(request.args["format"], latest, scale)
-    due = fidelity.due_reviews(today, fidelity.DUE_WITHIN_DAYS, region_code)
+    due = fidelity.due_rows(today, fidelity.DUE_WITHIN_DAYS, region_code)
     as_of = _as_of(today)
     year = int_arg("year") or as_of.year
     if not 2000 <= year <= as_of.year:
         year = as_of.year
     return render_template(
         "fidelity/index.html",
-        regions=db.session.scalars(select(Region).order_by(Region.code)).all(),
+        regions=regions,
         region_code=region_code,
-        versions=versions, version=version, scale=scale,
+        # The region rule asked once per region, not once per row of the due lists.
+        writable_regions={r.code for r in regions if can_write_region(r.code, user=current_user)},
+        region_short_names={r.code: r.short_name for r in regions},
+        versions=versions, version=version, scale=scale, labels=fidelity.scale_labels(scale),
         distribution=fidelity.band_distribution(region_code, scale),
         averages=fidelity.item_averages(region_code, scale),
         coverage=measurement_coverage.coverage(year, as_of, region_code),
         coverage_years=measurement_coverage.recent_years(as_of, 3, region_code),
         as_of=as_of,
-        latest=latest,
+        latest=fidelity.latest_complete_rows(region_code, version.id if version else None),
         overdue=[d for d in due if d.overdue],
         due_soon=[d for d in due if not d.overdue],
         drafts=fidelity.drafts(region_code),
@@ -283,13 +298,10 @@ def blank_form():
 
 def _chosen_scale() -> Scale:
     """The active version chosen with ?version= (default IPS-25 v1, else the first active one)."""
-    active = fidelity.active_versions()
-    chosen = int_arg("version")
-    version = next((v for v in active if v.id == chosen), None) or next(
-        (v for v in active if v.id == fidelity.ips25_version_id()), active[0] if active else None)
+    version = fidelity.chosen_version(fidelity.active_versions(), int_arg("version"))
     if version is None:
         abort(404)
-    return fidelity.scale_of(version.id)
+    return fidelity.scale_of_version(version)
 
 
 def _render_review(template: str, review: FidelityReview):
