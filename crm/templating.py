@@ -49,13 +49,14 @@ def period_lock(region_code: Optional[int], day) -> Any:
 
 def path_for(endpoint: str, **values: int) -> str:
     """``url_for`` for a page's many links to records by number (``PathUrls``: one ``url_for`` per
-    endpoint and request, shared by the view and its templates)."""
-    from flask import g, request
+    endpoint and request, kept in the request's environ so it never outlives the request)."""
+    from flask import request
 
-    urls = g.get("path_urls")
-    if urls is None or urls[0] != request.script_root:  # g may outlive a request in tests
-        urls = g.path_urls = (request.script_root, PathUrls())
-    return urls[1](endpoint, **values)
+    environ = request.environ
+    urls = environ.get("crm.path_urls")
+    if urls is None:
+        urls = environ["crm.path_urls"] = PathUrls()
+    return urls(endpoint, **values)
 
 
 def init_app(app: Flask) -> None:

@@ -515,14 +515,3 @@ def test_scale_of_a_loaded_version_is_its_scale(app):
         assert fidelity.scale_of_version(version).label == fidelity.version_title(version)
     assert fidelity.scale_of(fidelity.ips25_version_id()).items == fidelity.scale_of_version(
         db.session.get(InstrumentVersion, fidelity.ips25_version_id())).items
-
-
-def test_url_pattern_fills_in_to_url_for(app):
-    from flask import url_for
-
-    from crm.views.fidelity import url_pattern
-
-    with app.test_request_context("/"):
-        for endpoint, key in (("fidelity.municipality", "code"), ("fidelity.new", "code"),
-                              ("fidelity.detail", "review_id")):
-            assert url_pattern(endpoint, key).format(101) == url_for(endpoint, **{key: 101})

@@ -167,18 +167,6 @@ def _region_filter(regions: list[Region]) -> Optional[int]:
     return code if code in {r.code for r in regions} else None
 
 
-# A record id no row has: ``url_pattern`` swaps it for "{}".
-_PLACEHOLDER_ID = 987654321
-
-
-@bp.app_template_global("url_pattern")
-def url_pattern(endpoint: str, key: str) -> str:
-    """``url_for(endpoint)`` with "{}" in place of the integer argument ``key``, for a long table to
-    fill in per row (``pattern.format(id)``): one url_for per table instead of one per row, which
-    costs more than the rest of the row."""
-    return url_for(endpoint, **{key: _PLACEHOLDER_ID}).replace(str(_PLACEHOLDER_ID), "{}", 1)
-
-
 @bp.route("/")
 @read_required
 def index():
