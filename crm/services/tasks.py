@@ -8,9 +8,10 @@ whose due date is before today in Copenhagen.
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Iterable, Optional
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import joinedload
 
 from crm.clock import local_now
@@ -208,9 +209,14 @@ def task_list(user, scope: str, region_code: Optional[int] = None, show_done: bo
 
 def timeline_tasks(municipality_code: int, reach: int) -> list[Task]:
     """A municipality's newest tasks for its timeline (created and done events), one query."""
+    return list(db.session.scalars(_timeline_tasks_query(), {"code": municipality_code, "reach": reach}))
+
+
+@cache
+def _timeline_tasks_query():
+    """The statement behind ``timeline_tasks`` (built once per process: building it cost as much as
+    running it)."""
     newest = func.coalesce(Task.done_at, Task.created_at)
-    return list(db.session.scalars(
-        select(Task).where(Task.municipality_code == municipality_code)
-        .options(joinedload(Task.created_by), joinedload(Task.done_by))
-        .order_by(newest.desc(), Task.id.desc()).limit(reach)
-    ))
+    return (select(Task).where(Task.municipality_code == bindparam("code"))
+            .options(joinedload(Task.created_by), joinedload(Task.done_by))
+            .order_by(newest.desc(), Task.id.desc()).limit(bindparam("reach")))
