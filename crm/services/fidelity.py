@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Iterable, Mapping, Optional
 
 from flask import has_request_context
@@ -27,7 +27,7 @@ from crm.clock import local_today
 from crm.formatting import add_months
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
@@ -445,13 +445,17 @@ def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:
     codes = list(codes)
     if not codes:
         return {}
-    rows = db.session.execute(
-        select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
-        .where(FidelityReview.municipality_code.in_(codes), FidelityReview.total.is_not(None),
-               FidelityReview.review_date <= today)
-        .group_by(FidelityReview.municipality_code)
-    )
+    rows = db.session.execute(_last_complete_dates_query(), {"codes": codes, "on": today})
     return {code: last for code, last in rows}
+
+
+@cache
+def _last_complete_dates_query():
+    """The statement behind ``_last_complete_dates`` (built once per process)."""
+    return (select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
+            .where(FidelityReview.municipality_code.in_(bindparam("codes", expanding=True)),
+                   FidelityReview.total.is_not(None), FidelityReview.review_date <= bindparam("on"))
+            .group_by(FidelityReview.municipality_code))
 
 
 def next_due_dates(today: date, region_code: Optional[int] = None,
@@ -763,21 +767,28 @@ def panel_data(municipality_code: int, today: Optional[date] = None,
     Five queries (four when the caller already has today's ``stage``), whatever the municipality's
     reviews and stages: the municipality page must cost the same for every municipality."""
     today = today or local_today()
-    reviews = db.session.scalars(
-        select(FidelityReview).where(FidelityReview.municipality_code == municipality_code)
-        .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc())
-    ).all()
+    reviews = db.session.scalars(_panel_queries()["reviews"], {"code": municipality_code}).all()
     latest = next((r for r in reviews if r.total is not None), None)
     due = _next_due_date(municipality_code, today, stage or stage_on(municipality_code, today))
     return PanelData(latest, sum(1 for r in reviews if r.total is None), due, bool(due and due < today),
                      _band_of(latest))
 
 
+@cache
+def _panel_queries() -> dict:
+    """The panel's own statements (built once per process: building them cost as much as running them)."""
+    return {
+        "reviews": select(FidelityReview).where(FidelityReview.municipality_code == bindparam("code"))
+        .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc()),
+        "bands": select(InstrumentBand).where(InstrumentBand.instrument_version_id == bindparam("version_id"))
+        .order_by(InstrumentBand.lower_total.desc()),
+    }
+
+
 def _band_of(review: Optional[FidelityReview]) -> Optional[Band]:
     """``review``'s band in its own version: one query, also for no review (a constant count)."""
     version_id = review.instrument_version_id if review is not None else None
-    rows = db.session.scalars(select(InstrumentBand).where(InstrumentBand.instrument_version_id == version_id)
-                              .order_by(InstrumentBand.lower_total.desc()))
+    rows = db.session.scalars(_panel_queries()["bands"], {"version_id": version_id})
     return band_in([_band(b) for b in rows], review.total if review is not None else None)
 
 

@@ -14,9 +14,10 @@ from wtforms.validators import InputRequired, Length, Optional as OptionalValue,
 
 from crm.extensions import db
 from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
-from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
+from crm.models import STAGE_CODES, STAGES, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
 from crm.services import anchoring, period_locks, pipeline, stages, tasks
+from crm.services import contacts as contact_service
 from crm.services.errors import Conflict, FieldError, Locked
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
@@ -193,9 +194,7 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
             task_form.owner.data = str(current_user.id)  # a new task is usually one's own
     page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
     timeline = pipeline.timeline(municipality.code, page)
-    contacts = db.session.scalars(
-        select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
-    ).all()
+    contacts = contact_service.municipality_contacts(municipality.code)
     checklist = anchoring.checklist(municipality, today)
     links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
              for i in timeline.items if i.kind == "activity"}
