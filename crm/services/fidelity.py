@@ -233,18 +233,9 @@ class Scale:
 
     def band_or_none(self, total: Optional[int]) -> Optional[Band]:
         """The band ``total`` falls in (None for a draft or a total no band covers)."""
-        return band_in(self.bands, total)
-
-
-def band_in(bands: Iterable[Band], total: Optional[int]) -> Optional[Band]:
-    """The one of ``bands`` that ``total`` falls in (None for a draft or a total no band covers)."""
-    if total is None:
-        return None
-    return next((b for b in bands if b.min_total <= total <= b.max_total), None)
-
-
-def _band(row: InstrumentBand) -> Band:
-    return Band(row.code, row.lower_total, row.upper_total, row.label_da, row.label_en)
+        if total is None:
+            return None
+        return next((b for b in self.bands if b.min_total <= total <= b.max_total), None)
 
 
 def _scale_item(row) -> ScaleItem:
@@ -275,7 +266,7 @@ def scales_of(version_ids: Iterable[int]) -> dict[int, Scale]:
     band_rows: dict[int, list[Band]] = {v: [] for v in ids}
     for b in db.session.scalars(select(InstrumentBand).where(InstrumentBand.instrument_version_id.in_(ids))
                                 .order_by(InstrumentBand.lower_total.desc())):
-        band_rows[b.instrument_version_id].append(_band(b))
+        band_rows[b.instrument_version_id].append(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en))
     return {v.id: Scale(v.id, version_title(v), tuple(items[v.id]), tuple(band_rows[v.id])) for v in versions}
 
 
@@ -445,17 +436,13 @@ def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:
     codes = list(codes)
     if not codes:
         return {}
-    rows = db.session.execute(_last_complete_dates_query(), {"codes": codes, "on": today})
+    rows = db.session.execute(
+        select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
+        .where(FidelityReview.municipality_code.in_(codes), FidelityReview.total.is_not(None),
+               FidelityReview.review_date <= today)
+        .group_by(FidelityReview.municipality_code)
+    )
     return {code: last for code, last in rows}
-
-
-@cache
-def _last_complete_dates_query():
-    """The statement behind ``_last_complete_dates`` (built once per process)."""
-    return (select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
-            .where(FidelityReview.municipality_code.in_(bindparam("codes", expanding=True)),
-                   FidelityReview.total.is_not(None), FidelityReview.review_date <= bindparam("on"))
-            .group_by(FidelityReview.municipality_code))
 
 
 def next_due_dates(today: date, region_code: Optional[int] = None,
@@ -473,15 +460,6 @@ def next_due_dates(today: date, region_code: Optional[int] = None,
         start = spells.get(code) or stages[code].since
         result[code] = (_due_date(start, last.get(code)), start, last.get(code))
     return result
-
-
-def _due_date(covered_from: date, last_complete: Optional[date]) -> date:
-    """The next review is due an interval after the covered spell began or after the last complete
-    review, whichever is later."""
-    due = add_months(covered_from, REVIEW_INTERVAL_MONTHS)
-    if last_complete is not None:
-        due = max(due, add_months(last_complete, REVIEW_INTERVAL_MONTHS))
-    return due
 
 
 def due_reviews(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueReview]:
@@ -788,8 +766,10 @@ def _panel_queries() -> dict:
 def _band_of(review: Optional[FidelityReview]) -> Optional[Band]:
     """``review``'s band in its own version: one query, also for no review (a constant count)."""
     version_id = review.instrument_version_id if review is not None else None
-    rows = db.session.scalars(_panel_queries()["bands"], {"version_id": version_id})
-    return band_in([_band(b) for b in rows], review.total if review is not None else None)
+    bands = tuple(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en)
+                  for b in db.session.scalars(_panel_queries()["bands"], {"version_id": version_id}))
+    # The bands alone make enough of a Scale for its one rule of which band a total falls in.
+    return Scale(version_id or 0, "", (), bands).band_or_none(review.total if review is not None else None)
 
 
 def _next_due_date(code: int, today: date, stage: StageOnDate) -> Optional[date]:
@@ -800,3 +780,12 @@ def _next_due_date(code: int, today: date, stage: StageOnDate) -> Optional[date]
     if not stage.covered:
         return None
     return _due_date(spells.get(code) or stage.since, last)
+
+
+def _due_date(covered_from: date, last_complete: Optional[date]) -> date:
+    """The next review is due an interval after the covered spell began or after the last complete
+    review, whichever is later."""
+    due = add_months(covered_from, REVIEW_INTERVAL_MONTHS)
+    if last_complete is not None:
+        due = max(due, add_months(last_complete, REVIEW_INTERVAL_MONTHS))
+    return due
