@@ -1,5 +1,6 @@
 """Municipality list, board and page: filters, export, constant query counts, stage history
 through HTTP, notes, tasks (next steps) with optimistic locking, the region rule and the audit log."""
+import difflib
 import io
 import re
 from datetime import date, timedelta
@@ -9,9 +10,10 @@ from openpyxl import load_workbook
 from sqlalchemy import insert, select
 
 from crm.extensions import db
-from crm.models import AuditEntry, Municipality, Note, StageChange, Task
+from crm.models import AuditEntry, Municipality, Note, ReportSubmission, StageChange, Task
 from crm.services.stages import stage_on
 from tests import factories
+from tests.test_fidelity import make_review, scores_for_total
 
 KBH, FRB, GREVE = 101, 147, 253  # København, Frederiksberg (1084); Greve (1085)
 TODAY = date.today()
@@ -126,6 +128,51 @@ def test_municipality_page_queries_do_not_grow_with_its_history(login_as, users,
     with count_queries() as large:
         client.get(f"/kommuner/{KBH}")
     assert large.count == small.count
+
+
+def _everything(code: int, admin) -> None:
+    """Every kind of record the municipality page shows, with more activities than a timeline
+    page holds (so page 1 has no stage change on it), plus a submitted (locking) period."""
+    sign = factories.StageChangeFactory(municipality_code=code, stage="plan_signed", effective_date=date(2024, 3, 1))
+    factories.StageChangeFactory(municipality_code=code, stage="dialogue", effective_date=date(2023, 1, 1))
+    make_review(code, date(2024, 9, 1), scores_for_total(100), team="Team Nord")
+    make_review(code, date(2025, 1, 1), {"Staffing-1": 3})  # a draft
+    municipality = db.session.get(Municipality, code)
+    for n in range(30):
+        factories.ActivityFactory(start_date=TODAY - timedelta(days=n), municipalities=[municipality])
+    factories.PlanFactory(signed_date=date(2024, 3, 1), municipalities=[municipality])
+    factories.NoteFactory(municipality_code=code, note_date=TODAY)
+    factories.TaskFactory(municipality_code=code, due_date=TODAY - timedelta(days=3))
+    factories.ContactFactory(municipality_code=code)
+    db.session.add(ReportSubmission(period_start=date(2024, 1, 1), period_end=date(2024, 6, 30), figures={},
+                                    csv_data=b"", xlsx_data=b"", submitted_by_id=admin.id))
+    db.session.commit()
+    assert sign.id
+
+
+def test_municipality_page_statements_do_not_depend_on_its_data(login_as, users, count_queries):
+    """The same statements for a municipality with nothing recorded and one with every kind of
+    record (a covered stage, a complete review and a draft, a page full of activities, notes,
+    tasks, contacts, a locked period), on the first and an older timeline page: no query is
+    skipped for an empty list or run only for some rows."""
+    _everything(KBH, users["admin"])
+    client = login_as(users["ambassador"])
+    client.get(f"/kommuner/{FRB}")  # warm up (the signed-in user is loaded once)
+    counts = {}
+    for url in (f"/kommuner/{FRB}", f"/kommuner/{KBH}", f"/kommuner/{KBH}?side=2"):
+        db.session.expire_all()  # the test shares the app's session: start each from the same state
+        with count_queries() as counted:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts[url] = counted
+    empty, full, older = counts.values()
+    assert full.count == empty.count == older.count, "\n".join(difflib.unified_diff(
+        [x[:160] for x in empty.statements], [x[:160] for x in full.statements], lineterm=""))
+    html = client.get(f"/kommuner/{KBH}").text
+    # The panel's figures as before: the latest complete review, its band, the draft, the due date.
+    assert "samlet score 100" in html and "God fidelitet" in html and "1 kladde under arbejde" in html
+    assert "Næste måling senest" in html
+    assert "Næste måling senest" not in client.get(f"/kommuner/{FRB}").text
 
 
 # --- board -------------------------------------------------------------------------------------

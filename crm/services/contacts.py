@@ -1,10 +1,11 @@
 """Work contacts: saving and deleting for good, each as the acting user under the region rule,
 with the version the user saw, in one transaction."""
 from dataclasses import dataclass
+from functools import cache
 from typing import Optional
 
 from crm.i18n import gettext as _
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from crm.extensions import db
 from crm.models import AuditEntry, Contact, Municipality, PsychiatricCentre
@@ -98,3 +99,14 @@ def delete_contact(contact: Contact, version=None, *, actor) -> None:
                 changes[key] = [REDACTED, REDACTED] if isinstance(changes[key], list) else REDACTED
         entry.changes = changes  # a new dict, so the JSON column sees the change
     db.session.commit()
+
+
+def municipality_contacts(municipality_code: int) -> list[Contact]:
+    """One municipality's contacts by name (one query; the municipality page)."""
+    return list(db.session.scalars(_municipality_contacts_query(), {"code": municipality_code}))
+
+
+@cache
+def _municipality_contacts_query():
+    """The statement behind ``municipality_contacts`` (built once per process)."""
+    return select(Contact).where(Contact.municipality_code == bindparam("code")).order_by(Contact.name)

@@ -39,7 +39,7 @@ from crm.services import period_locks
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
-from crm.services.stages import covered_since, stages_on
+from crm.services.stages import StageOnDate, covered_since, stage_on, stages_on
 
 MIN_SCORE, MAX_SCORE = 1, 5
 MIN_TOTAL, MAX_TOTAL = FIDELITY_ITEM_COUNT * MIN_SCORE, FIDELITY_ITEM_COUNT * MAX_SCORE
@@ -536,10 +536,7 @@ def next_due_dates(today: date, region_code: Optional[int] = None,
     result = {}
     for code in covered:
         start = spells.get(code) or stages[code].since
-        due = add_months(start, REVIEW_INTERVAL_MONTHS)
-        if code in last:
-            due = max(due, add_months(last[code], REVIEW_INTERVAL_MONTHS))
-        result[code] = (due, start, last.get(code))
+        result[code] = (_due_date(start, last.get(code)), start, last.get(code))
     return result
 
 
@@ -913,16 +910,57 @@ class PanelData:
     draft_count: int
     due_date: Optional[date]
     overdue: bool
+    band: Optional[Band] = None  # the latest complete review's band in its own version
 
 
-def panel_data(municipality_code: int, today: Optional[date] = None) -> PanelData:
-    """Latest complete review, open drafts and the next due date of one municipality (few queries)."""
+def panel_data(municipality_code: int, today: Optional[date] = None,
+               stage: Optional[StageOnDate] = None) -> PanelData:
+    """Latest complete review with its band, open drafts and the next due date of one municipality.
+
+    Five queries (four when the caller already has today's ``stage``), whatever the municipality's
+    reviews and stages: the municipality page must cost the same for every municipality."""
     today = today or local_today()
-    reviews = db.session.scalars(
-        select(FidelityReview).where(FidelityReview.municipality_code == municipality_code)
-        .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc())
-    ).all()
+    reviews = db.session.scalars(_panel_queries()["reviews"], {"code": municipality_code}).all()
     latest = next((r for r in reviews if r.total is not None), None)
-    due = next_due_dates(today, codes=[municipality_code]).get(municipality_code)
-    return PanelData(latest, sum(1 for r in reviews if r.total is None),
-                     due[0] if due else None, bool(due and due[0] < today))
+    due = _next_due_date(municipality_code, today, stage or stage_on(municipality_code, today))
+    return PanelData(latest, sum(1 for r in reviews if r.total is None), due, bool(due and due < today),
+                     _band_of(latest))
+
+
+@cache
+def _panel_queries() -> dict:
+    """The panel's own statements (built once per process: building them cost as much as running them)."""
+    return {
+        "reviews": select(FidelityReview).where(FidelityReview.municipality_code == bindparam("code"))
+        .order_by(FidelityReview.review_date.desc(), FidelityReview.id.desc()),
+        "bands": select(InstrumentBand).where(InstrumentBand.instrument_version_id == bindparam("version_id"))
+        .order_by(InstrumentBand.lower_total.desc()),
+    }
+
+
+def _band_of(review: Optional[FidelityReview]) -> Optional[Band]:
+    """``review``'s band in its own version: one query, also for no review (a constant count)."""
+    version_id = review.instrument_version_id if review is not None else None
+    bands = tuple(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en)
+                  for b in db.session.scalars(_panel_queries()["bands"], {"version_id": version_id}))
+    # The bands alone make enough of a Scale for its one rule of which band a total falls in.
+    return Scale(version_id or 0, "", (), bands).band_or_none(review.total if review is not None else None)
+
+
+def _next_due_date(code: int, today: date, stage: StageOnDate) -> Optional[date]:
+    """One municipality's next review date (None: not covered today), as ``next_due_dates`` has
+    it; both queries run also when it is not covered, so the count does not depend on the data."""
+    spells = covered_since([code], today)
+    last = _last_complete_dates([code], today).get(code)
+    if not stage.covered:
+        return None
+    return _due_date(spells.get(code) or stage.since, last)
+
+
+def _due_date(covered_from: date, last_complete: Optional[date]) -> date:
+    """The next review is due an interval after the covered spell began or after the last complete
+    review, whichever is later."""
+    due = add_months(covered_from, REVIEW_INTERVAL_MONTHS)
+    if last_complete is not None:
+        due = max(due, add_months(last_complete, REVIEW_INTERVAL_MONTHS))
+    return due

@@ -32,6 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Hashable, Optional, Sequence
 
 from flask import current_app
@@ -39,7 +40,7 @@ from crm.clock import local_today
 from openpyxl.utils import get_column_letter
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import bindparam, case, func, select, tuple_
 from sqlalchemy.orm import joinedload
 
 from crm.extensions import db
@@ -498,11 +499,16 @@ def trend() -> RegionTrend:
     return result
 
 
+@cache
+def _recent_query():
+    """The statement behind ``recent_for_municipality`` (built once per process)."""
+    return (select(OutcomeQuarter).where(OutcomeQuarter.municipality_code == bindparam("code"))
+            .order_by(OutcomeQuarter.quarter.desc()).limit(bindparam("limit")))
+
+
 def recent_for_municipality(code: int, limit: int = 4) -> list[tuple[OutcomeQuarter, Shares]]:
     """A municipality's latest quarters, newest first, with shares (one query; the page panel)."""
-    rows = db.session.scalars(
-        select(OutcomeQuarter).where(OutcomeQuarter.municipality_code == code)
-        .order_by(OutcomeQuarter.quarter.desc()).limit(limit))
+    rows = db.session.scalars(_recent_query(), {"code": code, "limit": limit})
     return [(r, _shares(r.citizens, min(r.with_paid_hours + r.with_education, r.citizens),
                         r.ever_paid_hours_or_education)) for r in rows]
 

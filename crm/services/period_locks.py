@@ -21,6 +21,7 @@ of a locked period is refused too (``ensure_change_allowed``). The refusal is ``
 an import or a page checks many rows against the one ``PeriodLocks``.
 """
 from dataclasses import dataclass, field
+from functools import cache
 from datetime import date, datetime
 from typing import Iterable, Optional
 
@@ -103,7 +104,21 @@ class PeriodLocks:
 
 def load_locks() -> PeriodLocks:
     """The lock state in one query: the submissions, each with the regions its period is open for."""
-    query = (
+    locks = PeriodLocks()
+    seen: set[int] = set()
+    for sub_id, start, end, at, user, reopening_id, region_code in db.session.execute(_locks_query()):
+        if sub_id not in seen:
+            seen.add(sub_id)
+            locks.submissions.append(Lock(sub_id, start, end, at, user.display_name if user else None))
+        if reopening_id is not None:
+            locks.reopened.add((start, end, region_code))
+    return locks
+
+
+@cache
+def _locks_query():
+    """The statement behind ``load_locks`` (built once per process: many pages read the lock state)."""
+    return (
         select(ReportSubmission.id, ReportSubmission.period_start, ReportSubmission.period_end,
                ReportSubmission.submitted_at, User, PeriodReopening.id, PeriodReopening.region_code)
         .outerjoin(User, User.id == ReportSubmission.submitted_by_id)
@@ -112,15 +127,6 @@ def load_locks() -> PeriodLocks:
                                          PeriodReopening.relocked_at.is_(None)))
         .order_by(ReportSubmission.submitted_at, ReportSubmission.id)
     )
-    locks = PeriodLocks()
-    seen: set[int] = set()
-    for sub_id, start, end, at, user, reopening_id, region_code in db.session.execute(query):
-        if sub_id not in seen:
-            seen.add(sub_id)
-            locks.submissions.append(Lock(sub_id, start, end, at, user.display_name if user else None))
-        if reopening_id is not None:
-            locks.reopened.add((start, end, region_code))
-    return locks
 
 
 def lock_for(region_code: Optional[int], day: Optional[date], locks: Optional[PeriodLocks] = None) -> Optional[Lock]:

@@ -2,9 +2,10 @@
 the list and board rows (the stage on a date itself is crm.services.stages' rule)."""
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Optional
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import String, bindparam, cast, or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -121,16 +122,19 @@ def delete_stage_change(change: StageChange) -> None:
     db.session.delete(change)
 
 
+CODE, REACH = bindparam("code"), bindparam("reach")  # the municipality page's parameters: which, how far back
+
+
 def stage_history(municipality_code: int) -> list[StageChange]:
     """A municipality's stage changes, newest first, with who recorded them (one query)."""
-    return list(
-        db.session.scalars(
-            select(StageChange)
-            .where(StageChange.municipality_code == municipality_code)
-            .options(joinedload(StageChange.recorded_by))
-            .order_by(StageChange.effective_date.desc())
-        )
-    )
+    return list(db.session.scalars(_stage_history_query(), {"code": municipality_code}))
+
+
+@cache
+def _stage_history_query():
+    """The statement behind ``stage_history`` (built once per process)."""
+    return (select(StageChange).where(StageChange.municipality_code == CODE)
+            .options(joinedload(StageChange.recorded_by)).order_by(StageChange.effective_date.desc()))
 
 
 @dataclass(frozen=True)
@@ -315,7 +319,8 @@ def move_on_board(municipality: Municipality, stage: str, on: Optional[date] = N
 @dataclass(frozen=True)
 class TimelineItem:
     """One dated event on a municipality's page: kind is stage, note, plan, activity, review,
-    task_created or task_done (``obj`` is the record)."""
+    task_created or task_done (``obj`` is the record; for an activity a row of its id, type, title
+    and start date)."""
 
     on: Optional[date]
     kind: str
@@ -338,30 +343,12 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     page = max(1, page)
     reach = page * page_size + 1  # one more than this page needs tells whether older items exist
     items = [TimelineItem(c.effective_date, "stage", c) for c in stage_history(municipality_code)]
-    notes = db.session.scalars(
-        select(Note).where(Note.municipality_code == municipality_code).options(joinedload(Note.created_by))
-        .order_by(Note.note_date.desc(), Note.id.desc()).limit(reach)
-    )
-    items += [TimelineItem(n.note_date, "note", n) for n in notes]
-    plans = db.session.scalars(
-        select(CooperationPlan)
-        .join(plan_municipality, plan_municipality.c.plan_id == CooperationPlan.id)
-        .where(plan_municipality.c.municipality_code == municipality_code)
-    )
-    items += [TimelineItem(p.signed_date or p.valid_from or _date_of(p.updated_at), "plan", p) for p in plans]
-    # Ordered by the link row's copy of the start date: read newest first from the index
-    # (municipality_code, start_date, activity_id), only as far as this page reaches.
-    link = activity_municipality.c
-    activities = db.session.scalars(
-        select(Activity)
-        .join(activity_municipality, link.activity_id == Activity.id)
-        .where(link.municipality_code == municipality_code)
-        .order_by(link.start_date.desc(), link.activity_id.desc())
-        .limit(reach)
-    )
-    items += [TimelineItem(a.start_date, "activity", a) for a in activities]
-    reviews = db.session.scalars(select(FidelityReview).where(FidelityReview.municipality_code == municipality_code))
-    items += [TimelineItem(r.review_date, "review", r) for r in reviews]
+    queries, parameters = _timeline_queries(), {"code": municipality_code, "reach": reach}
+    items += [TimelineItem(n.note_date, "note", n) for n in db.session.scalars(queries["notes"], parameters)]
+    items += [TimelineItem(p.signed_date or p.valid_from or _date_of(p.updated_at), "plan", p)
+              for p in db.session.scalars(queries["plans"], parameters)]
+    items += [TimelineItem(a.start_date, "activity", a) for a in db.session.execute(queries["activities"], parameters)]
+    items += [TimelineItem(r.review_date, "review", r) for r in db.session.scalars(queries["reviews"], parameters)]
     for task in timeline_tasks(municipality_code, reach):
         items.append(TimelineItem(local_date(task.created_at), "task_created", task))
         if task.done_at is not None:
@@ -370,6 +357,29 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     items.sort(key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
     first = (page - 1) * page_size
     return Page(items[first:first + page_size], page, page_size, more=len(items) > first + page_size)
+
+
+@cache
+def _timeline_queries() -> dict:
+    """The timeline's statements, with the municipality (``code``) and how far back (``reach``) as
+    parameters: built once per process, as building them cost as much as running them."""
+    link = activity_municipality.c
+    return {
+        "notes": select(Note).where(Note.municipality_code == CODE).options(joinedload(Note.created_by))
+        .order_by(Note.note_date.desc(), Note.id.desc()).limit(REACH),
+        "plans": select(CooperationPlan)
+        .join(plan_municipality, plan_municipality.c.plan_id == CooperationPlan.id)
+        .where(plan_municipality.c.municipality_code == CODE),
+        # Ordered by the link row's copy of the start date: read newest first from the index
+        # (municipality_code, start_date, activity_id), only as far as the page reaches. Only the
+        # columns the timeline shows, as rows: the page's longest list, where loading whole
+        # records cost more than anything else here.
+        "activities": select(Activity.id, Activity.type, Activity.title, Activity.start_date)
+        .join(activity_municipality, link.activity_id == Activity.id)
+        .where(link.municipality_code == CODE)
+        .order_by(link.start_date.desc(), link.activity_id.desc()).limit(REACH),
+        "reviews": select(FidelityReview).where(FidelityReview.municipality_code == CODE),
+    }
 
 
 def _date_of(value) -> Optional[date]:

@@ -8,9 +8,10 @@ whose due date is before today in Copenhagen.
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Iterable, Optional
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import joinedload
 
 from crm.clock import local_now
@@ -126,20 +127,31 @@ def open_tasks(region_code: Optional[int] = None, codes: Optional[Iterable[int]]
                owner_id: Optional[int] = None, due_before: Optional[date] = None) -> list[Task]:
     """Open tasks (optionally of one region, some municipalities, one owner, or due on or before a
     date), with municipality and owner loaded, earliest due first: always one query."""
+    query = _open_tasks_query(region_code is not None, codes is not None, owner_id is not None,
+                              due_before is not None)
+    parameters = {"region_code": region_code, "codes": None if codes is None else list(codes),
+                  "owner_id": owner_id, "due_before": due_before}
+    return list(db.session.scalars(query, parameters))  # a variant ignores the parameters it lacks
+
+
+@cache
+def _open_tasks_query(one_region: bool, some_codes: bool, one_owner: bool, due_before: bool):
+    """The statement behind ``open_tasks``, per variant (built once per process: building it cost
+    as much as running it)."""
     query = (
         select(Task).join(Task.municipality).where(Task.status == TASK_OPEN)
         .options(joinedload(Task.municipality), joinedload(Task.owner))
         .order_by(*_by_due())
     )
-    if region_code is not None:
-        query = query.where(Municipality.region_code == region_code)
-    if codes is not None:
-        query = query.where(Task.municipality_code.in_(list(codes)))
-    if owner_id is not None:
-        query = query.where(Task.owner_id == owner_id)
-    if due_before is not None:
-        query = query.where(Task.due_date <= due_before)
-    return list(db.session.scalars(query))
+    if one_region:
+        query = query.where(Municipality.region_code == bindparam("region_code"))
+    if some_codes:
+        query = query.where(Task.municipality_code.in_(bindparam("codes", expanding=True)))
+    if one_owner:
+        query = query.where(Task.owner_id == bindparam("owner_id"))
+    if due_before:
+        query = query.where(Task.due_date <= bindparam("due_before"))
+    return query
 
 
 def earliest_open(tasks: Iterable[Task]) -> dict[int, Task]:
@@ -208,9 +220,14 @@ def task_list(user, scope: str, region_code: Optional[int] = None, show_done: bo
 
 def timeline_tasks(municipality_code: int, reach: int) -> list[Task]:
     """A municipality's newest tasks for its timeline (created and done events), one query."""
+    return list(db.session.scalars(_timeline_tasks_query(), {"code": municipality_code, "reach": reach}))
+
+
+@cache
+def _timeline_tasks_query():
+    """The statement behind ``timeline_tasks`` (built once per process: building it cost as much as
+    running it)."""
     newest = func.coalesce(Task.done_at, Task.created_at)
-    return list(db.session.scalars(
-        select(Task).where(Task.municipality_code == municipality_code)
-        .options(joinedload(Task.created_by), joinedload(Task.done_by))
-        .order_by(newest.desc(), Task.id.desc()).limit(reach)
-    ))
+    return (select(Task).where(Task.municipality_code == bindparam("code"))
+            .options(joinedload(Task.created_by), joinedload(Task.done_by))
+            .order_by(newest.desc(), Task.id.desc()).limit(bindparam("reach")))

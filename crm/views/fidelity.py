@@ -156,9 +156,10 @@ def fidelity_band(value):
 
 
 @bp.app_template_global("fidelity_panel_data")
-def fidelity_panel_data(municipality):
-    """Data for ``municipalities/_fidelity_panel.html`` (a few queries)."""
-    return fidelity.panel_data(municipality.code)
+def fidelity_panel_data(municipality, stage=None):
+    """Data for ``municipalities/_fidelity_panel.html`` (a fixed few queries; ``stage``: today's
+    stage when the page has it already)."""
+    return fidelity.panel_data(municipality.code, stage=stage)
 
 
 def _region_filter(regions: list[Region]) -> Optional[int]:

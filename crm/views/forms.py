@@ -1,4 +1,5 @@
 """Form pieces shared by several areas."""
+from functools import cache
 from typing import Optional
 
 from crm.formatting import NumberError, format_date, money_as_typed, number_as_typed, parse_date, parse_money, parse_number
@@ -187,10 +188,14 @@ def target_group_choices(region_codes=None) -> list[tuple[str, str]]:
 
 def user_choices() -> list[tuple[str, str]]:
     """Active users who can own a task (ambassadors and admins)."""
-    users = db.session.scalars(
-        select(User).where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name)
-    )
+    users = db.session.scalars(_task_owners_query())
     return [("", str(_l("— ingen —")))] + [(str(u.id), u.display_name) for u in users]
+
+
+@cache
+def _task_owners_query():
+    """The statement behind ``user_choices`` (built once per process: every task form asks)."""
+    return select(User).where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name)
 
 
 def date_text_field(label, validators=None, **kwargs) -> DanishDateField:

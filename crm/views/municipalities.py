@@ -8,14 +8,16 @@ from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional as OptionalValue, ValidationError
 
 from crm.extensions import db
 from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
-from crm.models import STAGE_CODES, STAGES, Contact, Municipality, Note, Region, StageChange
+from crm.models import STAGE_CODES, STAGES, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
-from crm.services import anchoring, pipeline, stages, tasks
+from crm.services import anchoring, period_locks, pipeline, stages, tasks
+from crm.services import contacts as contact_service
 from crm.services.errors import Conflict, FieldError, Locked
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
@@ -172,7 +174,9 @@ def _move_answer(municipality: Municipality, ok: bool, message: str, status: int
 @read_required
 def detail(code: int):
     """One municipality: stage, open tasks, timeline newest first, and the forms to change them."""
-    municipality = db.get_or_404(Municipality, code)
+    # The region with it: the page header names it (no lazy load while rendering).
+    municipality = db.one_or_404(select(Municipality).where(Municipality.code == code)
+                                 .options(joinedload(Municipality.region)))
     return _render_detail(municipality)
 
 
@@ -190,9 +194,7 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
             task_form.owner.data = str(current_user.id)  # a new task is usually one's own
     page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
     timeline = pipeline.timeline(municipality.code, page)
-    contacts = db.session.scalars(
-        select(Contact).where(Contact.municipality_code == municipality.code).order_by(Contact.name)
-    ).all()
+    contacts = contact_service.municipality_contacts(municipality.code)
     checklist = anchoring.checklist(municipality, today)
     links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
              for i in timeline.items if i.kind == "activity"}
@@ -210,6 +212,9 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         note_form=note_form,
         task_form=task_form,
         open_tasks=tasks.municipality_tasks(municipality.code),
+        # Read even when no stage change is on this page of the timeline: the page's statements
+        # must not depend on the data (one query).
+        locks=period_locks.load_locks(),
         checklist=checklist,
         anchoring_score=anchoring.checklist_score(checklist),
         post_form=EmptyForm(),
