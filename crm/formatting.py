@@ -18,7 +18,7 @@ import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 from babel import Locale
 from babel.numbers import NumberPattern, format_decimal, parse_pattern
@@ -106,6 +106,13 @@ def format_number(value: Any, decimals: int = 0) -> str:
     if value is None:
         return ""
     return _format_number(value, decimals, current_locale())
+
+
+def number_formatter(decimals: int = 0) -> Callable[[Any], str]:
+    """``format_number`` with ``decimals`` for a view writing a column of numbers: the request's
+    locale looked up once, not once per number."""
+    locale = current_locale()
+    return lambda value: "" if value is None else _format_number(value, decimals, locale)
 
 
 def _format_number(value: Any, decimals: int, locale: Locale) -> str:

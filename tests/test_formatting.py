@@ -268,3 +268,13 @@ def test_formatting_imports_only_the_bottom_layer():
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert {name for name in imported if name.startswith("crm")} <= allowed
+
+
+def test_a_number_formatter_writes_what_format_number_writes(locale):
+    from crm.formatting import number_formatter
+
+    with _app().test_request_context("/"), force_locale(locale):
+        for decimals in (0, 1, 2):
+            formatted = number_formatter(decimals)
+            for value in (None, 0, 7, 1234567, -2.5, 41.37, Decimal("66.6667")):
+                assert formatted(value) == format_number(value, decimals)

@@ -34,7 +34,7 @@ from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter va
 from crm.services.stages import StageOnDate
 from crm.views.svgmap import (ANCHORING_FILLS, STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup,
                               wrap_text)
-from crm.formatting import format_date, format_number
+from crm.formatting import format_date, number_formatter
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
 
@@ -221,9 +221,10 @@ def _trend_rows(data: service.Dashboard) -> list[tuple[str, Markup]]:
     line = data.national_series.target_line
     codes = [region.code for region in data.regions]
     rows = []
+    target = number_formatter(1)
     for point in data.trend:
         covered = point.covered
-        figures = [covered[service.NATIONAL], format_number(line.value_on(point.on), 1),
+        figures = [covered[service.NATIONAL], target(line.value_on(point.on)),
                    *(covered[code] for code in codes)]
         rows.append((format_date(point.on), _number_cells(figures)))
     return rows
