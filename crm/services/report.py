@@ -16,7 +16,6 @@ from typing import Any, Iterable, NamedTuple, Optional, Union
 from crm.formatting import format_date, format_number, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from markupsafe import Markup, escape
 from sqlalchemy import Date, Integer, bindparam, cast, distinct, func, literal_column, null, select, union_all
 
 from crm.database import column_rows
@@ -174,19 +173,19 @@ class StatusReport:
         columns = self.columns if columns is None else tuple(columns)
         return [(m, [self.values[m.key][c] for c in columns]) for m in METRICS]
 
-    def shown_rows(self, columns: Iterable[Column]) -> list[tuple[Metric, list[tuple[Column, Markup]]]]:
-        """(metric, [(column, the figure as pages show it, escaped for HTML)]) in the fixed metric
-        order: the cells of the figures table. Each distinct figure is formatted once (a table
-        repeats many: 0, 98…): ``format_number`` looks the request's locale up on every call."""
+    def shown_rows(self, columns: Iterable[Column]) -> list[tuple[Metric, list[tuple[Column, str]]]]:
+        """(metric, [(column, the figure as pages show it)]) in the fixed metric order: the cells of
+        the figures table. Each distinct figure is formatted once (a table repeats many: 0, 98…):
+        ``format_number`` looks the request's locale up on every call."""
         columns = tuple(columns)
-        shown: dict[tuple, Markup] = {}
+        shown: dict[tuple, str] = {}
         rows = []
         for metric, values in self.rows(columns):
             cells = []
             for column, value in zip(columns, values):
                 key = (type(value), value, metric.decimals)  # 1 and 1.0 are shown differently
                 if key not in shown:
-                    shown[key] = escape(format_number(value, metric.decimals))
+                    shown[key] = format_number(value, metric.decimals)
                 cells.append((column, shown[key]))
             rows.append((metric, cells))
         return rows
