@@ -46,6 +46,8 @@ def format_datetime(value: Optional[datetime]) -> str:
     Babel's ``dd-MM-yyyy HH:mm`` in Copenhagen time, written directly like dates."""
     if value is None:
         return ""
+    if not isinstance(value, datetime):  # a date: its midnight (UTC), as Babel takes it
+        value = datetime.combine(value, time())
     local = to_local(value)
     return f"{local.day:02d}-{local.month:02d}-{local.year:04d} {local.hour:02d}:{local.minute:02d}"
 

@@ -1,7 +1,7 @@
 """Jinja filters and globals shared by all templates (Danish date format, labels)."""
 from typing import Any, Optional
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from flask_babel import get_locale
 from markupsafe import Markup, escape
 
@@ -12,7 +12,6 @@ from flask_login import current_user
 from crm.services.permissions import can_change_activity, can_define_instruments, can_maintain_grants, can_write_region
 from crm.services.importing import format_change_value
 from crm.services.period_locks import load_locks
-from crm.views.helpers import PathUrls
 
 
 
@@ -45,6 +44,35 @@ def period_lock(region_code: Optional[int], day) -> Any:
     if "period_locks" not in g:
         g.period_locks = load_locks()
     return g.period_locks.lock_for(region_code, day)
+
+
+class PathUrls:
+    """``url_for`` for a page linking to many records of one kind (98 municipalities on a map):
+    each endpoint's URL is built once by ``url_for`` with stand-in numbers, which are then
+    replaced by each record's. Only whole numbers (the ``int`` converter's values, which are
+    written as plain digits) go in; tests/test_path_urls.py holds the result to ``url_for``'s.
+    """
+
+    _STAND_IN = 987_654_320  # + the argument's position; digits no route or prefix contains
+
+    def __init__(self):
+        self._templates: dict[tuple, str] = {}
+
+    def __call__(self, endpoint: str, **values: int) -> str:
+        key = (endpoint, *values)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._template(endpoint, list(values))
+        return template.format(**values)
+
+    def _template(self, endpoint: str, names: list[str]) -> str:
+        stand_ins = {name: self._STAND_IN + i for i, name in enumerate(names)}
+        url = url_for(endpoint, **stand_ins).replace("{", "{{").replace("}", "}}")
+        for name, number in stand_ins.items():
+            if url.count(str(number)) != 1:
+                raise ValueError(f"{endpoint}: {name} is not written once in its URL")
+            url = url.replace(str(number), "{%s:d}" % name)
+        return url
 
 
 def path_for(endpoint: str, **values: int) -> str:

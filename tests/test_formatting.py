@@ -83,6 +83,11 @@ def test_times_of_day_are_hours_and_minutes(value, shown, locale):
     assert format_time(value) == shown == babel_time(value, "HH:mm", locale=locale)
 
 
+@pytest.mark.parametrize("day", [date(2026, 1, 15), date(2026, 7, 1)])
+def test_a_date_given_as_a_timestamp_is_its_midnight_as_babel_has_it(day):
+    assert format_datetime(day) == babel_datetime(day, "dd-MM-yyyy HH:mm", tzinfo=LOCAL_TZ, locale="da")
+
+
 def test_nothing_is_shown_as_empty():
     assert format_date(None) == format_datetime(None) == format_time(None) == ""
 

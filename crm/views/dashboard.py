@@ -26,7 +26,8 @@ from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.views.access import read_required
 from crm.views.charts import line_chart
 from crm.views.files import send_bytes
-from crm.views.helpers import PathUrls, QueryUrls
+from crm.templating import PathUrls
+from crm.views.helpers import QueryUrls
 from crm.services import anchoring
 from crm.services import measurement_coverage
 from crm.services import dashboard as service

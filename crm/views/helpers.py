@@ -38,35 +38,6 @@ def ints(values) -> list[int]:
     return result
 
 
-class PathUrls:
-    """``url_for`` for a page linking to many records of one kind (98 municipalities on a map):
-    each endpoint's URL is built once by ``url_for`` with stand-in numbers, which are then
-    replaced by each record's. Only whole numbers (the ``int`` converter's values, which are
-    written as plain digits) go in; tests/test_views_helpers.py holds the result to ``url_for``'s.
-    """
-
-    _STAND_IN = 987_654_320  # + the argument's position; digits no route or prefix contains
-
-    def __init__(self):
-        self._templates: dict[tuple, str] = {}
-
-    def __call__(self, endpoint: str, **values: int) -> str:
-        key = (endpoint, *values)
-        template = self._templates.get(key)
-        if template is None:
-            template = self._templates[key] = self._template(endpoint, list(values))
-        return template.format(**values)
-
-    def _template(self, endpoint: str, names: list[str]) -> str:
-        stand_ins = {name: self._STAND_IN + i for i, name in enumerate(names)}
-        url = url_for(endpoint, **stand_ins).replace("{", "{{").replace("}", "}}")
-        for name, number in stand_ins.items():
-            if url.count(str(number)) != 1:
-                raise ValueError(f"{endpoint}: {name} is not written once in its URL")
-            url = url.replace(str(number), "{%s:d}" % name)
-        return url
-
-
 class QueryUrls:
     """``url_for`` for a page with hundreds of links that differ only in their query string (the
     dashboard's figures). Each endpoint's path and each name=value pair is built once by
