@@ -326,11 +326,10 @@ def _activity_conditions(start: Day, end: Day, types: Iterable[str]) -> list:
 
 @cache
 def _activity_count_query():
-    """Count, participants and hours per activity type and region over a range given by
+    """Count, participants and hours per region and activity type over a range given by
     ``range_parameters``: whole months from the per-month totals the database keeps, the partial
     months at the edges from ``activity`` (crm.services.activity_totals), equal to a plain GROUP BY."""
-    totals = grouped_totals(range_branches(types=REPORTED_ACTIVITY_TYPES, sums=True), sums=True).subquery()
-    return select(totals.c.type, totals.c.region_code, totals.c.activities, totals.c.participants, totals.c.hours)
+    return grouped_totals(range_branches(types=REPORTED_ACTIVITY_TYPES, sums=True), sums=True)
 
 
 def _count_activities(values: dict, start: date, end: date) -> None:
@@ -341,7 +340,7 @@ def _count_activities(values: dict, start: date, end: date) -> None:
         if metric.family != "activities":
             continue
         row = values[metric.key]
-        for kind, region_code, count, participants, hours in groups:
+        for region_code, kind, count, participants, hours in groups:
             if kind not in metric.types:
                 continue
             amount = {"count": count, "participants": participants, "hours": hours}[metric.measure] or 0
