@@ -12,6 +12,7 @@ from sqlalchemy import DDL, BigInteger, Numeric, String, event
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.extensions import db
+from crm.models.activity import Activity
 
 
 class ActivityMonthTotal(db.Model):
@@ -122,8 +123,9 @@ MONTH_TOTAL_TRIGGERS = {
         END""",
     ),
 }
-# Tests' create_all; the app's schema comes from the migrations. On the metadata, after every
-# table exists: the triggers sit on ``activity`` and write this table, created in either order.
+# Tests' create_all; the app's schema comes from the migrations. With the ``activity`` table they
+# sit on, so a create_all over an existing schema creates nothing twice; this table may come later
+# (both databases resolve a trigger body's tables when it runs).
 for _dialect, _statements in MONTH_TOTAL_TRIGGERS.items():
     for _statement in _statements:
-        event.listen(db.metadata, "after_create", DDL(_statement).execute_if(dialect=_dialect))
+        event.listen(Activity.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect))
