@@ -91,9 +91,14 @@ def _build_schema(url: str) -> None:
         db.engine.dispose()
 
 
+DERIVED_TABLES = {"activity_month_total"}  # kept by triggers on the tables they sum
+
+
 def _reset_data() -> None:
     """Empty every table and put the reference data back (fast: Core statements, no audit)."""
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    # Derived tables last: on SQLite deleting activities fires the triggers that keep
+    # activity_month_total, which would leave negative rows in an already emptied table.
+    tables = sorted((t.name for t in reversed(db.metadata.sorted_tables)), key=lambda name: name in DERIVED_TABLES)
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     else:

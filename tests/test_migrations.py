@@ -202,7 +202,8 @@ def test_existing_links_get_their_activitys_date_and_the_database_keeps_it(empty
 
 def test_head_has_the_link_date_triggers(empty_database_url):
     """A later migration that rebuilds ``activity`` or ``activity_municipality`` (SQLite batch mode
-    copies the table and drops its triggers) must create the triggers again: this fails until it does."""
+    copies the table and drops its triggers) must create the triggers again: this fails until it does.
+    The same holds for the triggers that keep ``activity_month_total``."""
     from sqlalchemy import text
 
     app = create_app(_config_for(empty_database_url))
@@ -214,5 +215,60 @@ def test_head_has_the_link_date_triggers(empty_database_url):
             else:
                 names = set(conn.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
         assert {"tr_activity_municipality_start_date", "tr_activity_start_date_to_links"} <= names
+        assert {"tr_activity_month_total_update"} <= names  # and the month totals' (more per dialect)
+        assert {"tr_activity_month_total", "tr_activity_month_total_insert"} & names
+        downgrade(directory=MIGRATIONS, revision="base")
+        db.engine.dispose()
+
+
+MONTH_TOTALS_REVISION = "a9c4e2f7d1b3"  # activity counts and sums per month, region and type
+
+
+def test_month_totals_are_filled_from_the_activities_and_kept(empty_database_url):
+    """Upgrading with activities present fills activity_month_total with their counts and sums per
+    month, region (0 = national) and type, unknown participants and hours not counted as known;
+    afterwards the triggers keep it on insert, update and delete. Downgrade removes it all."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    app = create_app(_config_for(empty_database_url))
+    with app.app_context():
+        script = ScriptDirectory.from_config(app.extensions["migrate"].migrate.get_config(MIGRATIONS))
+        previous = script.get_revision(MONTH_TOTALS_REVISION).down_revision
+        upgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.begin() as conn:
+            conn.execute(text("INSERT INTO region (code, name) VALUES (1084, 'Region Hovedstaden')"))
+            conn.execute(text(
+                "INSERT INTO activity (id, type, title, start_date, region_code, participants, hours, created_at, "
+                "version) VALUES "
+                "(1, 'course', 'A', '2025-03-05', 1084, 10, 1.5, '2025-03-01 08:00:00', 1), "
+                "(2, 'course', 'B', '2025-03-31', 1084, NULL, 2.25, '2025-03-01 08:00:00', 1), "
+                "(3, 'course', 'C', '2025-04-01', 1084, 4, NULL, '2025-03-01 08:00:00', 1), "
+                "(4, 'webinar', 'D', '2025-03-10', NULL, NULL, NULL, '2025-03-01 08:00:00', 1)"))
+
+        upgrade(directory=MIGRATIONS, revision=MONTH_TOTALS_REVISION)
+        query = text("SELECT month, region_key, type, activities, participants, participants_known, hours, "
+                     "hours_known FROM activity_month_total WHERE activities <> 0 ORDER BY month, region_key, type")
+
+        def totals():
+            with db.engine.connect() as conn:  # raw SQL: SQLite answers dates as text, numbers as floats
+                return [(str(m), *rest[:5], float(rest[5]), rest[6]) for m, *rest in conn.execute(query)]
+        assert totals() == [("2025-03-01", 0, "webinar", 1, 0, 0, 0.0, 0),
+                            ("2025-03-01", 1084, "course", 2, 10, 1, 3.75, 2),
+                            ("2025-04-01", 1084, "course", 1, 4, 1, 0.0, 0)]
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE activity SET start_date = '2025-04-02', hours = 1 WHERE id = 2"))
+            conn.execute(text("DELETE FROM activity WHERE id = 4"))
+            conn.execute(text("INSERT INTO activity (id, type, title, start_date, region_code, participants, "
+                              "created_at, version) VALUES (5, 'course', 'E', '2025-03-20', NULL, 3, "
+                              "'2025-03-01 08:00:00', 1)"))
+        assert totals() == [("2025-03-01", 0, "course", 1, 3, 1, 0.0, 0),
+                            ("2025-03-01", 1084, "course", 1, 10, 1, 1.5, 1),
+                            ("2025-04-01", 1084, "course", 2, 4, 1, 1.0, 1)]
+
+        downgrade(directory=MIGRATIONS, revision=previous)
+        with db.engine.begin() as conn:
+            assert "activity_month_total" not in inspect(conn).get_table_names()
+            conn.execute(text("DELETE FROM activity WHERE id = 1"))  # no trigger left to write the table
         downgrade(directory=MIGRATIONS, revision="base")
         db.engine.dispose()

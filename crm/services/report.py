@@ -22,6 +22,7 @@ from crm.database import column_rows
 from crm.extensions import db
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, DEFAULT_STAGE, MATERIAL_KINDS, STAGE_CODES, STAGES, Activity,
                         FidelityReview, Material, Municipality, Region, ReportSubmission, StageChange, material_region)
+from crm.services.activity_totals import grouped_totals, range_branches, range_parameters
 from crm.services.export import XlsxBook, collector_paused, csv_bytes
 from crm.services import measurement_coverage, period_locks
 from crm.services.paging import Page
@@ -342,24 +343,21 @@ def _activity_conditions(start: Day, end: Day, types: Iterable[str]) -> list:
 
 @cache
 def _activity_count_query():
-    """Count, participants and hours per activity type and region from ``:start`` to ``:end``."""
-    return (
-        select(Activity.type, Activity.region_code, func.count(Activity.id),
-               func.sum(Activity.participants), func.sum(Activity.hours))
-        .where(*_activity_conditions(PERIOD_START, PERIOD_END, REPORTED_ACTIVITY_TYPES))
-        .group_by(Activity.type, Activity.region_code)
-    )
+    """Count, participants and hours per region and activity type over a range given by
+    ``range_parameters``: whole months from the per-month totals the database keeps, the partial
+    months at the edges from ``activity`` (crm.services.activity_totals), equal to a plain GROUP BY."""
+    return grouped_totals(range_branches(types=REPORTED_ACTIVITY_TYPES, sums=True), sums=True)
 
 
 def _count_activities(values: dict, start: date, end: date) -> None:
     """Counts and sums per type and region in one GROUP BY. A national activity (no region)
     counts only in the total; the total sums the groups, so each activity counts once."""
-    groups = column_rows(_activity_count_query(), start=start, end=end).all()
+    groups = column_rows(_activity_count_query(), **range_parameters(start, end)).all()
     for metric in METRICS:
         if metric.family != "activities":
             continue
         row = values[metric.key]
-        for kind, region_code, count, participants, hours in groups:
+        for region_code, kind, count, participants, hours in groups:
             if kind not in metric.types:
                 continue
             amount = {"count": count, "participants": participants, "hours": hours}[metric.measure] or 0
