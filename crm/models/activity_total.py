@@ -56,18 +56,26 @@ _PG_UPSERT = """INSERT INTO activity_month_total AS t
             hours_known = t.hours_known + EXCLUDED.hours_known;"""
 
 
-def _sqlite_upsert(row: str, sign: str) -> str:
-    return f"""INSERT INTO activity_month_total
+# One activity added to (ROW = NEW, SIGN empty) or taken from (ROW = OLD, SIGN "-") its month's
+# total: the SQLite trigger bodies, filled in by ``_sqlite_upsert`` with those constants only.
+_SQLITE_UPSERT = """INSERT INTO activity_month_total
             (month, region_key, type, activities, participants, participants_known, hours, hours_known)
-        VALUES (date({row}.start_date, 'start of month'), coalesce({row}.region_code, 0), {row}.type, {sign}1,
-                {sign}coalesce({row}.participants, 0), {sign}({row}.participants IS NOT NULL),
-                {sign}coalesce({row}.hours, 0), {sign}({row}.hours IS NOT NULL))
+        VALUES (date(ROW.start_date, 'start of month'), coalesce(ROW.region_code, 0), ROW.type, SIGN1,
+                SIGNcoalesce(ROW.participants, 0), SIGN(ROW.participants IS NOT NULL),
+                SIGNcoalesce(ROW.hours, 0), SIGN(ROW.hours IS NOT NULL))
         ON CONFLICT (month, region_key, type) DO UPDATE SET
             activities = activities + excluded.activities,
             participants = participants + excluded.participants,
             participants_known = participants_known + excluded.participants_known,
             hours = round(hours + excluded.hours, 2),
             hours_known = hours_known + excluded.hours_known;"""
+
+
+def _sqlite_upsert(row: str, sign: str) -> str:
+    """``_SQLITE_UPSERT`` for the trigger's ``row`` ("NEW" or "OLD") and ``sign`` ("" or "-")."""
+    if row not in ("NEW", "OLD") or sign not in ("", "-"):
+        raise ValueError(f"not a trigger row and sign: {row!r}, {sign!r}")
+    return _SQLITE_UPSERT.replace("ROW", row).replace("SIGN", sign)
 
 
 _CHANGED = ("OLD.start_date IS DISTINCT FROM NEW.start_date OR OLD.region_code IS DISTINCT FROM NEW.region_code "
