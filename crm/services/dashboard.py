@@ -23,7 +23,7 @@ from crm.formatting import add_months, half_year_start, month_ends
 from crm.models import (ACTIVITY_TYPES, COVERED_STAGES, STAGE_CODES, Activity, Municipality, Note, Region,
                         StageChange, activity_municipality)
 from crm.services.activity_totals import grouped_totals, range_branches, range_parameters
-from crm.services.stages import History, Replay, StageOnDate, load_history, replay_stages_on, stages_on
+from crm.services.stages import REGION, History, Replay, StageOnDate, load_history, replay_stages_on, stages_on
 
 NATIONAL = "national"  # the key of the national figures next to the region codes
 OTHER_TRACK = 0  # activities of type "other", which belong to no track
@@ -316,7 +316,7 @@ def _gone_quiet_query(one_region: bool):
                ~_dated_between(StageChange.municipality_code, StageChange.effective_date, cutoff, today))
         .options(joinedload(Municipality.region))
     )
-    return query.where(Municipality.region_code == bindparam("region_code")) if one_region else query
+    return query.where(Municipality.region_code == REGION) if one_region else query
 
 
 def _last_activity(today):

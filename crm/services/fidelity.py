@@ -39,7 +39,7 @@ from crm.services import period_locks
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
-from crm.services.stages import StageOnDate, covered_since, stage_on, stages_on
+from crm.services.stages import CODES, REGION, StageOnDate, covered_since, stage_on, stages_on
 
 MIN_SCORE, MAX_SCORE = 1, 5
 MIN_TOTAL, MAX_TOTAL = FIDELITY_ITEM_COUNT * MIN_SCORE, FIDELITY_ITEM_COUNT * MAX_SCORE
@@ -518,7 +518,7 @@ def _last_complete_dates(codes: Iterable[int], today: date) -> dict[int, date]:
 def _last_complete_dates_query():
     """The statement behind ``_last_complete_dates`` (built once per process)."""
     return (select(FidelityReview.municipality_code, func.max(FidelityReview.review_date))
-            .where(FidelityReview.municipality_code.in_(bindparam("codes", expanding=True)),
+            .where(FidelityReview.municipality_code.in_(CODES),
                    FidelityReview.total.is_not(None), FidelityReview.review_date <= bindparam("today", type_=Date))
             .group_by(FidelityReview.municipality_code))
 
@@ -589,7 +589,7 @@ def due_rows(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optio
 def _municipality_names_query():
     """Code, name and region of some municipalities (built once per process)."""
     return select(Municipality.code, Municipality.name, Municipality.region_code).where(
-        Municipality.code.in_(bindparam("codes", expanding=True)))
+        Municipality.code.in_(CODES))
 
 
 # --- The national overview ---------------------------------------------------------------------
@@ -642,9 +642,9 @@ def latest_complete_rows(region_code: Optional[int] = None, version_id: Optional
     return [LatestReview(*row) for row in column_rows(query, region_code=region_code, version_id=version_id)]
 
 
-# The overview's statements are built once per variant with these parameters (``@cache``):
-# building one costs SQLAlchemy more time than the database needs to run it.
-REGION, VERSION = bindparam("region_code"), bindparam("version_id")
+# The overview's statements are built once per variant with these parameters (``@cache``; the
+# region's is stages.py's): building one costs SQLAlchemy more time than the database needs to run it.
+VERSION = bindparam("version_id")
 
 
 def _latest_ids(one_region: bool, one_version: bool):

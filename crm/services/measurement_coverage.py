@@ -25,7 +25,7 @@ from sqlalchemy import Date, bindparam, case, func, literal_column, select, unio
 
 from crm.extensions import db
 from crm.models import COVERED_STAGES, FidelityReview, Municipality, Region, StageChange
-from crm.services.stages import stage_select
+from crm.services.stages import REGION, stage_select
 
 
 def measurement_period(year: int, as_of: date) -> Optional[tuple[date, date]]:
@@ -116,7 +116,6 @@ def coverage(year: int, as_of: date, region_code: Optional[int] = None) -> Cover
 
 
 START, END = bindparam("start", type_=Date), bindparam("end", type_=Date)
-REGION = bindparam("region_code")
 
 
 @cache

@@ -54,7 +54,9 @@ NEVER = StageOnDate(DEFAULT_STAGE, None)
 # --- The SQL form ----------------------------------------------------------------------------
 
 # The statements behind stages_on and covered_since are built once, with these parameters:
-# building one costs SQLAlchemy more time than the database needs to run it.
+# building one costs SQLAlchemy more time than the database needs to run it. The other services'
+# statements built once (anchoring, fidelity, measurement coverage, tasks, dashboard) name the
+# day, the municipalities and the region with these same parameters.
 ON = bindparam("on", type_=Date)
 CODES = bindparam("codes", expanding=True)
 REGION = bindparam("region_code")

@@ -22,6 +22,7 @@ from crm.models.mixins import utcnow
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
+from crm.services.stages import CODES, REGION
 
 TEXT_MAX = 2000
 UPCOMING_DAYS = 7  # the start page's "coming up" window (the digest has its own setting)
@@ -144,9 +145,9 @@ def _open_tasks_query(one_region: bool, some_codes: bool, one_owner: bool, due_b
         .order_by(*_by_due())
     )
     if one_region:
-        query = query.where(Municipality.region_code == bindparam("region_code"))
+        query = query.where(Municipality.region_code == REGION)
     if some_codes:
-        query = query.where(Task.municipality_code.in_(bindparam("codes", expanding=True)))
+        query = query.where(Task.municipality_code.in_(CODES))
     if one_owner:
         query = query.where(Task.owner_id == bindparam("owner_id"))
     if due_before:
