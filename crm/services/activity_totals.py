@@ -13,25 +13,18 @@ from datetime import date, timedelta
 
 from sqlalchemy import BigInteger, Date, Integer, Select, bindparam, case, cast, func, select, union_all
 
+from crm.formatting import month_end
 from crm.models import Activity, ActivityMonthTotal
 
 DAY = timedelta(days=1)
-
-
-def _month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 def range_parameters(start: date, end: date, suffix: str = "") -> dict[str, date]:
     """Bound values for ``range_branches(suffix)``: the head (first partial month), the whole
     months ``[first_month, end_month)`` and the tail (last partial month) of ``start``–``end``.
     An empty part is given as a range that matches nothing."""
-    first_month = start if start.day == 1 else _next_month(start)
-    end_month = _month_start(end + DAY)
+    first_month = start if start.day == 1 else month_end(start.year, start.month) + DAY
+    end_month = (end + DAY).replace(day=1)
     if first_month >= end_month:  # no whole month inside: scan it all, the totals give nothing
         head, tail, first_month, end_month = (start, end), (start, start - DAY), first_month, first_month
     else:
