@@ -6,7 +6,11 @@ PostgreSQL: a throw-away database on the server the test suite uses, dropped aft
 gunicorn with 2 sync workers on 127.0.0.1 reaching it as in production (``DATABASE_URL``,
 psycopg for PostgreSQL); each page requested by 4 concurrent clients signed in as an ambassador,
 for at most ``--seconds`` or ``--requests`` per page: throughput, p50 and p95 latency, and
-throughput as a ratio to the light signed-in page (``/import/``) measured in the same run.
+throughput as a ratio to the light signed-in page (``/import/``). That ratio compares like with
+like: each page is measured in ``ROUNDS`` slices, each right after a slice of the light page of
+the same length, and divided by the light page's throughput over those slices (this machine's
+speed drifts by ±25 % within minutes, so one reference measured at the start would favour or
+penalise pages by when they ran).
 
 In process (Flask's test client, one fresh session per request as under gunicorn), per page:
 SQL statements per request, the time spent in the database driver's ``execute`` per request
@@ -68,6 +72,7 @@ LIGHT_PAGE = "light page"
 REFERENCE_PAGES = {"healthz", LIGHT_PAGE}
 DATABASES = ("sqlite", "postgresql")
 CONCURRENCY = 4
+ROUNDS = 4  # slices per page, each after a slice of the light page (the ratio's reference)
 REPEATS = 5  # in-process requests per page for the SQL time (median)
 TARGET_RATIO, TARGET_GROWTH, TARGET_REPORT_SECONDS = 0.5, 2.0, 1.0
 
@@ -94,6 +99,8 @@ class PageResult:
     inprocess_ms: Optional[float] = None  # median time of the whole request, in process
     slowest: Optional[Statement] = None
     note: str = ""
+    # The light page measured in slices alternating with this page's (see hammer_paired).
+    reference: Optional["PageResult"] = None
 
     @property
     def throughput(self) -> float:
@@ -303,7 +310,17 @@ def hammer(port: int, cookies: dict, page: PageResult, seconds: float, max_reque
         thread.start()
     for thread in threads:
         thread.join()
-    page.seconds = time.perf_counter() - started
+    page.seconds += time.perf_counter() - started
+
+
+def hammer_paired(port: int, cookies: dict, page: PageResult, light: PageResult, seconds: float,
+                  max_requests: int) -> None:
+    """``page`` in ``ROUNDS`` slices, each right after an equal slice of the light page, which
+    is recorded as ``page.reference``: the pair shares the machine's conditions of the moment."""
+    page.reference = PageResult(light.label, light.url)
+    for _ in range(ROUNDS):
+        hammer(port, cookies, page.reference, seconds / ROUNDS, max(1, max_requests // ROUNDS))
+        hammer(port, cookies, page, seconds / ROUNDS, max(1, max_requests // ROUNDS))
 
 
 def run_size(kind: str, n: int, seconds: float, max_requests: int, tmp: Path,
@@ -326,12 +343,16 @@ def run_size(kind: str, n: int, seconds: float, max_requests: int, tmp: Path,
         with gunicorn(database) as port:
             client = Client(port)
             client.login(AMBASSADOR[0], DEMO_PASSWORD)
+            light = _light_url(pages)
             for page in pages:
                 if page.url is None:
                     continue
                 print(f"[{kind} {n}] {page.label} ({page.url})…", file=sys.stderr)
                 client.get(page.url)  # warm up
-                hammer(port, client.cookies, page, seconds, max_requests)
+                if page.label in REFERENCE_PAGES or light is None:
+                    hammer(port, client.cookies, page, seconds, max_requests)
+                else:
+                    hammer_paired(port, client.cookies, page, light, seconds, max_requests)
     return {"database": kind, "n": n, "build": build, "pages": pages, "report": report, "load": load}
 
 
@@ -347,13 +368,15 @@ def _n(n: int) -> str:
     return f"{n:,}".replace(",", " ")
 
 
-def _light(pages: list[PageResult]) -> Optional[PageResult]:
-    return next((p for p in pages if p.label == LIGHT_PAGE and p.throughput), None)
+def _light_url(pages: list[PageResult]) -> Optional[PageResult]:
+    return next((p for p in pages if p.label == LIGHT_PAGE and p.url), None)
 
 
 def _ratio(page: PageResult, pages: list[PageResult]) -> Optional[float]:
-    light = _light(pages)
-    return page.throughput / light.throughput if light and page.throughput else None
+    """Throughput over the light page's in the slices paired with it (the light page's own run
+    when the page was measured alone)."""
+    light = page.reference or next((p for p in pages if p.label == LIGHT_PAGE), None)
+    return page.throughput / light.throughput if light and light.throughput and page.throughput else None
 
 
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -388,7 +411,8 @@ def render(runs: list[dict], seconds: float, max_requests: int) -> str:
 
 
 _COLUMNS = ("Columns: req/s, p50 and p95 under gunicorn; **× light page** = req/s over the light signed-in "
-            "page's (`/import/`) in the same run; **SQL/request** = statements per request; **SQL ms** = time "
+            f"page's (`/import/`) measured in {ROUNDS} slices alternating with the page's own, so both see the "
+            "machine in the same state; **SQL/request** = statements per request; **SQL ms** = time "
             "spent in the driver's `execute` per request and **in-process ms** = the whole request, both "
             f"in process (Flask test client, median of {REPEATS}); **slowest statement ms** = that page's "
             "slowest statement, whose plan is in `plans-<database>.md`.")

@@ -34,6 +34,18 @@ def test_every_page_is_measured_with_its_sql_and_plan(runs):
         if run["database"] == "postgresql":
             assert "actual time=" in page.slowest.plan and "Buffers:" in page.slowest.plan
         assert run["report"]["csv"] > 0 and run["report"]["xlsx"] > 0
+        # The ratio's reference: the light page measured in slices alternating with this page.
+        assert page.reference is not None and page.reference.requests > 0 and page.reference.url == pages["light page"].url
+        assert pages["light page"].reference is None
+
+
+def test_the_ratio_divides_by_the_light_page_measured_beside_the_page():
+    light = bench.PageResult("light page", "/import/", requests=200, seconds=1.0)
+    page = bench.PageResult("dashboard", "/overblik/", requests=60, seconds=1.0,
+                            reference=bench.PageResult("light page", "/import/", requests=120, seconds=1.0))
+    assert bench._ratio(page, [light, page]) == pytest.approx(0.5)
+    alone = bench.PageResult("dashboard", "/overblik/", requests=60, seconds=1.0)
+    assert bench._ratio(alone, [light, alone]) == pytest.approx(0.3)
 
 
 def test_markdown_has_every_database_its_targets_and_plans(runs, tmp_path):
