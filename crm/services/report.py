@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
-from typing import Any, Iterable, NamedTuple, Optional, Union
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Union
 
-from crm.formatting import format_date, format_number, period_label
+from crm.formatting import format_date, number_formatter, period_label
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from sqlalchemy import Date, Integer, bindparam, cast, distinct, func, literal_column, null, select, union_all
@@ -176,17 +176,21 @@ class StatusReport:
 
     def shown_rows(self, columns: Iterable[Column]) -> list[tuple[Metric, list[tuple[Column, str]]]]:
         """(metric, [(column, the figure as pages show it)]) in the fixed metric order: the cells of
-        the figures table. Each distinct figure is formatted once (a table repeats many: 0, 98…):
-        ``format_number`` looks the request's locale up on every call."""
+        the figures table. Each distinct figure is formatted once (a table repeats many: 0, 98…),
+        by one formatter per number of decimals (the request's locale looked up once)."""
         columns = tuple(columns)
         shown: dict[tuple, str] = {}
+        formatters: dict[int, Callable[[Number], str]] = {}
         rows = []
         for metric, values in self.rows(columns):
             cells = []
             for column, value in zip(columns, values):
                 key = (type(value), value, metric.decimals)  # 1 and 1.0 are shown differently
                 if key not in shown:
-                    shown[key] = format_number(value, metric.decimals)
+                    formatter = formatters.get(metric.decimals)
+                    if formatter is None:
+                        formatter = formatters[metric.decimals] = number_formatter(metric.decimals)
+                    shown[key] = formatter(value)
                 cells.append((column, shown[key]))
             rows.append((metric, cells))
         return rows
