@@ -177,11 +177,16 @@ def format_percent(value: Any, decimals: int = 1) -> str:
     """A share given in percent (41.37 for 41.37 %) the way the user's language writes it:
     "41,4 %" in Danish, "41.4%" in English (CLDR's percent pattern, as Babel's ``format_percent``);
     the one percent format of every page. None is shown as "–"."""
-    if value is None:
-        return "–"
+    return percent_formatter(decimals)(value)
+
+
+def percent_formatter(decimals: int = 1) -> Callable[[Any], str]:
+    """``format_percent`` with ``decimals`` for a view writing a column of shares: the request's
+    locale looked up once, not once per share."""
     locale = current_locale()
     symbols = _number_symbols(locale)
-    return symbols.percent_prefix + _format_number(value, decimals, locale) + symbols.percent_suffix
+    prefix, suffix = symbols.percent_prefix, symbols.percent_suffix
+    return lambda value: "–" if value is None else prefix + _format_number(value, decimals, locale) + suffix
 
 
 def number_as_typed(value: Optional[Union[int, Decimal, float]]) -> str:

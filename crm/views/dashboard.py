@@ -35,7 +35,7 @@ from crm.services.activities import NATIONAL as NATIONAL_ACTIVITIES  # filter va
 from crm.services.stages import StageOnDate
 from crm.views.svgmap import (ANCHORING_FILLS, STAGE_BASE_COLOURS, STAGE_FILLS, ShapeState, map_geometry, shapes_markup,
                               wrap_text)
-from crm.formatting import format_date, number_formatter
+from crm.formatting import format_date, number_formatter, percent_formatter
 
 bp = Blueprint("dashboard", __name__, url_prefix="/overblik")
 
@@ -334,6 +334,23 @@ def _anchoring_shapes(scores: list[anchoring.MunicipalityScore], links: Links) -
     return shapes_markup(states, ANCHORING_FILLS)
 
 
+def _score_rows(scores: list[anchoring.MunicipalityScore], regions: dict, links: Links,
+                with_signed: bool) -> Markup:
+    """The anchoring layer's municipality tables (all 98, and the weakly anchored): name linked
+    to its anchoring checklist, region, signed plan (``with_signed``), "4 af 8", score. Written
+    here, each translation and format looked up once, not by a template loop per cell."""
+    of_total, percent = _("%(num)s af %(total)s"), percent_formatter()
+    signed = {True: f"<td>{escape(_('Ja'))}</td>", False: f"<td>{escape(_('Nej'))}</td>"}
+    region_cells = {code: f"<td>{escape(region.short_name)}</td>" for code, region in regions.items()}
+    rows = [
+        f'<tr><td><a href="{escape(links.municipality(m.code))}#forankring">{escape(m.name)}</a></td>'
+        f'{region_cells[m.region_code]}{signed[m.signed] if with_signed else ""}'
+        f'<td class="text-end">{escape(of_total % {"num": m.score.in_place, "total": m.score.applicable})}</td>'
+        f'<td class="text-end">{escape(percent(m.score.pct))}</td></tr>'
+        for m in scores]
+    return Markup("".join(rows))  # every part escaped
+
+
 @bp.route("/forankring")
 @read_required
 def anchoring_layer():
@@ -353,6 +370,7 @@ def anchoring_layer():
         "dashboard/anchoring.html", title=_("Forankring"), form=form, on=on, today=today, scores=scores,
         region_scores=regions, national=anchoring.national_score(regions), weak=weak,
         bands=anchoring_bands(), band_counts=bands, fills=ANCHORING_FILLS, geometry=map_geometry(),
-        map_shapes=_anchoring_shapes(scores, links), links=links, of_total=_("%(num)s af %(total)s"),
+        map_shapes=_anchoring_shapes(scores, links), all_rows=_score_rows(scores, regions, links, with_signed=True),
+        weak_rows=_score_rows(weak, regions, links, with_signed=False),
         slider=[format_date(d) for d in slider], slider_index=_slider_index(slider, on),
     )
