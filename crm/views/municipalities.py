@@ -21,6 +21,7 @@ from crm.services import contacts as contact_service
 from crm.services.errors import Conflict, FieldError, Locked
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
+from crm.views.form_markup import form_field, simple_form
 from crm.formatting import format_date
 from crm.views.helpers import int_arg, own_region_default, wants_json
 from crm.views.tasks import TaskForm
@@ -219,6 +220,8 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         anchoring_score=anchoring.checklist_score(checklist),
         post_form=EmptyForm(),
         today=today,
+        form_field=form_field,
+        simple_form=simple_form,
     ), status
 
 
