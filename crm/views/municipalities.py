@@ -16,7 +16,7 @@ from crm.extensions import db
 from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
-from crm.services import anchoring, period_locks, pipeline, stages, tasks
+from crm.services import anchoring, fidelity, period_locks, pipeline, stages, tasks
 from crm.services import contacts as contact_service
 from crm.services.errors import Conflict, FieldError, Locked
 from crm.services.export import EXPORT_FORMATS
@@ -185,7 +185,11 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
     """The municipality page; ``forms`` replaces a default form (to show errors and keep input).
     A new stage change starts at the current stage, so one click cannot set it back."""
     today = local_today()
-    current = stages.stage_on(municipality.code, today)
+    # Stage changes and reviews read once: the timeline shows them, today's stage, the covered
+    # spell and the fidelity panel follow from them.
+    changes = pipeline.stage_history(municipality.code)
+    reviews = fidelity.reviews_newest_first(municipality.code)
+    current, covered_from = pipeline.stage_and_spell(municipality.code, changes, today)
     stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage", stage=current.stage)
     note_form = forms.get("note_form") or NoteForm(formdata=None, prefix="note")
     task_form = forms.get("task_form")
@@ -194,7 +198,7 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         if current_user.is_ambassador or current_user.is_admin:
             task_form.owner.data = str(current_user.id)  # a new task is usually one's own
     page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
-    timeline = pipeline.timeline(municipality.code, page)
+    timeline = pipeline.timeline(municipality.code, page, changes=changes, reviews=reviews)
     contacts = contact_service.municipality_contacts(municipality.code)
     checklist = anchoring.checklist(municipality, today)
     links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
@@ -217,6 +221,7 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         # must not depend on the data (one query).
         locks=period_locks.load_locks(),
         checklist=checklist,
+        fidelity_panel=fidelity.panel_of(reviews, today, current, covered_from),
         anchoring_score=anchoring.checklist_score(checklist),
         post_form=EmptyForm(),
         today=today,
