@@ -345,17 +345,18 @@ TIMELINE_PAGE_SIZE = 25
 
 
 def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE, *,
-             changes: Optional[list[StageChange]] = None, reviews: Optional[list] = None) -> Page:
+             changes: Optional[list[StageChange]] = None, reviews: Optional[list] = None,
+             newest_tasks: Optional[list] = None) -> Page:
     """Everything dated about a municipality, newest first, one page of ``TimelineItem`` at a time
     (page 1 is the newest; not counted: ``has_next`` tells whether older items exist), in six queries.
 
     Activities, notes and tasks pile up over the years, so each is fetched newest first and only
     as far as this page reaches; stage changes, plans and reviews are a handful per municipality.
     A task shows twice: the day it was created and the day it was done. ``changes`` (its
-    ``stage_history``) and ``reviews`` (its fidelity reviews): when the caller has read them already,
-    one query less each."""
+    ``stage_history``), ``reviews`` (its fidelity reviews) and ``newest_tasks`` (``timeline_tasks``
+    to ``timeline_reach``): when the caller has read them already, one query less each."""
     page = max(1, page)
-    reach = page * page_size + 1  # one more than this page needs tells whether older items exist
+    reach = timeline_reach(page, page_size)
     if changes is None:
         changes = stage_history(municipality_code)
     items = [TimelineItem(c.effective_date, "stage", c) for c in changes]
@@ -367,7 +368,9 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     if reviews is None:
         reviews = db.session.scalars(queries["reviews"], parameters)
     items += [TimelineItem(r.review_date, "review", r) for r in reviews]
-    for task in timeline_tasks(municipality_code, reach):
+    if newest_tasks is None:
+        newest_tasks = timeline_tasks(municipality_code, reach)
+    for task in newest_tasks:
         items.append(TimelineItem(local_date(task.created_at), "task_created", task))
         if task.done_at is not None:
             items.append(TimelineItem(local_date(task.done_at), "task_done", task))
@@ -375,6 +378,12 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     items.sort(key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
     first = (page - 1) * page_size
     return Page(items[first:first + page_size], page, page_size, more=len(items) > first + page_size)
+
+
+def timeline_reach(page: int, page_size: int = TIMELINE_PAGE_SIZE) -> int:
+    """How many of each growing list the timeline's ``page`` reads: one more than the page needs
+    tells whether older items exist."""
+    return max(1, page) * page_size + 1
 
 
 @cache
