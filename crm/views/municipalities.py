@@ -22,6 +22,7 @@ from crm.services.errors import Conflict, FieldError, Locked
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
 from crm.views.form_markup import form_field, simple_form
+from crm.templating import activity_type_label, path_for
 from crm.formatting import format_date
 from crm.views.helpers import int_arg, own_region_default, wants_json
 from crm.views.tasks import TaskForm
@@ -198,25 +199,31 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         if current_user.is_ambassador or current_user.is_admin:
             task_form.owner.data = str(current_user.id)  # a new task is usually one's own
     page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
-    timeline = pipeline.timeline(municipality.code, page, changes=changes, reviews=reviews)
+    task_lists = tasks.municipality_task_lists(municipality.code, pipeline.timeline_reach(page))
+    timeline = pipeline.timeline(municipality.code, page, changes=changes, reviews=reviews,
+                                 newest_tasks=task_lists.newest)
     contacts = contact_service.municipality_contacts(municipality.code)
     checklist = anchoring.checklist(municipality, today)
-    links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
+    # path_for: url_for's URLs, built once per endpoint (a page of activities links to each).
+    links = {("activity", i.obj.id): path_for("activities.detail", activity_id=i.obj.id)
              for i in timeline.items if i.kind == "activity"}
-    links.update({("review", i.obj.id): url_for("fidelity.detail", review_id=i.obj.id)
+    links.update({("review", i.obj.id): path_for("fidelity.detail", review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
+    # Each activity type's label translated once, not once per activity.
+    activity_labels = {i.obj.type: activity_type_label(i.obj.type) for i in timeline.items if i.kind == "activity"}
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,
         municipality=municipality,
         current=current,
         links=links,
+        activity_labels=activity_labels,
         contacts=contacts,
         stage_form=stage_form,
         stage_warnings=stage_warnings,
         note_form=note_form,
         task_form=task_form,
-        open_tasks=tasks.municipality_tasks(municipality.code),
+        open_tasks=task_lists.open,
         # Read even when no stage change is on this page of the timeline: the page's statements
         # must not depend on the data (one query).
         locks=period_locks.load_locks(),
