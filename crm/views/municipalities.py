@@ -1,13 +1,15 @@
 """Municipalities: the list (filters, sort, export), the board per region, and each municipality's
 page with its timeline, stage history, notes and open tasks."""
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from functools import cache
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional as OptionalValue, ValidationError
@@ -176,10 +178,18 @@ def _move_answer(municipality: Municipality, ok: bool, message: str, status: int
 @read_required
 def detail(code: int):
     """One municipality: stage, open tasks, timeline newest first, and the forms to change them."""
-    # The region with it: the page header names it (no lazy load while rendering).
-    municipality = db.one_or_404(select(Municipality).where(Municipality.code == code)
-                                 .options(joinedload(Municipality.region)))
+    municipality = db.session.scalars(_municipality_with_region(), {"code": code}).one_or_none()
+    if municipality is None:
+        abort(404)
     return _render_detail(municipality)
+
+
+@cache
+def _municipality_with_region():
+    """The page's municipality with its region (the page header names it: no lazy load while
+    rendering); built once per process, as building it cost about what running it does."""
+    return (select(Municipality).where(Municipality.code == bindparam("code"))
+            .options(joinedload(Municipality.region)))
 
 
 def _render_detail(municipality: Municipality, status: int = 200, stage_warnings=(), **forms):
