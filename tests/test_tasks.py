@@ -380,3 +380,23 @@ def test_digest_lists_each_overdue_and_upcoming_task(app, users):
         "København: Planlæg workshop (frist 10-06-2026)")
     assert "Gjort i forvejen" not in body and "Langt ude" not in body and "Sjællands opgave" not in body
     assert "1 over fristen" in message.subject and day.strftime("%d-%m-%Y") in message.subject
+
+
+def test_municipality_task_lists_are_the_two_queries(users):
+    """The municipality page's one query gives what ``municipality_tasks`` and ``timeline_tasks``
+    give: open tasks earliest due first (undated last), the newest tasks by done or created time,
+    ties by id, cut at the reach, with open tasks older than the reach still listed as open."""
+    start = datetime(2025, 1, 1, 9, 0)
+    for n in range(12):
+        done = n % 3 == 0
+        factories.TaskFactory(
+            municipality_code=KBH, text=f"Opgave {n}", owner_id=users["ambassador"].id if n % 2 else None,
+            due_date=None if n % 4 == 1 else TODAY + timedelta(days=(n * 5) % 7 - 3),
+            created_at=start + timedelta(hours=n % 5), status="done" if done else "open",
+            done_at=start + timedelta(hours=n) if done else None, done_by_id=users["admin"].id if done else None)
+    factories.TaskFactory(municipality_code=FRB, text="Andetsteds")
+    db.session.commit()
+    for reach in (1, 4, 26):
+        lists = service.municipality_task_lists(KBH, reach)
+        assert [t.id for t in lists.open] == [t.id for t in service.municipality_tasks(KBH)]
+        assert [t.id for t in lists.newest] == [t.id for t in service.timeline_tasks(KBH, reach)]

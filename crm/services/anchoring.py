@@ -25,6 +25,7 @@ from functools import cache, cached_property
 from typing import Optional
 
 from sqlalchemy import Integer, and_, bindparam, case, func, literal, or_, select, true
+from sqlalchemy.orm import aliased
 
 from crm.clock import local_today
 from crm.extensions import db
@@ -206,22 +207,21 @@ class ChecklistRow:
 
 @cache
 def _checklist_query():
+    """Each applicable item with its state and the entry behind it (outer-joined by the latest
+    entry's id), so items and entries come with the states in one statement."""
     joined, state, entry_id = _item_state_columns(ON, YEAR)
-    return joined(stage_select(ON, AnchoringItem.id, state, entry_id, codes=CODES)).order_by(
-        AnchoringItem.position, AnchoringItem.code)
+    shown = aliased(AnchoringEntry, name="shown_entry")
+    return (joined(stage_select(ON, AnchoringItem, state, shown, codes=CODES))
+            .outerjoin(shown, shown.id == entry_id)
+            .order_by(AnchoringItem.position, AnchoringItem.code))
 
 
 def checklist(municipality: Municipality, on: Optional[date] = None) -> list[ChecklistRow]:
     """The municipality's applicable items on ``on`` (default today) with their state and latest
-    entry, in checklist order: three statements (the states, the items, the entries shown)."""
+    entry, in checklist order: one statement."""
     on = on or local_today()
-    rows = db.session.execute(_checklist_query(), _parameters(on, codes=[municipality.code])).all()
-    # Always these two statements (an empty IN is fine), so the page's count never depends on the data.
-    items = {item.id: item for item in db.session.scalars(select(AnchoringItem).where(
-        AnchoringItem.id.in_([r[0] for r in rows])))}
-    entry_ids = [r[2] for r in rows if r[2] is not None]
-    entries = {e.id: e for e in db.session.scalars(select(AnchoringEntry).where(AnchoringEntry.id.in_(entry_ids)))}
-    return [ChecklistRow(items[item_id], item_state, entries.get(eid)) for item_id, item_state, eid in rows]
+    rows = db.session.execute(_checklist_query(), _parameters(on, codes=[municipality.code]))
+    return [ChecklistRow(item, item_state, entry) for item, item_state, entry in rows]
 
 
 def history(municipality: Municipality, item: AnchoringItem) -> list[AnchoringEntry]:

@@ -927,6 +927,25 @@ def panel_data(municipality_code: int, today: Optional[date] = None,
                      _band_of(latest))
 
 
+def reviews_newest_first(municipality_code: int) -> list[FidelityReview]:
+    """One municipality's reviews, drafts too, newest first (one query): what its page's panel
+    and timeline both show."""
+    return db.session.scalars(_panel_queries()["reviews"], {"code": municipality_code}).all()
+
+
+def panel_of(reviews: list[FidelityReview], today: date, stage: StageOnDate,
+             covered_from: Optional[date]) -> PanelData:
+    """``panel_data`` from what the municipality page has read already: its reviews
+    (``reviews_newest_first``), today's stage and when its covered spell began (``covered_since``).
+    One query (the band), whatever the data."""
+    latest = next((r for r in reviews if r.total is not None), None)
+    last_complete = max((r.review_date for r in reviews if r.total is not None and r.review_date is not None
+                         and r.review_date <= today), default=None)  # as _last_complete_dates has it
+    due = _due_date(covered_from or stage.since, last_complete) if stage.covered else None
+    return PanelData(latest, sum(1 for r in reviews if r.total is None), due, bool(due and due < today),
+                     _band_of(latest))
+
+
 @cache
 def _panel_queries() -> dict:
     """The panel's own statements (built once per process: building them cost as much as running them)."""

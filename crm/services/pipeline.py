@@ -22,7 +22,7 @@ from crm.services.numbers import FormWarning
 from crm.services.paging import Page
 from crm.services.permissions import ensure_can_write
 from crm.services.search import LIKE_ESCAPE, contains_pattern, prefix_pattern
-from crm.services.stages import NEVER, StageOnDate, stage_on, stages_on
+from crm.services.stages import NEVER, Replay, StageOnDate, stage_on, stages_on
 from crm.services.tasks import earliest_open_tasks, local_date, timeline_tasks
 
 
@@ -135,6 +135,17 @@ def _stage_history_query():
     """The statement behind ``stage_history`` (built once per process)."""
     return (select(StageChange).where(StageChange.municipality_code == CODE)
             .options(joinedload(StageChange.recorded_by)).order_by(StageChange.effective_date.desc()))
+
+
+def stage_and_spell(municipality_code: int, changes: list[StageChange], on: date) -> tuple[StageOnDate, Optional[date]]:
+    """A municipality's stage on ``on`` and when its covered spell began (None: not covered then),
+    replayed from its ``stage_history`` without another query: ``stage_on`` and ``covered_since``
+    by the stage rule's replay form (crm.services.stages)."""
+    replay = Replay([(municipality_code, c.stage, c.effective_date) for c in reversed(changes)])  # oldest first
+    transitions = replay.advance(on)
+    stage = replay.stages([municipality_code])[municipality_code]
+    spell = next((t.on for t in reversed(transitions) if t.became_covered), None) if stage.covered else None
+    return stage, spell
 
 
 @dataclass(frozen=True)
@@ -333,23 +344,33 @@ _KIND_ORDER = {"stage": 0, "plan": 1, "review": 2, "activity": 3, "note": 4, "ta
 TIMELINE_PAGE_SIZE = 25
 
 
-def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE) -> Page:
+def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE, *,
+             changes: Optional[list[StageChange]] = None, reviews: Optional[list] = None,
+             newest_tasks: Optional[list] = None) -> Page:
     """Everything dated about a municipality, newest first, one page of ``TimelineItem`` at a time
     (page 1 is the newest; not counted: ``has_next`` tells whether older items exist), in six queries.
 
     Activities, notes and tasks pile up over the years, so each is fetched newest first and only
     as far as this page reaches; stage changes, plans and reviews are a handful per municipality.
-    A task shows twice: the day it was created and the day it was done."""
+    A task shows twice: the day it was created and the day it was done. ``changes`` (its
+    ``stage_history``), ``reviews`` (its fidelity reviews) and ``newest_tasks`` (``timeline_tasks``
+    to ``timeline_reach``): when the caller has read them already, one query less each."""
     page = max(1, page)
-    reach = page * page_size + 1  # one more than this page needs tells whether older items exist
-    items = [TimelineItem(c.effective_date, "stage", c) for c in stage_history(municipality_code)]
+    reach = timeline_reach(page, page_size)
+    if changes is None:
+        changes = stage_history(municipality_code)
+    items = [TimelineItem(c.effective_date, "stage", c) for c in changes]
     queries, parameters = _timeline_queries(), {"code": municipality_code, "reach": reach}
     items += [TimelineItem(n.note_date, "note", n) for n in db.session.scalars(queries["notes"], parameters)]
     items += [TimelineItem(p.signed_date or p.valid_from or _date_of(p.updated_at), "plan", p)
               for p in db.session.scalars(queries["plans"], parameters)]
     items += [TimelineItem(a.start_date, "activity", a) for a in db.session.execute(queries["activities"], parameters)]
-    items += [TimelineItem(r.review_date, "review", r) for r in db.session.scalars(queries["reviews"], parameters)]
-    for task in timeline_tasks(municipality_code, reach):
+    if reviews is None:
+        reviews = db.session.scalars(queries["reviews"], parameters)
+    items += [TimelineItem(r.review_date, "review", r) for r in reviews]
+    if newest_tasks is None:
+        newest_tasks = timeline_tasks(municipality_code, reach)
+    for task in newest_tasks:
         items.append(TimelineItem(local_date(task.created_at), "task_created", task))
         if task.done_at is not None:
             items.append(TimelineItem(local_date(task.done_at), "task_done", task))
@@ -357,6 +378,12 @@ def timeline(municipality_code: int, page: int = 1, page_size: int = TIMELINE_PA
     items.sort(key=lambda i: (i.on or date.max, -_KIND_ORDER[i.kind], _obj_id(i.obj)), reverse=True)
     first = (page - 1) * page_size
     return Page(items[first:first + page_size], page, page_size, more=len(items) > first + page_size)
+
+
+def timeline_reach(page: int, page_size: int = TIMELINE_PAGE_SIZE) -> int:
+    """How many of each growing list the timeline's ``page`` reads: one more than the page needs
+    tells whether older items exist."""
+    return max(1, page) * page_size + 1
 
 
 @cache

@@ -12,6 +12,7 @@ from wtforms.validators import InputRequired, NumberRange
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import TextInput
 
+from crm.database import column_rows
 from crm.extensions import db
 from crm.models import Municipality, PsychiatricCentre, Region, TargetGroup, User
 from crm.services.errors import Conflict, FieldError
@@ -187,15 +188,17 @@ def target_group_choices(region_codes=None) -> list[tuple[str, str]]:
 
 
 def user_choices() -> list[tuple[str, str]]:
-    """Active users who can own a task (ambassadors and admins)."""
-    users = db.session.scalars(_task_owners_query())
-    return [("", str(_l("— ingen —")))] + [(str(u.id), u.display_name) for u in users]
+    """Active users who can own a task (ambassadors and admins), named as ``User.display_name``
+    names them (name, else e-mail); read as columns, not whole users (every task form asks)."""
+    users = column_rows(_task_owners_query())
+    return [("", str(_l("— ingen —")))] + [(str(id_), name or email) for id_, name, email in users]
 
 
 @cache
 def _task_owners_query():
     """The statement behind ``user_choices`` (built once per process: every task form asks)."""
-    return select(User).where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name)
+    return (select(User.id, User.name, User.email)
+            .where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name))
 
 
 def date_text_field(label, validators=None, **kwargs) -> DanishDateField:

@@ -1,13 +1,15 @@
 """Municipalities: the list (filters, sort, export), the board per region, and each municipality's
 page with its timeline, stage history, notes and open tasks."""
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from functools import cache
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from crm.clock import local_today
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 from wtforms import HiddenField, SelectField, SubmitField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional as OptionalValue, ValidationError
@@ -16,11 +18,13 @@ from crm.extensions import db
 from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
-from crm.services import anchoring, period_locks, pipeline, stages, tasks
+from crm.services import anchoring, fidelity, period_locks, pipeline, stages, tasks
 from crm.services import contacts as contact_service
 from crm.services.errors import Conflict, FieldError, Locked
 from crm.services.export import EXPORT_FORMATS
 from crm.views.files import table_response
+from crm.views.form_markup import form_field, simple_form
+from crm.templating import activity_type_label, path_for
 from crm.formatting import format_date
 from crm.views.helpers import int_arg, own_region_default, wants_json
 from crm.views.tasks import TaskForm
@@ -174,17 +178,29 @@ def _move_answer(municipality: Municipality, ok: bool, message: str, status: int
 @read_required
 def detail(code: int):
     """One municipality: stage, open tasks, timeline newest first, and the forms to change them."""
-    # The region with it: the page header names it (no lazy load while rendering).
-    municipality = db.one_or_404(select(Municipality).where(Municipality.code == code)
-                                 .options(joinedload(Municipality.region)))
+    municipality = db.session.scalars(_municipality_with_region(), {"code": code}).one_or_none()
+    if municipality is None:
+        abort(404)
     return _render_detail(municipality)
+
+
+@cache
+def _municipality_with_region():
+    """The page's municipality with its region (the page header names it: no lazy load while
+    rendering); built once per process, as building it cost about what running it does."""
+    return (select(Municipality).where(Municipality.code == bindparam("code"))
+            .options(joinedload(Municipality.region)))
 
 
 def _render_detail(municipality: Municipality, status: int = 200, stage_warnings=(), **forms):
     """The municipality page; ``forms`` replaces a default form (to show errors and keep input).
     A new stage change starts at the current stage, so one click cannot set it back."""
     today = local_today()
-    current = stages.stage_on(municipality.code, today)
+    # Stage changes and reviews read once: the timeline shows them, today's stage, the covered
+    # spell and the fidelity panel follow from them.
+    changes = pipeline.stage_history(municipality.code)
+    reviews = fidelity.reviews_newest_first(municipality.code)
+    current, covered_from = pipeline.stage_and_spell(municipality.code, changes, today)
     stage_form = forms.get("stage_form") or StageChangeForm(formdata=None, prefix="stage", stage=current.stage)
     note_form = forms.get("note_form") or NoteForm(formdata=None, prefix="note")
     task_form = forms.get("task_form")
@@ -193,32 +209,41 @@ def _render_detail(municipality: Municipality, status: int = 200, stage_warnings
         if current_user.is_ambassador or current_user.is_admin:
             task_form.owner.data = str(current_user.id)  # a new task is usually one's own
     page = min(max(int_arg("side") or 1, 1), MAX_TIMELINE_PAGE)
-    timeline = pipeline.timeline(municipality.code, page)
+    task_lists = tasks.municipality_task_lists(municipality.code, pipeline.timeline_reach(page))
+    timeline = pipeline.timeline(municipality.code, page, changes=changes, reviews=reviews,
+                                 newest_tasks=task_lists.newest)
     contacts = contact_service.municipality_contacts(municipality.code)
     checklist = anchoring.checklist(municipality, today)
-    links = {("activity", i.obj.id): url_for("activities.detail", activity_id=i.obj.id)
+    # path_for: url_for's URLs, built once per endpoint (a page of activities links to each).
+    links = {("activity", i.obj.id): path_for("activities.detail", activity_id=i.obj.id)
              for i in timeline.items if i.kind == "activity"}
-    links.update({("review", i.obj.id): url_for("fidelity.detail", review_id=i.obj.id)
+    links.update({("review", i.obj.id): path_for("fidelity.detail", review_id=i.obj.id)
                   for i in timeline.items if i.kind == "review"})
+    # Each activity type's label translated once, not once per activity.
+    activity_labels = {i.obj.type: activity_type_label(i.obj.type) for i in timeline.items if i.kind == "activity"}
     return render_template(
         "municipalities/detail.html",
         timeline=timeline,
         municipality=municipality,
         current=current,
         links=links,
+        activity_labels=activity_labels,
         contacts=contacts,
         stage_form=stage_form,
         stage_warnings=stage_warnings,
         note_form=note_form,
         task_form=task_form,
-        open_tasks=tasks.municipality_tasks(municipality.code),
+        open_tasks=task_lists.open,
         # Read even when no stage change is on this page of the timeline: the page's statements
         # must not depend on the data (one query).
         locks=period_locks.load_locks(),
         checklist=checklist,
+        fidelity_panel=fidelity.panel_of(reviews, today, current, covered_from),
         anchoring_score=anchoring.checklist_score(checklist),
         post_form=EmptyForm(),
         today=today,
+        form_field=form_field,
+        simple_form=simple_form,
     ), status
 
 
