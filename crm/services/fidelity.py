@@ -32,14 +32,15 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from crm.database import column_rows
 from crm.extensions import db
-from crm.models import (FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
+from crm.models import (COVERED_STAGES, FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
                         FidelityRating, FidelityReview, Instrument, InstrumentBand, InstrumentItem,
-                        InstrumentVersion, Municipality)
+                        InstrumentVersion, Municipality, StageChange)
 from crm.services import period_locks
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
-from crm.services.stages import CODES, REGION, StageOnDate, covered_since, stage_on, stages_on
+from crm.services.stages import (CODES, ON, REGION, StageOnDate, became_covered, covered_since, stage_on, stage_select,
+                                 stages_on)
 
 MIN_SCORE, MAX_SCORE = 1, 5
 MIN_TOTAL, MAX_TOTAL = FIDELITY_ITEM_COUNT * MIN_SCORE, FIDELITY_ITEM_COUNT * MAX_SCORE
@@ -575,21 +576,36 @@ class DueRow(NamedTuple):
 
 
 def due_rows(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueRow]:
-    """``due_reviews`` as plain rows, in the same order, for the overview's long lists (four
-    queries; the municipalities as columns, not ORM objects with their region joined)."""
-    due = _due_within(today, within_days, region_code)
-    if not due:
-        return []
-    rows = [DueRow(code, name, region, due[code][0], due[code][0] < today, due[code][1], due[code][2])
-            for code, name, region in db.session.execute(_municipality_names_query(), {"codes": list(due)})]
+    """``due_reviews`` as plain rows, in the same order, for the overview's long lists: one query
+    whatever the data (``due_reviews`` needs four, and skips some when nobody is covered)."""
+    horizon = today + timedelta(days=within_days)
+    rows = []
+    for code, name, region, stage_since, spell_since, last in column_rows(
+            _due_rows_query(region_code is not None), on=today, region_code=region_code):
+        start = spell_since or stage_since
+        due = _due_date(start, last)
+        if due <= horizon:
+            rows.append(DueRow(code, name, region, due, due < today, start, last))
     return sorted(rows, key=lambda r: (r.due_date, r.name))
 
 
 @cache
-def _municipality_names_query():
-    """Code, name and region of some municipalities (built once per process)."""
-    return select(Municipality.code, Municipality.name, Municipality.region_code).where(
-        Municipality.code.in_(CODES))
+def _due_rows_query(one_region: bool):
+    """The statement behind ``due_rows``: every municipality covered on ``on`` (of the region) with
+    its name, region, stage date, covered spell's start (``covered_since``'s rule) and last complete
+    review up to ``on`` (``_last_complete_dates``'s), built once per variant."""
+    entered = became_covered(None, ON)
+    spells = (select(entered.c.municipality_code.label("code"), func.max(entered.c.effective_date).label("since"))
+              .group_by(entered.c.municipality_code).subquery())
+    last = (select(FidelityReview.municipality_code.label("code"), func.max(FidelityReview.review_date).label("day"))
+            .where(FidelityReview.total.is_not(None), FidelityReview.review_date <= ON)
+            .group_by(FidelityReview.municipality_code).subquery())
+    query = (stage_select(ON, Municipality.code, Municipality.name, Municipality.region_code,
+                          StageChange.effective_date, spells.c.since, last.c.day)
+             .outerjoin(spells, spells.c.code == Municipality.code)
+             .outerjoin(last, last.c.code == Municipality.code)
+             .where(StageChange.stage.in_(COVERED_STAGES)))
+    return query.where(Municipality.region_code == REGION) if one_region else query
 
 
 # --- The national overview ---------------------------------------------------------------------
@@ -681,6 +697,18 @@ def band_distribution(region_code: Optional[int] = None, scale: Optional[Scale] 
     query = _band_counts_query(region_code is not None, version_id is not None,
                                tuple((b.min_total, b.max_total, b.code) for b in scale_bands))
     counts = dict(column_rows(query, region_code=region_code, version_id=version_id).all())
+    return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
+
+
+def band_counts(latest: Iterable[LatestReview], scale: Optional[Scale] = None) -> list[BandCount]:
+    """``band_distribution`` counted from ``latest_complete_rows`` of the same region and version
+    (``scale``'s), which the overview reads anyway: no query. A total counts in the first band
+    covering it, as the database's CASE has it."""
+    scale_bands = scale.bands if scale is not None else bands()
+    counts: dict[str, int] = {}
+    for row in latest:
+        code = next((b.code for b in scale_bands if b.min_total <= row.total <= b.max_total), None)
+        counts[code] = counts.get(code, 0) + 1
     return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
 
 
