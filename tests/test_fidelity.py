@@ -280,6 +280,27 @@ def test_overview_shows_bands_weakest_items_and_due_lists(app, users, login_as):
     assert sheet["E2"].value == 116
 
 
+def test_overview_rows_written_by_the_view_escape_values_and_follow_the_language(app, users, login_as):
+    """The long lists are written by the view, not the template: values escaped, texts translated."""
+    today = date.today()
+    sign(101, today - timedelta(days=900))
+    make_review(101, today - timedelta(days=400), scores_for_total(116))  # overdue
+    sign(147, add_months(today, -11))  # due soon, never reviewed
+    make_review(147, today - timedelta(days=3), {"Staffing-1": 2}, team="Team <Nord> & Co")  # a draft
+    ambassador = users["ambassador"]
+    html = login_as(ambassador).get("/fidelitet/").text
+    assert "Team &lt;Nord&gt; &amp; Co" in html and "<Nord>" not in html
+    due_soon = html.split('id="due-list"')[1].split("</table>")[0]
+    assert f"Ingen (plan underskrevet {add_months(today, -11):%d-%m-%Y})" in due_soon
+    assert '<span class="badge text-bg-warning">blandt de 5 svageste</span>' in html
+    ambassador.locale = "en"
+    db.session.commit()
+    html = login_as(ambassador).get("/fidelitet/").text
+    overdue = html.split('id="overdue-list"')[1].split("</table>")[0]
+    assert '<span class="badge text-bg-danger">Overdue</span>' in overdue and ">Record review<span" in overdue
+    assert "None (plan signed " in html.split('id="due-list"')[1] and "among the 5 weakest" in html
+
+
 def test_history_marks_improved_and_fallen_items(app, users, login_as, count_queries):
     first = scores_for_total(75)
     second = dict(first)
