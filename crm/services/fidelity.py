@@ -370,9 +370,15 @@ def active_versions() -> list[InstrumentVersion]:
 
 def versions_in_use() -> list[InstrumentVersion]:
     """Active and retired versions (those reviews can have), by instrument code and number (one query)."""
-    return list(db.session.scalars(
-        select(InstrumentVersion).join(Instrument).where(InstrumentVersion.state != VERSION_DRAFT)
-        .options(joinedload(InstrumentVersion.instrument)).order_by(Instrument.code, InstrumentVersion.number)))
+    return list(db.session.scalars(_versions_in_use_query()))
+
+
+@cache
+def _versions_in_use_query():
+    """The statement behind ``versions_in_use``, built once per process (the overview asks on every
+    request, and building the joined, ordered select cost more than running it)."""
+    return (select(InstrumentVersion).join(Instrument).where(InstrumentVersion.state != VERSION_DRAFT)
+            .options(joinedload(InstrumentVersion.instrument)).order_by(Instrument.code, InstrumentVersion.number))
 
 
 # --- Saving ----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ recording and editing a review, exporting one as XLSX or a printable form, and t
 (the review's facts and one score (1–5 or not rated) plus an optional comment for each of the
 scale's 25 items, grouped by section)."""
 import re
+from functools import cache
 from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -171,11 +172,17 @@ def _region_filter(regions: list[Region]) -> Optional[int]:
     return code if code in {r.code for r in regions} else None
 
 
+@cache
+def _regions_query():
+    """The regions in code order; the statement is built once per process, not per overview."""
+    return select(Region).order_by(Region.code)
+
+
 @bp.route("/")
 @read_required
 def index():
     """The national (or one region's) overview: bands, weakest items, due and overdue reviews."""
-    regions = db.session.scalars(select(Region).order_by(Region.code)).all()
+    regions = db.session.scalars(_regions_query()).all()
     region_code = _region_filter(regions)
     today = local_today()
     versions = fidelity.versions_in_use()
@@ -272,11 +279,13 @@ class _OverviewRows:
 
     def latest(self, latest: list[fidelity.LatestReview], scale: Optional[Scale]) -> Markup:
         """Each municipality's latest complete review: municipality, region, date, total, band."""
+        # One badge per band, not per row.
+        badges = {b.code: f'<span class="badge band-badge band-{escape(b.code)}">{escape(self.labels.bands[b.code])}'
+                          '</span>' for b in (scale.bands if scale else ())}
         rows = []
         for r in latest:
             band = scale.band_or_none(r.total) if scale else None
-            badge = (f'<span class="badge band-badge band-{escape(band.code)}">{escape(self.labels.bands[band.code])}'
-                     '</span>' if band else "")
+            badge = badges[band.code] if band else ""
             rows.append(
                 f'<tr><td>{self._municipality_link(r.municipality_code, escape(r.municipality_name))}</td>\n'
                 f'<td>{self.region_names[r.region_code]}</td>\n'
