@@ -100,6 +100,7 @@ def test_draft_has_no_total_and_does_not_count(app):
     assert fidelity.drafts(1085) == []
     counts = {b.band.code: b.count for b in fidelity.band_distribution()}
     assert counts == {"exemplary": 0, "good": 1, "fair": 0, "not_ips": 0}
+    assert fidelity.band_counts(fidelity.latest_complete_rows()) == fidelity.band_distribution()
     # The status report counts the complete review only, in its municipality's region.
     counted = report.status_report(date(2025, 1, 1), date(2025, 12, 31))
     assert counted.value("fidelity_reviews", "total") == counted.value("fidelity_reviews", 1084) == 1
@@ -277,6 +278,27 @@ def test_overview_shows_bands_weakest_items_and_due_lists(app, users, login_as):
     assert export.status_code == 200
     sheet = load_workbook(io.BytesIO(export.data)).active
     assert sheet["E2"].value == 116
+
+
+def test_overview_rows_written_by_the_view_escape_values_and_follow_the_language(app, users, login_as):
+    """The long lists are written by the view, not the template: values escaped, texts translated."""
+    today = date.today()
+    sign(101, today - timedelta(days=900))
+    make_review(101, today - timedelta(days=400), scores_for_total(116))  # overdue
+    sign(147, add_months(today, -11))  # due soon, never reviewed
+    make_review(147, today - timedelta(days=3), {"Staffing-1": 2}, team="Team <Nord> & Co")  # a draft
+    ambassador = users["ambassador"]
+    html = login_as(ambassador).get("/fidelitet/").text
+    assert "Team &lt;Nord&gt; &amp; Co" in html and "<Nord>" not in html
+    due_soon = html.split('id="due-list"')[1].split("</table>")[0]
+    assert f"Ingen (plan underskrevet {add_months(today, -11):%d-%m-%Y})" in due_soon
+    assert '<span class="badge text-bg-warning">blandt de 5 svageste</span>' in html
+    ambassador.locale = "en"
+    db.session.commit()
+    html = login_as(ambassador).get("/fidelitet/").text
+    overdue = html.split('id="overdue-list"')[1].split("</table>")[0]
+    assert '<span class="badge text-bg-danger">Overdue</span>' in overdue and ">Record review<span" in overdue
+    assert "None (plan signed " in html.split('id="due-list"')[1] and "among the 5 weakest" in html
 
 
 def test_history_marks_improved_and_fallen_items(app, users, login_as, count_queries):

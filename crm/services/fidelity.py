@@ -27,19 +27,20 @@ from crm.clock import local_today
 from crm.formatting import add_months
 from crm.i18n import gettext as _
 from crm.i18n import lazy_gettext as _l
-from sqlalchemy import Date, and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, literal_column, null, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm.database import column_rows
 from crm.extensions import db
-from crm.models import (FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
+from crm.models import (COVERED_STAGES, FIDELITY_ITEM_COUNT, IPS25_CODE, VERSION_ACTIVE, VERSION_DRAFT,
                         FidelityRating, FidelityReview, Instrument, InstrumentBand, InstrumentItem,
-                        InstrumentVersion, Municipality)
+                        InstrumentVersion, Municipality, StageChange)
 from crm.services import period_locks
 from crm.services.errors import FieldError
 from crm.services.locking import commit_versioned, ensure_version, mark_updated
 from crm.services.permissions import ensure_can_write
-from crm.services.stages import CODES, REGION, StageOnDate, covered_since, stage_on, stages_on
+from crm.services.stages import (CODES, ON, REGION, StageOnDate, became_covered, covered_since, stage_on, stage_select,
+                                 stages_on)
 
 MIN_SCORE, MAX_SCORE = 1, 5
 MIN_TOTAL, MAX_TOTAL = FIDELITY_ITEM_COUNT * MIN_SCORE, FIDELITY_ITEM_COUNT * MAX_SCORE
@@ -276,7 +277,7 @@ def _scale_item(row) -> ScaleItem:
 
 
 def scale_of(version_id: int) -> Scale:
-    """The scale of one instrument version (three queries)."""
+    """The scale of one instrument version (two queries)."""
     scales = scales_of([version_id])
     if version_id not in scales:
         raise ValueError(f"no instrument version {version_id}")
@@ -284,7 +285,7 @@ def scale_of(version_id: int) -> Scale:
 
 
 def scales_of(version_ids: Iterable[int]) -> dict[int, Scale]:
-    """Version id → scale for several versions in three queries, whatever their number."""
+    """Version id → scale for several versions in two queries, whatever their number."""
     ids = sorted(set(version_ids))
     if not ids:
         return {}
@@ -294,42 +295,52 @@ def scales_of(version_ids: Iterable[int]) -> dict[int, Scale]:
 
 
 def scale_of_version(version: InstrumentVersion) -> Scale:
-    """The scale of a version already loaded with its instrument (two queries)."""
+    """The scale of a version already loaded with its instrument (one query)."""
     return _scales([(version.id, version_title(version))])[version.id]
 
 
 def _scales(titles: list[tuple[int, str]]) -> dict[int, Scale]:
-    """Version id → scale of the versions (id, title), their items and bands read in two queries."""
+    """Version id → scale of the versions (id, title), their items and bands read in one query."""
     if not titles:
         return {}
-    _versions, items_query, bands_query = _scale_queries()
     parameters = {"version_ids": [version_id for version_id, _title_ in titles]}
     items: dict[int, list[ScaleItem]] = {version_id: [] for version_id, _title_ in titles}
-    for row in db.session.execute(items_query, parameters):
-        items[row.instrument_version_id].append(_scale_item(row))
     band_rows: dict[int, list[Band]] = {version_id: [] for version_id, _title_ in titles}
-    for b in db.session.execute(bands_query, parameters):
-        band_rows[b.instrument_version_id].append(Band(b.code, b.lower_total, b.upper_total, b.label_da, b.label_en))
+    for row in db.session.execute(_scale_queries()[1], parameters):
+        if row.kind == ITEM_ROW:
+            items[row.instrument_version_id].append(_scale_item(row))
+        else:  # a band: its code, lower and upper total in the key and score columns
+            band_rows[row.instrument_version_id].append(
+                Band(row.key, row.min_score, row.max_score, row.label_da, row.label_en))
     return {version_id: Scale(version_id, title, tuple(items[version_id]), tuple(band_rows[version_id]))
             for version_id, title in titles}
 
 
+ITEM_ROW, BAND_ROW = 0, 1  # the ``kind`` column of ``_scale_queries``' items and bands
+
+
 @cache
 def _scale_queries():
-    """The three statements behind ``scales_of``: versions, items and bands as plain columns (no
-    ORM objects), built once per process for any list of versions."""
+    """The two statements behind ``scales_of``, as plain columns (no ORM objects), built once per
+    process for any list of versions: the versions, and their items (by position) and bands (best
+    first) in one UNION ALL, a band's code, lower and upper total in the item's key, min_score and
+    max_score columns: one statement less on every page showing a scale."""
     ids = bindparam("version_ids", expanding=True)
     versions = (select(InstrumentVersion.id, InstrumentVersion.number, InstrumentVersion.label, Instrument.code)
                 .join(Instrument).where(InstrumentVersion.id.in_(ids)))
-    items = (select(InstrumentItem.id, InstrumentItem.instrument_version_id, InstrumentItem.key,
+    items = (select(literal_column(str(ITEM_ROW)).label("kind"), InstrumentItem.position.label("place"),
+                    InstrumentItem.id, InstrumentItem.instrument_version_id, InstrumentItem.key,
                     InstrumentItem.section, InstrumentItem.number, InstrumentItem.label_da, InstrumentItem.label_en,
                     InstrumentItem.min_score, InstrumentItem.max_score, InstrumentItem.allowed_values,
                     InstrumentItem.weight)
-             .where(InstrumentItem.instrument_version_id.in_(ids)).order_by(InstrumentItem.position, InstrumentItem.id))
-    bands_ = (select(InstrumentBand.instrument_version_id, InstrumentBand.code, InstrumentBand.lower_total,
-                     InstrumentBand.upper_total, InstrumentBand.label_da, InstrumentBand.label_en)
-              .where(InstrumentBand.instrument_version_id.in_(ids)).order_by(InstrumentBand.lower_total.desc()))
-    return versions, items, bands_
+             .where(InstrumentItem.instrument_version_id.in_(ids)))
+    bands_ = (select(literal_column(str(BAND_ROW)), -InstrumentBand.lower_total, null(),
+                     InstrumentBand.instrument_version_id, InstrumentBand.code, null(), null(),
+                     InstrumentBand.label_da, InstrumentBand.label_en, InstrumentBand.lower_total,
+                     InstrumentBand.upper_total, null(), null())
+              .where(InstrumentBand.instrument_version_id.in_(ids)))
+    both = union_all(items, bands_).subquery()
+    return versions, select(both).order_by(both.c.kind, both.c.place, both.c.id)
 
 
 def version_title(version: InstrumentVersion) -> str:
@@ -369,9 +380,15 @@ def active_versions() -> list[InstrumentVersion]:
 
 def versions_in_use() -> list[InstrumentVersion]:
     """Active and retired versions (those reviews can have), by instrument code and number (one query)."""
-    return list(db.session.scalars(
-        select(InstrumentVersion).join(Instrument).where(InstrumentVersion.state != VERSION_DRAFT)
-        .options(joinedload(InstrumentVersion.instrument)).order_by(Instrument.code, InstrumentVersion.number)))
+    return list(db.session.scalars(_versions_in_use_query()))
+
+
+@cache
+def _versions_in_use_query():
+    """The statement behind ``versions_in_use``, built once per process (the overview asks on every
+    request, and building the joined, ordered select cost more than running it)."""
+    return (select(InstrumentVersion).join(Instrument).where(InstrumentVersion.state != VERSION_DRAFT)
+            .options(joinedload(InstrumentVersion.instrument)).order_by(Instrument.code, InstrumentVersion.number))
 
 
 # --- Saving ----------------------------------------------------------------------------------
@@ -575,21 +592,36 @@ class DueRow(NamedTuple):
 
 
 def due_rows(today: date, within_days: int = DUE_WITHIN_DAYS, region_code: Optional[int] = None) -> list[DueRow]:
-    """``due_reviews`` as plain rows, in the same order, for the overview's long lists (four
-    queries; the municipalities as columns, not ORM objects with their region joined)."""
-    due = _due_within(today, within_days, region_code)
-    if not due:
-        return []
-    rows = [DueRow(code, name, region, due[code][0], due[code][0] < today, due[code][1], due[code][2])
-            for code, name, region in db.session.execute(_municipality_names_query(), {"codes": list(due)})]
+    """``due_reviews`` as plain rows, in the same order, for the overview's long lists: one query
+    whatever the data (``due_reviews`` needs four, and skips some when nobody is covered)."""
+    horizon = today + timedelta(days=within_days)
+    rows = []
+    for code, name, region, stage_since, spell_since, last in column_rows(
+            _due_rows_query(region_code is not None), on=today, region_code=region_code):
+        start = spell_since or stage_since
+        due = _due_date(start, last)
+        if due <= horizon:
+            rows.append(DueRow(code, name, region, due, due < today, start, last))
     return sorted(rows, key=lambda r: (r.due_date, r.name))
 
 
 @cache
-def _municipality_names_query():
-    """Code, name and region of some municipalities (built once per process)."""
-    return select(Municipality.code, Municipality.name, Municipality.region_code).where(
-        Municipality.code.in_(CODES))
+def _due_rows_query(one_region: bool):
+    """The statement behind ``due_rows``: every municipality covered on ``on`` (of the region) with
+    its name, region, stage date, covered spell's start (``covered_since``'s rule) and last complete
+    review up to ``on`` (``_last_complete_dates``'s), built once per variant."""
+    entered = became_covered(None, ON)
+    spells = (select(entered.c.municipality_code.label("code"), func.max(entered.c.effective_date).label("since"))
+              .group_by(entered.c.municipality_code).subquery())
+    last = (select(FidelityReview.municipality_code.label("code"), func.max(FidelityReview.review_date).label("day"))
+            .where(FidelityReview.total.is_not(None), FidelityReview.review_date <= ON)
+            .group_by(FidelityReview.municipality_code).subquery())
+    query = (stage_select(ON, Municipality.code, Municipality.name, Municipality.region_code,
+                          StageChange.effective_date, spells.c.since, last.c.day)
+             .outerjoin(spells, spells.c.code == Municipality.code)
+             .outerjoin(last, last.c.code == Municipality.code)
+             .where(StageChange.stage.in_(COVERED_STAGES)))
+    return query.where(Municipality.region_code == REGION) if one_region else query
 
 
 # --- The national overview ---------------------------------------------------------------------
@@ -681,6 +713,18 @@ def band_distribution(region_code: Optional[int] = None, scale: Optional[Scale] 
     query = _band_counts_query(region_code is not None, version_id is not None,
                                tuple((b.min_total, b.max_total, b.code) for b in scale_bands))
     counts = dict(column_rows(query, region_code=region_code, version_id=version_id).all())
+    return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
+
+
+def band_counts(latest: Iterable[LatestReview], scale: Optional[Scale] = None) -> list[BandCount]:
+    """``band_distribution`` counted from ``latest_complete_rows`` of the same region and version
+    (``scale``'s), which the overview reads anyway: no query. A total counts in the first band
+    covering it, as the database's CASE has it."""
+    scale_bands = scale.bands if scale is not None else bands()
+    counts: dict[str, int] = {}
+    for row in latest:
+        code = next((b.code for b in scale_bands if b.min_total <= row.total <= b.max_total), None)
+        counts[code] = counts.get(code, 0) + 1
     return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
 
 

@@ -3,6 +3,7 @@ recording and editing a review, exporting one as XLSX or a printable form, and t
 (the review's facts and one score (1–5 or not rated) plus an optional comment for each of the
 scale's 25 items, grouped by section)."""
 import re
+from functools import cache
 from typing import Optional
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -18,6 +19,9 @@ from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.validators import Optional as OptionalValue
 
 from crm.extensions import db
+from crm.formatting import format_date, number_formatter
+from crm.templating import PathUrls
+from markupsafe import Markup, escape
 from crm.views.forms import DanishDateField, EmptyForm, VersionedForm, show_error
 from crm.models import FidelityReview, Municipality, PsychiatricCentre, Region
 from crm.services.errors import Conflict, FieldError
@@ -168,11 +172,17 @@ def _region_filter(regions: list[Region]) -> Optional[int]:
     return code if code in {r.code for r in regions} else None
 
 
+@cache
+def _regions_query():
+    """The regions in code order; the statement is built once per process, not per overview."""
+    return select(Region).order_by(Region.code)
+
+
 @bp.route("/")
 @read_required
 def index():
     """The national (or one region's) overview: bands, weakest items, due and overdue reviews."""
-    regions = db.session.scalars(select(Region).order_by(Region.code)).all()
+    regions = db.session.scalars(_regions_query()).all()
     region_code = _region_filter(regions)
     today = local_today()
     versions = fidelity.versions_in_use()
@@ -186,26 +196,120 @@ def index():
     year = int_arg("year") or as_of.year
     if not 2000 <= year <= as_of.year:
         year = as_of.year
+    labels = fidelity.scale_labels(scale)
+    latest = fidelity.latest_complete_rows(region_code, version.id if version else None)
+    averages = fidelity.item_averages(region_code, scale)
+    coverage = measurement_coverage.coverage(year, as_of, region_code)
+    drafts = fidelity.drafts(region_code)
+    # The region rule asked once per region, not once per row of the due lists.
+    writable_regions = {r.code for r in regions if can_write_region(r.code, user=current_user)}
+    rows = _OverviewRows(regions, writable_regions, labels)
+    overdue, due_soon = [d for d in due if d.overdue], [d for d in due if not d.overdue]
     return render_template(
         "fidelity/index.html",
         regions=regions,
         region_code=region_code,
-        # The region rule asked once per region, not once per row of the due lists.
-        writable_regions={r.code for r in regions if can_write_region(r.code, user=current_user)},
-        region_short_names={r.code: r.short_name for r in regions},
-        versions=versions, version=version, scale=scale, labels=fidelity.scale_labels(scale),
-        distribution=fidelity.band_distribution(region_code, scale),
-        averages=fidelity.item_averages(region_code, scale),
-        coverage=measurement_coverage.coverage(year, as_of, region_code),
+        versions=versions, version=version, scale=scale, labels=labels,
+        # The latest reviews are the ones counted, so they are counted here rather than by a query.
+        distribution=fidelity.band_counts(latest, scale),
+        averages=averages, average_rows=rows.averages(averages),
+        coverage=coverage, coverage_missing_items=rows.coverage_missing(coverage.missing),
         coverage_years=measurement_coverage.recent_years(as_of, 3, region_code),
         as_of=as_of,
-        latest=fidelity.latest_complete_rows(region_code, version.id if version else None),
-        overdue=[d for d in due if d.overdue],
-        due_soon=[d for d in due if not d.overdue],
-        drafts=fidelity.drafts(region_code),
+        latest=latest, latest_rows=rows.latest(latest, scale),
+        overdue=overdue, overdue_rows=rows.due(overdue),
+        due_soon=due_soon, due_soon_rows=rows.due(due_soon),
+        drafts=drafts, draft_items=rows.drafts(drafts),
         within_days=fidelity.DUE_WITHIN_DAYS,
         today=today,
     )
+
+
+class _OverviewRows:
+    """The overview's long lists (some 150 rows at 100 000 activities: weakest items, due lists,
+    latest reviews, missing coverage, drafts), written here rather than by template loops: per row,
+    Jinja's filter, ``_`` and ``path_for`` calls each looked up the locale or the request again and
+    cost the page more than its queries. Every value is escaped, or is a number or a date; like
+    the templates' ``_``, catalog text is not escaped. tests/test_fidelity.py checks the markup."""
+
+    def __init__(self, regions: list[Region], writable_regions: set[int], labels: fidelity.ScaleLabels):
+        self.region_names = {r.code: escape(r.short_name) for r in regions}
+        self.writable_regions = writable_regions
+        self.labels = labels
+        self.urls = PathUrls()
+
+    def averages(self, averages: list[fidelity.ItemAverage]) -> Markup:
+        """The weakest items' rows, the five weakest marked."""
+        one_decimal, whole = number_formatter(1), number_formatter()
+        weakest = _("blandt de 5 svageste")
+        rows = []
+        for index, a in enumerate(averages):
+            item = a.item
+            mark, badge = (' class="table-warning"', f' <span class="badge text-bg-warning">{weakest}</span>') \
+                if index < 5 else ("", "")
+            rows.append(
+                f'<tr data-item="{escape(item.key)}"{mark}>\n'
+                f'<td>{escape(self.labels.sections[item.section])} {item.number}</td>\n'
+                f'<td>{escape(self.labels.items[item.key])}{badge}</td>\n'
+                f'<td class="text-end">{one_decimal(a.average)}</td><td class="text-end">{whole(a.low)}</td>'
+                f'<td class="text-end">{whole(a.reviews)}</td>\n</tr>')
+        return _markup(rows)
+
+    def due(self, due: list[fidelity.DueRow]) -> Markup:
+        """Rows of a due list: municipality, due date, last review and, where the reader may write
+        the region, the button to record one."""
+        overdue_label, record_label = _("Overskredet"), _("Registrér måling")
+        never_reviewed = _("Ingen (plan underskrevet %(date)s)")
+        rows = []
+        for d in due:
+            name = escape(d.name)
+            row_class, overdue = ((' class="overdue"', f' <span class="badge text-bg-danger">{overdue_label}</span>')
+                                  if d.overdue else ("", ""))
+            last = (format_date(d.last_review_date) if d.last_review_date
+                    else never_reviewed % {"date": format_date(d.covered_since)})
+            button = (f'<a class="btn btn-sm btn-outline-primary" href="{self.urls("fidelity.new", code=d.code)}">'
+                      f'{record_label}<span class="visually-hidden"> – {name}</span></a>'
+                      if d.region_code in self.writable_regions else "")
+            rows.append(
+                f'<tr data-code="{d.code}"{row_class}>\n'
+                f'<td>{self._municipality_link(d.code, name)} <span class="text-muted small">'
+                f'({self.region_names[d.region_code]})</span></td>\n'
+                f'<td>{format_date(d.due_date)}{overdue}</td>\n<td>{last}</td>\n<td>{button}</td>\n</tr>')
+        return _markup(rows)
+
+    def latest(self, latest: list[fidelity.LatestReview], scale: Optional[Scale]) -> Markup:
+        """Each municipality's latest complete review: municipality, region, date, total, band."""
+        # One badge per band, not per row.
+        badges = {b.code: f'<span class="badge band-badge band-{escape(b.code)}">{escape(self.labels.bands[b.code])}'
+                          '</span>' for b in (scale.bands if scale else ())}
+        rows = []
+        for r in latest:
+            band = scale.band_or_none(r.total) if scale else None
+            badge = badges[band.code] if band else ""
+            rows.append(
+                f'<tr><td>{self._municipality_link(r.municipality_code, escape(r.municipality_name))}</td>\n'
+                f'<td>{self.region_names[r.region_code]}</td>\n'
+                f'<td><a href="{self.urls("fidelity.detail", review_id=r.id)}">{format_date(r.review_date)}</a></td>\n'
+                f'<td class="text-end">{r.total}</td><td>{badge}</td></tr>')
+        return _markup(rows)
+
+    def coverage_missing(self, missing: list[measurement_coverage.CoverageRow]) -> Markup:
+        """The municipalities still missing this year's measurement, as list items."""
+        return _markup([f'<li class="list-inline-item">{self._municipality_link(m.code, escape(m.name))}</li>'
+                        for m in missing], "")
+
+    def drafts(self, drafts: list[fidelity.DraftRow]) -> Markup:
+        """The drafts, as list items linked to each."""
+        return _markup([
+            f'<li><a href="{self.urls("fidelity.detail", review_id=d.id)}">{escape(d.municipality_name)}, '
+            f'{format_date(d.review_date)}</a>{f" – {escape(d.team)}" if d.team else ""}</li>' for d in drafts])
+
+    def _municipality_link(self, code: int, escaped_name: Markup) -> str:
+        return f'<a href="{self.urls("fidelity.municipality", code=code)}">{escaped_name}</a>'
+
+
+def _markup(rows: list[str], separator: str = "\n") -> Markup:
+    return Markup(separator.join(rows))  # nosec B704: _OverviewRows escapes every value it writes
 
 
 def _as_of(today):
