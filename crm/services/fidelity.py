@@ -961,14 +961,13 @@ def panel_data(municipality_code: int, today: Optional[date] = None,
                stage: Optional[StageOnDate] = None) -> PanelData:
     """Latest complete review with its band, open drafts and the next due date of one municipality.
 
-    Five queries (four when the caller already has today's ``stage``), whatever the municipality's
-    reviews and stages: the municipality page must cost the same for every municipality."""
+    Four queries (three when the caller already has today's ``stage``), whatever the
+    municipality's reviews and stages: the municipality page must cost the same for every
+    municipality."""
     today = today or local_today()
-    reviews = db.session.scalars(_panel_queries()["reviews"], {"code": municipality_code}).all()
-    latest = next((r for r in reviews if r.total is not None), None)
-    due = _next_due_date(municipality_code, today, stage or stage_on(municipality_code, today))
-    return PanelData(latest, sum(1 for r in reviews if r.total is None), due, bool(due and due < today),
-                     _band_of(latest))
+    stage = stage or stage_on(municipality_code, today)
+    return panel_of(reviews_newest_first(municipality_code), today, stage,
+                    covered_since([municipality_code], today).get(municipality_code))
 
 
 def reviews_newest_first(municipality_code: int) -> list[FidelityReview]:
@@ -1008,16 +1007,6 @@ def _band_of(review: Optional[FidelityReview]) -> Optional[Band]:
                   for b in db.session.scalars(_panel_queries()["bands"], {"version_id": version_id}))
     # The bands alone make enough of a Scale for its one rule of which band a total falls in.
     return Scale(version_id or 0, "", (), bands).band_or_none(review.total if review is not None else None)
-
-
-def _next_due_date(code: int, today: date, stage: StageOnDate) -> Optional[date]:
-    """One municipality's next review date (None: not covered today), as ``next_due_dates`` has
-    it; both queries run also when it is not covered, so the count does not depend on the data."""
-    spells = covered_since([code], today)
-    last = _last_complete_dates([code], today).get(code)
-    if not stage.covered:
-        return None
-    return _due_date(spells.get(code) or stage.since, last)
 
 
 def _due_date(covered_from: date, last_complete: Optional[date]) -> date:

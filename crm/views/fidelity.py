@@ -159,13 +159,6 @@ def fidelity_band(value):
     return fidelity.band_or_none(value)
 
 
-@bp.app_template_global("fidelity_panel_data")
-def fidelity_panel_data(municipality, stage=None):
-    """Data for ``municipalities/_fidelity_panel.html`` (a fixed few queries; ``stage``: today's
-    stage when the page has it already)."""
-    return fidelity.panel_data(municipality.code, stage=stage)
-
-
 def _region_filter(regions: list[Region]) -> Optional[int]:
     """The ?region= filter: the code of one of ``regions``, else None (all regions)."""
     code = int_arg("region")
