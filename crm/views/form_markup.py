@@ -1,5 +1,6 @@
-"""The municipality page's small forms as markup built in Python: the same HTML as WTForms' widgets
-inside Bootstrap-Flask's basic form layout (templates/municipalities/_forms.html had it as macros).
+"""Small forms as markup built in Python (the municipality page's three, the status report's
+period forms): the same HTML as WTForms' widgets inside Bootstrap-Flask's basic form layout
+(``render_field(field, form_type='basic')``).
 
 WTForms builds every attribute with ``Markup.format`` and lists a field's flags with ``dir``:
 for the page's three forms (eleven fields) that cost about a fifth of the whole page. Here the

@@ -29,6 +29,7 @@ from crm.services.errors import FieldError
 from crm.services.permissions import can_reopen_periods
 from crm.services.export import CSV_EXCEL
 from crm.views.files import download
+from crm.views.form_markup import form_field
 from crm.views.helpers import QueryUrls
 
 bp = Blueprint("reports", __name__, url_prefix="/rapporter")
@@ -124,7 +125,7 @@ def index():
         "reports/index.html", report=report, half_form=half_form, range_form=range_form,
         submit_form=submit_form, submission=submission, differences=differences,
         changed={(d.metric.key, d.column): d.submitted for d in differences},
-        submissions=all_submissions, links=_drilldown_links(start, end, table["columns"]), **table,
+        submissions=all_submissions, links=_drilldown_links(start, end, table["columns"]), form_field=form_field, **table,
     )
 
 
