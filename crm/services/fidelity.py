@@ -716,18 +716,6 @@ def band_distribution(region_code: Optional[int] = None, scale: Optional[Scale] 
     return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
 
 
-def band_counts(latest: Iterable[LatestReview], scale: Optional[Scale] = None) -> list[BandCount]:
-    """``band_distribution`` counted from ``latest_complete_rows`` of the same region and version
-    (``scale``'s), which the overview reads anyway: no query. A total counts in the first band
-    covering it, as the database's CASE has it."""
-    scale_bands = scale.bands if scale is not None else bands()
-    counts: dict[str, int] = {}
-    for row in latest:
-        code = next((b.code for b in scale_bands if b.min_total <= row.total <= b.max_total), None)
-        counts[code] = counts.get(code, 0) + 1
-    return [BandCount(b, counts.get(b.code, 0)) for b in scale_bands]
-
-
 @lru_cache(maxsize=64)
 def _band_counts_query(one_region: bool, one_version: bool, limits: tuple[tuple[int, int, str], ...]):
     """The statement behind ``band_distribution``, per variant and set of bands (min, max, code)."""

@@ -203,8 +203,8 @@ def index():
         regions=regions,
         region_code=region_code,
         versions=versions, version=version, scale=scale, labels=labels,
-        # The latest reviews are the ones counted, so they are counted here rather than by a query.
-        distribution=fidelity.band_counts(latest, scale),
+        # Counted by the database (every count a page reports is), not from the rows shown.
+        distribution=fidelity.band_distribution(region_code, scale),
         averages=averages, average_rows=rows.averages(averages),
         coverage=coverage, coverage_missing_items=rows.coverage_missing(coverage.missing),
         coverage_years=measurement_coverage.recent_years(as_of, 3, region_code),
