@@ -340,7 +340,8 @@ def _score_rows(scores: list[anchoring.MunicipalityScore], regions: dict, links:
     to its anchoring checklist, region, signed plan (``with_signed``), "4 af 8", score. Written
     here, each translation and format looked up once, not by a template loop per cell."""
     of_total, percent = _("%(num)s af %(total)s"), percent_formatter()
-    signed = {True: f"<td>{escape(_('Ja'))}</td>", False: f"<td>{escape(_('Nej'))}</td>"}
+    yes, no = escape(_("Ja")), escape(_("Nej"))  # outside the f-string, where Babel finds them
+    signed = {True: f"<td>{yes}</td>", False: f"<td>{no}</td>"}
     region_cells = {code: f"<td>{escape(region.short_name)}</td>" for code, region in regions.items()}
     rows = [
         f'<tr><td><a href="{escape(links.municipality(m.code))}#forankring">{escape(m.name)}</a></td>'
