@@ -6,13 +6,14 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import User
 from crm.services.stages import stage_on
 from tests.browser_support import browser_context, demo_app, live_server, require_chromium, sign_in
 
 pytestmark = pytest.mark.browser
-TODAY = f"{date.today():%d-%m-%Y}"
+TODAY = f"{local_today():%d-%m-%Y}"
 
 
 def _column(page, stage: str):
@@ -60,7 +61,7 @@ def test_board_fits_a_laptop_and_moves_cards_by_mouse_and_keyboard(tmp_path):
         assert "»Samarbejdsplan undervejs«" in status.inner_text()
         with app.app_context():
             code = int(page.locator(f'.board-card[data-name="{card_name}"]').get_attribute("data-code"))
-            assert stage_on(code, date.today()).stage == "plan_in_progress"
+            assert stage_on(code, local_today()).stage == "plan_in_progress"
 
         # A refused move says why: the ambassador was moved to another region meanwhile.
         with app.app_context():

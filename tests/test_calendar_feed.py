@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 import vobject
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Activity, Municipality, Task
 from crm.services import calendar_feed
 from tests import factories
 
 CPH = ZoneInfo("Europe/Copenhagen")
-TODAY = date.today()
+TODAY = local_today()
 SOON = TODAY + timedelta(days=14)
 TRICKY_TITLE = "Dialogmøde i Ærø, Åbenrå; og Æblegården\nanden linje"
 TRICKY_LOCATION = "Rådhuset, 2. sal; lokale \"Øst\""

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.formatting import add_months
 from crm.models import Activity, Municipality, Note, StageChange
@@ -30,7 +31,7 @@ HISTORY = {
     330: [(date(2024, 2, 2), "plan_signed"), (date(2024, 8, 8), "dialogue")],
 }
 PROBE_DATES = [date(2024, 1, 1), date(2024, 9, 9), date(2024, 9, 10), date(2024, 12, 31), date(2025, 1, 31),
-               date(2025, 3, 2), date(2025, 3, 3), date(2025, 10, 31), date(2025, 11, 1), date.today()]
+               date(2025, 3, 2), date(2025, 3, 3), date(2025, 10, 31), date(2025, 11, 1), local_today()]
 
 
 def _add_history(history=HISTORY):
@@ -95,7 +96,7 @@ def test_covered_counts_match_expectation_and_status_report(app, users, login_as
 def test_today_is_the_default_and_iso_dates_work(app, users, login_as):
     _add_history()
     client = login_as(users["working_group"])
-    assert _headline(client.get("/overblik/").get_data(as_text=True)) == _expected_covered(date.today())
+    assert _headline(client.get("/overblik/").get_data(as_text=True)) == _expected_covered(local_today())
     html = client.get("/overblik/?on=2025-01-31").get_data(as_text=True)
     assert _headline(html) == _expected_covered(date(2025, 1, 31)) == 3  # 101, 851, 400; 330 went back
     assert "31-01-2025" in html
@@ -105,7 +106,7 @@ def test_today_is_the_default_and_iso_dates_work(app, users, login_as):
 def test_a_bad_date_says_which_date_is_shown_instead(app, users, login_as):
     html = login_as(users["working_group"]).get("/overblik/?on=abc").get_data(as_text=True)
     assert 'value="abc"' in html and "Ugyldig dato" in html
-    assert f"Viser status pr. {date.today():%d-%m-%Y} i stedet." in html
+    assert f"Viser status pr. {local_today():%d-%m-%Y} i stedet." in html
 
 
 def test_targets_come_from_settings(app, users, login_as):
@@ -399,7 +400,7 @@ def test_bad_as_of_dates_never_give_500(app, users, login_as, value):
     response = client.get("/overblik/", query_string={"on": value})
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert f"Status pr. {date.today():%d-%m-%Y}" in html
+    assert f"Status pr. {local_today():%d-%m-%Y}" in html
     if value:
         assert "invalid-feedback" in html or "Datoen" in html or "Vælg en dato" in html
     assert client.get("/overblik/kort.svg", query_string={"on": value}).status_code == 200
@@ -435,7 +436,7 @@ def test_figures_link_to_records(app, users, login_as):
     _add_history()
     client = login_as(users["working_group"])
     html = client.get("/overblik/").get_data(as_text=True)
-    today = date.today().isoformat()
+    today = local_today().isoformat()
     assert (f'/rapporter/detaljer?metric=municipalities_covered_at_end&amp;region=total&amp;start={today}'
             f'&amp;end={today}') in html
     assert "/rapporter/detaljer?metric=municipalities_covered_at_end&amp;region=1084" in html

@@ -7,6 +7,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.formatting import add_months
 from crm.models import FidelityRating, FidelityReview, InstrumentVersion
@@ -251,7 +252,7 @@ def test_overview_constant_queries(app, users, login_as, count_queries):
 
 
 def test_overview_shows_bands_weakest_items_and_due_lists(app, users, login_as):
-    today = date.today()  # the page works on today's date
+    today = local_today()  # the page works on today's date
     sign(101, today - timedelta(days=900))
     make_review(101, today - timedelta(days=400), scores_for_total(116))  # due 35 days ago
     sign(147, add_months(today, -11))  # due in about a month
@@ -281,7 +282,7 @@ def test_overview_shows_bands_weakest_items_and_due_lists(app, users, login_as):
 
 def test_overview_rows_written_by_the_view_escape_values_and_follow_the_language(app, users, login_as):
     """The long lists are written by the view, not the template: values escaped, texts translated."""
-    today = date.today()
+    today = local_today()
     sign(101, today - timedelta(days=900))
     make_review(101, today - timedelta(days=400), scores_for_total(116))  # overdue
     sign(147, add_months(today, -11))  # due soon, never reviewed
@@ -376,7 +377,7 @@ def test_record_draft_with_missing_items(app, users, login_as):
 
 
 @pytest.mark.parametrize("bad", [{"score_staffing_1": "7"}, {"review_date": "31-02-2025"}, {"review_date": ""},
-                                 {"review_date": (date.today() + timedelta(days=3)).strftime("%d-%m-%Y")},
+                                 {"review_date": (local_today() + timedelta(days=3)).strftime("%d-%m-%Y")},
                                  {"centre": "99999"}])
 def test_bad_input_is_shown_and_nothing_saved(app, users, login_as, bad):
     client = login_as(users["ambassador"])

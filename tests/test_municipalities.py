@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import insert, select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import AuditEntry, Municipality, Note, ReportSubmission, StageChange, Task
 from crm.services.stages import stage_on
@@ -16,7 +17,7 @@ from tests import factories
 from tests.test_fidelity import make_review, scores_for_total
 
 KBH, FRB, GREVE = 101, 147, 253  # København, Frederiksberg (1084); Greve (1085)
-TODAY = date.today()
+TODAY = local_today()
 
 
 def _hidden(html: str, name: str) -> str:
@@ -545,7 +546,7 @@ def test_board_move_that_meets_a_concurrent_correction_of_todays_entry_is_refuse
     that entry in the same instant, the version check refuses the move with a message."""
     from sqlalchemy import event, update
 
-    today = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=date.today())
+    today = factories.StageChangeFactory(municipality_code=KBH, stage="dialogue", effective_date=local_today())
     client = login_as(users["ambassador"])
     done = []
 

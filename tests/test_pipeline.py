@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import STAGE_CODES, CooperationPlan, Municipality, StageChange
 from crm.services import pipeline
@@ -192,7 +193,7 @@ def test_signed_plan_moves_municipalities_unless_a_later_stage_is_recorded(req, 
 def test_unsigned_plan_moves_nothing(req):
     plan = _plan([101], None)
     assert pipeline.apply_signed_plan(plan) == []
-    assert stage_on(101, date.today()).stage == "not_contacted"
+    assert stage_on(101, local_today()).stage == "not_contacted"
 
 
 def test_board_move_today_corrects_a_same_day_move(req, users):

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Activity, StageChange
 from crm.services.stages import stage_on
@@ -16,7 +17,7 @@ from tests.test_activities import form
 from tests.test_numbers import confirmation
 
 KBH, AARHUS, GREVE = 101, 751, 253  # Hovedstaden (1084), Midtjylland (1082), Sjælland (1085)
-TODAY = date.today()
+TODAY = local_today()
 
 
 def rows(html: str) -> list[str]:
