@@ -62,6 +62,13 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "crm" / "translations")
     BOOTSTRAP_SERVE_LOCAL = True
 
+    # Heavy pages rendered once per change of data, user, language and date (crm/views/page_cache.py).
+    # SimpleCache in each worker process, never shared: see that module for why.
+    PAGE_CACHE = _env_bool("PAGE_CACHE", True)
+    CACHE_TYPE = "SimpleCache"
+    CACHE_THRESHOLD = int(os.environ.get("PAGE_CACHE_PAGES", "300"))  # pages kept per worker
+    CACHE_DEFAULT_TIMEOUT = 3600
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -184,6 +191,9 @@ class TestingConfig(Config):
     # Tests (and the browser tests' demo admin) sign admins in without a second factor; the tests
     # of the second factor switch this on. Production always requires it (ProductionConfig).
     TOTP_REQUIRED_FOR_ADMINS = False
+    # Tests change settings and the clock between requests; tests/test_page_cache.py (and the
+    # tests that start the production configuration) run with the page cache on.
+    PAGE_CACHE = False
 
 
 class ProductionConfig(Config):

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 import config as settings
 from config import BASE_DIR, CONFIGS
-from crm.extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
+from crm.extensions import babel, bootstrap, cache, csrf, db, limiter, login_manager, migrate
 from crm.secret_key import configure_secret_key
 
 # One blueprint per area; each module exposes ``bp``.
@@ -101,6 +101,7 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=_select_locale, timezone_selector=lambda: "Europe/Copenhagen")
     bootstrap.init_app(app)
     limiter.init_app(app)
+    cache.init_app(app)
 
     from crm import audit, security  # noqa: F401  (importing audit registers its ORM listener)
     security.init_app(app)

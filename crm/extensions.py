@@ -3,6 +3,7 @@
 Nothing else lives here, so any module can import these without import cycles.
 """
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -37,3 +38,5 @@ babel = Babel()
 bootstrap = Bootstrap5()
 # Rate limits (sign-in); storage from RATELIMIT_STORAGE_URI, in memory unless configured.
 limiter = Limiter(key_func=get_remote_address)
+# Rendered pages until the data changes (crm/views/page_cache.py); SimpleCache per worker.
+cache = Cache()

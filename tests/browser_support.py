@@ -25,8 +25,10 @@ def require_chromium() -> None:
 
 
 def demo_app(tmp_path):
-    """An app on its own SQLite file with the demo users and history loaded."""
-    app = create_app(_config_for(f"sqlite:///{tmp_path / 'browser.sqlite'}", UPLOAD_FOLDER=str(tmp_path / "up")))
+    """An app on its own SQLite file with the demo users and history loaded, the page cache on as
+    deployed (people move between pages they changed: each must show the change at once)."""
+    app = create_app(_config_for(f"sqlite:///{tmp_path / 'browser.sqlite'}", UPLOAD_FOLDER=str(tmp_path / "up"),
+                                 PAGE_CACHE=True))
     with app.app_context():
         db.create_all()
         load_demo()

@@ -17,6 +17,7 @@ from config import TestingConfig
 from crm import create_app
 from crm.extensions import db
 from crm.models import CostLine, Municipality, Region
+from crm.models.data_version import INSERT_TOKEN_ROW
 from crm.services.instruments import seed_ips25
 from crm.services.reference import read_csv
 from tests import factories
@@ -121,17 +122,18 @@ def _reset_data() -> None:
             for r in read_csv("municipalities.csv")
         ],
     )
+    db.session.execute(text(INSERT_TOKEN_ROW[db.engine.dialect.name]))  # as the migration does
     db.session.commit()
     seed_ips25()  # what the data migration creates: IPS-25 v1, the scale of every review by default
 
 
 def _forget_per_request_state() -> None:
     """The test keeps one app context pushed (for factories and queries), and Flask reuses it for
-    requests; so clear what extensions cache in ``g`` per request (signed-in user, locale), as a
-    real server's fresh context would."""
+    requests; so clear what extensions cache in ``g`` per request (signed-in user, locale, the
+    session's signed CSRF token), as a real server's fresh context would."""
     from flask import g
 
-    for name in ("_login_user", "_flask_babel", "babel_locale", "babel_tzinfo"):
+    for name in ("_login_user", "_flask_babel", "babel_locale", "babel_tzinfo", "csrf_token"):
         g.pop(name, None)
 
 

@@ -221,6 +221,24 @@ def test_head_has_the_link_date_triggers(empty_database_url):
         db.engine.dispose()
 
 
+def test_head_renews_the_data_token_on_every_table(empty_database_url):
+    """Every table the models define carries the triggers that renew ``data_version``'s token (the
+    key of cached pages, crm/views/page_cache.py): a migration that adds or rebuilds a table must
+    create them, or its changes would leave cached pages stale."""
+    from sqlalchemy import text
+
+    from tests.test_page_cache import tables_without_token_triggers
+
+    app = create_app(_config_for(empty_database_url))
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        with db.engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM data_version")) == 1
+            assert tables_without_token_triggers(conn) == []
+        downgrade(directory=MIGRATIONS, revision="base")
+        db.engine.dispose()
+
+
 MONTH_TOTALS_REVISION = "a9c4e2f7d1b3"  # activity counts and sums per month, region and type
 
 

@@ -84,3 +84,4 @@ from crm.models.saved_report import (  # noqa: F401
 from crm.models.second_factor import RecoveryCode, SecondFactor  # noqa: F401
 from crm.models.identity import UserIdentity  # noqa: F401
 from crm.models.activity_total import ActivityMonthTotal  # noqa: F401
+from crm.models.data_version import DataVersion  # noqa: F401

@@ -26,6 +26,7 @@ from crm.models import ACTIVITY_TYPES, TRACKS, Activity, Municipality, Psychiatr
 from crm.services.errors import Conflict, FieldError
 from crm.services.permissions import writable_region_codes
 from crm.views.access import read_required, write_required
+from crm.views.page_cache import cached_page
 from crm.services import activities as service
 from crm.services.export import EXPORT_FORMATS
 from crm.services.paging import paginate
@@ -143,6 +144,7 @@ def _centre_choices() -> list[tuple[int, str]]:
 
 @bp.route("/")
 @read_required
+@cached_page
 def index():
     """The activity list: filters, pagination, and ``?format=csv-excel|csv|xlsx`` export of what is filtered."""
     regions = db.session.scalars(select(Region).order_by(Region.code)).all()

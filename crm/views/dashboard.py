@@ -24,6 +24,7 @@ from wtforms.validators import Optional as OptionalValue
 from crm.views.forms import DanishDateField
 from crm.models import COVERED_STAGES, DEFAULT_STAGE, STAGES, TRACKS
 from crm.views.access import read_required
+from crm.views.page_cache import cached_page
 from crm.views.charts import line_chart
 from crm.views.files import send_bytes
 from crm.templating import PathUrls
@@ -248,6 +249,7 @@ def _quiet_by_region(quiet: list) -> dict:
 
 @bp.route("/")
 @read_required
+@cached_page
 def index():
     """The dashboard for today or the date chosen with ``?on=``."""
     today = local_today()
@@ -354,6 +356,7 @@ def _score_rows(scores: list[anchoring.MunicipalityScore], regions: dict, links:
 
 @bp.route("/forankring")
 @read_required
+@cached_page
 def anchoring_layer():
     """The anchoring layer: each municipality's and region's anchoring score on the chosen date,
     the map coloured by it and the municipalities with a signed plan but weak anchoring."""

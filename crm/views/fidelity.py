@@ -26,6 +26,7 @@ from crm.views.forms import DanishDateField, EmptyForm, VersionedForm, show_erro
 from crm.models import FidelityReview, Municipality, PsychiatricCentre, Region
 from crm.services.errors import Conflict, FieldError
 from crm.views.access import read_required, write_required
+from crm.views.page_cache import cached_page
 from crm.services import fidelity
 from crm.services.export import EXPORT_FORMATS, xlsx_bytes
 from crm.views.files import download, table_response
@@ -173,6 +174,7 @@ def _regions_query():
 
 @bp.route("/")
 @read_required
+@cached_page
 def index():
     """The national (or one region's) overview: bands, weakest items, due and overdue reviews."""
     regions = db.session.scalars(_regions_query()).all()

@@ -18,6 +18,7 @@ from crm.extensions import db
 from crm.views.forms import EmptyForm, date_text_field, show_error, unconfirmed
 from crm.models import STAGE_CODES, STAGES, Municipality, Note, Region, StageChange
 from crm.views.access import read_required, write_required
+from crm.views.page_cache import cached_page
 from crm.services import anchoring, fidelity, period_locks, pipeline, stages, tasks
 from crm.services import contacts as contact_service
 from crm.services.errors import Conflict, FieldError, Locked
@@ -176,6 +177,7 @@ def _move_answer(municipality: Municipality, ok: bool, message: str, status: int
 
 @bp.route("/<int:code>")
 @read_required
+@cached_page
 def detail(code: int):
     """One municipality: stage, open tasks, timeline newest first, and the forms to change them."""
     municipality = db.session.scalars(_municipality_with_region(), {"code": code}).one_or_none()

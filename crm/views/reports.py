@@ -23,6 +23,7 @@ from crm.formatting import format_number, half_year_period, last_completed_half,
 from crm.views.forms import DanishDateField, DanishNumberField, EmptyForm, region_choices, show_error
 from crm.models import PeriodReopening, ReportSubmission
 from crm.views.access import admin_required, read_required
+from crm.views.page_cache import cached_page
 from crm.services import audit_log, period_locks
 from crm.services import report as service
 from crm.services.errors import FieldError
@@ -108,6 +109,7 @@ def _column_arg(value: Optional[str]):
 
 @bp.route("/")
 @read_required
+@cached_page
 def index():
     """The report for the chosen period, with the latest submission of that period compared."""
     half_form, range_form = HalfYearForm(request.args), RangeForm(request.args)
