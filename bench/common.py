@@ -106,10 +106,10 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(database: Database, workers: int = 2, upload_dir: Optional[Path] = None,
-             root: Path = ROOT) -> Iterator[int]:
+             root: Path = ROOT, settings: Optional[dict[str, str]] = None) -> Iterator[int]:
     """gunicorn on 127.0.0.1 with ``workers`` sync workers serving the checkout at ``root`` on
     ``database`` (a SQLite file or a PostgreSQL URL, which the app reaches through psycopg as in
-    production); yields the port, stops it afterwards."""
+    production), with ``settings`` added to its environment; yields the port, stops it afterwards."""
     port = free_port()
     if upload_dir is None:
         upload_dir = database.parent / "uploads" if isinstance(database, Path) else Path(tempfile.mkdtemp())
@@ -117,7 +117,7 @@ def gunicorn(database: Database, workers: int = 2, upload_dir: Optional[Path] = 
                SECRET_KEY="bench-" + "x" * 40, LOG_LEVEL="WARNING",
                UPLOAD_FOLDER=str(upload_dir),
                # Many simulated users sign in from one address: lift the per-address limit here only.
-               LOGIN_RATE_LIMIT="100000 per minute")
+               LOGIN_RATE_LIMIT="100000 per minute", **(settings or {}))
     process = subprocess.Popen(  # nosec B603
         [GUNICORN, "--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          "--timeout", "120", "wsgi:app"], cwd=root, env=env)

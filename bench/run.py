@@ -10,7 +10,9 @@ throughput as a ratio to the light signed-in page (``/import/``). That ratio com
 like: each page is measured in ``ROUNDS`` slices, each right after a slice of the light page of
 the same length, and divided by the light page's throughput over those slices (this machine's
 speed drifts by ±25 % within minutes, so one reference measured at the start would favour or
-penalise pages by when they ran).
+penalise pages by when they ran). gunicorn runs as deployed, with the page cache on
+(crm/views/page_cache.py); the pages that cache keeps are then measured again on a second
+gunicorn with ``PAGE_CACHE=0``, which is what the first view after any change of data costs.
 
 In process (Flask's test client, one fresh session per request as under gunicorn), per page:
 SQL statements per request, the time spent in the database driver's ``execute`` per request
@@ -101,6 +103,10 @@ class PageResult:
     note: str = ""
     # The light page measured in slices alternating with this page's (see hammer_paired).
     reference: Optional["PageResult"] = None
+    cached: bool = False  # the view keeps its page until the data changes (crm/views/page_cache.py)
+    # A cached page measured again with the page cache off: every view pays the whole work, as the
+    # first view after any change does.
+    uncached: Optional["PageResult"] = None
 
     @property
     def throughput(self) -> float:
@@ -154,7 +160,8 @@ def resolve_pages(app, labels: Optional[set[str]] = None) -> list[PageResult]:
             if labels is not None and label not in labels:
                 continue
             try:
-                results.append(PageResult(label, url_for(endpoint, **values)))
+                results.append(PageResult(label, url_for(endpoint, **values),
+                                          cached=getattr(app.view_functions[endpoint], "page_cached", False)))
             except BuildError:
                 results.append(PageResult(label, None, note="missing"))
     return results
@@ -341,19 +348,31 @@ def run_size(kind: str, n: int, seconds: float, max_requests: int, tmp: Path,
 
             db.engine.dispose()  # PostgreSQL: no idle connection left to block DROP DATABASE
         with gunicorn(database) as port:
-            client = Client(port)
-            client.login(AMBASSADOR[0], DEMO_PASSWORD)
-            light = _light_url(pages)
-            for page in pages:
-                if page.url is None:
-                    continue
-                print(f"[{kind} {n}] {page.label} ({page.url})…", file=sys.stderr)
-                client.get(page.url)  # warm up
-                if page.label in REFERENCE_PAGES or light is None:
-                    hammer(port, client.cookies, page, seconds, max_requests)
-                else:
-                    hammer_paired(port, client.cookies, page, light, seconds, max_requests)
+            serve(port, pages, pages, f"[{kind} {n}]", seconds, max_requests)
+        cached = [p for p in pages if p.cached and p.url]
+        for page in cached:
+            page.uncached = PageResult(page.label, page.url)
+        if cached:
+            with gunicorn(database, settings={"PAGE_CACHE": "0"}) as port:
+                serve(port, pages, [p.uncached for p in cached], f"[{kind} {n} uncached]", seconds, max_requests)
     return {"database": kind, "n": n, "build": build, "pages": pages, "report": report, "load": load}
+
+
+def serve(port: int, pages: list[PageResult], measured: list[PageResult], prefix: str, seconds: float,
+          max_requests: int) -> None:
+    """Sign in, then hammer each of ``measured`` (the light page alone, the others paired with it)."""
+    client = Client(port)
+    client.login(AMBASSADOR[0], DEMO_PASSWORD)
+    light = _light_url(pages)
+    for page in measured:
+        if page.url is None:
+            continue
+        print(f"{prefix} {page.label} ({page.url})…", file=sys.stderr)
+        client.get(page.url)  # warm up
+        if page.label in REFERENCE_PAGES or light is None:
+            hammer(port, client.cookies, page, seconds, max_requests)
+        else:
+            hammer_paired(port, client.cookies, page, light, seconds, max_requests)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +398,13 @@ def _ratio(page: PageResult, pages: list[PageResult]) -> Optional[float]:
     return page.throughput / light.throughput if light and light.throughput and page.throughput else None
 
 
+def _uncached(page: PageResult, pages: list[PageResult]) -> str:
+    """The page's throughput and ratio with the page cache off ("–" for pages it does not keep)."""
+    if page.uncached is None or not page.uncached.requests:
+        return "–"
+    return f"{page.uncached.throughput:.1f}, {_fmt(_ratio(page.uncached, pages), '.2f')}"
+
+
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
@@ -390,9 +416,9 @@ def render(runs: list[dict], seconds: float, max_requests: int) -> str:
             lines += [f"## {NAMES[kind]}, N = {_n(run['n'])} activities", "",
                       f"Database built with `demo --scale {run['n']}` in {run['build']['scale_seconds']:.1f} s "
                       f"(whole build with schema and analyse {run['build']['build_seconds']:.1f} s).", "",
-                      "| page | URL | req/s | p50 ms | p95 ms | × light page | SQL/request | SQL ms | "
-                      "in-process ms | slowest statement ms | errors | note |",
-                      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+                      "| page | URL | req/s | p50 ms | p95 ms | × light page | uncached: req/s, × light page | "
+                      "SQL/request | SQL ms | in-process ms | slowest statement ms | errors | note |",
+                      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
             for p in run["pages"]:
                 note = p.note or ("reference" if p.label in REFERENCE_PAGES else "")
                 measured = bool(p.requests)
@@ -400,7 +426,7 @@ def render(runs: list[dict], seconds: float, max_requests: int) -> str:
                     f"| {p.label} | {p.url or ''} | {_fmt(p.throughput if measured else None, '.1f')} | "
                     f"{_fmt(p.percentile(0.5) if measured else None, '.1f')} | "
                     f"{_fmt(p.percentile(0.95) if measured else None, '.1f')} | {_fmt(_ratio(p, run['pages']), '.2f')} | "
-                    f"{_fmt(p.statements, 'd')} | {_fmt(p.sql_ms, '.1f')} | {_fmt(p.inprocess_ms, '.1f')} | "
+                    f"{_uncached(p, run['pages'])} | {_fmt(p.statements, 'd')} | {_fmt(p.sql_ms, '.1f')} | {_fmt(p.inprocess_ms, '.1f')} | "
                     f"{_fmt(p.slowest.ms if p.slowest else None, '.1f')} | {p.errors} | {note} |")
             if run["report"]:
                 lines += ["", "Status report (last completed half year, counted and written, best of 3): "
@@ -410,9 +436,11 @@ def render(runs: list[dict], seconds: float, max_requests: int) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-_COLUMNS = ("Columns: req/s, p50 and p95 under gunicorn; **× light page** = req/s over the light signed-in "
-            f"page's (`/import/`) measured in {ROUNDS} slices alternating with the page's own, so both see the "
-            "machine in the same state; **SQL/request** = statements per request; **SQL ms** = time "
+_COLUMNS = ("Columns: req/s, p50 and p95 under gunicorn as deployed; **× light page** = req/s over the light "
+            f"signed-in page's (`/import/`) measured in {ROUNDS} slices alternating with the page's own, so both see "
+            "the machine in the same state; **uncached** = the pages the page cache keeps (crm/views/page_cache.py) "
+            "measured again with it off (`PAGE_CACHE=0`): what the first view after any change costs; "
+            "**SQL/request** = statements per request; **SQL ms** = time "
             "spent in the driver's `execute` per request and **in-process ms** = the whole request, both "
             f"in process (Flask test client, median of {REPEATS}); **slowest statement ms** = that page's "
             "slowest statement, whose plan is in `plans-<database>.md`.")
@@ -453,13 +481,13 @@ def summary(runs: list[dict], kind: str) -> list[str]:
         return []
     first, last = mine[0], mine[-1]
     lines = [f"### {NAMES[kind]}: targets, N = {_n(first['n'])} → {_n(last['n'])}", "",
-             "| page | p50 ms | growth | × light page | SQL/request by size | SQL ms | slowest statement ms "
-             "| targets |",
-             "|---|---:|---:|---:|---|---:|---:|---|"]
+             "| page | p50 ms | growth | × light page | uncached: × light page | SQL/request by size | SQL ms "
+             "| slowest statement ms | targets |",
+             "|---|---:|---:|---:|---:|---|---:|---:|---|"]
     for index, small in enumerate(first["pages"]):
         large = last["pages"][index]
         if not (small.requests and large.requests):
-            lines.append(f"| {small.label} | | | | missing | | | |")
+            lines.append(f"| {small.label} | | | | | missing | | | |")
             continue
         growth = large.percentile(0.5) / small.percentile(0.5) if small.percentile(0.5) and len(mine) > 1 else None
         ratio = _ratio(large, last["pages"])
@@ -467,7 +495,9 @@ def summary(runs: list[dict], kind: str) -> list[str]:
         sql = " / ".join(_fmt(c, "d") for c in counts)
         p50 = (f"{small.percentile(0.5):.1f} → {large.percentile(0.5):.1f}" if len(mine) > 1
                else f"{large.percentile(0.5):.1f}")
-        lines.append(f"| {small.label} | {p50} | {_fmt(growth, '.2f')} | {_fmt(ratio, '.2f')} | {sql} | "
+        uncached = _ratio(large.uncached, last["pages"]) if large.uncached else None
+        lines.append(f"| {small.label} | {p50} | {_fmt(growth, '.2f')} | {_fmt(ratio, '.2f')} | "
+                     f"{_fmt(uncached, '.2f')} | {sql} | "
                      f"{_fmt(large.sql_ms, '.1f')} | {_fmt(large.slowest.ms if large.slowest else None, '.1f')} | "
                      f"{verdict(small.label, ratio, growth, counts)} |")
     report = last["report"]
