@@ -400,3 +400,17 @@ def test_municipality_task_lists_are_the_two_queries(users):
         lists = service.municipality_task_lists(KBH, reach)
         assert [t.id for t in lists.open] == [t.id for t in service.municipality_tasks(KBH)]
         assert [t.id for t in lists.newest] == [t.id for t in service.timeline_tasks(KBH, reach)]
+
+
+def test_owner_choices_name_users_as_display_name_does(app):
+    """The owner list reads ``User.display_name`` in SQL; it names users exactly as the property
+    does in Python: the name, or the e-mail when the name is missing or empty."""
+    from crm.models import User
+    from crm.views.forms import user_choices
+
+    people = [factories.UserFactory(name=name, email=f"owner{n}@test.dk") for n, name in enumerate(("Ane", "", None))]
+    choices = dict(user_choices())
+    assert [choices[str(u.id)] for u in people] == [u.display_name for u in people] == ["Ane", "owner1@test.dk",
+                                                                                          "owner2@test.dk"]
+    assert db.session.scalars(select(User.display_name).where(User.id.in_([u.id for u in people]))
+                              .order_by(User.id)).all() == ["Ane", "owner1@test.dk", "owner2@test.dk"]

@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING, Optional
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ColumnElement, ForeignKey, String, func
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -73,9 +74,15 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # type: ignore[override]
         return self.active
 
-    @property
+    @hybrid_property
     def display_name(self) -> str:
+        """The name, or the e-mail address when no name is set (in Python and in SQL alike)."""
         return self.name or self.email
+
+    @display_name.inplace.expression
+    @classmethod
+    def _display_name_expression(cls) -> ColumnElement[str]:
+        return func.coalesce(func.nullif(cls.name, ""), cls.email)
 
     @property
     def is_admin(self) -> bool:

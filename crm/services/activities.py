@@ -415,7 +415,7 @@ def export_rows(activities: Sequence[Activity]) -> list[list[Any]]:
             a.hours, a.participants, a.participants_municipality, a.participants_psychiatry,
             a.participants_other, a.participants_staff, a.participants_managers, a.sessions, a.link,
             auto_notes.note_text(a),
-            (a.created_by.name or a.created_by.email) if a.created_by else "",
+            a.created_by.display_name if a.created_by else "",
         ])
     return rows
 

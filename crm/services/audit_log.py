@@ -331,7 +331,7 @@ CODE_LABELS: dict[tuple[str, str], Mapping[str, Any]] = {
 
 # Referenced tables whose records are shown by name: table -> (model, key column, name column).
 NAMED = {
-    "user": (User, User.id, User.name, User.email),
+    "user": (User, User.id, User.display_name),
     "municipality": (Municipality, Municipality.code, Municipality.name),
     "region": (Region, Region.code, Region.name),
     "psychiatric_centre": (PsychiatricCentre, PsychiatricCentre.id, PsychiatricCentre.name),

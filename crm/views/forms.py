@@ -188,16 +188,16 @@ def target_group_choices(region_codes=None) -> list[tuple[str, str]]:
 
 
 def user_choices() -> list[tuple[str, str]]:
-    """Active users who can own a task (ambassadors and admins), named as ``User.display_name``
-    names them (name, else e-mail); read as columns, not whole users (every task form asks)."""
+    """Active users who can own a task (ambassadors and admins) by ``User.display_name``; read as
+    columns, not whole users (every task form asks)."""
     users = column_rows(_task_owners_query())
-    return [("", str(_l("— ingen —")))] + [(str(id_), name or email) for id_, name, email in users]
+    return [("", str(_l("— ingen —")))] + [(str(id_), name) for id_, name in users]
 
 
 @cache
 def _task_owners_query():
     """The statement behind ``user_choices`` (built once per process: every task form asks)."""
-    return (select(User.id, User.name, User.email)
+    return (select(User.id, User.display_name)
             .where(User.active.is_(True), User.role.in_(("ambassador", "admin"))).order_by(User.name))
 
 
