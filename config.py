@@ -62,7 +62,7 @@ class Config:
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "crm" / "translations")
     BOOTSTRAP_SERVE_LOCAL = True
 
-    # Heavy pages rendered once per change of data, user, language and date (crm/views/page_cache.py).
+    # The main pages rendered once per change of data, user, language and date (crm/views/page_cache.py).
     # SimpleCache in each worker process, never shared: see that module for why.
     PAGE_CACHE = _env_bool("PAGE_CACHE", True)
     CACHE_TYPE = "SimpleCache"

@@ -21,8 +21,8 @@ from crm.services.activities import delete_activity, save_activity
 from crm.views.page_cache import data_token
 from tests import factories
 
-CACHED_PAGES = ("/overblik/", "/overblik/forankring", "/rapporter/", "/fidelitet/", "/kommuner/101",
-                "/aktiviteter/")
+CACHED_PAGES = ("/", "/kommuner/", "/kommuner/tavle", "/kommuner/101", "/aktiviteter/", "/overblik/",
+                "/overblik/forankring", "/rapporter/", "/fidelitet/")
 LIGHT_PAGE = "/import/"
 CSRF_VALUE = re.compile(r'(name="[\w-]*csrf_token"[^>]*value=")[^"]*"|(value=")[^"]*("[^>]*name="[\w-]*csrf_token")')
 

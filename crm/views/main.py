@@ -8,6 +8,7 @@ from crm.clock import local_today
 from crm.extensions import db
 from crm.models import Region
 from crm.views.access import any_role_required
+from crm.views.page_cache import cached_page
 from crm.services import tasks
 from crm.services.stages import stages_on
 
@@ -16,6 +17,7 @@ bp = Blueprint("main", __name__)
 
 @bp.route("/")
 @any_role_required
+@cached_page
 def index():
     """The user's own region (ambassadors) or the whole country, municipalities by region and code,
     with overdue and upcoming tasks and each municipality's next step (earliest open task). The

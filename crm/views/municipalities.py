@@ -86,6 +86,7 @@ def _list_filters() -> dict:
 
 @bp.route("/")
 @read_required
+@cached_page
 def index():
     """All municipalities with stage and next step (earliest open task); filter, sort, search,
     export what is shown."""
@@ -134,6 +135,7 @@ def _board_region() -> Region:
 
 @bp.route("/tavle")
 @read_required
+@cached_page
 def board():
     """One region's municipalities in one column per stage; cards move by form or drag and drop."""
     region = _board_region()

@@ -1,6 +1,7 @@
-"""Rendered pages kept until anything they could show changes: the heavy overview pages
-(dashboard, anchoring, fidelity, status report, municipality page, activity list) cost one
-statement and a lookup on every view after the first.
+"""Rendered pages kept until anything they could show changes: the pages people open most and
+the heavy overviews (start page, municipality list, board, municipality page, activity list,
+dashboard, anchoring map, fidelity overview, status report) cost one statement and a lookup on
+every view after the first.
 
 A page is a function of the data, the URL, the signed-in user, the language and today's date; its
 key holds all of them. The data is represented by the token the database renews in the same
