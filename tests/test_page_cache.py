@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, delete, insert, select, text, update
 
 from crm.extensions import db
-from crm.models import Activity, DataVersion, Municipality, Note, StageChange, Task, User
+from crm.models import Activity, DataVersion, Municipality, Note, StageChange, User
 from crm.models.data_version import trigger_names
 from crm.services.activities import delete_activity, save_activity
 from crm.views.page_cache import data_token

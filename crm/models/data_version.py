@@ -44,20 +44,27 @@ BEGIN
 END $$""".replace("RENEW", RENEW_TOKEN["postgresql"])
 
 
+OPERATIONS = ("INSERT", "UPDATE", "DELETE")
+
+
+def _sqlite_trigger_name(table: str, operation: str) -> str:
+    return f"tr_data_version_{table}_{operation.lower()}"
+
+
 def trigger_statements(dialect: str, table: str) -> list[str]:
     """The statements that make any change to ``table`` (a name from the models) renew the token."""
     if dialect == "postgresql":
-        return [f'CREATE CONSTRAINT TRIGGER tr_data_version AFTER INSERT OR UPDATE OR DELETE ON "{table}" '
+        return [f'CREATE CONSTRAINT TRIGGER tr_data_version AFTER {" OR ".join(OPERATIONS)} ON "{table}" '
                 "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION data_version_renew()"]
-    return [f'CREATE TRIGGER "tr_data_version_{table}_{operation.lower()}" AFTER {operation} ON "{table}" '
-            f"FOR EACH ROW BEGIN {RENEW_TOKEN['sqlite']}; END" for operation in ("INSERT", "UPDATE", "DELETE")]
+    return [f'CREATE TRIGGER "{_sqlite_trigger_name(table, operation)}" AFTER {operation} ON "{table}" '
+            f"FOR EACH ROW BEGIN {RENEW_TOKEN['sqlite']}; END" for operation in OPERATIONS]
 
 
 def trigger_names(dialect: str, table: str) -> set[str]:
     """The names ``trigger_statements`` gives (PostgreSQL's name is per table already)."""
     if dialect == "postgresql":
         return {"tr_data_version"}
-    return {f"tr_data_version_{table}_{operation}" for operation in ("insert", "update", "delete")}
+    return {_sqlite_trigger_name(table, operation) for operation in OPERATIONS}
 
 
 def _create_for_every_table(metadata, connection, **_kw) -> None:
