@@ -441,6 +441,24 @@ def test_a_plan_pdf_uploaded_through_one_server_downloads_through_the_other(depl
     assert "no-store" in download.headers["Cache-Control"]
 
 
+def test_a_change_through_one_server_shows_at_once_on_the_others_cached_pages(deployment, second_server):
+    """The page cache as deployed (on by default, one store per worker process): B's workers keep
+    the municipality page and the dashboard; a note saved through A renews the token in PostgreSQL,
+    so every later view on B shows it."""
+    a, b = deployment.web_a, second_server
+    admin = Visitor("198.51.100.61")
+    assert _admin_signed_in(admin, a, deployment)
+    for _ in range(4):  # enough for each of B's workers to keep both pages
+        assert admin.get(f"{b}/kommuner/101").status_code == 200
+        assert admin.get(f"{b}/overblik/").status_code == 200
+    text = f"Notat gemt gennem server A {uuid.uuid4().hex[:8]}"
+    saved = admin.request("POST", f"{a}/kommuner/101/notater", data={
+        "note-csrf_token": admin.csrf(f"{a}/kommuner/101"), "note-note_date": "02-03-2026", "note-text": text})
+    assert saved.status_code == 302, saved.text[:3000]
+    for _ in range(4):
+        assert text in admin.get(f"{b}/kommuner/101").text
+
+
 def test_the_sign_in_limit_is_counted_once_across_servers(deployment, second_server):
     """LOGIN_RATE_LIMIT (10 a minute per address) is kept in Redis: 10 tries spread over A and B
     use it up; counted per worker (memory://) four workers would have let 40 through."""
